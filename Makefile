@@ -1,0 +1,41 @@
+# Qualify: `make run` and `make test` do all set-up on a fresh machine.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: run test lint typecheck openapi bench demo clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/qualify migrate
+	$(BIN)/qualify bootstrap
+	$(BIN)/qualify serve --host $(HOST) --port $(PORT)
+
+test: $(STAMP)
+	$(BIN)/ruff check service adapters schemas tests bench
+	$(BIN)/mypy
+	$(BIN)/pytest
+
+demo: $(STAMP)
+	$(BIN)/qualify demo
+
+openapi: $(STAMP)
+	FLASK_APP=service:create_app $(BIN)/flask openapi write --format=yaml openapi.yaml
+
+bench: $(STAMP)
+	$(BIN)/python -m bench.decide
+	$(BIN)/python -m bench.gate_check
+	$(BIN)/python -m bench.webhooks
+
+clean:
+	rm -rf $(VENV) instance .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,183 @@
+"""The CRM adapter Protocol and the frozen DTOs that cross the adapter boundary."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """What an adapter needs to call one CRM account."""
+
+    base_url: str
+    access_token: str
+    client_secret: str | None = None
+    app_id: str | None = None
+
+
+@dataclass(frozen=True)
+class StageInfo:
+    """A pipeline stage as the CRM describes it."""
+
+    id: str
+    label: str
+    order: int
+    is_closed: bool = False
+    is_won: bool = False
+    probability: float | None = None
+
+
+@dataclass(frozen=True)
+class PipelineInfo:
+    """A deal pipeline with its stages in display order."""
+
+    id: str
+    label: str
+    order: int
+    stages: tuple[StageInfo, ...]
+
+
+@dataclass(frozen=True)
+class OptionInfo:
+    """One option of an enumeration property."""
+
+    value: str
+    label: str
+
+
+@dataclass(frozen=True)
+class PropertyInfo:
+    """A deal property (standard or custom) the CRM exposes."""
+
+    name: str
+    label: str
+    type: str
+    field_type: str
+    options: tuple[OptionInfo, ...] = ()
+
+
+@dataclass(frozen=True)
+class OwnerInfo:
+    """A CRM user who can own deals."""
+
+    id: str
+    email: str | None
+    first_name: str | None = None
+    last_name: str | None = None
+    user_id: str | None = None
+
+
+@dataclass(frozen=True)
+class StageChange:
+    """One entry of a deal's stage history (newest first in DealSnapshot.stage_history)."""
+
+    stage_id: str
+    at: datetime
+    source_type: str | None = None
+    source_id: str | None = None
+
+
+@dataclass(frozen=True)
+class DealSnapshot:
+    """A deal as read from the CRM; property values are the CRM's raw strings."""
+
+    id: str
+    pipeline_id: str | None
+    stage_id: str | None
+    owner_id: str | None
+    amount: str | None
+    name: str | None
+    modified_at: datetime | None
+    properties: Mapping[str, str | None]
+    stage_history: tuple[StageChange, ...] = ()
+
+
+@dataclass(frozen=True)
+class DealPage:
+    """One page of a modified-since search; `next_after` is None on the last page."""
+
+    deals: tuple[DealSnapshot, ...]
+    next_after: str | None
+    total: int | None = None
+
+
+@dataclass(frozen=True)
+class WebhookEvent:
+    """One event of an inbound webhook delivery, normalized across CRMs."""
+
+    delivery_key: str
+    object_id: str
+    kind: str  # property_change | creation | deletion | merge | restore | association | other
+    occurred_at: datetime
+    object_type: str = "deal"
+    property_name: str | None = None
+    property_value: str | None = None
+    change_source: str | None = None
+    source_id: str | None = None
+    attempt: int = 0
+    raw: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class TaskRequest:
+    """A to-do for the deal owner; `marker` is embedded so a retry can find it again."""
+
+    deal_id: str
+    owner_id: str | None
+    subject: str
+    body: str
+    marker: str
+    due: datetime
+
+
+class WebhookVerifier(Protocol):
+    """Authenticates and parses one CRM's webhook deliveries."""
+
+    def verify(
+        self, *, method: str, url: str, headers: Mapping[str, str], body: bytes, now: float
+    ) -> None:
+        """Accept the delivery or raise WebhookAuthError."""
+
+    def parse(self, body: bytes, headers: Mapping[str, str]) -> list[WebhookEvent]:
+        """Split an authentic delivery into events or raise WebhookFormatError."""
+
+
+class CRMAdapter(Protocol):
+    """The calls the service makes to one CRM account. Errors are adapters.errors types."""
+
+    kind: str
+
+    def get_deal(self, deal_id: str, properties: Sequence[str]) -> DealSnapshot:
+        """Read one deal with the given properties and its stage history."""
+
+    def search_deals_modified_since(
+        self, since: datetime, properties: Sequence[str], after: str | None = None, limit: int = 200
+    ) -> DealPage:
+        """One page of deals modified at or after `since`, oldest first."""
+
+    def update_deal(self, deal_id: str, properties: Mapping[str, str]) -> None:
+        """Write deal properties (stage, pipeline, custom fields)."""
+
+    def find_task(self, deal_id: str, marker: str) -> str | None:
+        """The id of a task on the deal whose body carries `marker`, if one exists."""
+
+    def create_task(self, request: TaskRequest) -> str:
+        """Create a task associated with the deal; returns its CRM id."""
+
+    def create_note(self, deal_id: str, body: str, marker: str) -> str:
+        """Create a note associated with the deal; returns its CRM id."""
+
+    def list_pipelines(self) -> tuple[PipelineInfo, ...]:
+        """Every deal pipeline with its stages."""
+
+    def list_deal_properties(self) -> tuple[PropertyInfo, ...]:
+        """Every deal property, standard and custom."""
+
+    def list_owners(self) -> tuple[OwnerInfo, ...]:
+        """Every owner (user) of the account."""
+
+    def close(self) -> None:
+        """Release the HTTP client."""

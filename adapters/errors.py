@@ -1,0 +1,83 @@
+"""Typed errors raised by CRM adapters and webhook verifiers."""
+
+from __future__ import annotations
+
+
+class CRMError(Exception):
+    """A CRM call failed; carries the HTTP status, the vendor's message and request id."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        vendor_message: str | None = None,
+        request_id: str | None = None,
+        body: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+        self.vendor_message = vendor_message
+        self.request_id = request_id
+        self.body = body
+
+    @property
+    def retryable(self) -> bool:
+        """Whether repeating the same call later may succeed."""
+        return False
+
+
+class CRMAuthError(CRMError):
+    """The CRM refused our credentials (401/403): retrying will not help."""
+
+
+class CRMNotFound(CRMError):
+    """The object does not exist in the CRM (404)."""
+
+
+class CRMRejected(CRMError):
+    """The CRM rejected the request as invalid (4xx other than 401/403/404/429)."""
+
+
+class CRMRateLimited(CRMError):
+    """The CRM answered 429; `retry_after` is the wait in seconds it asked for, if any."""
+
+    def __init__(self, message: str, *, retry_after: float | None = None, **kwargs: object) -> None:
+        super().__init__(message, **kwargs)  # type: ignore[arg-type]
+        self.retry_after = retry_after
+
+    @property
+    def retryable(self) -> bool:
+        """Rate limits pass: retry after the advertised wait."""
+        return True
+
+
+class CRMUnavailable(CRMError):
+    """The CRM could not be reached, timed out or answered 5xx."""
+
+    def __init__(self, message: str, *, retry_after: float | None = None, **kwargs: object) -> None:
+        super().__init__(message, **kwargs)  # type: ignore[arg-type]
+        self.retry_after = retry_after
+
+    @property
+    def retryable(self) -> bool:
+        """Outages are transient: retry with backoff."""
+        return True
+
+
+class WebhookError(Exception):
+    """An inbound webhook cannot be accepted; `reason` is a short machine code."""
+
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(detail)
+        self.reason = reason
+        self.detail = detail
+
+
+class WebhookAuthError(WebhookError):
+    """The webhook is not authentic: bad or missing signature, stale timestamp (answer 401)."""
+
+
+class WebhookFormatError(WebhookError):
+    """The webhook is authentic but its body cannot be parsed (answer 400)."""
