@@ -29,8 +29,13 @@ test: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/qualify demo
 
-openapi: $(STAMP)
+openapi:
+	@test -x $(BIN)/flask || $(MAKE) venv
+	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
+	QUALIFY_INSTANCE_PATH="$$tmp" QUALIFY_DATABASE_URL="sqlite:///$$tmp/openapi.db" \
+	QUALIFY_SECRET_KEY=$$($(BIN)/python -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())') \
 	FLASK_APP=service:create_app $(BIN)/flask openapi write --format=yaml openapi.yaml
+	@echo "wrote openapi.yaml"
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.decide

@@ -1,0 +1,65 @@
+"""Qualify: blocks CRM deal stage moves until the customer portrait is filled."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask
+
+from service.config import Settings
+
+
+def create_app(settings: Settings | None = None, runtime: Any = None) -> Flask:
+    """Build the Flask app: settings, runtime, error envelope, API blueprints. Starts no threads."""
+    from service.runtime import build_runtime
+
+    settings = settings or Settings.from_env()
+    app = Flask(__name__, static_folder=None)
+    configure_settings(app, settings)
+    app.extensions["qualify"] = runtime or build_runtime(settings)
+    configure_proxy(app, settings)
+    configure_errors_and_api(app)
+    return app
+
+
+def configure_settings(app: Flask, settings: Settings) -> None:
+    """Flask and flask-smorest settings derived from ours."""
+    app.config.update(
+        MAX_CONTENT_LENGTH=settings.max_body_bytes,
+        MAX_FORM_MEMORY_SIZE=settings.max_body_bytes,
+        API_TITLE="Qualify",
+        API_VERSION="v1",
+        OPENAPI_VERSION="3.0.3",
+        OPENAPI_URL_PREFIX="/",
+        OPENAPI_JSON_PATH="openapi.json",
+        API_SPEC_OPTIONS={
+            "info": {"description": "Qualification gate for CRM pipelines. See README.md."},
+            "security": [{"bearerAuth": []}],
+            "components": {"securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer"}}},
+        },
+        JSON_SORT_KEYS=False,
+    )
+    app.config["QUALIFY_SETTINGS"] = settings
+
+
+def configure_proxy(app: Flask, settings: Settings) -> None:
+    """Trust X-Forwarded-* only when told to (so webhook signatures see the public URL)."""
+    if settings.trust_proxy:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1, x_port=1, x_prefix=1)  # type: ignore[method-assign]
+
+
+def configure_errors_and_api(app: Flask) -> None:
+    """Register the problem+json handlers and every blueprint."""
+    from flask_smorest import Api
+
+    from service.api import connections, fields, gates, health, records, webhooks
+    from service.api.errors import configure_errors
+
+    api = Api(app)
+    for module in (fields, connections, records, webhooks, health):
+        api.register_blueprint(module.blp)
+    api.register_blueprint(gates.blp)
+    api.register_blueprint(gates.check_blp)
+    configure_errors(app)

@@ -1,0 +1,331 @@
+"""HubSpot CRM adapter over the v3 REST API (https://developers.hubspot.com/docs/api/crm).
+
+Every call goes through the connection's RateLimiter and `send_with_retry`; errors are
+adapters.errors types. HubSpot answers property values as strings (or null) and dates either as
+ISO 8601 (with or without milliseconds) or as epoch-millisecond strings; both are accepted.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+
+from adapters.base import (
+    Credentials,
+    DealPage,
+    DealSnapshot,
+    OptionInfo,
+    OwnerInfo,
+    PipelineInfo,
+    PropertyInfo,
+    StageChange,
+    StageInfo,
+    TaskRequest,
+)
+from adapters.errors import CRMError, CRMRateLimited, CRMUnavailable
+from adapters.http import RetryPolicy, build_client, classify_response, send_with_retry
+from adapters.ratelimit import RateLimiter
+
+HUBSPOT_API = "https://api.hubapi.com"
+BASE_PROPERTIES = ("dealname", "amount", "dealstage", "pipeline", "hubspot_owner_id", "hs_lastmodifieddate")
+# HUBSPOT_DEFINED association type ids (https://developers.hubspot.com/docs/api/crm/associations)
+TASK_TO_DEAL, NOTE_TO_DEAL = 216, 214
+SEARCH_PAGE_MAX, BATCH_READ_MAX = 200, 100
+DAILY_LIMIT_WAIT = 3600.0  # longer than any RetryPolicy.max_retry_after: the caller reschedules
+
+
+def hubspot_limiter_buckets() -> dict[str, tuple[int, float]]:
+    """Default buckets: (limit, window seconds), a margin under HubSpot's published limits.
+
+    100 req / 10 s per private app (Free/Starter) and 5 search req / s per account
+    (https://developers.hubspot.com/docs/developer-tooling/platform/usage-guidelines).
+    """
+    return {"default": (90, 10.0), "search": (4, 1.0)}
+
+
+def classify_hubspot(response: httpx.Response) -> CRMError | None:
+    """classify_response, plus a wait for 429s without Retry-After (HubSpot rarely sends one).
+
+    A DAILY policy 429 gets DAILY_LIMIT_WAIT so the call is rescheduled instead of retried;
+    TEN_SECONDLY_ROLLING / SECONDLY ones wait at least a second.
+    """
+    error = classify_response(response)
+    if isinstance(error, CRMRateLimited) and error.retry_after is None:
+        try:
+            policy = response.json().get("policyName")
+        except (ValueError, AttributeError):
+            policy = None
+        error.retry_after = DAILY_LIMIT_WAIT if policy == "DAILY" else 1.0
+    return error
+
+
+def parse_hubspot_time(value: object) -> datetime | None:
+    """A UTC datetime from an ISO 8601 string (any precision, Z or offset) or epoch ms; else None."""
+    if value is None or value == "":
+        return None
+    text = str(value).strip()
+    try:
+        if text.lstrip("-").isdigit():
+            return datetime.fromtimestamp(int(text) / 1000.0, tz=UTC)
+        parsed = datetime.fromisoformat(text)
+    except (ValueError, OverflowError, OSError):
+        return None
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+
+
+def _iso_ms(when: datetime) -> str:
+    aware = when if when.tzinfo else when.replace(tzinfo=UTC)
+    return aware.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _props(names: Sequence[str]) -> list[str]:
+    return list(dict.fromkeys([*BASE_PROPERTIES, *names]))
+
+
+def _str_or_none(value: object) -> str | None:
+    return None if value is None else str(value)
+
+
+def _float_or_none(value: object) -> float | None:
+    try:
+        return None if value in (None, "") else float(str(value))
+    except ValueError:
+        return None
+
+
+def _change(entry: Mapping[str, Any]) -> StageChange | None:
+    at = parse_hubspot_time(entry.get("timestamp"))
+    if at is None or entry.get("value") in (None, ""):
+        return None
+    source_id = entry.get("sourceId") or entry.get("updatedByUserId")
+    return StageChange(
+        str(entry["value"]), at, _str_or_none(entry.get("sourceType")), _str_or_none(source_id)
+    )
+
+
+def _snapshot(obj: Mapping[str, Any]) -> DealSnapshot:
+    props = {str(k): _str_or_none(v) for k, v in (obj.get("properties") or {}).items()}
+    entries = (obj.get("propertiesWithHistory") or {}).get("dealstage") or []
+    history = [change for change in map(_change, entries) if change is not None]
+    history.sort(key=lambda change: change.at, reverse=True)  # HubSpot's order is not documented
+    modified = parse_hubspot_time(props.get("hs_lastmodifieddate") or obj.get("updatedAt"))
+    get = props.get
+    head = (
+        get("pipeline"),
+        get("dealstage"),
+        get("hubspot_owner_id") or None,
+        get("amount"),
+        get("dealname"),
+    )
+    return DealSnapshot(str(obj["id"]), *head, modified, props, tuple(history))
+
+
+def _stage(raw: Mapping[str, Any]) -> StageInfo:
+    meta = raw.get("metadata") or {}
+    closed = str(meta.get("isClosed")).strip().lower() == "true"  # metadata values are strings
+    probability = _float_or_none(meta.get("probability"))
+    label, order = str(raw.get("label") or raw["id"]), int(raw.get("displayOrder") or 0)
+    return StageInfo(str(raw["id"]), label, order, closed, closed and probability == 1.0, probability)
+
+
+def _pipeline(raw: Mapping[str, Any]) -> PipelineInfo:
+    stages = tuple(sorted((_stage(s) for s in raw.get("stages") or []), key=lambda s: s.order))
+    return PipelineInfo(
+        str(raw["id"]), str(raw.get("label") or raw["id"]), int(raw.get("displayOrder") or 0), stages
+    )
+
+
+def _property(raw: Mapping[str, Any]) -> PropertyInfo:
+    options = tuple(
+        OptionInfo(str(o.get("value")), str(o.get("label") or o.get("value")))
+        for o in raw.get("options") or []
+    )
+    name = str(raw["name"])
+    label, kind, field_type = str(raw.get("label") or name), str(raw.get("type")), str(raw.get("fieldType"))
+    return PropertyInfo(name, label, kind, field_type, options)
+
+
+def _owner(raw: Mapping[str, Any]) -> OwnerInfo:
+    names = (raw.get("email"), raw.get("firstName"), raw.get("lastName"), raw.get("userId"))
+    email, first, last, user_id = map(_str_or_none, names)
+    return OwnerInfo(str(raw["id"]), email, first, last, user_id)
+
+
+def _deal_path(deal_id: str) -> str:
+    return f"/crm/v3/objects/deals/{quote(str(deal_id), safe='')}"
+
+
+def _next_after(payload: Mapping[str, Any], previous: str | None) -> str | None:
+    after = ((payload.get("paging") or {}).get("next") or {}).get("after")
+    if after is None:
+        return None
+    if str(after) == previous:  # a cursor that does not advance would loop forever
+        raise CRMUnavailable(f"HubSpot paging cursor did not advance past {previous!r}")
+    return str(after)
+
+
+class HubSpotAdapter:
+    """CRMAdapter for one HubSpot account (private-app token or OAuth access token)."""
+
+    kind = "hubspot"
+
+    def __init__(
+        self,
+        credentials: Credentials,
+        *,
+        limiter: RateLimiter | None = None,
+        policy: RetryPolicy | None = None,
+        timeout: float = 10.0,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        """Build the HTTP client; no request is made until the first call."""
+        self._limiter = limiter or RateLimiter(hubspot_limiter_buckets())
+        self._policy = policy or RetryPolicy()
+        self._client = build_client(
+            (credentials.base_url or HUBSPOT_API).rstrip("/"),
+            headers={"Authorization": f"Bearer {credentials.access_token}"},
+            timeout=httpx.Timeout(timeout, connect=min(5.0, timeout)),
+            transport=transport,
+        )
+
+    def _call(
+        self, method: str, path: str, *, bucket: str = "default", idempotent: bool = True, **kw: Any
+    ) -> Any:
+        response = send_with_retry(
+            self._client, method, path, limiter=self._limiter, bucket=bucket, policy=self._policy,
+            classify=classify_hubspot, idempotent=idempotent, **kw,
+        )  # fmt: skip
+        if response.status_code == 204 or not response.content:
+            return {}
+        try:
+            return response.json()
+        except ValueError:
+            raise CRMUnavailable(f"{method} {path}: HubSpot answered non-JSON", status=response.status_code,
+                                 body=response.text[:2000]) from None  # fmt: skip
+
+    def get_deal(self, deal_id: str, properties: Sequence[str]) -> DealSnapshot:
+        """Read one deal with `properties` (plus the base ones) and its dealstage history.
+
+        Raises CRMNotFound for an unknown id, plus the usual adapters.errors types.
+        """
+        params = {"properties": ",".join(_props(properties)), "propertiesWithHistory": "dealstage"}
+        return _snapshot(self._call("GET", _deal_path(deal_id), params=params))
+
+    def search_deals_modified_since(
+        self, since: datetime, properties: Sequence[str], after: str | None = None, limit: int = 200
+    ) -> DealPage:
+        """One page of deals with hs_lastmodifieddate >= `since`, oldest first (search bucket).
+
+        HubSpot caps a query at 10,000 results (400 beyond): restart from the last modified date.
+        """
+        since_ms = int((since if since.tzinfo else since.replace(tzinfo=UTC)).timestamp() * 1000)
+        since_filter = {"propertyName": "hs_lastmodifieddate", "operator": "GTE", "value": str(since_ms)}
+        body: dict[str, Any] = {
+            "filterGroups": [{"filters": [since_filter]}],
+            "sorts": [{"propertyName": "hs_lastmodifieddate", "direction": "ASCENDING"}],
+            "properties": _props(properties),
+            "limit": max(1, min(limit, SEARCH_PAGE_MAX)),
+        }
+        if after:
+            body["after"] = after
+        payload = self._call("POST", "/crm/v3/objects/deals/search", bucket="search", json=body)
+        deals = tuple(_snapshot(obj) for obj in payload.get("results") or [])
+        total = payload.get("total")
+        return DealPage(deals=deals, next_after=_next_after(payload, after),
+                        total=int(total) if total is not None else None)  # fmt: skip
+
+    def update_deal(self, deal_id: str, properties: Mapping[str, str]) -> None:
+        """PATCH deal properties; CRMRejected carries HubSpot's validation message."""
+        self._call("PATCH", _deal_path(deal_id), json={"properties": dict(properties)})
+
+    def _task_ids(self, deal_id: str) -> list[str]:
+        payload = self._call(
+            "GET", _deal_path(deal_id), params={"associations": "tasks", "properties": "hs_object_id"}
+        )
+        results = ((payload.get("associations") or {}).get("tasks") or {}).get("results") or []
+        return list(dict.fromkeys(str(r["id"]) for r in results if r.get("id") is not None))
+
+    def find_task(self, deal_id: str, marker: str) -> str | None:
+        """The id of a task associated with the deal whose body contains `marker`, or None.
+
+        Reads associations and batch-reads the tasks instead of searching: HubSpot's search index
+        lags behind writes, so a just-created task might not be found.
+        """
+        ids = self._task_ids(deal_id)
+        needles = {marker, html.escape(marker)}  # hs_task_body is rich text; HubSpot may escape it
+        for start in range(0, len(ids), BATCH_READ_MAX):
+            chunk = ids[start : start + BATCH_READ_MAX]
+            payload = self._call("POST", "/crm/v3/objects/tasks/batch/read", json={
+                "properties": ["hs_task_body"], "inputs": [{"id": task_id} for task_id in chunk],
+            })  # fmt: skip
+            for task in payload.get("results") or []:
+                body = str((task.get("properties") or {}).get("hs_task_body") or "")
+                if any(needle in body for needle in needles):
+                    return str(task["id"])
+        return None
+
+    def create_task(self, request: TaskRequest) -> str:
+        """Create a NOT_STARTED HIGH-priority TODO task on the deal; returns the task id.
+
+        Not retried after a timeout or 5xx (it may exist): call find_task with the marker first.
+        """
+        props = {
+            "hs_timestamp": _iso_ms(request.due),
+            "hs_task_subject": request.subject,
+            "hs_task_body": f"{request.body}\n\n{request.marker}",
+            "hs_task_status": "NOT_STARTED",
+            "hs_task_priority": "HIGH",
+            "hs_task_type": "TODO",
+        }
+        if request.owner_id:
+            props["hubspot_owner_id"] = request.owner_id
+        return self._create("tasks", props, request.deal_id, TASK_TO_DEAL)
+
+    def create_note(self, deal_id: str, body: str, marker: str) -> str:
+        """Create a note on the deal (body + marker line); returns the note id."""
+        props = {"hs_note_body": f"{body}\n\n{marker}", "hs_timestamp": _iso_ms(datetime.now(UTC))}
+        return self._create("notes", props, deal_id, NOTE_TO_DEAL)
+
+    def _create(self, object_type: str, props: Mapping[str, str], deal_id: str, type_id: int) -> str:
+        association = {"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": type_id}
+        body = {"properties": dict(props), "associations": [{"to": {"id": deal_id}, "types": [association]}]}
+        payload = self._call("POST", f"/crm/v3/objects/{object_type}", json=body, idempotent=False)
+        return str(payload["id"])
+
+    def list_pipelines(self) -> tuple[PipelineInfo, ...]:
+        """Every deal pipeline with its stages, both in display order."""
+        pipelines = map(_pipeline, self._call("GET", "/crm/v3/pipelines/deals").get("results") or [])
+        return tuple(sorted(pipelines, key=lambda p: p.order))
+
+    def list_deal_properties(self) -> tuple[PropertyInfo, ...]:
+        """Every deal property (standard and custom) with enumeration options."""
+        return tuple(
+            _property(raw) for raw in self._call("GET", "/crm/v3/properties/deals").get("results") or []
+        )
+
+    def list_owners(self) -> tuple[OwnerInfo, ...]:
+        """Every owner of the account, following the paging cursor."""
+        owners: list[OwnerInfo] = []
+        after: str | None = None
+        while True:
+            params: dict[str, Any] = {"limit": 100, **({"after": after} if after else {})}
+            payload = self._call("GET", "/crm/v3/owners", params=params)
+            owners.extend(_owner(raw) for raw in payload.get("results") or [])
+            after = _next_after(payload, after)
+            if after is None:
+                return tuple(owners)
+
+    def close(self) -> None:
+        """Release the HTTP client's connections."""
+        self._client.close()
+
+    def __enter__(self) -> HubSpotAdapter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

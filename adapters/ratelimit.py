@@ -1,0 +1,103 @@
+"""Client-side rolling-window rate limiting, one limiter per CRM connection.
+
+A `RateLimiter` holds several named buckets (HubSpot: a general 10-second burst budget and a
+separate per-second budget for the search endpoints). Each bucket remembers the start times of the
+calls inside its window; `acquire` blocks until the oldest of them leaves the window.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Mapping
+
+Clock = Callable[[], float]
+Sleep = Callable[[float], None]
+BucketSpec = Mapping[str, tuple[int, float]]
+
+
+class RateLimitTimeoutError(TimeoutError):
+    """`acquire` could not get a slot within its timeout."""
+
+
+class RateLimiter:
+    """A thread-safe rolling-window limiter with named buckets of (limit, window_seconds)."""
+
+    def __init__(
+        self, buckets: BucketSpec, *, clock: Clock = time.monotonic, sleep: Sleep = time.sleep
+    ) -> None:
+        """Build a limiter; raises ValueError for an empty spec, a limit < 1 or a window <= 0."""
+        if not buckets:
+            raise ValueError("a rate limiter needs at least one bucket")
+        for name, (limit, window) in buckets.items():
+            if limit < 1 or window <= 0:
+                raise ValueError(f"bucket {name!r}: limit must be >= 1 and window > 0")
+        self._specs: dict[str, tuple[int, float]] = {k: (int(v[0]), float(v[1])) for k, v in buckets.items()}
+        self._calls: dict[str, deque[float]] = {name: deque() for name in self._specs}
+        self._clock = clock
+        self._sleep = sleep
+        self._lock = threading.Lock()
+
+    @property
+    def buckets(self) -> dict[str, tuple[int, float]]:
+        """A copy of the bucket spec: name -> (limit, window_seconds)."""
+        return dict(self._specs)
+
+    def try_acquire(self, bucket: str = "default") -> float:
+        """Take a slot if one is free and return 0.0; otherwise return the seconds to wait.
+
+        Raises KeyError for an unknown bucket.
+        """
+        if bucket not in self._specs:
+            raise KeyError(f"unknown rate-limit bucket {bucket!r}")
+        limit, window = self._specs[bucket]
+        with self._lock:
+            now = self._clock()
+            calls = self._calls[bucket]
+            while calls and calls[0] <= now - window:
+                calls.popleft()
+            if len(calls) < limit:
+                calls.append(now)
+                return 0.0
+            return max(calls[0] + window - now, 1e-6)
+
+    def acquire(self, bucket: str = "default", *, timeout: float | None = None) -> float:
+        """Block until the bucket has a free slot, take it, and return the seconds waited.
+
+        Raises KeyError for an unknown bucket and RateLimitTimeoutError when `timeout` would be exceeded.
+        """
+        started = self._clock()
+        while True:
+            wait = self.try_acquire(bucket)
+            if wait == 0.0:
+                return self._clock() - started
+            if timeout is not None and self._clock() - started + wait > timeout:
+                raise RateLimitTimeoutError(f"no {bucket!r} slot within {timeout:.3f}s")
+            # Sleep outside the lock so other threads can use other buckets meanwhile.
+            self._sleep(wait)
+
+
+_REGISTRY: dict[str, RateLimiter] = {}
+_REGISTRY_LOCK = threading.Lock()
+
+
+def limiter_for(key: str, buckets: BucketSpec) -> RateLimiter:
+    """The process-wide limiter for `key` (e.g. a connection id), created on first use.
+
+    Later calls with the same key return the same instance; if the bucket spec changed, the
+    limiter is replaced so new limits apply (in-flight windows are forgotten).
+    """
+    wanted = {k: (int(v[0]), float(v[1])) for k, v in buckets.items()}
+    with _REGISTRY_LOCK:
+        limiter = _REGISTRY.get(key)
+        if limiter is None or limiter.buckets != wanted:
+            limiter = RateLimiter(wanted)
+            _REGISTRY[key] = limiter
+        return limiter
+
+
+def forget_limiter(key: str) -> None:
+    """Drop the limiter for `key` (e.g. when a connection is deleted); unknown keys are ignored."""
+    with _REGISTRY_LOCK:
+        _REGISTRY.pop(key, None)

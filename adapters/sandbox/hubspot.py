@@ -1,0 +1,233 @@
+"""Local HubSpot simulator: CRM v3 API, deal webhooks and test controls on a loopback port.
+
+    sandbox = HubSpotSandbox(webhook_url="http://127.0.0.1:8000/webhooks/hubspot")
+    base_url = sandbox.start()          # then HubSpot(access_token=..., host=base_url)
+    deal_id = sandbox.ui_create_deal({"dealname": "Acme"})
+    sandbox.ui_move_deal(deal_id, "qualifiedtobuy")   # queues a signed deal.propertyChange POST
+    sandbox.wait_webhooks_idle()
+    sandbox.stop()
+
+Everything is in memory; one lock guards the state. Control endpoints (no auth) live under
+`/_sandbox/` (see hubspot_control). API errors raise/return `HubSpotApiError` (a ValueError).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from werkzeug.wrappers import Request, Response
+
+from adapters.sandbox import hubspot_api, hubspot_control
+from adapters.sandbox import hubspot_errors as errors
+from adapters.sandbox.hubspot_limits import Failure, FailureInjector, Limits, failure_error
+from adapters.sandbox.hubspot_state import Actor, CrmObject, Portal
+from adapters.sandbox.hubspot_views import full
+from adapters.sandbox.hubspot_webhooks import EventFactory, WebhookSender, WebhookSettings
+from adapters.sandbox.server import LoopbackServer
+
+DAILY_LIMIT = 250_000
+
+
+class HubSpotSandbox:
+    """An in-memory HubSpot portal served over HTTP; see the module docstring."""
+
+    def __init__(self, *, client_secret: str = "sandbox-secret", access_token: str = "pat-sandbox-token",
+                 webhook_url: str | None = None, app_id: int = 1160452, portal_id: int = 62515,
+                 rate_limit: tuple[int, float] = (100, 10.0), search_rate_limit: tuple[int, float] = (5, 1.0),
+                 batch_window: float = 0.05, seed: bool = True) -> None:
+        self.access_token = access_token
+        self.app_id = app_id
+        self.portal_id = portal_id
+        self.seed = seed
+        # Private-app writes are attributed to the app: changeSource INTEGRATION, sourceId = app id.
+        self.api_change_source = "INTEGRATION"
+        self.api_source_id = str(app_id)
+        self.lock = threading.RLock()
+        self.settings = WebhookSettings(url=webhook_url, client_secret=client_secret, app_id=app_id,
+                                        portal_id=portal_id, batch_window=batch_window)
+        self.sender = WebhookSender(self.settings)
+        self.limits = Limits(rate_limit, search_rate_limit, DAILY_LIMIT, app_id)
+        self.failures = FailureInjector()
+        self.calls: list[dict[str, Any]] = []
+        self._events = EventFactory(self.settings)
+        self._url_map = hubspot_api.build_map()
+        self._abort = threading.Event()
+        self.server = LoopbackServer(self.wsgi_app)
+        self.portal = self._new_portal()
+        self.base_url = ""
+
+    # ---- lifecycle ----------------------------------------------------------------------------
+    def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
+        """Serve in a daemon thread; returns the base URL ``http://127.0.0.1:PORT``."""
+        self._abort.clear()
+        self.base_url = self.server.start(host, port)
+        return self.base_url
+
+    def stop(self) -> None:
+        self._abort.set()  # wake requests sleeping in an injected "timeout"
+        self.server.stop()
+        self.sender.stop()
+
+    def reset(self) -> None:
+        """Back to the seeded portal: clears data, logs, failures and rate-limit windows; keeps config."""
+        with self.lock:
+            self.portal = self._new_portal()
+            self.calls.clear()
+            self.failures.clear()
+            self.limits.reset()
+        self.sender.clear()
+
+    def _new_portal(self) -> Portal:
+        return Portal(self.portal_id, seed_full=self.seed, listener=self._on_change)
+
+    def _on_change(self, kind: str, obj: CrmObject, changed: dict[str, str | None], actor: Actor,
+                   at_ms: int) -> None:
+        self.sender.enqueue(self._events.events(kind, obj, changed, actor, at_ms))
+
+    # ---- test helpers -------------------------------------------------------------------------
+    def deal(self, deal_id: str) -> dict[str, Any]:
+        """{"id", "properties": every stored property}; raises HubSpotApiError (404) if unknown."""
+        with self.lock:
+            return full(self.portal.get("deals", str(deal_id)))
+
+    def tasks_for_deal(self, deal_id: str) -> list[dict[str, Any]]:
+        return self._engagements(deal_id, "tasks")
+
+    def notes_for_deal(self, deal_id: str) -> list[dict[str, Any]]:
+        return self._engagements(deal_id, "notes")
+
+    def _engagements(self, deal_id: str, kind: str) -> list[dict[str, Any]]:
+        with self.lock:
+            deal = self.portal.get("deals", str(deal_id))
+            linked = [self.portal.objects[kind][i] for i in sorted(deal.associations.get(kind, {}), key=int)]
+            return [full(obj) for obj in linked if not obj.archived]
+
+    def api_calls(self, method: str | None = None, path_prefix: str | None = None) -> list[dict[str, Any]]:
+        """Authenticated API requests: {method, path, query, json, status, at}."""
+        with self.lock:
+            return [dict(c) for c in self.calls
+                    if (method is None or c["method"] == method.upper())
+                    and (path_prefix is None or c["path"].startswith(path_prefix))]
+
+    def webhook_deliveries(self) -> list[dict[str, Any]]:
+        """Every webhook POST sent: url, headers, body (text), status, error, attempt."""
+        return self.sender.snapshot()
+
+    def wait_webhooks_idle(self, timeout: float = 5.0) -> None:
+        """Block until every queued webhook was POSTed (retries included); TimeoutError otherwise."""
+        self.sender.wait_idle(timeout)
+
+    # ---- UI simulation (changeSource CRM_UI, sourceId userId:N) --------------------------------
+    @staticmethod
+    def ui_actor(user_id: int) -> Actor:
+        return Actor("CRM_UI", f"userId:{user_id}", user_id)
+
+    def ui_create_deal(self, properties: dict[str, str], user_id: int = 45678) -> str:
+        with self.lock:
+            return self.portal.create("deals", dict(properties), self.ui_actor(user_id)).id
+
+    def ui_update_deal(self, deal_id: str, properties: dict[str, str], user_id: int = 45678) -> None:
+        with self.lock:
+            self.portal.update("deals", str(deal_id), dict(properties), self.ui_actor(user_id))
+
+    def ui_move_deal(self, deal_id: str, stage_id: str, pipeline_id: str | None = None,
+                     user_id: int = 45678) -> None:
+        properties = {"dealstage": stage_id, **({"pipeline": pipeline_id} if pipeline_id else {})}
+        self.ui_update_deal(deal_id, properties, user_id)
+
+    def ui_delete_deal(self, deal_id: str, user_id: int = 45678) -> None:
+        with self.lock:
+            self.portal.archive("deals", str(deal_id), self.ui_actor(user_id))
+
+    def fail_next(self, mode: str, count: int = 1, path_prefix: str = "/crm/", method: str | None = None,
+                  retry_after: float = 1.0, delay: float = 10.0) -> None:
+        """Make the next `count` matching API requests fail: "500", "503", "429", "401" or "timeout"."""
+        with self.lock:
+            rule = Failure(str(mode), int(count), path_prefix, method, float(retry_after), float(delay))
+            self.failures.add(rule)
+
+    # ---- WSGI ---------------------------------------------------------------------------------
+    def wsgi_app(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        request = Request(environ)
+        if request.path.startswith("/_sandbox/"):
+            response = hubspot_control.dispatch(self, request)
+        else:
+            response = self._api(request)
+        return response(environ, start_response)
+
+    def _api(self, request: Request) -> Response:
+        headers: dict[str, str] = {}
+        status, body, parsed, authenticated = 500, None, None, False
+        try:
+            if request.headers.get("Authorization") != f"Bearer {self.access_token}":
+                raise errors.unauthorized()
+            authenticated = True
+            parsed = parse_json(request)
+            rule = self._take_failure(request)
+            if rule is not None and rule.mode != "timeout":
+                raise failure_error(rule)
+            if rule is not None:
+                self._abort.wait(rule.delay)
+            with self.lock:
+                headers = self.limits.admit(hubspot_api.is_search(request.path))
+                call = hubspot_api.Call(self.portal, request, parsed, self.api_actor(), self.base_url)
+                status, body = hubspot_api.dispatch(self._url_map, call)
+        except errors.HubSpotApiError as exc:
+            status, body = exc.status, exc.body
+            headers.update(exc.headers)
+        if authenticated:
+            self._record(request, parsed, status)
+        return json_response(status, body, headers)
+
+    def api_actor(self) -> Actor:
+        return Actor(self.api_change_source, self.api_source_id)
+
+    def _take_failure(self, request: Request) -> Failure | None:
+        with self.lock:
+            return self.failures.take(request.method, request.path)
+
+    def _record(self, request: Request, parsed: Any, status: int) -> None:
+        query = {k: ",".join(request.args.getlist(k)) for k in request.args}
+        with self.lock:
+            self.calls.append({"method": request.method, "path": request.path, "query": query, "json": parsed,
+                               "status": status, "at": time.time()})
+
+
+def parse_json(request: Request) -> Any:
+    raw = request.get_data(cache=True)
+    if not raw:
+        return None
+    try:
+        return json.loads(raw)
+    except ValueError as exc:
+        raise errors.invalid_json(str(exc)) from exc
+
+
+def json_response(status: int, body: Any, headers: dict[str, str] | None = None) -> Response:
+    response = Response(status=status, headers=headers or {})
+    if status != 204:
+        response.set_data(json.dumps(body))
+        response.content_type = "application/json;charset=utf-8"
+    if isinstance(body, dict) and "correlationId" in body:
+        response.headers["X-HubSpot-Correlation-Id"] = body["correlationId"]
+    return response
+
+
+def run_forever(host: str, port: int, webhook_url: str | None, client_secret: str, access_token: str) -> None:
+    """Serve a sandbox until Ctrl-C (for `qualify sandbox hubspot --port P --webhook-url URL ...`)."""
+    sandbox = HubSpotSandbox(client_secret=client_secret, access_token=access_token, webhook_url=webhook_url)
+    sandbox.server.allow_any_host = True  # the CLI may bind a container's interface on purpose
+    base_url = sandbox.start(host, port)
+    print(f"HubSpot sandbox listening on {base_url}", flush=True)
+    print(f"access token: {access_token}", flush=True)
+    print(f"webhooks -> {webhook_url or '(none; POST /_sandbox/config to set)'}", flush=True)
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        sandbox.stop()

@@ -1,0 +1,177 @@
+"""`/_sandbox/` control endpoints (no auth): simulate UI edits, inject failures, configure, inspect.
+
+    POST   /_sandbox/ui/deals               {"properties": {...}, "user_id": N}        -> 201 deal
+    PATCH  /_sandbox/ui/deals/{id}          {"properties": {...}, "user_id": N}        -> 200 deal
+    POST   /_sandbox/ui/deals/{id}/move     {"stage", "pipeline"?, "user_id"?}         -> 200 deal
+    DELETE /_sandbox/ui/deals/{id}                                                     -> 204
+    GET    /_sandbox/deals/{id}                                                     -> deal + tasks/notes
+    POST   /_sandbox/failures               {"mode", "count", "path_prefix", "method", "retry_after", "delay"}
+    GET|POST /_sandbox/config               {"webhook_url", "client_secret", "duplicate_deliveries", ...}
+    POST   /_sandbox/reset
+    GET    /_sandbox/webhooks               every delivery: url, headers, body, status, error, attempt
+    POST   /_sandbox/webhooks/wait          {"timeout": s}                             -> 200 or 504
+    GET    /_sandbox/calls?method=&path_prefix=
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from typing import TYPE_CHECKING, Any
+
+from werkzeug.exceptions import HTTPException
+from werkzeug.routing import Map, Rule
+from werkzeug.wrappers import Request, Response
+
+from adapters.sandbox import hubspot_errors as errors
+
+if TYPE_CHECKING:
+    from adapters.sandbox.hubspot import HubSpotSandbox
+
+@functools.cache
+def url_map() -> Map:
+    return Map([
+    Rule("/_sandbox/ui/deals", methods=["POST"], endpoint="ui_create"),
+    Rule("/_sandbox/ui/deals/<deal_id>", methods=["PATCH"], endpoint="ui_update"),
+    Rule("/_sandbox/ui/deals/<deal_id>", methods=["DELETE"], endpoint="ui_delete"),
+    Rule("/_sandbox/ui/deals/<deal_id>/move", methods=["POST"], endpoint="ui_move"),
+    Rule("/_sandbox/deals/<deal_id>", methods=["GET"], endpoint="deal"),
+    Rule("/_sandbox/failures", methods=["POST"], endpoint="failures"),
+    Rule("/_sandbox/config", methods=["GET", "POST"], endpoint="config"),
+    Rule("/_sandbox/reset", methods=["POST"], endpoint="reset"),
+    Rule("/_sandbox/webhooks", methods=["GET"], endpoint="webhooks"),
+    Rule("/_sandbox/webhooks/wait", methods=["POST"], endpoint="wait"),
+    Rule("/_sandbox/calls", methods=["GET"], endpoint="calls"),
+    ], strict_slashes=False)
+
+
+def dispatch(sandbox: HubSpotSandbox, request: Request) -> Response:
+    try:
+        endpoint, values = url_map().bind_to_environ(request.environ).match()
+        body = json.loads(request.get_data() or b"{}")
+        if not isinstance(body, dict):
+            raise ValueError("body must be a JSON object")
+        status, result = HANDLERS[endpoint](sandbox, request, body, **values)
+    except HTTPException as exc:
+        status, result = exc.code or 500, {"error": exc.description}
+    except errors.HubSpotApiError as exc:
+        status, result = exc.status, exc.body
+    except (ValueError, TypeError, KeyError) as exc:
+        status, result = 400, {"error": f"{type(exc).__name__}: {exc}"}
+    except TimeoutError as exc:
+        status, result = 504, {"error": str(exc)}
+    response = Response(status=status)
+    if status != 204:
+        response.set_data(json.dumps(result))
+        response.content_type = "application/json"
+    return response
+
+
+Result = tuple[int, Any]
+
+
+def ui_create(sandbox: HubSpotSandbox, _: Request, body: dict[str, Any]) -> Result:
+    deal_id = sandbox.ui_create_deal(body.get("properties") or {}, int(body.get("user_id", 45678)))
+    return 201, sandbox.deal(deal_id)
+
+
+def ui_update(sandbox: HubSpotSandbox, _: Request, body: dict[str, Any], deal_id: str) -> Result:
+    sandbox.ui_update_deal(deal_id, body.get("properties") or {}, int(body.get("user_id", 45678)))
+    return 200, sandbox.deal(deal_id)
+
+
+def ui_move(sandbox: HubSpotSandbox, _: Request, body: dict[str, Any], deal_id: str) -> Result:
+    sandbox.ui_move_deal(deal_id, str(body["stage"]), body.get("pipeline"), int(body.get("user_id", 45678)))
+    return 200, sandbox.deal(deal_id)
+
+
+def ui_delete(sandbox: HubSpotSandbox, _: Request, body: dict[str, Any], deal_id: str) -> Result:
+    sandbox.ui_delete_deal(deal_id, int(body.get("user_id", 45678)))
+    return 204, None
+
+
+def deal(sandbox: HubSpotSandbox, _: Request, body: dict[str, Any], deal_id: str) -> Result:
+    return 200, {**sandbox.deal(deal_id), "tasks": sandbox.tasks_for_deal(deal_id),
+                 "notes": sandbox.notes_for_deal(deal_id)}
+
+
+def failures(sandbox: HubSpotSandbox, _: Request, body: dict[str, Any]) -> Result:
+    sandbox.fail_next(str(body["mode"]), int(body.get("count", 1)), str(body.get("path_prefix", "/crm/")),
+                      body.get("method"), float(body.get("retry_after", 1.0)), float(body.get("delay", 10.0)))
+    return 201, {"queued": body}
+
+
+def config(sandbox: HubSpotSandbox, request: Request, body: dict[str, Any]) -> Result:
+    if request.method == "POST":
+        apply_config(sandbox, body)
+    return 200, describe(sandbox)
+
+
+def apply_config(sandbox: HubSpotSandbox, body: dict[str, Any]) -> None:
+    """Apply recognised keys; unknown keys are a 400 so typos do not pass silently."""
+    settings = sandbox.settings
+    setters: dict[str, Any] = {
+        "webhook_url": lambda v: setattr(settings, "url", v or None),
+        "client_secret": lambda v: setattr(settings, "client_secret", str(v)),
+        "duplicate_deliveries": lambda v: setattr(settings, "duplicates", max(1, int(v))),
+        "retry_delays": lambda v: setattr(settings, "retry_delays", tuple(float(x) for x in v)),
+        "delivery_timeout": lambda v: setattr(settings, "timeout", float(v)),
+        "batch_window": lambda v: setattr(settings, "batch_window", float(v)),
+        "subscribed_properties": lambda v: setattr(settings, "subscribed_properties", tuple(map(str, v))),
+        "access_token": lambda v: setattr(sandbox, "access_token", str(v)),
+        "api_change_source": lambda v: setattr(sandbox, "api_change_source", str(v)),
+        "api_source_id": lambda v: setattr(sandbox, "api_source_id", str(v)),
+        "rate_limit": lambda v: set_window(sandbox.limits.burst, v),
+        "search_rate_limit": lambda v: set_window(sandbox.limits.search, v),
+        "daily_limit": lambda v: setattr(sandbox.limits, "daily", int(v)),
+    }
+    unknown = sorted(set(body) - set(setters))
+    if unknown:
+        raise ValueError(f"unknown config keys {unknown}; known: {sorted(setters)}")
+    with sandbox.lock:
+        for key, value in body.items():
+            setters[key](value)
+
+
+def set_window(window: Any, value: Any) -> None:
+    window.max_requests, window.seconds = int(value[0]), float(value[1])
+    window.reset()
+
+
+def describe(sandbox: HubSpotSandbox) -> dict[str, Any]:
+    s = sandbox.settings
+    return {
+        "base_url": sandbox.base_url, "app_id": sandbox.app_id, "portal_id": sandbox.portal_id,
+        "webhook_url": s.url, "duplicate_deliveries": s.duplicates, "retry_delays": list(s.retry_delays),
+        "delivery_timeout": s.timeout, "batch_window": s.batch_window,
+        "subscribed_properties": list(s.subscribed_properties),
+        "api_change_source": sandbox.api_change_source, "api_source_id": sandbox.api_source_id,
+        "rate_limit": [sandbox.limits.burst.max_requests, sandbox.limits.burst.seconds],
+        "search_rate_limit": [sandbox.limits.search.max_requests, sandbox.limits.search.seconds],
+        "daily_limit": sandbox.limits.daily,
+    }
+
+
+def reset(sandbox: HubSpotSandbox, _: Request, body: dict[str, Any]) -> Result:
+    sandbox.reset()
+    return 200, {"reset": True}
+
+
+def webhooks(sandbox: HubSpotSandbox, _: Request, body: dict[str, Any]) -> Result:
+    return 200, {"results": sandbox.webhook_deliveries()}
+
+
+def wait(sandbox: HubSpotSandbox, _: Request, body: dict[str, Any]) -> Result:
+    sandbox.wait_webhooks_idle(float(body.get("timeout", 5.0)))
+    return 200, {"idle": True}
+
+
+def calls(sandbox: HubSpotSandbox, request: Request, body: dict[str, Any]) -> Result:
+    return 200, {"results": sandbox.api_calls(request.args.get("method"), request.args.get("path_prefix"))}
+
+
+HANDLERS: dict[str, Any] = {
+    "ui_create": ui_create, "ui_update": ui_update, "ui_move": ui_move, "ui_delete": ui_delete,
+    "deal": deal, "failures": failures, "config": config, "reset": reset, "webhooks": webhooks,
+    "wait": wait, "calls": calls,
+}

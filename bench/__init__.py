@@ -1,0 +1,1 @@
+"""Micro-benchmarks runnable as ``python -m bench.<name>`` from the repo root."""

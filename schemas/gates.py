@@ -1,0 +1,112 @@
+"""Gates and the synchronous gate check."""
+
+from __future__ import annotations
+
+from marshmallow import Schema, fields, validate
+
+from schemas.common import GATE_MODES, LANGUAGES, OUTCOMES, REASONS, PageSchema, StrictSchema
+
+CONDITION_DOC = (
+    'Declarative condition: {"all": [...]}, {"any": [...]} or {"field": "industry", "op": "eq", "value": "retail"}; '
+    "op is one of eq ne in not_in gt gte lt lte filled empty."
+)
+
+
+class RequirementSchema(StrictSchema):
+    """One required field, optionally only when a condition holds."""
+
+    field = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    required_if = fields.Dict(allow_none=True, load_default=None, metadata={"description": CONDITION_DOC})
+
+
+class GateInSchema(StrictSchema):
+    """Create a gate for one stage of one pipeline of a connection."""
+
+    connection_id = fields.Integer(required=True, validate=validate.Range(min=1))
+    pipeline = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    stage = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    mode = fields.String(load_default="enforce", validate=validate.OneOf(GATE_MODES))
+    requirements = fields.List(
+        fields.Nested(RequirementSchema), required=True, validate=validate.Length(min=1, max=200)
+    )
+    description = fields.String(allow_none=True, validate=validate.Length(max=2000))
+
+
+class GatePatchSchema(StrictSchema):
+    """Change a gate's mode, requirements or description."""
+
+    mode = fields.String(validate=validate.OneOf(GATE_MODES))
+    requirements = fields.List(fields.Nested(RequirementSchema), validate=validate.Length(min=1, max=200))
+    description = fields.String(allow_none=True, validate=validate.Length(max=2000))
+
+
+class RequirementOutSchema(Schema):
+    """A stored requirement."""
+
+    field = fields.String(required=True)
+    required_if = fields.Dict(allow_none=True)
+
+
+class GateOutSchema(Schema):
+    """A gate."""
+
+    id = fields.Integer(required=True)
+    connection_id = fields.Integer(required=True)
+    pipeline = fields.String(required=True)
+    stage = fields.String(required=True)
+    stage_label = fields.String(required=True)
+    mode = fields.String(required=True)
+    requirements = fields.List(fields.Nested(RequirementOutSchema), required=True)
+    description = fields.String(allow_none=True)
+    created_at = fields.DateTime(required=True)
+    updated_at = fields.DateTime(required=True)
+
+
+class GatePageSchema(PageSchema):
+    """A page of gates."""
+
+    items = fields.List(fields.Nested(GateOutSchema), required=True)
+
+
+class GateListArgsSchema(Schema):
+    """Filters for the gate list."""
+
+    connection_id = fields.Integer(validate=validate.Range(min=1))
+
+
+class GateCheckInSchema(StrictSchema):
+    """Ask whether a move would pass, before making it."""
+
+    connection_id = fields.Integer(required=True, validate=validate.Range(min=1))
+    pipeline = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    to_stage = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    from_stage = fields.String(allow_none=True, load_default=None, validate=validate.Length(min=1, max=64))
+    from_pipeline = fields.String(
+        allow_none=True, load_default=None, validate=validate.Length(min=1, max=64),
+        metadata={"description": "defaults to `pipeline`"},
+    )
+    values = fields.Dict(keys=fields.String(validate=validate.Length(max=64)), values=fields.Raw(allow_none=True),
+                         load_default=dict)
+    language = fields.String(allow_none=True, load_default=None, validate=validate.OneOf(LANGUAGES))
+
+
+class IssueSchema(Schema):
+    """A missing or invalid field."""
+
+    field = fields.String(required=True)
+    label = fields.String(required=True)
+    reason = fields.String(required=True, validate=validate.OneOf(REASONS))
+    constraint = fields.String(allow_none=True)
+    stage = fields.String(required=True)
+    mode = fields.String(required=True)
+    message = fields.String(required=True)
+
+
+class DecisionSchema(Schema):
+    """What Qualify decides about a move."""
+
+    outcome = fields.String(required=True, validate=validate.OneOf(OUTCOMES))
+    direction = fields.String(required=True)
+    gated_stages = fields.List(fields.String(), required=True)
+    issues = fields.List(fields.Nested(IssueSchema), required=True)
+    message = fields.String(required=True)

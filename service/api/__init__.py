@@ -1,0 +1,1 @@
+"""flask-smorest blueprints; views parse with a schema, call one service, dump."""

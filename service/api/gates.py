@@ -1,0 +1,93 @@
+"""/v1/gates and /v1/gate/check."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask.views import MethodView
+
+from schemas.common import PageArgsSchema
+from schemas.gates import (
+    DecisionSchema,
+    GateCheckInSchema,
+    GateInSchema,
+    GateListArgsSchema,
+    GateOutSchema,
+    GatePageSchema,
+    GatePatchSchema,
+)
+from service.api.common import errors, protected_blueprint, runtime
+from service.services import gates as service
+from service.services.check import check_move
+
+blp = protected_blueprint("gates", __name__, "/v1/gates", "Stage gates: required fields per stage")
+check_blp = protected_blueprint("gate", __name__ + ".check", "/v1/gate", "Ask before moving")
+
+
+class GateListArgs(PageArgsSchema, GateListArgsSchema):
+    """Paging and filters of the gate list."""
+
+
+@blp.route("")
+class Gates(MethodView):
+    """The collection of gates."""
+
+    @blp.arguments(GateListArgs, location="query")
+    @blp.response(200, GatePageSchema)
+    @errors(blp, 401, 422)
+    def get(self, args: dict[str, Any]) -> dict[str, Any]:
+        """List gates."""
+        with runtime().uow() as uow:
+            return service.list_gates(uow, args.get("connection_id"), args["page"], args["page_size"])
+
+    @blp.arguments(GateInSchema)
+    @blp.response(201, GateOutSchema)
+    @errors(blp, 400, 401, 403, 404, 409, 413, 422)
+    def post(self, data: dict[str, Any]) -> dict[str, Any]:
+        """Define the gate of a stage."""
+        with runtime().uow() as uow:
+            row = service.create_gate(uow, data)
+            uow.commit()
+            return service.gate_view(row)
+
+
+@blp.route("/<int:gate_id>")
+class GateById(MethodView):
+    """One gate."""
+
+    @blp.response(200, GateOutSchema)
+    @errors(blp, 401, 404)
+    def get(self, gate_id: int) -> dict[str, Any]:
+        """Read a gate."""
+        with runtime().uow() as uow:
+            return service.gate_view(service.get_gate(uow, gate_id))
+
+    @blp.arguments(GatePatchSchema)
+    @blp.response(200, GateOutSchema)
+    @errors(blp, 400, 401, 403, 404, 413, 422)
+    def patch(self, data: dict[str, Any], gate_id: int) -> dict[str, Any]:
+        """Change a gate."""
+        with runtime().uow() as uow:
+            row = service.update_gate(uow, gate_id, data)
+            uow.commit()
+            return service.gate_view(row)
+
+    @blp.response(204)
+    @errors(blp, 401, 403, 404)
+    def delete(self, gate_id: int) -> None:
+        """Remove a gate."""
+        with runtime().uow() as uow:
+            service.delete_gate(uow, gate_id)
+            uow.commit()
+
+
+@check_blp.route("/check")
+class GateCheck(MethodView):
+    """The pure decision for a proposed move; managers may call it too."""
+
+    @check_blp.arguments(GateCheckInSchema)
+    @check_blp.response(200, DecisionSchema)
+    @errors(check_blp, 400, 401, 404, 413, 422)
+    def post(self, data: dict[str, Any]) -> dict[str, Any]:
+        """Would this move pass? Answers the decision without changing anything."""
+        return check_move(runtime(), data)

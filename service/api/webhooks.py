@@ -1,0 +1,48 @@
+"""POST /v1/webhooks/{connection_id}: CRM deliveries, authenticated by the CRM's own signature."""
+
+from __future__ import annotations
+
+from flask import Response, current_app, jsonify, request
+
+from adapters.errors import WebhookAuthError, WebhookFormatError
+from schemas.common import AcceptedSchema
+from service.api.common import errors, public_blueprint, runtime
+from service.api.errors import problem
+from service.services.intake import receive_webhook
+
+blp = public_blueprint("webhooks", __name__, "/v1/webhooks", "CRM webhook deliveries (signed by the CRM, no API key)")
+
+
+def public_url() -> str:
+    """The URL the CRM called: QUALIFY_PUBLIC_URL + path when set, else as seen (after ProxyFix)."""
+    configured = runtime().settings.public_url.rstrip("/")
+    if configured:
+        query = request.query_string.decode()
+        return f"{configured}{request.path}" + (f"?{query}" if query else "")
+    return request.url
+
+
+@blp.route("/<int:connection_id>", methods=["POST"])
+@blp.doc(
+    security=[],
+    requestBody={"required": True, "content": {"application/json": {"schema": {
+        "type": "array", "maxItems": 100, "items": {"type": "object"}}}}},
+    parameters=[
+        {"in": "header", "name": "X-HubSpot-Signature-v3", "required": True, "schema": {"type": "string"}},
+        {"in": "header", "name": "X-HubSpot-Request-Timestamp", "required": True, "schema": {"type": "string"}},
+    ],
+)
+@blp.response(200, AcceptedSchema)
+@errors(blp, 400, 401, 404, 413, 503)
+def receive(connection_id: int) -> Response:
+    """Verify, store and acknowledge a delivery; duplicates are acknowledged and ignored."""
+    body = request.get_data(cache=False)
+    try:
+        result = receive_webhook(runtime(), connection_id, method=request.method, url=public_url(),
+                                 headers=dict(request.headers), body=body)
+    except WebhookAuthError as exc:
+        return problem(401, "Unauthorized", f"Webhook not authentic: {exc.detail}", {"reason": [exc.reason]})
+    except WebhookFormatError as exc:
+        return problem(400, "Bad request", f"Webhook body not understood: {exc.detail}", {"reason": [exc.reason]})
+    current_app.logger.debug("webhook %s: %s", connection_id, result)
+    return jsonify(result)

@@ -1,0 +1,158 @@
+"""The `qualify` command: migrate, bootstrap, serve, worker, scheduler, keys, sandbox, demo."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+import threading
+from collections.abc import Sequence
+
+from service.config import Settings
+
+
+def _runtime(settings: Settings):  # type: ignore[no-untyped-def]
+    from service.runtime import build_runtime
+
+    return build_runtime(settings)
+
+
+def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
+    """Apply every migration to the configured database."""
+    from service.migrate import upgrade
+
+    runtime = _runtime(settings)
+    upgrade(runtime.engine)
+    print(f"database migrated: {runtime.engine.url.render_as_string(hide_password=True)}")
+    return 0
+
+
+def cmd_bootstrap(args: argparse.Namespace, settings: Settings) -> int:
+    """Print a one-time admin key if the database has none."""
+    from service.services.keys import bootstrap_admin_key
+
+    runtime = _runtime(settings)
+    with runtime.uow() as uow:
+        key = bootstrap_admin_key(uow)
+        uow.commit()
+    if key:
+        print("=" * 72)
+        print("Bootstrap admin API key (shown once, stored hashed; keep it safe):")
+        print(f"    {key}")
+        print("Use it as:  Authorization: Bearer <key>")
+        print("=" * 72)
+    else:
+        print("an admin key exists already; make more with `qualify keys create --role admin`")
+    return 0
+
+
+def cmd_keys_create(args: argparse.Namespace, settings: Settings) -> int:
+    """Create an API key with a role and print it once."""
+    from service.services.keys import create_key
+
+    runtime = _runtime(settings)
+    with runtime.uow() as uow:
+        key = create_key(uow, args.role, args.name or args.role)
+        uow.commit()
+    print(key)
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    """Serve the API (and, embedded, the worker and scheduler)."""
+    from service.serve import serve
+
+    serve(settings, args.host, args.port, workers=args.workers)
+    return 0
+
+
+def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
+    """Run the event/outbox worker alone until SIGTERM/SIGINT."""
+    from service.jobs.worker import Worker
+
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    worker = Worker(_runtime(settings), stop)
+    if args.until_idle:
+        worker.run_until_idle()
+    else:
+        worker.run_forever()
+    return 0
+
+
+def cmd_scheduler(args: argparse.Namespace, settings: Settings) -> int:
+    """Run the periodic jobs alone until SIGTERM/SIGINT."""
+    from service.jobs.schedule import build_scheduler
+
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    scheduler = build_scheduler(_runtime(settings))
+    scheduler.start()
+    stop.wait()
+    scheduler.shutdown()
+    return 0
+
+
+def cmd_sandbox(args: argparse.Namespace, settings: Settings) -> int:
+    """Run a CRM simulator alone."""
+    from adapters.sandbox.hubspot import run_forever
+
+    run_forever(args.host, args.port, args.webhook_url, args.client_secret, args.access_token)
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
+    """Play the qualification story against the sandbox and narrate it."""
+    from service.demo import run_demo
+
+    return run_demo(verbose=args.verbose)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of `qualify`."""
+    parser = argparse.ArgumentParser(prog="qualify", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("migrate", help="apply database migrations").set_defaults(func=cmd_migrate)
+    sub.add_parser("bootstrap", help="print a one-time admin key if none exists").set_defaults(func=cmd_bootstrap)
+    serve = sub.add_parser("serve", help="serve the API (worker embedded unless QUALIFY_EMBEDDED_WORKER=0)")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--workers", type=int, default=None, help="gunicorn processes")
+    serve.set_defaults(func=cmd_serve)
+    worker = sub.add_parser("worker", help="process events and deliver CRM actions")
+    worker.add_argument("--until-idle", action="store_true", help="stop when nothing is left to do")
+    worker.set_defaults(func=cmd_worker)
+    sub.add_parser("scheduler", help="run the periodic jobs").set_defaults(func=cmd_scheduler)
+    keys = sub.add_parser("keys", help="API keys").add_subparsers(dest="keys_command", required=True)
+    create = keys.add_parser("create", help="create a key and print it once")
+    create.add_argument("--role", choices=("admin", "manager"), required=True)
+    create.add_argument("--name", default=None)
+    create.set_defaults(func=cmd_keys_create)
+    sandbox = sub.add_parser("sandbox", help="run a CRM simulator on loopback")
+    sandbox.add_argument("crm", choices=("hubspot",))
+    sandbox.add_argument("--host", default="127.0.0.1")
+    sandbox.add_argument("--port", type=int, default=8100)
+    sandbox.add_argument("--webhook-url", default=None)
+    sandbox.add_argument("--client-secret", default="sandbox-secret")
+    sandbox.add_argument("--access-token", default="pat-sandbox-token")
+    sandbox.set_defaults(func=cmd_sandbox)
+    demo = sub.add_parser("demo", help="play a manager moving deals against the sandbox")
+    demo.add_argument("--verbose", action="store_true")
+    demo.set_defaults(func=cmd_demo)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `qualify` console script."""
+    args = build_parser().parse_args(argv)
+    settings = Settings.from_env()
+    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    result: int = args.func(args, settings)
+    return result
+
+
+if __name__ == "__main__":
+    sys.exit(main())

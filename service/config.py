@@ -1,0 +1,82 @@
+"""Typed settings read from QUALIFY_* environment variables, with embedded-mode defaults."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+DEFAULT_INSTANCE = Path("instance")
+
+
+class SettingsError(ValueError):
+    """A QUALIFY_* variable holds a value of the wrong shape."""
+
+
+def _bool(value: str) -> bool:
+    lowered = value.strip().lower()
+    if lowered in {"1", "true", "yes", "on"}:
+        return True
+    if lowered in {"0", "false", "no", "off", ""}:
+        return False
+    raise SettingsError(f"expected a boolean, got {value!r}")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every setting of the service. `from_env` documents the variable of each."""
+
+    database_url: str = ""
+    instance_path: str = str(DEFAULT_INSTANCE)
+    secret_key: str = ""
+    public_url: str = ""
+    trust_proxy: bool = False
+    max_body_bytes: int = 1_000_000
+    embedded_worker: bool = True
+    worker_poll_seconds: float = 0.2
+    worker_batch: int = 20
+    outbox_max_attempts: int = 8
+    outbox_max_backoff_seconds: float = 300.0
+    event_stale_seconds: float = 60.0
+    outbox_in_flight_stale_seconds: float = 120.0
+    webhook_max_age_seconds: int = 300
+    expected_revert_ttl_seconds: int = 600
+    allow_loopback_crm: bool = False
+    log_level: str = "INFO"
+    extra: Mapping[str, object] = field(default_factory=dict)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Read settings from QUALIFY_<NAME> variables; raises SettingsError on bad values."""
+        env = os.environ if environ is None else environ
+        values: dict[str, object] = {}
+        for f in fields(cls):
+            if f.name == "extra":
+                continue
+            raw = env.get(f"QUALIFY_{f.name.upper()}")
+            if raw is None:
+                continue
+            try:
+                if f.type in ("bool",):
+                    values[f.name] = _bool(raw)
+                elif f.type == "int":
+                    values[f.name] = int(raw)
+                elif f.type == "float":
+                    values[f.name] = float(raw)
+                else:
+                    values[f.name] = raw
+            except ValueError as exc:
+                raise SettingsError(f"QUALIFY_{f.name.upper()}: {exc}") from exc
+        return cls(**values).resolved()
+
+    def resolved(self) -> Settings:
+        """Fill the embedded defaults that depend on other settings (SQLite under the instance path)."""
+        url = self.database_url or f"sqlite:///{Path(self.instance_path).resolve() / 'qualify.db'}"
+        return _replace(self, database_url=url)
+
+
+def _replace(settings: Settings, **changes: object) -> Settings:
+    from dataclasses import replace
+
+    return replace(settings, **changes)  # type: ignore[arg-type]

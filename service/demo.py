@@ -1,0 +1,140 @@
+"""`qualify demo`: the qualification story, played against the HubSpot sandbox and narrated."""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+from cryptography.fernet import Fernet
+
+from adapters.sandbox.hubspot import HubSpotSandbox
+from service.config import Settings
+from service.harness import LiveService
+from service.services.keys import create_key
+
+CLIENT_SECRET = "demo-client-secret"
+TOKEN = "pat-demo-token"
+MANAGER = 45678
+
+FIELDS = [
+    {"key": "industry", "label": "Industry", "label_ru": "Отрасль", "type": "enum", "group": "firmographic",
+     "constraints": {"options": ["retail", "manufacturing", "it", "finance", "other"]}},
+    {"key": "company_size", "label": "Company size", "label_ru": "Размер компании", "type": "integer",
+     "group": "firmographic", "constraints": {"min": 1}},
+    {"key": "decision_maker", "label": "Talking to the decision maker", "type": "boolean", "group": "firmographic"},
+    {"key": "budget", "label": "Budget", "label_ru": "Бюджет", "type": "money", "group": "behavioural",
+     "constraints": {"min": 1000}},
+    {"key": "pain_points", "label": "Pain points", "label_ru": "Боли", "type": "text", "group": "pains",
+     "constraints": {"min_length": 10}},
+]
+MAPPINGS = [{"property": f["key"], "field": f["key"]} for f in FIELDS]
+GATES = [
+    {"stage": "qualifiedtobuy", "requirements": [{"field": "industry"}, {"field": "company_size"},
+                                                 {"field": "decision_maker"}]},
+    {"stage": "presentationscheduled", "requirements": [
+        {"field": "pain_points"},
+        {"field": "budget", "required_if": {"field": "industry", "op": "ne", "value": "other"}}]},
+]
+
+
+class Narrator:
+    """Prints timeline lines with the time since the story began."""
+
+    def __init__(self) -> None:
+        self.t0 = time.monotonic()
+
+    def say(self, text: str) -> None:
+        """One line of the timeline."""
+        print(f"[{time.monotonic() - self.t0:6.2f}s] {text}", flush=True)
+
+
+def wait_for(predicate: Callable[[], Any], timeout: float = 10.0) -> Any:
+    """Poll until `predicate()` is truthy; raises TimeoutError."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise TimeoutError("the expected change did not happen in time")
+
+
+def configure(api: httpx.Client, sandbox_url: str, portal_id: str) -> int:
+    """Set up fields, the HubSpot connection, mappings and gates through the REST API."""
+    for field in FIELDS:
+        api.post("/v1/fields", json=field).raise_for_status()
+    connection = api.post("/v1/connections", json={
+        "name": "Demo HubSpot", "kind": "hubspot", "base_url": sandbox_url, "access_token": TOKEN,
+        "client_secret": CLIENT_SECRET, "account_id": portal_id}).raise_for_status().json()
+    cid = int(connection["id"])
+    api.post(f"/v1/connections/{cid}/pipelines/refresh").raise_for_status()
+    api.put(f"/v1/connections/{cid}/mappings", json={"mappings": MAPPINGS}).raise_for_status()
+    for gate in GATES:
+        api.post("/v1/gates", json={"connection_id": cid, "pipeline": "default", "mode": "enforce", **gate}
+                 ).raise_for_status()
+    return cid
+
+
+def run_demo(verbose: bool = False) -> int:
+    """Play the story; 0 when every step happened as expected."""
+    say = Narrator().say
+    with tempfile.TemporaryDirectory() as tmp:
+        settings = Settings(instance_path=tmp, secret_key=Fernet.generate_key().decode(),
+                            allow_loopback_crm=True, worker_poll_seconds=0.05).resolved()
+        sandbox = HubSpotSandbox(client_secret=CLIENT_SECRET, access_token=TOKEN)
+        sandbox_url = sandbox.start()
+        service = LiveService(settings)
+        try:
+            base = service.start()
+            say(f"HubSpot sandbox on {sandbox_url}, Qualify on {base}")
+            with service.runtime.uow() as uow:
+                key = create_key(uow, "admin", "demo")
+                uow.commit()
+            with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {key}"}, timeout=10) as api:
+                cid = configure(api, sandbox_url, str(sandbox.portal_id))
+                hook = f"{base}/v1/webhooks/{cid}"
+                httpx.post(f"{sandbox_url}/_sandbox/config", json={"webhook_url": hook}).raise_for_status()
+                say("admin: 5 portrait fields, gates on 'Qualified To Buy' and 'Presentation Scheduled'")
+                return _story(say, sandbox, api)
+        finally:
+            service.stop()
+            sandbox.stop()
+
+
+def _story(say: Callable[[str], None], sandbox: HubSpotSandbox, api: httpx.Client) -> int:
+    deal = sandbox.ui_create_deal({"dealname": "Acme Retail", "dealstage": "appointmentscheduled",
+                                   "pipeline": "default", "amount": "12000", "hubspot_owner_id": "101"},
+                                  user_id=MANAGER)
+    say(f"manager creates deal {deal} 'Acme Retail' in 'Appointment Scheduled'")
+    time.sleep(0.3)
+    sandbox.ui_move_deal(deal, "presentationscheduled", user_id=MANAGER)
+    say("manager drags it to 'Presentation Scheduled', skipping a stage, portrait empty")
+    wait_for(lambda: sandbox.deal(deal)["properties"]["dealstage"] == "appointmentscheduled")
+    say("BLOCKED: Qualify moved the deal back to 'Appointment Scheduled'")
+    tasks = wait_for(lambda: sandbox.tasks_for_deal(deal))
+    task = tasks[0]["properties"]
+    say(f"task for owner {task.get('hubspot_owner_id')}: {task['hs_task_subject']}")
+    for line in task["hs_task_body"].splitlines():
+        if line.strip() and "qualify-ref" not in line:
+            print(f"           | {line}")
+    sandbox.ui_update_deal(deal, {"industry": "retail", "company_size": "120", "decision_maker": "true",
+                                  "budget": "25000", "pain_points": "Manual order entry loses 10% of orders"},
+                           user_id=MANAGER)
+    say("manager fills industry, company size, decision maker, budget and pain points")
+    sandbox.ui_move_deal(deal, "presentationscheduled", user_id=MANAGER)
+    say("manager moves it to 'Presentation Scheduled' again")
+    allowed = wait_for(lambda: _last_decision(api, "allowed"))
+    time.sleep(0.5)
+    stage = sandbox.deal(deal)["properties"]["dealstage"]
+    ok = stage == "presentationscheduled" and len(sandbox.tasks_for_deal(deal)) == 1
+    say(f"ALLOWED: decision '{allowed['decision']}', deal stays in '{stage}', no new task")
+    say("demo finished: " + ("every step happened as expected" if ok else "UNEXPECTED OUTCOME"))
+    return 0 if ok else 1
+
+
+def _last_decision(api: httpx.Client, decision: str) -> dict[str, Any] | None:
+    items = api.get("/v1/transitions", params={"decision": decision}).json()["items"]
+    return next((t for t in items if t["to_stage"] == "presentationscheduled"), None)

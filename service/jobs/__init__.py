@@ -1,0 +1,1 @@
+"""Background work: the event/outbox worker and the scheduled jobs."""

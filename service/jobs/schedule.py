@@ -1,0 +1,63 @@
+"""Periodic jobs, declared as a list with stable ids, run by APScheduler."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+
+from apscheduler.schedulers.background import BackgroundScheduler
+from sqlalchemy import delete
+
+from service.models import ExpectedRevert
+from service.runtime import Runtime
+
+log = logging.getLogger("qualify.scheduler")
+
+
+def purge_expected_reverts(runtime: Runtime) -> None:
+    """Delete expected reverts that expired more than a day ago."""
+    with runtime.uow() as uow:
+        cutoff = runtime.clock() - timedelta(days=1)
+        uow.session.execute(delete(ExpectedRevert).where(ExpectedRevert.expires_at < cutoff))
+        uow.commit()
+
+
+def wake_worker(runtime: Runtime) -> None:
+    """Nudge the worker so retries that became due are delivered promptly."""
+    runtime.wake_worker()
+
+
+@dataclass(frozen=True)
+class Job:
+    """One periodic job."""
+
+    id: str
+    func: Callable[[Runtime], None]
+    seconds: int
+
+
+JOBS = (
+    Job("purge-expected-reverts", purge_expected_reverts, 3600),
+    Job("wake-worker", wake_worker, 5),
+)
+
+
+def build_scheduler(runtime: Runtime) -> BackgroundScheduler:
+    """A background scheduler with every job registered (not started)."""
+    scheduler = BackgroundScheduler(timezone="UTC")
+    for job in JOBS:
+        scheduler.add_job(_guarded(job, runtime), "interval", seconds=job.seconds, id=job.id,
+                          max_instances=1, coalesce=True, replace_existing=True)
+    return scheduler
+
+
+def _guarded(job: Job, runtime: Runtime) -> Callable[[], None]:
+    def run() -> None:
+        try:
+            job.func(runtime)
+        except Exception:
+            log.exception("job %s failed", job.id)
+
+    return run

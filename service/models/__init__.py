@@ -1,0 +1,25 @@
+"""SQLAlchemy 2 typed ORM models, one module per aggregate; importing this registers them all."""
+
+from service.models.connections import Connection, FieldMapping, Pipeline, Stage
+from service.models.events import InboundEvent, WebhookDelivery
+from service.models.fields import Field
+from service.models.gates import Gate
+from service.models.keys import ApiKey
+from service.models.outbox import ExpectedRevert, OutboxAction
+from service.models.records import Record, Transition
+
+__all__ = [
+    "ApiKey",
+    "Connection",
+    "ExpectedRevert",
+    "Field",
+    "FieldMapping",
+    "Gate",
+    "InboundEvent",
+    "OutboxAction",
+    "Pipeline",
+    "Record",
+    "Stage",
+    "Transition",
+    "WebhookDelivery",
+]

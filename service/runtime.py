@@ -1,0 +1,85 @@
+"""The process-wide runtime: settings, database, vault and CRM adapter factory."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import sessionmaker
+
+from adapters.base import CRMAdapter, Credentials, WebhookVerifier
+from adapters.hubspot import hubspot_limiter_buckets
+from adapters.ratelimit import limiter_for
+from adapters.registry import adapter_for, verifier_for
+from service.config import Settings
+from service.db import make_engine, make_session_factory, utcnow
+from service.secrets import Vault, load_or_create_keys
+from service.unit_of_work import UnitOfWork
+
+# Per-CRM rate-limit buckets, kept below each CRM's published limits.
+LIMITER_BUCKETS = {"hubspot": hubspot_limiter_buckets}
+
+
+@dataclass
+class Runtime:
+    """Everything a use case needs besides its arguments; one per process."""
+
+    settings: Settings
+    engine: Engine
+    session_factory: sessionmaker[Any]
+    vault: Vault
+    clock: Callable[[], datetime] = utcnow
+    cache: dict[Any, Any] = field(default_factory=dict)
+    cache_lock: threading.Lock = field(default_factory=threading.Lock)
+    wakeup: threading.Event = field(default_factory=threading.Event)
+
+    def uow(self) -> UnitOfWork:
+        """A new unit of work."""
+        return UnitOfWork(self.session_factory)
+
+    def credentials(self, connection: Any) -> Credentials:
+        """Decrypted credentials of a connection model."""
+        secret = self.vault.decrypt(connection.credentials_encrypted)
+        return Credentials(
+            base_url=connection.base_url,
+            access_token=str(secret.get("access_token", "")),
+            client_secret=secret.get("client_secret"),
+            app_id=connection.app_id,
+        )
+
+    def adapter(self, connection: Any) -> CRMAdapter:
+        """A CRM adapter for a connection model, sharing that connection's rate limiter."""
+        limiter = limiter_for(f"connection:{connection.id}", LIMITER_BUCKETS[connection.kind]())
+        return adapter_for(connection.kind, self.credentials(connection), limiter=limiter)
+
+    def verifier(self, connection: Any) -> WebhookVerifier:
+        """The webhook verifier for a connection model."""
+        secret = self.vault.decrypt(connection.credentials_encrypted).get("client_secret", "")
+        return verifier_for(
+            connection.kind,
+            str(secret),
+            accept_versions=frozenset(connection.signature_versions or ["v3"]),
+            max_age_seconds=self.settings.webhook_max_age_seconds,
+        )
+
+    def wake_worker(self) -> None:
+        """Tell an embedded worker that new work arrived, so it need not wait for its next poll."""
+        self.wakeup.set()
+
+    def dispose(self) -> None:
+        """Close every pooled database connection."""
+        self.engine.dispose()
+
+
+def build_runtime(settings: Settings, engine: Engine | None = None) -> Runtime:
+    """Wire a runtime from settings (creates the instance folder for the embedded mode)."""
+    from pathlib import Path
+
+    Path(settings.instance_path).mkdir(parents=True, exist_ok=True)
+    engine = engine or make_engine(settings.database_url)
+    vault = Vault(load_or_create_keys(settings.secret_key, settings.instance_path))
+    return Runtime(settings=settings, engine=engine, session_factory=make_session_factory(engine), vault=vault)

@@ -1,0 +1,45 @@
+"""The synchronous gate check: a pure decision for a proposed move."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from service.domain.errors import PipelineError
+from service.domain.gating import Decision, FieldIssue, StageRef
+from service.errors import InvalidInputError
+from service.runtime import Runtime
+from service.services.connections import get_connection
+from service.services.policy import gatekeeper_for
+
+
+def issue_view(issue: FieldIssue) -> dict[str, Any]:
+    """The API view of one missing or invalid field."""
+    return {
+        "field": issue.field, "label": issue.label, "reason": str(issue.reason), "constraint": issue.constraint,
+        "stage": issue.stage_id, "mode": str(issue.mode), "message": issue.message,
+    }
+
+
+def decision_view(decision: Decision) -> dict[str, Any]:
+    """The API view of a decision."""
+    return {
+        "outcome": str(decision.outcome), "direction": str(decision.direction),
+        "gated_stages": list(decision.gated_stages), "issues": [issue_view(i) for i in decision.issues],
+        "message": decision.message,
+    }
+
+
+def check_move(runtime: Runtime, data: dict[str, Any]) -> dict[str, Any]:
+    """Decide whether moving a deal with `values` from one stage to another would pass."""
+    with runtime.uow() as uow:
+        connection = get_connection(uow, data["connection_id"])
+        keeper = gatekeeper_for(runtime, uow.session, connection)
+        language = data.get("language") or connection.language
+    source = None
+    if data.get("from_stage"):
+        source = StageRef(data.get("from_pipeline") or data["pipeline"], data["from_stage"])
+    try:
+        decision = keeper.decide(source, StageRef(data["pipeline"], data["to_stage"]), data["values"], language)
+    except PipelineError as exc:
+        raise InvalidInputError(str(exc), getattr(exc, "errors", None) or {"to_stage": [str(exc)]}) from exc
+    return decision_view(decision)

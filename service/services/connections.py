@@ -1,0 +1,163 @@
+"""Admin use cases for CRM connections, their pipelines and property mappings."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+
+from adapters.base import PipelineInfo
+from service.db import utcnow
+from service.errors import InvalidInputError
+from service.models import Connection, Field, FieldMapping, Pipeline, Stage
+from service.runtime import Runtime
+from service.services.common import get_or_404, paginate
+from service.services.policy import bump_config
+from service.unit_of_work import UnitOfWork
+
+DEFAULT_BASE_URLS = {"hubspot": "https://api.hubapi.com"}
+SECRET_KEYS = ("access_token", "client_secret")
+
+
+def list_connections(uow: UnitOfWork, page: int, page_size: int) -> dict[str, Any]:
+    """A page of connections ordered by id."""
+    query = select(Connection).options(selectinload(Connection.pipelines).selectinload(Pipeline.stages))
+    return paginate(uow.session, query.order_by(Connection.id), page, page_size)
+
+
+def get_connection(uow: UnitOfWork, connection_id: int) -> Connection:
+    """One connection; NotFoundError if absent."""
+    return get_or_404(uow.session, Connection, connection_id, "Connection")
+
+
+def create_connection(runtime: Runtime, uow: UnitOfWork, data: dict[str, Any]) -> Connection:
+    """Store a connection with its secrets encrypted."""
+    secrets = {k: data.pop(k) for k in SECRET_KEYS}
+    data["base_url"] = (data.get("base_url") or DEFAULT_BASE_URLS[data["kind"]]).rstrip("/")
+    row = Connection(**data, credentials_encrypted=runtime.vault.encrypt(secrets))
+    uow.session.add(row)
+    uow.session.flush()
+    return row
+
+
+def update_connection(runtime: Runtime, uow: UnitOfWork, connection_id: int, data: dict[str, Any]) -> Connection:
+    """Change a connection; secrets given replace the stored ones."""
+    row = get_connection(uow, connection_id)
+    given = {k: data.pop(k) for k in SECRET_KEYS if k in data}
+    if given:
+        row.credentials_encrypted = runtime.vault.encrypt({**runtime.vault.decrypt(row.credentials_encrypted), **given})
+    if "base_url" in data:
+        data["base_url"] = data["base_url"].rstrip("/")
+    for name, value in data.items():
+        setattr(row, name, value)
+    row.config_version += 1
+    uow.session.flush()
+    return row
+
+
+def delete_connection(uow: UnitOfWork, connection_id: int) -> None:
+    """Delete a connection with everything stored for it."""
+    uow.session.delete(get_connection(uow, connection_id))
+
+
+def _stage_kind(is_closed: bool, is_won: bool) -> str:
+    if is_won:
+        return "won"
+    return "lost" if is_closed else "open"
+
+
+def apply_pipelines(uow: UnitOfWork, connection: Connection, infos: tuple[PipelineInfo, ...]) -> None:
+    """Mirror the CRM's pipelines: upsert by external id, archive what the CRM no longer has."""
+    existing = {p.external_id: p for p in connection.pipelines}
+    seen: set[str] = set()
+    for info in infos:
+        seen.add(info.id)
+        pipeline = existing.get(info.id) or Pipeline(external_id=info.id, connection=connection)
+        pipeline.label, pipeline.order, pipeline.archived = info.label, info.order, False
+        stages = {s.external_id: s for s in pipeline.stages}
+        for stage_info in info.stages:
+            stage = stages.pop(stage_info.id, None) or Stage(external_id=stage_info.id, pipeline=pipeline)
+            stage.label, stage.order = stage_info.label, stage_info.order
+            stage.kind = _stage_kind(stage_info.is_closed, stage_info.is_won)
+            stage.probability, stage.archived = stage_info.probability, False
+        for gone in stages.values():
+            gone.archived = True
+        uow.session.add(pipeline)
+    for external_id, pipeline in existing.items():
+        if external_id not in seen:
+            pipeline.archived = True
+    connection.pipelines_synced_at = utcnow()
+    bump_config(uow.session, connection.id)
+    uow.session.flush()
+
+
+def refresh_pipelines(runtime: Runtime, connection_id: int) -> None:
+    """Pull pipelines and stages from the CRM and mirror them; CRM errors propagate."""
+    with runtime.uow() as uow:
+        connection = get_connection(uow, connection_id)
+        adapter = runtime.adapter(connection)
+    try:
+        infos = adapter.list_pipelines()
+    finally:
+        adapter.close()
+    with runtime.uow() as uow:
+        connection = get_connection(uow, connection_id)
+        apply_pipelines(uow, connection, infos)
+        uow.commit()
+
+
+def crm_properties(runtime: Runtime, connection_id: int) -> list[dict[str, Any]]:
+    """The CRM's deal properties, read live, for choosing what to map."""
+    with runtime.uow() as uow:
+        adapter = runtime.adapter(get_connection(uow, connection_id))
+    try:
+        properties = adapter.list_deal_properties()
+    finally:
+        adapter.close()
+    return [
+        {"name": p.name, "label": p.label, "type": p.type, "field_type": p.field_type,
+         "options": [{"value": o.value, "label": o.label} for o in p.options]}
+        for p in properties
+    ]
+
+
+def get_mappings(uow: UnitOfWork, connection_id: int) -> list[dict[str, Any]]:
+    """Every property-to-field mapping of a connection."""
+    get_connection(uow, connection_id)
+    rows = uow.session.execute(
+        select(FieldMapping, Field.key)
+        .join(Field, Field.id == FieldMapping.field_id)
+        .where(FieldMapping.connection_id == connection_id)
+        .order_by(FieldMapping.property)
+    ).all()
+    return [{"property": m.property, "field": key, "value_map": m.value_map} for m, key in rows]
+
+
+def replace_mappings(uow: UnitOfWork, connection_id: int, mappings: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Replace the mappings; InvalidInputError on unknown fields or a property/field mapped twice."""
+    get_connection(uow, connection_id)
+    fields = {f.key: f for f in uow.session.scalars(select(Field))}
+    errors: dict[str, list[str]] = {}
+    seen_props: set[str] = set()
+    seen_fields: set[str] = set()
+    for i, m in enumerate(mappings):
+        if m["field"] not in fields:
+            errors[f"mappings[{i}].field"] = [f"No field with key {m['field']!r}."]
+        if m["property"] in seen_props:
+            errors[f"mappings[{i}].property"] = ["This property is mapped twice."]
+        if m["field"] in seen_fields:
+            errors[f"mappings[{i}].field"] = ["This field is mapped twice."]
+        seen_props.add(m["property"])
+        seen_fields.add(m["field"])
+    if errors:
+        raise InvalidInputError("Some mappings are invalid.", errors)
+    for old in uow.session.scalars(select(FieldMapping).where(FieldMapping.connection_id == connection_id)):
+        uow.session.delete(old)
+    uow.session.flush()
+    for m in mappings:
+        uow.session.add(FieldMapping(connection_id=connection_id, field_id=fields[m["field"]].id,
+                                     property=m["property"], value_map=m.get("value_map") or {}))
+    bump_config(uow.session, connection_id)
+    uow.session.flush()
+    return get_mappings(uow, connection_id)

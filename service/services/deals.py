@@ -1,0 +1,107 @@
+"""Turning a CRM deal snapshot into a stored record with normalized portrait values."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from adapters.base import DealSnapshot
+from service.domain.fields import FieldSpec, FieldType, normalize_for_storage
+from service.models import Connection, Field, FieldMapping, Pipeline, Record, Stage
+from service.services.policy import field_spec, placeholders_of
+
+MULTI_SEPARATOR = ";"  # HubSpot joins multi-select values with ';'
+
+
+@dataclass(frozen=True)
+class MappedField:
+    """One CRM property feeding one portrait field."""
+
+    property: str
+    spec: FieldSpec
+    value_map: dict[str, str]
+
+
+def mapped_fields(session: Session, connection_id: int) -> list[MappedField]:
+    """The connection's property-to-field mappings with their field specs."""
+    rows = session.execute(
+        select(FieldMapping, Field).join(Field, Field.id == FieldMapping.field_id)
+        .where(FieldMapping.connection_id == connection_id)
+    ).all()
+    return [MappedField(m.property, field_spec(f), dict(m.value_map or {})) for m, f in rows]
+
+
+def _translate(raw: str | None, mapped: MappedField) -> object:
+    if raw is None or not mapped.value_map:
+        return raw
+    if mapped.spec.type is FieldType.MULTI_ENUM:
+        return [mapped.value_map.get(part, part) for part in raw.split(MULTI_SEPARATOR) if part != ""]
+    return mapped.value_map.get(raw, raw)
+
+
+def portrait_values(snapshot: DealSnapshot, mapping: list[MappedField], placeholders: frozenset[str]) -> dict[str, Any]:
+    """Normalized field values of a deal, keyed by field key."""
+    return {
+        m.spec.key: normalize_for_storage(m.spec, _translate(snapshot.properties.get(m.property), m), placeholders)
+        for m in mapping
+    }
+
+
+def find_record(session: Session, connection_id: int, external_id: str, lock: bool = False) -> Record | None:
+    """The stored record of a deal; locked for update on PostgreSQL when `lock`."""
+    query = select(Record).where(Record.connection_id == connection_id, Record.external_id == external_id)
+    if lock and session.bind is not None and session.bind.dialect.name == "postgresql":
+        query = query.with_for_update()
+    return session.scalars(query).first()
+
+
+def apply_snapshot(session: Session, connection: Connection, record: Record | None, snapshot: DealSnapshot,
+                   mapping: list[MappedField]) -> Record:
+    """Create or update the record from the snapshot (stage fields are left to the caller)."""
+    if record is None:
+        record = Record(connection_id=connection.id, external_id=snapshot.id, kind="deal", values={}, version=0)
+        session.add(record)
+    record.name = snapshot.name
+    record.owner_external_id = snapshot.owner_id
+    record.amount = snapshot.amount
+    record.values = portrait_values(snapshot, mapping, placeholders_of(connection))
+    if snapshot.modified_at and (record.crm_modified_at is None or snapshot.modified_at >= record.crm_modified_at):
+        record.crm_modified_at = snapshot.modified_at
+    record.deleted = False
+    record.version = (record.version or 0) + 1
+    return record
+
+
+def pipeline_of_stage(session: Session, connection_id: int, stage_id: str) -> str | None:
+    """The pipeline (CRM id) that owns a stage id, if the stage is mirrored."""
+    return session.scalar(
+        select(Pipeline.external_id).join(Stage)
+        .where(Pipeline.connection_id == connection_id, Stage.external_id == stage_id)
+        .limit(1)
+    )
+
+
+def first_stage(session: Session, connection_id: int, pipeline_id: str) -> str | None:
+    """The first open stage of a pipeline (where a deal created in a gated stage is sent back)."""
+    return session.scalar(
+        select(Stage.external_id).join(Pipeline)
+        .where(Pipeline.connection_id == connection_id, Pipeline.external_id == pipeline_id,
+               Stage.kind == "open", Stage.archived.is_(False))
+        .order_by(Stage.order).limit(1)
+    )
+
+
+def stage_label(session: Session, connection_id: int, pipeline_id: str | None, stage_id: str | None) -> str:
+    """A stage's label for messages, or its id when not mirrored."""
+    if stage_id is None:
+        return ""
+    label = session.scalar(
+        select(Stage.label).join(Pipeline)
+        .where(Pipeline.connection_id == connection_id, Stage.external_id == stage_id,
+               *([Pipeline.external_id == pipeline_id] if pipeline_id else []))
+        .limit(1)
+    )
+    return label or stage_id

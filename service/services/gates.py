@@ -1,0 +1,113 @@
+"""Admin use cases for gates."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+
+from service.domain.conditions import parse_condition
+from service.domain.errors import DomainError
+from service.errors import ConflictError, InvalidInputError
+from service.models import Field, Gate, Pipeline, Stage
+from service.services.common import get_or_404, paginate
+from service.services.connections import get_connection
+from service.services.policy import bump_config
+from service.unit_of_work import UnitOfWork
+
+
+def gate_view(row: Gate) -> dict[str, Any]:
+    """The API view of a gate (CRM ids for pipeline and stage)."""
+    return {
+        "id": row.id, "connection_id": row.connection_id, "pipeline": row.stage.pipeline.external_id,
+        "stage": row.stage.external_id, "stage_label": row.stage.label, "mode": row.mode,
+        "requirements": row.requirements, "description": row.description,
+        "created_at": row.created_at, "updated_at": row.updated_at,
+    }
+
+
+def _check_requirements(uow: UnitOfWork, requirements: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    known = set(uow.session.scalars(select(Field.key)))
+    errors: dict[str, list[str]] = {}
+    cleaned: list[dict[str, Any]] = []
+    seen: set[str] = set()
+    for i, req in enumerate(requirements):
+        if req["field"] not in known:
+            errors[f"requirements[{i}].field"] = [f"No field with key {req['field']!r}."]
+        if req["field"] in seen:
+            errors[f"requirements[{i}].field"] = ["This field is listed twice."]
+        seen.add(req["field"])
+        condition = req.get("required_if")
+        if condition is not None:
+            try:
+                parse_condition(condition, known_fields=known)
+            except DomainError as exc:
+                for path, messages in (getattr(exc, "errors", None) or {"": [str(exc)]}).items():
+                    errors[f"requirements[{i}].required_if{'.' + path if path else ''}"] = messages
+        cleaned.append({"field": req["field"], "required_if": condition})
+    if errors:
+        raise InvalidInputError("Some requirements are invalid.", errors)
+    return cleaned
+
+
+def _find_stage(uow: UnitOfWork, connection_id: int, pipeline: str, stage: str) -> Stage:
+    row = uow.session.scalars(
+        select(Stage).join(Pipeline)
+        .where(Pipeline.connection_id == connection_id, Pipeline.external_id == pipeline, Stage.external_id == stage)
+    ).first()
+    if row is None:
+        raise InvalidInputError(
+            f"Connection {connection_id} has no stage {stage!r} in pipeline {pipeline!r}; "
+            "refresh its pipelines first (POST /v1/connections/{id}/pipelines/refresh).",
+            {"stage": ["Unknown stage."]},
+        )
+    return row
+
+
+def list_gates(uow: UnitOfWork, connection_id: int | None, page: int, page_size: int) -> dict[str, Any]:
+    """A page of gates, optionally for one connection."""
+    query = select(Gate).order_by(Gate.id)
+    if connection_id is not None:
+        query = query.where(Gate.connection_id == connection_id)
+    result = paginate(uow.session, query, page, page_size)
+    result["items"] = [gate_view(g) for g in result["items"]]
+    return result
+
+
+def get_gate(uow: UnitOfWork, gate_id: int) -> Gate:
+    """One gate; NotFoundError if absent."""
+    return get_or_404(uow.session, Gate, gate_id, "Gate")
+
+
+def create_gate(uow: UnitOfWork, data: dict[str, Any]) -> Gate:
+    """Define the gate of one stage; ConflictError if the stage already has one."""
+    get_connection(uow, data["connection_id"])
+    stage = _find_stage(uow, data["connection_id"], data["pipeline"], data["stage"])
+    if uow.session.scalars(select(Gate).where(Gate.stage_id == stage.id)).first():
+        raise ConflictError(f"Stage {data['stage']!r} already has a gate; change that one instead.")
+    row = Gate(connection_id=data["connection_id"], stage=stage, mode=data["mode"],
+               requirements=_check_requirements(uow, data["requirements"]), description=data.get("description"))
+    uow.session.add(row)
+    bump_config(uow.session, data["connection_id"])
+    uow.session.flush()
+    return row
+
+
+def update_gate(uow: UnitOfWork, gate_id: int, data: dict[str, Any]) -> Gate:
+    """Change a gate's mode, requirements or description."""
+    row = get_gate(uow, gate_id)
+    if "requirements" in data:
+        row.requirements = _check_requirements(uow, data["requirements"])
+    for name in ("mode", "description"):
+        if name in data:
+            setattr(row, name, data[name])
+    bump_config(uow.session, row.connection_id)
+    uow.session.flush()
+    return row
+
+
+def delete_gate(uow: UnitOfWork, gate_id: int) -> None:
+    """Remove a gate."""
+    row = get_gate(uow, gate_id)
+    bump_config(uow.session, row.connection_id)
+    uow.session.delete(row)

@@ -1,0 +1,127 @@
+"""Delivering outbox actions to the CRM: at least once, idempotent, with capped backoff."""
+
+from __future__ import annotations
+
+import logging
+import random
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import or_, select, update
+
+from adapters.base import CRMAdapter, TaskRequest
+from adapters.errors import CRMError
+from service.faults import crash_point
+from service.models import Connection, ExpectedRevert, OutboxAction
+from service.runtime import Runtime
+
+log = logging.getLogger("qualify.outbox")
+
+BASE_DELAY = 2.0
+
+
+def backoff_seconds(attempts: int, retry_after: float | None, cap: float, rng: random.Random | None = None) -> float:
+    """Capped exponential backoff with full jitter, never shorter than the CRM's Retry-After."""
+    ceiling = min(cap, BASE_DELAY * 2 ** max(attempts - 1, 0))
+    delay = (rng or random).uniform(ceiling / 2, ceiling)
+    return max(delay, retry_after or 0.0)
+
+
+def claim_actions(runtime: Runtime, limit: int) -> list[int]:
+    """Mark up to `limit` due actions (or ones a crashed worker left in flight) as being delivered."""
+    now = runtime.clock()
+    stale = now - timedelta(seconds=runtime.settings.outbox_in_flight_stale_seconds)
+    with runtime.uow() as uow:
+        query = (
+            select(OutboxAction)
+            .where(or_(
+                (OutboxAction.status == "pending") & (OutboxAction.next_attempt_at <= now),
+                (OutboxAction.status == "in_flight") & (OutboxAction.next_attempt_at <= stale),
+            ))
+            .order_by(OutboxAction.next_attempt_at, OutboxAction.id)
+            .limit(limit)
+        )
+        if runtime.engine.dialect.name == "postgresql":
+            query = query.with_for_update(skip_locked=True)
+        actions = uow.session.scalars(query).all()
+        for action in actions:
+            action.status, action.attempts, action.next_attempt_at = "in_flight", action.attempts + 1, now
+        uow.commit()
+        return [a.id for a in actions]
+
+
+def deliver_action(runtime: Runtime, action_id: int) -> None:
+    """Perform one claimed action in the CRM and record the result; errors are kept, never raised."""
+    with runtime.uow() as uow:
+        action = uow.session.get_one(OutboxAction, action_id)
+        connection = uow.session.get_one(Connection, action.connection_id)
+        kind, payload, key = action.kind, dict(action.payload), action.idempotency_key
+        adapter = runtime.adapter(connection)
+    try:
+        result = DELIVERERS[kind](adapter, payload)
+    except CRMError as exc:
+        _failed(runtime, action_id, exc)
+        return
+    except Exception as exc:
+        log.exception("outbox action %s (%s) failed unexpectedly", action_id, key)
+        _failed(runtime, action_id, CRMError(f"{type(exc).__name__}: {exc}"))
+        return
+    finally:
+        adapter.close()
+    crash_point(f"after_crm_call:{kind}")
+    with runtime.uow() as uow:
+        action = uow.session.get_one(OutboxAction, action_id)
+        action.status, action.done_at = "done", runtime.clock()
+        action.crm_object_id, action.note = result.get("object_id"), result.get("note")
+        if kind == "revert_stage" and result.get("reverted"):
+            _extend_expected_revert(uow.session, action, runtime.clock() + timedelta(
+                seconds=runtime.settings.expected_revert_ttl_seconds))
+        uow.commit()
+
+
+def _extend_expected_revert(session: Any, action: OutboxAction, expires: datetime) -> None:
+    session.execute(
+        update(ExpectedRevert)
+        .where(ExpectedRevert.connection_id == action.connection_id,
+               ExpectedRevert.external_id == action.payload["deal_id"],
+               ExpectedRevert.stage_id == action.payload["stage"], ExpectedRevert.consumed_at.is_(None))
+        .values(expires_at=expires)
+    )
+
+
+def _failed(runtime: Runtime, action_id: int, exc: CRMError) -> None:
+    with runtime.uow() as uow:
+        action = uow.session.get_one(OutboxAction, action_id)
+        action.last_error = f"{type(exc).__name__}: {exc.message}"[:2000]
+        action.vendor_message = exc.vendor_message
+        if exc.retryable and action.attempts < runtime.settings.outbox_max_attempts:
+            delay = backoff_seconds(action.attempts, getattr(exc, "retry_after", None),
+                                    runtime.settings.outbox_max_backoff_seconds)
+            action.status, action.next_attempt_at = "pending", runtime.clock() + timedelta(seconds=delay)
+        else:
+            action.status = "failed"
+        uow.commit()
+
+
+def _revert_stage(adapter: CRMAdapter, payload: dict[str, Any]) -> dict[str, Any]:
+    deal = adapter.get_deal(payload["deal_id"], [])
+    if deal.stage_id != payload["blocked_stage"]:
+        return {"note": f"not reverted: the deal has since moved to {deal.stage_id}", "reverted": False}
+    properties = {"dealstage": payload["stage"]}
+    if payload.get("pipeline") and payload.get("pipeline") != deal.pipeline_id:
+        properties["pipeline"] = payload["pipeline"]
+    adapter.update_deal(payload["deal_id"], properties)
+    return {"reverted": True}
+
+
+def _create_task(adapter: CRMAdapter, payload: dict[str, Any]) -> dict[str, Any]:
+    # CRMs take no idempotency keys: look for our marker before creating again.
+    existing = adapter.find_task(payload["deal_id"], payload["marker"])
+    if existing is not None:
+        return {"object_id": existing, "note": "task already existed"}
+    request = TaskRequest(deal_id=payload["deal_id"], owner_id=payload.get("owner_id"), subject=payload["subject"],
+                          body=payload["body"], marker=payload["marker"], due=datetime.fromisoformat(payload["due"]))
+    return {"object_id": adapter.create_task(request)}
+
+
+DELIVERERS = {"revert_stage": _revert_stage, "create_task": _create_task}
