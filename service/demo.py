@@ -19,7 +19,7 @@ CLIENT_SECRET = "demo-client-secret"
 TOKEN = "pat-demo-token"
 MANAGER = 45678
 
-FIELDS = [
+FIELDS: list[dict[str, Any]] = [
     {"key": "industry", "label": "Industry", "label_ru": "Отрасль", "type": "enum", "group": "firmographic",
      "constraints": {"options": ["retail", "manufacturing", "it", "finance", "other"]}},
     {"key": "company_size", "label": "Company size", "label_ru": "Размер компании", "type": "integer",
@@ -31,7 +31,7 @@ FIELDS = [
      "constraints": {"min_length": 10}},
 ]
 MAPPINGS = [{"property": f["key"], "field": f["key"]} for f in FIELDS]
-GATES = [
+GATES: list[dict[str, Any]] = [
     {"stage": "qualifiedtobuy", "requirements": [{"field": "industry"}, {"field": "company_size"},
                                                  {"field": "decision_maker"}]},
     {"stage": "presentationscheduled", "requirements": [

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import threading
 from types import TracebackType
-from typing import Any
 
 from werkzeug.serving import BaseWSGIServer, make_server
 

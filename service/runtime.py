@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import Engine
 from sqlalchemy.orm import sessionmaker
 
-from adapters.base import CRMAdapter, Credentials, WebhookVerifier
+from adapters.base import Credentials, CRMAdapter, WebhookVerifier
 from adapters.hubspot import hubspot_limiter_buckets
 from adapters.ratelimit import limiter_for
 from adapters.registry import adapter_for, verifier_for

@@ -33,9 +33,9 @@ def evaluate_route(
     get = values.get
     failures: list[tuple[int, str, Checked | None]] = []
     for field, check, position in route.plain:
-        result = check(get(field))
-        if result[0] is not _FILLED:
-            failures.append((position, field, result))
+        checked = check(get(field))
+        if checked[0] is not _FILLED:
+            failures.append((position, field, checked))
     if required is not None:
         required.update(route.plain_fields)
     if route.special:

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from service.domain.gating import Decision, GateMode, Gatekeeper, Outcome, StageRef
+from service.domain.gating import Decision, Gatekeeper, GateMode, Outcome, StageRef
 from service.domain.messages import task_text
 from service.models import Connection, ExpectedRevert, OutboxAction, Record, Transition
 from service.services.check import issue_view
@@ -108,7 +108,10 @@ def _queue_revert(session: Session, connection: Connection, record: Record, tran
 def _queue_task(session: Session, connection: Connection, record: Record, transition: Transition,
                 decision: Decision, target: StageRef, revert_to: StageRef | None, now: datetime) -> None:
     key = f"{connection.id}:{record.external_id}:task:{transition.id}"
-    reverted_label = stage_label(session, connection.id, revert_to.pipeline_id, revert_to.stage_id) if revert_to else None
+    reverted_label = None
+    if revert_to is not None:
+        reverted_label = stage_label(session, connection.id, revert_to.pipeline_id, revert_to.stage_id)
+    due = (now + timedelta(hours=TASK_DUE_HOURS)).isoformat()
     subject, body = task_text(
         record.name, stage_label(session, connection.id, target.pipeline_id, target.stage_id),
         decision.issues, connection.language, reverted_label,
@@ -116,7 +119,7 @@ def _queue_task(session: Session, connection: Connection, record: Record, transi
     session.add(OutboxAction(
         connection_id=connection.id, record_id=record.id, transition_id=transition.id, kind="create_task",
         payload={"deal_id": record.external_id, "owner_id": record.owner_external_id, "subject": subject,
-                 "body": body, "marker": f"qualify-ref:{key}", "due": (now + timedelta(hours=TASK_DUE_HOURS)).isoformat()},
+                 "body": body, "marker": f"qualify-ref:{key}", "due": due},
         idempotency_key=key, next_attempt_at=now,
     ))
 
