@@ -14,6 +14,7 @@ Everything is in memory; one lock guards the state. Control endpoints (no auth) 
 from __future__ import annotations
 
 import json
+import logging
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -30,6 +31,7 @@ from adapters.sandbox.hubspot_webhooks import EventFactory, WebhookSender, Webho
 from adapters.sandbox.server import LoopbackServer
 
 DAILY_LIMIT = 250_000
+log = logging.getLogger(__name__)
 
 
 class HubSpotSandbox:
@@ -179,6 +181,10 @@ class HubSpotSandbox:
         except errors.HubSpotApiError as exc:
             status, body = exc.status, exc.body
             headers.update(exc.headers)
+        except Exception:  # a sandbox bug: answer like HubSpot's 500 and keep serving
+            log.exception("HubSpot sandbox failed on %s %s", request.method, request.path)
+            error = errors.internal_error()
+            status, body = error.status, error.body
         if authenticated:
             self._record(request, parsed, status)
         return json_response(status, body, headers)

@@ -16,6 +16,10 @@ _FILLED = ValueState.FILLED
 _UNKNOWN: Checked = (ValueState.MISSING, None, None)
 
 
+def _position(failure: tuple[int, str, Checked | None]) -> int:
+    return failure[0]
+
+
 def evaluate_route(
     route: Route,
     values: Mapping[str, object],
@@ -52,10 +56,15 @@ def evaluate_route(
                 continue
             if required is not None:
                 required.add(field)
-            outcome = None if known is None else look(field)
-            if outcome is None or outcome[0] is not _FILLED:
-                failures.append((position, field, outcome))
-        failures.sort(key=lambda failure: failure[0])
+            if known is None:
+                failures.append((position, field, None))
+                continue
+            checked = cache.get(field)
+            if checked is None:
+                checked = cache[field] = known(get(field))
+            if checked[0] is not _FILLED:
+                failures.append((position, field, checked))
+        failures.sort(key=_position)
     merged: dict[str, Failure] = {}
     for position, field, result in failures:
         _, _, _, stage_id, mode, rank = route.requirements[position]

@@ -242,7 +242,7 @@ class Gatekeeper:
         failures = evaluate_route(route, values, self._checkers, cache, required)
         if not failures:
             return (), 0
-        issues = tuple(self._issue(field, stage, mode, result, lang) for field, stage, mode, _, result in failures)
+        issues = tuple(self._issue(field, stage, mode, checked, lang) for field, stage, mode, _, checked in failures)
         return issues, max(failure[3] for failure in failures)
 
     def _issue(

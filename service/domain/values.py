@@ -60,6 +60,8 @@ def parse_decimal_str(text: str) -> Decimal | None:
     """
     # Decimal() itself is the parser (much cheaper than a regex pre-check on this hot path);
     # the checks around it reject what Decimal accepts but a field value must not be.
+    if text.isdigit() and text.isascii() and len(text) <= MAX_NUMBER_CHARS:
+        return Decimal(text)  # the common case, e.g. HubSpot amounts "25000"
     if len(text) > MAX_NUMBER_CHARS or not text.isascii() or "_" in text:
         return None
     try:
