@@ -13,7 +13,16 @@ from decimal import Decimal
 
 from service.domain.conditions import parse_condition
 from service.domain.fields import Constraints, FieldSpec, FieldType
-from service.domain.gating import Gate, Gatekeeper, GateMode, Pipeline, Requirement, Stage, StageKind, StageRef
+from service.domain.gating import (
+    Gate,
+    Gatekeeper,
+    GateMode,
+    Pipeline,
+    Requirement,
+    Stage,
+    StageKind,
+    StageRef,
+)
 
 TARGET_US = 20.0
 REPEATS = 5
@@ -21,7 +30,14 @@ REPEATS = 5
 
 def build() -> tuple[Gatekeeper, dict[str, object]]:
     """A pipeline with a 30-requirement enforce gate on "proposal" and CRM-style string values."""
-    kinds = [FieldType.TEXT, FieldType.NUMBER, FieldType.MONEY, FieldType.ENUM, FieldType.BOOLEAN, FieldType.DATE]
+    kinds = [
+        FieldType.TEXT,
+        FieldType.NUMBER,
+        FieldType.MONEY,
+        FieldType.ENUM,
+        FieldType.BOOLEAN,
+        FieldType.DATE,
+    ]
     fields: list[FieldSpec] = []
     values: dict[str, object] = {}
     for i in range(30):
@@ -52,13 +68,22 @@ def build() -> tuple[Gatekeeper, dict[str, object]]:
             condition = parse_condition(
                 [
                     {"field": "f03", "op": "eq", "value": "retail"},
-                    {"any": [{"field": "f01", "op": "gt", "value": 10}, {"field": "f04", "op": "eq", "value": True}]},
+                    {
+                        "any": [
+                            {"field": "f01", "op": "gt", "value": 10},
+                            {"field": "f04", "op": "eq", "value": True},
+                        ]
+                    },
                     {"field": "f09", "op": "in", "value": ["b2b", "other"]},
                     {"all": [{"field": "f02", "op": "gte", "value": 1000}, {"field": "f00", "op": "filled"}]},
                 ][i % 4]
             )
         requirements.append(Requirement(f"f{i:02d}", condition))
-    stages = (Stage("lead", "Lead", 0), Stage("proposal", "Proposal", 1), Stage("lost", "Lost", 9, StageKind.LOST))
+    stages = (
+        Stage("lead", "Lead", 0),
+        Stage("proposal", "Proposal", 1),
+        Stage("lost", "Lost", 9, StageKind.LOST),
+    )
     keeper = Gatekeeper(
         [Pipeline("sales", "Sales", stages)],
         [Gate("sales", "proposal", GateMode.ENFORCE, tuple(requirements))],
@@ -89,8 +114,10 @@ def main() -> None:
     decide_us = best_us(lambda: keeper.decide(source, target, values), 20_000)
     base_us = best_us(baseline, 20_000)
     print(f"decision: {decision.outcome} with {len(decision.issues)} issues ({decision.message})")
-    print(f"decide: {decide_us:.2f} µs/call (target ≤ {TARGET_US:.0f} µs); baseline: {base_us:.2f} µs; "
-          f"ratio: {decide_us / base_us:.1f}")
+    print(
+        f"decide: {decide_us:.2f} µs/call (target ≤ {TARGET_US:.0f} µs); baseline: {base_us:.2f} µs; "
+        f"ratio: {decide_us / base_us:.1f}"
+    )
 
 
 if __name__ == "__main__":

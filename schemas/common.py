@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from marshmallow import Schema, fields, validate
 
 FIELD_TYPES = (
@@ -16,6 +18,38 @@ OUTCOMES = ("allowed", "blocked", "warned", "audited")
 REASONS = ("missing", "invalid", "unknown_field")
 
 MAX_PAGE_SIZE = 500
+MAX_ID = 2_147_483_647  # ids are 32-bit INTEGER columns on PostgreSQL
+
+
+# Text that is not only whitespace. Written to mean the same as a JSON Schema `pattern` (a search)
+# and as marshmallow's Regexp (a match from the start).
+NOT_BLANK = validate.Regexp(r"[\s\S]*\S", error="Must not be blank.")
+# Text without leading or trailing whitespace (option values are compared exactly).
+TRIMMED = validate.Regexp(r"^\S(?:[\s\S]*\S)?$", error="Must not be blank or start or end with whitespace.")
+
+
+def id_field(*, strict: bool = True, **kwargs: Any) -> fields.Integer:
+    """A reference to a stored row by id in 1..MAX_ID; `strict` (bodies) refuses numeric strings and floats,
+    query arguments pass strict=False because every query value arrives as a string."""
+    return fields.Integer(strict=strict, validate=validate.Range(min=1, max=MAX_ID), **kwargs)
+
+
+class JsonNumber(fields.Decimal):
+    """A decimal sent as a JSON number (numeric strings and booleans are refused), kept exact."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise self.make_error("invalid")
+        return super()._deserialize(value, attr, data, **kwargs)
+
+
+class JsonBoolean(fields.Boolean):
+    """A JSON true/false (marshmallow's Boolean also takes "yes", 1, "on"...)."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
+        if not isinstance(value, bool):
+            raise self.make_error("invalid")
+        return value
 
 
 class StrictSchema(Schema):

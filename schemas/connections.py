@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from schemas.common import CRM_KINDS, LANGUAGES, PageSchema, StrictSchema
+from schemas.common import CRM_KINDS, LANGUAGES, JsonBoolean, PageSchema, StrictSchema
 
 SIGNATURE_VERSIONS = ("v1", "v2", "v3")
 
@@ -46,7 +46,7 @@ class ConnectionPatchSchema(StrictSchema):
     placeholders = fields.List(
         fields.String(validate=validate.Length(min=1, max=50)), allow_none=True, validate=validate.Length(max=100)
     )
-    active = fields.Boolean()
+    active = JsonBoolean()
 
 
 class StageOutSchema(Schema):

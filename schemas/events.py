@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from schemas.common import EVENT_STATUSES, PageArgsSchema, PageSchema
+from schemas.common import EVENT_STATUSES, PageArgsSchema, PageSchema, id_field
 
 
 class EventListArgsSchema(PageArgsSchema):
     """Filters for the event list."""
 
     status = fields.String(validate=validate.OneOf(EVENT_STATUSES))
-    connection_id = fields.Integer(validate=validate.Range(min=1))
+    connection_id = id_field(strict=False)
 
 
 class EventOutSchema(Schema):

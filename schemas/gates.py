@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from schemas.common import GATE_MODES, LANGUAGES, OUTCOMES, REASONS, PageSchema, StrictSchema
+from schemas.common import GATE_MODES, LANGUAGES, OUTCOMES, REASONS, PageSchema, StrictSchema, id_field
 
 CONDITION_DOC = (
     'Declarative condition: {"all": [...]}, {"any": [...]} or {"field": "industry", "op": "eq", "value": "retail"}; '
@@ -22,7 +22,7 @@ class RequirementSchema(StrictSchema):
 class GateInSchema(StrictSchema):
     """Create a gate for one stage of one pipeline of a connection."""
 
-    connection_id = fields.Integer(required=True, validate=validate.Range(min=1))
+    connection_id = id_field(required=True)
     pipeline = fields.String(required=True, validate=validate.Length(min=1, max=64))
     stage = fields.String(required=True, validate=validate.Length(min=1, max=64))
     mode = fields.String(load_default="enforce", validate=validate.OneOf(GATE_MODES))
@@ -71,13 +71,13 @@ class GatePageSchema(PageSchema):
 class GateListArgsSchema(Schema):
     """Filters for the gate list."""
 
-    connection_id = fields.Integer(validate=validate.Range(min=1))
+    connection_id = id_field(strict=False)
 
 
 class GateCheckInSchema(StrictSchema):
     """Ask whether a move would pass, before making it."""
 
-    connection_id = fields.Integer(required=True, validate=validate.Range(min=1))
+    connection_id = id_field(required=True)
     pipeline = fields.String(required=True, validate=validate.Length(min=1, max=64))
     to_stage = fields.String(required=True, validate=validate.Length(min=1, max=64))
     from_stage = fields.String(allow_none=True, load_default=None, validate=validate.Length(min=1, max=64))

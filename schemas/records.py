@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from schemas.common import OUTCOMES, PageArgsSchema, PageSchema
+from schemas.common import OUTCOMES, PageArgsSchema, PageSchema, id_field
 from schemas.gates import IssueSchema
 
 
 class RecordListArgsSchema(PageArgsSchema):
     """Filters for the record list."""
 
-    connection_id = fields.Integer(validate=validate.Range(min=1))
+    connection_id = id_field(strict=False)
     pipeline = fields.String(validate=validate.Length(max=64))
     stage = fields.String(validate=validate.Length(max=64))
     owner = fields.String(validate=validate.Length(max=64))
@@ -75,8 +75,8 @@ class TransitionPageSchema(PageSchema):
 class TransitionListArgsSchema(PageArgsSchema):
     """Filters for the transition list."""
 
-    connection_id = fields.Integer(validate=validate.Range(min=1))
-    record_id = fields.Integer(validate=validate.Range(min=1))
+    connection_id = id_field(strict=False)
+    record_id = id_field(strict=False)
     decision = fields.String(validate=validate.OneOf(OUTCOMES))
 
 

@@ -64,8 +64,12 @@ def _sqlite_begin(conn: Any) -> None:
     conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
-def make_engine(url: str, **kwargs: Any) -> Engine:
-    """Create an engine for `url` with the pragmas the embedded SQLite mode needs."""
+def make_engine(url: str, *, read_only: bool = False, **kwargs: Any) -> Engine:
+    """Create an engine for `url` with the pragmas the embedded SQLite mode needs.
+
+    On SQLite a `read_only` engine begins deferred transactions, so readers never queue behind
+    writers; the default engine begins IMMEDIATE transactions for writing use cases.
+    """
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 10}, **kwargs)
         event.listen(engine, "connect", _sqlite_pragmas)
@@ -74,7 +78,8 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         def _no_pysqlite_begin(dbapi_connection: Any, _record: Any) -> None:
             dbapi_connection.isolation_level = None
 
-        event.listen(engine, "begin", _sqlite_begin)
+        if not read_only:
+            event.listen(engine, "begin", _sqlite_begin)
         return engine
     return create_engine(url, pool_pre_ping=True, **kwargs)
 

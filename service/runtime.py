@@ -32,6 +32,7 @@ class Runtime:
     engine: Engine
     session_factory: sessionmaker[Any]
     vault: Vault
+    read_session_factory: sessionmaker[Any] | None = None
     clock: Callable[[], datetime] = utcnow
     cache: dict[Any, Any] = field(default_factory=dict)
     cache_lock: threading.Lock = field(default_factory=threading.Lock)
@@ -40,6 +41,10 @@ class Runtime:
     def uow(self) -> UnitOfWork:
         """A new unit of work."""
         return UnitOfWork(self.session_factory)
+
+    def read_uow(self) -> UnitOfWork:
+        """A unit of work for reading only (on SQLite it never takes the write lock)."""
+        return UnitOfWork(self.read_session_factory or self.session_factory)
 
     def credentials(self, connection: Any) -> Credentials:
         """Decrypted credentials of a connection model."""
@@ -73,6 +78,8 @@ class Runtime:
     def dispose(self) -> None:
         """Close every pooled database connection."""
         self.engine.dispose()
+        if self.read_session_factory is not None and self.read_session_factory.kw.get("bind") is not None:
+            self.read_session_factory.kw["bind"].dispose()
 
 
 def build_runtime(settings: Settings, engine: Engine | None = None) -> Runtime:
@@ -81,5 +88,9 @@ def build_runtime(settings: Settings, engine: Engine | None = None) -> Runtime:
 
     Path(settings.instance_path).mkdir(parents=True, exist_ok=True)
     engine = engine or make_engine(settings.database_url)
+    reader = None
+    if engine.dialect.name == "sqlite":
+        reader = make_session_factory(make_engine(engine.url.render_as_string(hide_password=False), read_only=True))
     vault = Vault(load_or_create_keys(settings.secret_key, settings.instance_path))
-    return Runtime(settings=settings, engine=engine, session_factory=make_session_factory(engine), vault=vault)
+    return Runtime(settings=settings, engine=engine, session_factory=make_session_factory(engine), vault=vault,
+                   read_session_factory=reader)

@@ -88,6 +88,7 @@ def runtime(engine: Engine, settings: Settings) -> Iterator[Runtime]:
     empty_database(engine)
     rt = build_runtime(settings, engine=engine)
     yield rt
+    rt.dispose()
 
 
 @pytest.fixture

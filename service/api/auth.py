@@ -35,7 +35,7 @@ def _role_for(key: str) -> str | None:
     cached = runtime.cache.get(cache_key)
     if cached and cached[1] > time.monotonic():
         return str(cached[0])
-    with runtime.uow() as uow:
+    with runtime.read_uow() as uow:
         row = uow.session.scalars(select(ApiKey).where(ApiKey.prefix == prefix)).first()
         role = row.role if row and row.revoked_at is None and same_hash(row.key_hash, digest) else None
     if role:

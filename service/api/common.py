@@ -8,11 +8,15 @@ from typing import Any, TypeVar
 from flask import current_app
 from flask_smorest import Blueprint
 
-from schemas.common import ProblemSchema
+from schemas.common import MAX_ID, ProblemSchema
 from service.api.auth import authorize
 from service.runtime import Runtime
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+# URL converter of resource ids: positive and within a 32-bit INTEGER column (PostgreSQL's `integer`),
+# so an out-of-range id is an unmatched URL (404), never a database overflow.
+ID = f"int(min=1, max={MAX_ID})"
 
 ERROR_DESCRIPTIONS = {
     400: "Malformed request", 401: "Missing or unknown API key", 403: "The key's role may not do this",

@@ -17,7 +17,7 @@ from schemas.connections import (
     MappingsInSchema,
     MappingsOutSchema,
 )
-from service.api.common import errors, protected_blueprint, runtime
+from service.api.common import ID, errors, protected_blueprint, runtime
 from service.models import Connection
 from service.services import connections as service
 
@@ -69,7 +69,7 @@ class Connections(MethodView):
             return connection_view(row)
 
 
-@blp.route("/<int:connection_id>")
+@blp.route(f"/<{ID}:connection_id>")
 class ConnectionById(MethodView):
     """One connection."""
 
@@ -99,7 +99,7 @@ class ConnectionById(MethodView):
             uow.commit()
 
 
-@blp.route("/<int:connection_id>/pipelines/refresh", methods=["POST"])
+@blp.route(f"/<{ID}:connection_id>/pipelines/refresh", methods=["POST"])
 @blp.response(200, ConnectionOutSchema)
 @errors(blp, 401, 403, 404, 502)
 def refresh_pipelines(connection_id: int) -> dict[str, Any]:
@@ -109,7 +109,7 @@ def refresh_pipelines(connection_id: int) -> dict[str, Any]:
         return connection_view(service.get_connection(uow, connection_id))
 
 
-@blp.route("/<int:connection_id>/properties", methods=["GET"])
+@blp.route(f"/<{ID}:connection_id>/properties", methods=["GET"])
 @blp.response(200, CrmPropertiesSchema)
 @errors(blp, 401, 404, 502)
 def crm_properties(connection_id: int) -> dict[str, Any]:
@@ -117,7 +117,7 @@ def crm_properties(connection_id: int) -> dict[str, Any]:
     return {"items": service.crm_properties(runtime(), connection_id)}
 
 
-@blp.route("/<int:connection_id>/mappings")
+@blp.route(f"/<{ID}:connection_id>/mappings")
 class Mappings(MethodView):
     """Property-to-field mappings of a connection."""
 

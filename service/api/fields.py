@@ -8,7 +8,7 @@ from flask.views import MethodView
 
 from schemas.common import PageArgsSchema
 from schemas.fields import FieldInSchema, FieldOutSchema, FieldPageSchema, FieldPatchSchema
-from service.api.common import errors, protected_blueprint, runtime
+from service.api.common import ID, errors, protected_blueprint, runtime
 from service.services import fields as service
 
 blp = protected_blueprint("fields", __name__, "/v1/fields", "Customer-portrait fields")
@@ -37,7 +37,7 @@ class Fields(MethodView):
             return row
 
 
-@blp.route("/<int:field_id>")
+@blp.route(f"/<{ID}:field_id>")
 class FieldById(MethodView):
     """One field."""
 

@@ -16,7 +16,7 @@ from schemas.gates import (
     GatePageSchema,
     GatePatchSchema,
 )
-from service.api.common import errors, protected_blueprint, runtime
+from service.api.common import ID, errors, protected_blueprint, runtime
 from service.services import gates as service
 from service.services.check import check_move
 
@@ -51,7 +51,7 @@ class Gates(MethodView):
             return service.gate_view(row)
 
 
-@blp.route("/<int:gate_id>")
+@blp.route(f"/<{ID}:gate_id>")
 class GateById(MethodView):
     """One gate."""
 

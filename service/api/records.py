@@ -12,7 +12,7 @@ from schemas.records import (
     TransitionListArgsSchema,
     TransitionPageSchema,
 )
-from service.api.common import errors, protected_blueprint, runtime
+from service.api.common import ID, errors, protected_blueprint, runtime
 from service.services import queries
 from service.services.events import replay_event
 
@@ -29,7 +29,7 @@ def list_records(args: dict[str, Any]) -> dict[str, Any]:
         return queries.list_records(uow, args)
 
 
-@blp.route("/records/<int:record_id>", methods=["GET"])
+@blp.route(f"/records/<{ID}:record_id>", methods=["GET"])
 @blp.response(200, RecordDetailSchema)
 @errors(blp, 401, 404)
 def get_record(record_id: int) -> dict[str, Any]:
@@ -57,7 +57,7 @@ def list_events(args: dict[str, Any]) -> dict[str, Any]:
         return queries.list_events(uow, args)
 
 
-@blp.route("/events/<int:event_id>", methods=["GET"])
+@blp.route(f"/events/<{ID}:event_id>", methods=["GET"])
 @blp.response(200, EventOutSchema)
 @errors(blp, 401, 404)
 def get_event(event_id: int) -> Any:
@@ -66,7 +66,7 @@ def get_event(event_id: int) -> Any:
         return queries.get_event(uow, event_id)
 
 
-@blp.route("/events/<int:event_id>/replay", methods=["POST"])
+@blp.route(f"/events/<{ID}:event_id>/replay", methods=["POST"])
 @blp.response(202, EventOutSchema)
 @errors(blp, 401, 403, 404, 409)
 def replay(event_id: int) -> Any:

@@ -6,7 +6,7 @@ from flask import Response, current_app, jsonify, request
 
 from adapters.errors import WebhookAuthError, WebhookFormatError
 from schemas.common import AcceptedSchema
-from service.api.common import errors, public_blueprint, runtime
+from service.api.common import ID, errors, public_blueprint, runtime
 from service.api.errors import problem
 from service.services.intake import receive_webhook
 
@@ -22,7 +22,7 @@ def public_url() -> str:
     return request.url
 
 
-@blp.route("/<int:connection_id>", methods=["POST"])
+@blp.route(f"/<{ID}:connection_id>", methods=["POST"])
 @blp.doc(
     security=[],
     requestBody={"required": True, "content": {"application/json": {"schema": {

@@ -59,11 +59,11 @@ def evaluate_route(
             if known is None:
                 failures.append((position, field, None))
                 continue
-            checked = cache.get(field)
-            if checked is None:
-                checked = cache[field] = known(get(field))
-            if checked[0] is not _FILLED:
-                failures.append((position, field, checked))
+            found = cache.get(field)
+            if found is None:
+                found = cache[field] = known(get(field))
+            if found[0] is not _FILLED:
+                failures.append((position, field, found))
         failures.sort(key=_position)
     merged: dict[str, Failure] = {}
     for position, field, result in failures:

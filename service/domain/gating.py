@@ -134,7 +134,7 @@ class Gatekeeper:
 
     @property
     def fields(self) -> Mapping[str, FieldSpec]:
-        """The configured fields by key (read-only view)."""
+        """The configured fields by key (a copy)."""
         return dict(self._fields)
 
     def stages_to_gate(
@@ -242,7 +242,9 @@ class Gatekeeper:
         failures = evaluate_route(route, values, self._checkers, cache, required)
         if not failures:
             return (), 0
-        issues = tuple(self._issue(field, stage, mode, checked, lang) for field, stage, mode, _, checked in failures)
+        issues = tuple(
+            self._issue(field, stage, mode, checked, lang) for field, stage, mode, _, checked in failures
+        )
         return issues, max(failure[3] for failure in failures)
 
     def _issue(

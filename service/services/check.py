@@ -31,7 +31,7 @@ def decision_view(decision: Decision) -> dict[str, Any]:
 
 def check_move(runtime: Runtime, data: dict[str, Any]) -> dict[str, Any]:
     """Decide whether moving a deal with `values` from one stage to another would pass."""
-    with runtime.uow() as uow:
+    with runtime.read_uow() as uow:
         connection = get_connection(uow, data["connection_id"])
         keeper = gatekeeper_for(runtime, uow.session, connection)
         language = data.get("language") or connection.language

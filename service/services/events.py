@@ -156,15 +156,17 @@ def _detect_and_gate(runtime: Runtime, uow: UnitOfWork, connection: Connection, 
         return "ignored", "older than the last stage change already applied"
     source = _source_stage(session, connection.id, snapshot, previous)
     record.stage_changed_at = max(filter(None, (last_change, changed_at, event.occurred_at)))
-    if source == StageRef(current_pipeline, current_stage):
-        if consume_expected_revert(session, connection.id, snapshot.id, current_stage, now):
-            return "ignored", "echo of Qualify's own revert"
-        record.pipeline_external_id, record.stage_external_id = current_pipeline, current_stage
-        return "done", "no stage change"
     change_source = event.payload.get("changeSource")
-    if change_source != "CRM_UI" and consume_expected_revert(session, connection.id, snapshot.id, current_stage, now):
+    if _is_echo(session, connection.id, event, snapshot.id, now):
+        echoed_stage = str(event.payload["propertyValue"])
+        source = StageRef(pipeline_of_stage(session, connection.id, echoed_stage) or current_pipeline, echoed_stage)
+        record.pipeline_external_id, record.stage_external_id = source.pipeline_id, source.stage_id
+        if source == StageRef(current_pipeline, current_stage):
+            return "ignored", "echo of Qualify's own revert"
+        # The deal moved again after our revert: gate that newer move from the reverted stage.
+    if source == StageRef(current_pipeline, current_stage):
         record.pipeline_external_id, record.stage_external_id = current_pipeline, current_stage
-        return "ignored", "echo of Qualify's own revert"
+        return "done", "no stage change since the last event"
     if pending_revert_of(session, record, current_stage) is not None:
         return "done", "a revert of this move is already queued"
     actor = snapshot.stage_history[0].source_id if snapshot.stage_history else event.payload.get("sourceId")
@@ -175,6 +177,16 @@ def _detect_and_gate(runtime: Runtime, uow: UnitOfWork, connection: Connection, 
                            runtime.settings.expected_revert_ttl_seconds)
     runtime.wake_worker()
     return "done", f"{transition.decision}: {transition.message}"[:1000]
+
+
+def _is_echo(session: Any, connection_id: int, event: InboundEvent, deal_id: str, now: datetime) -> bool:
+    """Whether the event reports Qualify's own revert: not made in the CRM UI, and into the stage
+    an unexpired expected-revert record names (which it then consumes)."""
+    payload = event.payload
+    if payload.get("changeSource") == "CRM_UI" or payload.get("propertyName") != "dealstage":
+        return False
+    stage = payload.get("propertyValue")
+    return bool(stage) and consume_expected_revert(session, connection_id, deal_id, str(stage), now)
 
 
 def _source_stage(session: Any, connection_id: int, snapshot: DealSnapshot,

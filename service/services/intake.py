@@ -6,12 +6,12 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import delete, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import SQLAlchemyError
 
-from adapters.base import WebhookEvent
+from adapters.base import WebhookEvent, WebhookVerifier
 from adapters.errors import WebhookAuthError
 from service.errors import NotFoundError, StorageError
 from service.models import Connection, InboundEvent, WebhookDelivery
@@ -30,12 +30,28 @@ def _event_row(connection_id: int, event: WebhookEvent) -> dict[str, Any]:
     }
 
 
-def _check_account(connection: Connection, events: list[WebhookEvent]) -> None:
-    if not connection.account_id:
+def _verifier(runtime: Runtime, session: Any, connection_id: int) -> tuple[WebhookVerifier, str | None]:
+    """The connection's verifier and account id, cached per configuration version."""
+    row = session.execute(
+        select(Connection.config_version, Connection.active).where(Connection.id == connection_id)
+    ).first()
+    if row is None or not row.active:
+        raise NotFoundError(f"No active connection {connection_id}.")
+    key = ("verifier", connection_id, row.config_version)
+    cached = runtime.cache.get(key)
+    if cached is None:
+        connection = session.get_one(Connection, connection_id)
+        cached = (runtime.verifier(connection), connection.account_id)
+        runtime.cache[key] = cached
+    return cached  # type: ignore[no-any-return]
+
+
+def _check_account(account_id: str | None, events: list[WebhookEvent]) -> None:
+    if not account_id:
         return
     for event in events:
         account = event.raw.get("portalId")
-        if account is not None and str(account) != connection.account_id:
+        if account is not None and str(account) != account_id:
             raise WebhookAuthError("wrong_account", "The delivery is for another CRM account.")
 
 
@@ -45,13 +61,10 @@ def receive_webhook(
     """Verify and store a delivery; raises WebhookAuthError/WebhookFormatError (nothing stored),
     NotFoundError for an unknown connection, StorageError when the events could not be persisted."""
     with runtime.uow() as uow:
-        connection = uow.session.get(Connection, connection_id)
-        if connection is None or not connection.active:
-            raise NotFoundError(f"No active connection {connection_id}.")
-        verifier = runtime.verifier(connection)
+        verifier, account_id = _verifier(runtime, uow.session, connection_id)
         verifier.verify(method=method, url=url, headers=headers, body=body, now=runtime.clock().timestamp())
         events = verifier.parse(body, headers)
-        _check_account(connection, events)
+        _check_account(account_id, events)
         try:
             stored = _store(runtime, uow.session, connection_id, events, headers, body)
             uow.commit()
@@ -65,22 +78,27 @@ def receive_webhook(
 
 def _store(runtime: Runtime, session: Any, connection_id: int, events: list[WebhookEvent],
            headers: Mapping[str, str], body: bytes) -> int:
+    """Insert the raw delivery and its new events; a delivery that brought nothing new is not kept."""
     insert = pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
     now = runtime.clock()
-    rows = [{**_event_row(connection_id, e), "received_at": now} for e in events]
-    unique_rows = list({r["delivery_key"]: r for r in rows}.values())
-    statement = (
-        insert(InboundEvent).values(unique_rows)
-        .on_conflict_do_nothing(index_elements=["connection_id", "delivery_key"])
-        .returning(InboundEvent.id)
-    )
-    new_ids = list(session.scalars(statement))
-    if not new_ids:
-        return 0
     kept = {k: v for k, v in headers.items() if k.lower() in KEPT_HEADERS}
-    delivery = WebhookDelivery(connection_id=connection_id, received_at=now, body=body, headers=kept,
-                               event_count=len(events))
-    session.add(delivery)
-    session.flush()
-    session.execute(update(InboundEvent).where(InboundEvent.id.in_(new_ids)).values(delivery_id=delivery.id))
+    # Core statements on the session's connection: cached, without ORM bulk-insert overhead.
+    conn = session.connection()
+    deliveries, inbound = WebhookDelivery.__table__, InboundEvent.__table__
+    delivery_id = conn.scalar(
+        insert(deliveries).returning(deliveries.c.id),
+        {"connection_id": connection_id, "received_at": now, "body": body, "headers": kept,
+         "event_count": len(events)},
+    )
+    rows = {e.delivery_key: {**_event_row(connection_id, e), "received_at": now, "delivery_id": delivery_id}
+            for e in events}
+    # executemany with one cached statement; ON CONFLICT makes duplicates a no-op.
+    statement = (
+        insert(inbound)
+        .on_conflict_do_nothing(index_elements=["connection_id", "delivery_key"])
+        .returning(inbound.c.id)
+    )
+    new_ids = list(conn.scalars(statement, list(rows.values())))
+    if not new_ids:
+        conn.execute(delete(deliveries).where(deliveries.c.id == delivery_id))
     return len(new_ids)

@@ -56,6 +56,7 @@ def deliver_action(runtime: Runtime, action_id: int) -> None:
         action = uow.session.get_one(OutboxAction, action_id)
         connection = uow.session.get_one(Connection, action.connection_id)
         kind, payload, key = action.kind, dict(action.payload), action.idempotency_key
+        payload["_retry"] = action.attempts > 1
         adapter = runtime.adapter(connection)
     try:
         result = DELIVERERS[kind](adapter, payload)
@@ -115,10 +116,12 @@ def _revert_stage(adapter: CRMAdapter, payload: dict[str, Any]) -> dict[str, Any
 
 
 def _create_task(adapter: CRMAdapter, payload: dict[str, Any]) -> dict[str, Any]:
-    # CRMs take no idempotency keys: look for our marker before creating again.
-    existing = adapter.find_task(payload["deal_id"], payload["marker"])
-    if existing is not None:
-        return {"object_id": existing, "note": "task already existed"}
+    # CRMs take no idempotency keys: on a retry (an earlier attempt may have reached the CRM
+    # before a crash or timeout) look for our marker before creating again.
+    if payload["_retry"]:
+        existing = adapter.find_task(payload["deal_id"], payload["marker"])
+        if existing is not None:
+            return {"object_id": existing, "note": "task already existed"}
     request = TaskRequest(deal_id=payload["deal_id"], owner_id=payload.get("owner_id"), subject=payload["subject"],
                           body=payload["body"], marker=payload["marker"], due=datetime.fromisoformat(payload["due"]))
     return {"object_id": adapter.create_task(request)}

@@ -31,7 +31,7 @@ def list_records(uow: UnitOfWork, args: dict[str, Any]) -> dict[str, Any]:
 
 def record_detail(runtime: Runtime, record_id: int) -> dict[str, Any]:
     """A record with its completeness towards every later stage and its transitions, newest first."""
-    with runtime.uow() as uow:
+    with runtime.read_uow() as uow:
         record = get_or_404(uow.session, Record, record_id, "Record")
         connection = uow.session.get_one(Connection, record.connection_id)
         transitions = uow.session.scalars(

@@ -92,3 +92,14 @@ def define_gate(client: Any, headers: dict[str, str], connection_id: int, stage:
     response = client.post("/v1/gates", json=body, headers=headers)
     assert response.status_code == 201, response.get_json()
     return response.get_json()  # type: ignore[no-any-return]
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Give each schemathesis item its own node id (`test[GET /path]`).
+
+    schemathesis 4 passes the bare function name as `originalname`, from which pytest >= 9.1 builds
+    the node id, so every operation's test would share one id (and one report line).
+    """
+    for item in items:
+        if getattr(item, "operation_label", None) and item.nodeid.endswith(f"::{getattr(item, 'originalname', '')}"):
+            item._id = item.parent.id.child(item.name)  # type: ignore[union-attr]

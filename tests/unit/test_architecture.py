@@ -33,8 +33,18 @@ def test_adapters_and_schemas_never_import_the_service(folder: str) -> None:
 
 
 def test_the_domain_does_no_io() -> None:
-    forbidden = ("flask", "sqlalchemy", "httpx", "werkzeug", "requests", "socket", "adapters", "service.api",
-                 "service.services", "service.models")
+    forbidden = (
+        "flask",
+        "sqlalchemy",
+        "httpx",
+        "werkzeug",
+        "requests",
+        "socket",
+        "adapters",
+        "service.api",
+        "service.services",
+        "service.models",
+    )
     offenders = [(f, m) for f, m in imported_modules("service/domain") if m.startswith(forbidden)]
     assert offenders == []
 
