@@ -58,7 +58,10 @@ class Runtime:
 
     def adapter(self, connection: Any) -> CRMAdapter:
         """A CRM adapter for a connection model, sharing that connection's rate limiter."""
-        limiter = limiter_for(f"connection:{connection.id}", LIMITER_BUCKETS[connection.kind]())
+        buckets = dict(LIMITER_BUCKETS[connection.kind]())
+        for bucket, (count, seconds) in (connection.rate_limits or {}).items():
+            buckets[bucket] = (int(count), float(seconds))
+        limiter = limiter_for(f"connection:{connection.id}", buckets)
         return adapter_for(connection.kind, self.credentials(connection), limiter=limiter)
 
     def verifier(self, connection: Any) -> WebhookVerifier:

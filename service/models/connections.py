@@ -27,6 +27,7 @@ class Connection(Base):
     signature_versions: Mapped[list[str]] = mapped_column(JSON, default=lambda: ["v3"])
     language: Mapped[str] = mapped_column(String(8), default="en")
     placeholders: Mapped[list[str] | None] = mapped_column(JSON)
+    rate_limits: Mapped[dict[str, list[float]] | None] = mapped_column(JSON)
     active: Mapped[bool] = mapped_column(default=True)
     config_version: Mapped[int] = mapped_column(Integer, default=1)
     pipelines_synced_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -6,7 +6,7 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import Table, delete, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import SQLAlchemyError
@@ -84,7 +84,8 @@ def _store(runtime: Runtime, session: Any, connection_id: int, events: list[Webh
     kept = {k: v for k, v in headers.items() if k.lower() in KEPT_HEADERS}
     # Core statements on the session's connection: cached, without ORM bulk-insert overhead.
     conn = session.connection()
-    deliveries, inbound = WebhookDelivery.__table__, InboundEvent.__table__
+    deliveries: Table = WebhookDelivery.__table__  # type: ignore[assignment]
+    inbound: Table = InboundEvent.__table__  # type: ignore[assignment]
     delivery_id = conn.scalar(
         insert(deliveries).returning(deliveries.c.id),
         {"connection_id": connection_id, "received_at": now, "body": body, "headers": kept,

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-22 19:46:36.125250
+Create Date: 2026-11-22 19:55:30.923619
 """
 
 from __future__ import annotations
@@ -42,6 +42,7 @@ def upgrade() -> None:
         sa.Column("signature_versions", sa.JSON(), nullable=False),
         sa.Column("language", sa.String(length=8), nullable=False),
         sa.Column("placeholders", sa.JSON(), nullable=True),
+        sa.Column("rate_limits", sa.JSON(), nullable=True),
         sa.Column("active", sa.Boolean(), nullable=False),
         sa.Column("config_version", sa.Integer(), nullable=False),
         sa.Column("pipelines_synced_at", sa.DateTime(timezone=True), nullable=True),
@@ -82,9 +83,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_expected_reverts")),
     )
     with op.batch_alter_table("expected_reverts", schema=None) as batch_op:
-        batch_op.create_index(
-            "ix_expected_reverts_lookup", ["connection_id", "external_id", "stage_id"], unique=False
-        )
+        batch_op.create_index("ix_expected_reverts_lookup", ["connection_id", "external_id", "stage_id"], unique=False)
 
     op.create_table(
         "field_mappings",
@@ -103,12 +102,8 @@ def upgrade() -> None:
             ["field_id"], ["fields.id"], name=op.f("fk_field_mappings_field_id_fields"), ondelete="CASCADE"
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_field_mappings")),
-        sa.UniqueConstraint(
-            "connection_id", "field_id", name=op.f("uq_field_mappings_connection_id_field_id")
-        ),
-        sa.UniqueConstraint(
-            "connection_id", "property", name=op.f("uq_field_mappings_connection_id_property")
-        ),
+        sa.UniqueConstraint("connection_id", "field_id", name=op.f("uq_field_mappings_connection_id_field_id")),
+        sa.UniqueConstraint("connection_id", "property", name=op.f("uq_field_mappings_connection_id_property")),
     )
     op.create_table(
         "pipelines",
@@ -125,9 +120,7 @@ def upgrade() -> None:
             ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_pipelines")),
-        sa.UniqueConstraint(
-            "connection_id", "external_id", name=op.f("uq_pipelines_connection_id_external_id")
-        ),
+        sa.UniqueConstraint("connection_id", "external_id", name=op.f("uq_pipelines_connection_id_external_id")),
     )
     op.create_table(
         "records",
@@ -149,15 +142,10 @@ def upgrade() -> None:
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
-            ["connection_id"],
-            ["connections.id"],
-            name=op.f("fk_records_connection_id_connections"),
-            ondelete="CASCADE",
+            ["connection_id"], ["connections.id"], name=op.f("fk_records_connection_id_connections"), ondelete="CASCADE"
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_records")),
-        sa.UniqueConstraint(
-            "connection_id", "external_id", name=op.f("uq_records_connection_id_external_id")
-        ),
+        sa.UniqueConstraint("connection_id", "external_id", name=op.f("uq_records_connection_id_external_id")),
     )
     op.create_table(
         "webhook_deliveries",
@@ -205,9 +193,7 @@ def upgrade() -> None:
             ondelete="SET NULL",
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_inbound_events")),
-        sa.UniqueConstraint(
-            "connection_id", "delivery_key", name=op.f("uq_inbound_events_connection_id_delivery_key")
-        ),
+        sa.UniqueConstraint("connection_id", "delivery_key", name=op.f("uq_inbound_events_connection_id_delivery_key")),
     )
     with op.batch_alter_table("inbound_events", schema=None) as batch_op:
         batch_op.create_index("ix_inbound_events_status_occurred", ["status", "occurred_at"], unique=False)
@@ -223,10 +209,7 @@ def upgrade() -> None:
         sa.Column("probability", sa.Double(), nullable=True),
         sa.Column("archived", sa.Boolean(), nullable=False),
         sa.ForeignKeyConstraint(
-            ["pipeline_id"],
-            ["pipelines.id"],
-            name=op.f("fk_stages_pipeline_id_pipelines"),
-            ondelete="CASCADE",
+            ["pipeline_id"], ["pipelines.id"], name=op.f("fk_stages_pipeline_id_pipelines"), ondelete="CASCADE"
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_stages")),
         sa.UniqueConstraint("pipeline_id", "external_id", name=op.f("uq_stages_pipeline_id_external_id")),
@@ -242,14 +225,9 @@ def upgrade() -> None:
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
-            ["connection_id"],
-            ["connections.id"],
-            name=op.f("fk_gates_connection_id_connections"),
-            ondelete="CASCADE",
+            ["connection_id"], ["connections.id"], name=op.f("fk_gates_connection_id_connections"), ondelete="CASCADE"
         ),
-        sa.ForeignKeyConstraint(
-            ["stage_id"], ["stages.id"], name=op.f("fk_gates_stage_id_stages"), ondelete="CASCADE"
-        ),
+        sa.ForeignKeyConstraint(["stage_id"], ["stages.id"], name=op.f("fk_gates_stage_id_stages"), ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_gates")),
         sa.UniqueConstraint("stage_id", name=op.f("uq_gates_stage_id")),
     )
@@ -313,19 +291,13 @@ def upgrade() -> None:
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("done_at", sa.DateTime(timezone=True), nullable=True),
         sa.ForeignKeyConstraint(
-            ["connection_id"],
-            ["connections.id"],
-            name=op.f("fk_outbox_connection_id_connections"),
-            ondelete="CASCADE",
+            ["connection_id"], ["connections.id"], name=op.f("fk_outbox_connection_id_connections"), ondelete="CASCADE"
         ),
         sa.ForeignKeyConstraint(
             ["record_id"], ["records.id"], name=op.f("fk_outbox_record_id_records"), ondelete="SET NULL"
         ),
         sa.ForeignKeyConstraint(
-            ["transition_id"],
-            ["transitions.id"],
-            name=op.f("fk_outbox_transition_id_transitions"),
-            ondelete="SET NULL",
+            ["transition_id"], ["transitions.id"], name=op.f("fk_outbox_transition_id_transitions"), ondelete="SET NULL"
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_outbox")),
         sa.UniqueConstraint("idempotency_key", name=op.f("uq_outbox_idempotency_key")),
