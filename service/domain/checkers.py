@@ -108,15 +108,23 @@ def _text_checker(
     pattern = re.compile(c.regex) if c.regex is not None else None
     allow_numbers = kind is FieldType.TEXT
     longest = _longest(placeholders)
+    plain = shape is None and pattern is None and min_length is None and max_length is None
 
     def check(raw: object) -> Checked:
-        if raw is None:
+        # Branch order follows frequency: CRMs send strings; None means absent.
+        if type(raw) is str:
+            text = raw.strip()
+        elif raw is None:
             return MISSING
-        text = _scalar_text(raw, allow_numbers)
-        if text is None:
-            return INVALID_TYPE
+        else:
+            found = _scalar_text(raw, allow_numbers)
+            if found is None:
+                return INVALID_TYPE
+            text = found
         if not text or (len(text) <= longest and text.lower() in placeholders):
             return MISSING
+        if plain:
+            return _FILLED, text, None
         if shape is not None and not shape(text):
             return INVALID_TYPE
         size = len(text)
@@ -140,14 +148,14 @@ def _numeric_checker(spec: FieldSpec, kind: FieldType, placeholders: frozenset[s
     longest = _longest(placeholders)
 
     def check(raw: object) -> Checked:
-        if raw is None:
-            return MISSING
-        if isinstance(raw, str):
+        if type(raw) is str:
             text = raw.strip()
             if not text or (len(text) <= longest and text.lower() in placeholders):
                 return MISSING
             number = parse_decimal_str(text)
-        elif isinstance(raw, int | float) and not isinstance(raw, bool) and str(raw) in placeholders:
+        elif raw is None or (
+            isinstance(raw, int | float) and not isinstance(raw, bool) and str(raw) in placeholders
+        ):
             return MISSING
         else:
             number = parse_decimal(raw)
@@ -172,10 +180,10 @@ def _boolean_checker(placeholders: frozenset[str]) -> Checker:
     words[""] = MISSING
 
     def check(raw: object) -> Checked:
+        if type(raw) is str:
+            return words.get(raw.strip().lower(), INVALID_TYPE)
         if raw is None:
             return MISSING
-        if isinstance(raw, str):
-            return words.get(raw.strip().lower(), INVALID_TYPE)
         flag = parse_bool(raw)
         return INVALID_TYPE if flag is None else _BOOLS[flag]
 
@@ -187,9 +195,7 @@ def _date_checker(placeholders: frozenset[str]) -> Checker:
     iso_date = ISO_DATE_RE.fullmatch
 
     def check(raw: object) -> Checked:
-        if raw is None:
-            return MISSING
-        if isinstance(raw, str):
+        if type(raw) is str:
             text = raw.strip()
             if not text or (len(text) <= longest and text.lower() in placeholders):
                 return MISSING
@@ -200,6 +206,8 @@ def _date_checker(placeholders: frozenset[str]) -> Checker:
                     return INVALID_TYPE
                 return _FILLED, text, None
             iso = parse_date_str(text)
+        elif raw is None:
+            return MISSING
         else:
             iso = parse_date(raw)
         return INVALID_TYPE if iso is None else (_FILLED, iso, None)
@@ -212,11 +220,15 @@ def _enum_checker(spec: FieldSpec, placeholders: frozenset[str]) -> Checker:
     longest = _longest(placeholders)
 
     def check(raw: object) -> Checked:
-        if raw is None:
+        if type(raw) is str:
+            text = raw.strip()
+        elif raw is None:
             return MISSING
-        text = _scalar_text(raw, allow_numbers=True)
-        if text is None:
-            return INVALID_TYPE
+        else:
+            found = _scalar_text(raw, allow_numbers=True)
+            if found is None:
+                return INVALID_TYPE
+            text = found
         if not text or (len(text) <= longest and text.lower() in placeholders):
             return MISSING
         if text not in options:

@@ -12,7 +12,7 @@ import pytest
 from adapters.sandbox.hubspot import HubSpotSandbox
 from service import create_app
 from service.config import Settings
-from service.runtime import Runtime
+from service.runtime import Runtime, build_runtime
 
 SANDBOX_TOKEN = "pat-api-test-token"
 SANDBOX_SECRET = "api-test-client-secret"
@@ -48,10 +48,11 @@ def sandbox() -> Iterator[HubSpotSandbox]:
     crm.stop()
 
 
-def connection_body(base_url: str, **changes: Any) -> dict[str, Any]:
-    """A valid POST /v1/connections body pointing at `base_url`."""
-    return {"name": "Sandbox portal", "kind": "hubspot", "base_url": base_url, "access_token": SANDBOX_TOKEN,
-            "client_secret": SANDBOX_SECRET, **changes}
+def connection_body(url: str, **changes: Any) -> dict[str, Any]:
+    """A valid POST /v1/connections body pointing at `url`; `changes` override or add keys."""
+    body = {"name": "Sandbox portal", "kind": "hubspot", "base_url": url, "access_token": SANDBOX_TOKEN,
+            "client_secret": SANDBOX_SECRET}
+    return {**body, **changes}
 
 
 @pytest.fixture
@@ -66,10 +67,11 @@ def connection(client: Any, admin_headers: dict[str, str], sandbox: HubSpotSandb
 
 @pytest.fixture
 def make_client(runtime: Runtime, settings: Settings) -> Callable[..., Any]:
-    """Build a test client of an app whose settings differ from the test settings by `changes`."""
+    """Build a test client of an app (and runtime, on the same database) whose settings differ by `changes`."""
 
     def build(**changes: Any) -> Any:
-        application = create_app(dataclasses.replace(settings, **changes), runtime=runtime)
+        changed = dataclasses.replace(settings, **changes)
+        application = create_app(changed, runtime=build_runtime(changed, engine=runtime.engine))
         application.testing = True
         return application.test_client()
 

@@ -27,8 +27,8 @@ DEFAULT_STAGES = [
 ]
 
 
-def create(client: Any, headers: dict[str, str], base_url: str, **changes: Any) -> dict[str, Any]:
-    response = client.post("/v1/connections", json=connection_body(base_url, **changes), headers=headers)
+def create(client: Any, headers: dict[str, str], url: str, **changes: Any) -> dict[str, Any]:
+    response = client.post("/v1/connections", json=connection_body(url, **changes), headers=headers)
     assert response.status_code == 201, response.get_json()
     return response.get_json()  # type: ignore[no-any-return]
 
@@ -120,7 +120,7 @@ def test_given_a_connection_when_patched_then_changes_are_kept_and_a_new_token_r
     ({"base_url": "ftp://crm.example.com"}, "base_url"),
     ({"access_token": ""}, "access_token"),
     ({"language": "de"}, "language"),
-    ({"signature_versions": ["v4"]}, "signature_versions.0"),
+    ({"signature_versions": ["v4"]}, "signature_versions[0]"),
     ({"signature_versions": []}, "signature_versions"),
     ({"webhook_secret": "x"}, "webhook_secret"),
 ])
@@ -294,10 +294,10 @@ def test_given_unknown_fields_and_duplicates_when_mappings_are_put_then_422_per_
 
 @pytest.mark.parametrize(("body", "path"), [
     ({}, "mappings"),
-    ({"mappings": [{"property": "industry"}]}, "mappings.0.field"),
-    ({"mappings": [{"property": "industry", "field": "industry", "extra": 1}]}, "mappings.0.extra"),
+    ({"mappings": [{"property": "industry"}]}, "mappings[0].field"),
+    ({"mappings": [{"property": "industry", "field": "industry", "extra": 1}]}, "mappings[0].extra"),
     ({"mappings": [{"property": "industry", "field": "industry", "value_map": {"a": 1}}]},
-     "mappings.0.value_map.a.value"),
+     "mappings[0].value_map.a.value"),
 ])
 def test_given_malformed_mappings_when_put_then_422_naming_the_item(client: Any, admin_headers: dict[str, str],
                                                                    connection: dict[str, Any],
