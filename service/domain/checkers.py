@@ -19,6 +19,7 @@ from service.domain.fieldtypes import (
     FieldSpec,
     FieldType,
     ValueState,
+    normalize_placeholders,
 )
 from service.domain.values import (
     FALSE_WORDS,
@@ -67,11 +68,12 @@ def compile_checker(spec: FieldSpec, placeholders: frozenset[str] = DEFAULT_PLAC
 
     The closure returns ``(state, key, constraint)``: ``key`` is the comparison key when FILLED
     (Decimal for numeric types, "YYYY-MM-DD", bool, str, or a tuple of options for multi_enum;
-    ``json_value`` turns it into the normalized value). ``placeholders`` must already be
-    normalized (see ``normalize_placeholders``). Raises ``re.error`` only for an uncompilable
+    ``json_value`` turns it into the normalized value). ``placeholders`` are normalized here
+    (lower-cased, stripped). Raises ``re.error`` only for an uncompilable
     regex (call ``validate_spec`` first to get a FieldSpecError); the closure never raises.
     """
     kind = FieldType(spec.type)
+    placeholders = normalize_placeholders(placeholders)
     if kind in NUMERIC_TYPES:
         return _numeric_checker(spec, kind, placeholders)
     if kind is FieldType.BOOLEAN:

@@ -81,7 +81,11 @@ def check_value(
     raises ``re.error`` only for a spec whose regex does not compile (run ``validate_spec``
     first to get a FieldSpecError instead).
     """
-    state, key, constraint = checker_for(spec, placeholders)(raw)
+    try:
+        checker = checker_for(spec, placeholders)
+    except TypeError:  # an unhashable spec or placeholder set (e.g. options given as a list)
+        checker = compile_checker(spec, frozenset(placeholders))
+    state, key, constraint = checker(raw)
     if state is ValueState.FILLED:
         return ValueCheck(state, json_value(FieldType(spec.type), key))
     return _MISSING if state is ValueState.MISSING else ValueCheck(state, None, constraint)

@@ -61,6 +61,9 @@ __all__ = [
 ]
 
 _OUTCOME_BY_RANK = {MODE_RANK[mode]: outcome for mode, outcome in OUTCOME_FOR_MODE.items()}
+_MODE_BY_RANK = {rank: mode for mode, rank in MODE_RANK.items()}
+_LANGUAGES = {"en": "en", "ru": "ru"}  # fast path before language_code()
+_MISSING_CODE, _UNKNOWN_CODE = "", "!"  # issue memo codes; INVALID uses the constraint name
 _MAX_CACHE = 65_536  # memo entries (issues, messages) before a memo is reset
 
 
@@ -115,8 +118,8 @@ class Gatekeeper:
             for key in referenced_fields(r.required_if)
         )
         self._routes: dict[tuple[str, int | None, int], Route] = {}
-        self._issues: dict[tuple[str, str, GateMode, Reason, str | None, str], FieldIssue] = {}
-        self._messages: dict[tuple[str, Outcome, str, tuple[str, ...]], str] = {}
+        self._issues: dict[tuple[str, str, int, str | None, str], FieldIssue] = {}
+        self._messages: dict[tuple[str, int, str, tuple[str, ...]], str] = {}
 
     def _compile_gate(self, gate: Gate) -> tuple[CompiledRequirement, ...]:
         mode, checkers = GateMode(gate.mode), self._checkers
@@ -184,10 +187,10 @@ class Gatekeeper:
         or pipeline is treated as ENTER. Deterministic: equal inputs give equal decisions.
         """
         route = self._route(source, target)
-        lang = language_code(language)
+        lang = _LANGUAGES.get(language) or language_code(language)
         issues, rank = self._evaluate(route, values, lang, {}, None)
         outcome = _OUTCOME_BY_RANK.get(rank, Outcome.ALLOWED)
-        key = (route.target.label, outcome, lang, tuple(issue.field for issue in issues))
+        key = (route.target.label, rank, lang, tuple(issue.field for issue in issues))
         message = self._messages.get(key)
         if message is None:
             message = decision_message(outcome, route.target.label, issues, lang)
@@ -208,14 +211,14 @@ class Gatekeeper:
         self._route(None, current)  # validates the pipeline and stage
         ordered = self._ordered[current.pipeline_id]
         here = self._positions[current.pipeline_id][current.stage_id]
-        from_lost = ordered[here].kind is StageKind.LOST
+        from_lost = ordered[here].kind == StageKind.LOST
         lang = language_code(language)
         cache: dict[str, Checked] = {}  # shared across stages: each field is checked once
         out: list[StageCompleteness] = []
         for position, stage in enumerate(ordered):
             if position == here:
                 continue
-            if stage.kind is StageKind.LOST:
+            if stage.kind == StageKind.LOST:
                 if (current.pipeline_id, stage.id) not in self._stage_requirements:
                     continue
             elif not from_lost and position < here:
@@ -243,26 +246,29 @@ class Gatekeeper:
         if not failures:
             return (), 0
         issues = tuple(
-            self._issue(field, stage, mode, checked, lang) for field, stage, mode, _, checked in failures
+            self._issue(field, stage, rank, checked, lang) for field, stage, _, rank, checked in failures
         )
         return issues, max(failure[3] for failure in failures)
 
-    def _issue(
-        self, field: str, stage_id: str, mode: GateMode, result: Checked | None, lang: str
-    ) -> FieldIssue:
+    def _issue(self, field: str, stage_id: str, rank: int, result: Checked | None, lang: str) -> FieldIssue:
+        # Memo keys hold only str/int: hashing Enum members runs Python code and would cost more.
         if result is None:
-            reason, constraint = Reason.UNKNOWN_FIELD, None
-        elif result[0] is ValueState.INVALID:
-            reason, constraint = Reason.INVALID, result[2]
+            code: str | None = _UNKNOWN_CODE
         else:
-            reason, constraint = Reason.MISSING, None
-        key = (field, stage_id, mode, reason, constraint, lang)
+            code = result[2] if result[0] is ValueState.INVALID else _MISSING_CODE
+        key = (field, stage_id, rank, code, lang)
         issue = self._issues.get(key)
         if issue is None:
+            if code == _UNKNOWN_CODE:
+                reason, constraint = Reason.UNKNOWN_FIELD, None
+            elif code == _MISSING_CODE:
+                reason, constraint = Reason.MISSING, None
+            else:
+                reason, constraint = Reason.INVALID, code
             spec = self._fields.get(field)
             label = spec.label_for(lang) if spec is not None else field
             message = issue_message(label, reason, constraint, lang, spec=spec)
-            issue = FieldIssue(field, label, reason, stage_id, mode, message, constraint)
+            issue = FieldIssue(field, label, reason, stage_id, _MODE_BY_RANK[rank], message, constraint)
             if len(self._issues) >= _MAX_CACHE:
                 self._issues.clear()
             self._issues[key] = issue

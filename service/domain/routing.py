@@ -51,16 +51,16 @@ def build_route(
     target = ordered[target_position]
     if source_position == target_position:
         return Route(Direction.SAME, (), target)
-    if target.kind is StageKind.LOST:
+    if target.kind == StageKind.LOST:
         direction, chosen = Direction.TO_LOST, [target]
     else:
-        if source_position is None or ordered[source_position].kind is StageKind.LOST:
+        if source_position is None or ordered[source_position].kind == StageKind.LOST:
             direction, first = Direction.ENTER, 0
         elif target_position < source_position:
             return Route(Direction.BACKWARD, (), target)
         else:
             direction, first = Direction.FORWARD, source_position + 1
-        chosen = [s for s in ordered[first : target_position + 1] if s.kind is not StageKind.LOST]
+        chosen = [s for s in ordered[first : target_position + 1] if s.kind != StageKind.LOST]
     requirements: list[CompiledRequirement] = []
     for stage in chosen:
         requirements.extend(stage_requirements.get((pipeline_id, stage.id), ()))

@@ -24,11 +24,6 @@ def purge_expected_reverts(runtime: Runtime) -> None:
         uow.commit()
 
 
-def wake_worker(runtime: Runtime) -> None:
-    """Nudge the worker so retries that became due are delivered promptly."""
-    runtime.wake_worker()
-
-
 @dataclass(frozen=True)
 class Job:
     """One periodic job."""
@@ -40,7 +35,6 @@ class Job:
 
 JOBS = (
     Job("purge-expected-reverts", purge_expected_reverts, 3600),
-    Job("wake-worker", wake_worker, 5),
 )
 
 
@@ -48,7 +42,7 @@ def build_scheduler(runtime: Runtime) -> BackgroundScheduler:
     """A background scheduler with every job registered (not started)."""
     scheduler = BackgroundScheduler(timezone="UTC")
     for job in JOBS:
-        scheduler.add_job(_guarded(job, runtime), "interval", seconds=job.seconds, id=job.id,
+        scheduler.add_job(_guarded(job, runtime), "interval", seconds=job.seconds, id=job.id, name=job.id,
                           max_instances=1, coalesce=True, replace_existing=True)
     return scheduler
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from service.domain.errors import FieldSpecError, PipelineError
+from service.domain.errors import ConditionError, FieldSpecError, PipelineError
 from service.domain.fields import FieldSpec, FieldType
 from service.domain.gating import (
     Decision,
@@ -22,6 +22,8 @@ from service.domain.gating import (
     Stage,
     StageKind,
     decide,
+    parse_requirements,
+    requirements_to_list,
 )
 from tests.unit.domain_fixtures import COMPLETE, FIELDS, GATES, PARTNERS, SALES, keeper, ref
 
@@ -409,3 +411,57 @@ def test_partners_pipeline_is_independent() -> None:
     k = Gatekeeper([PARTNERS], GATES, FIELDS)
     assert fields_of(k.decide(ref("p1", "partners"), ref("p2", "partners"), EMPTY)) == ["industry"]
     assert len(k.orphan_gates) == 5
+
+
+def test_filling_a_field_can_switch_on_a_conditional_requirement() -> None:
+    # The one way filling a field adds a new issue: it makes another requirement's condition true.
+    before = keeper().decide(ref("qualification"), ref("presentation"), {"decision_maker": "Ann"})
+    after = keeper().decide(
+        ref("qualification"), ref("presentation"), {"decision_maker": "Ann", "industry": "b2b"}
+    )
+    assert "company_size" not in fields_of(before)
+    assert "company_size" in fields_of(after)
+
+
+def test_stage_kinds_and_modes_given_as_plain_text_work() -> None:
+    pipeline = Pipeline("p", "P", (Stage("a", "A", 1), Stage("x", "X", 2, "lost")))  # type: ignore[arg-type]
+    k = Gatekeeper([pipeline], [Gate("p", "x", "enforce", (Requirement("loss_reason"),))], FIELDS)  # type: ignore[arg-type]
+    d = k.decide(ref("a", "p"), ref("x", "p"), EMPTY)
+    assert (d.direction, d.outcome) == (Direction.TO_LOST, Outcome.BLOCKED)
+
+
+def test_placeholders_are_normalized_by_the_gatekeeper() -> None:
+    k = Gatekeeper([SALES], GATES, FIELDS, placeholders=frozenset({" NONE "}))
+    d = k.decide(ref("lead"), ref("qualification"), {"industry": "None", "budget": "2000"})
+    assert [(i.field, i.reason) for i in d.missing] == [("industry", Reason.MISSING)]
+
+
+def test_requirements_parse_from_and_render_to_their_json_shape() -> None:
+    data = [
+        {"field": "industry", "required_if": None},
+        {"field": "company_size", "required_if": {"field": "industry", "op": "eq", "value": "b2b"}},
+    ]
+    requirements = parse_requirements(data, {"industry", "company_size"})
+    assert requirements[0] == Requirement("industry")
+    assert requirements_to_list(requirements) == data
+
+
+@pytest.mark.parametrize(
+    ("data", "path"),
+    [
+        ("industry", "requirements"),
+        (["industry"], "requirements[0]"),
+        ([{"field": "Industry"}], "requirements[0].field"),
+        ([{"field": "colour"}], "requirements[0].field"),
+        ([{"field": "industry"}, {"field": "industry"}], "requirements[1].field"),
+        ([{"field": "industry", "why": 1}], "requirements[0].why"),
+        (
+            [{"field": "industry", "required_if": {"field": "budget", "op": "??"}}],
+            "requirements[0].required_if.op",
+        ),
+    ],
+)
+def test_bad_requirements_are_rejected_with_the_failing_path(data: object, path: str) -> None:
+    with pytest.raises(ConditionError) as caught:
+        parse_requirements(data, {"industry", "budget"})
+    assert path in caught.value.errors

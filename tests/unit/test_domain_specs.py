@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any
 
 import pytest
 
@@ -32,10 +33,14 @@ def errors_of(spec: FieldSpec) -> dict[str, list[str]]:
     return caught.value.errors
 
 
-def make(kind: FieldType, key: str = "budget", **constraints: object) -> FieldSpec:
+def make(kind: FieldType, key: str = "budget", **constraints: Any) -> FieldSpec:
+    return with_constraints(kind, constraints, key)
+
+
+def with_constraints(kind: FieldType, constraints: dict[str, Any], key: str = "budget") -> FieldSpec:
     if kind in OPTION_TYPES and "options" not in constraints:
-        constraints["options"] = ("a", "b")
-    return FieldSpec(key, "Budget", kind, Constraints(**constraints))  # type: ignore[arg-type]
+        constraints = {**constraints, "options": ("a", "b")}
+    return FieldSpec(key, "Budget", kind, Constraints(**constraints))
 
 
 @pytest.mark.parametrize("kind", list(FieldType))
@@ -45,12 +50,12 @@ def test_a_plain_field_of_every_type_is_valid(kind: FieldType) -> None:
 
 @pytest.mark.parametrize("key", ["a", "budget_2024", "x" * 64, "a_b_c"])
 def test_keys_are_lowercase_identifiers_up_to_64_chars(key: str) -> None:
-    validate_spec(make(FieldType.TEXT, key))
+    validate_spec(make(FieldType.TEXT, key=key))
 
 
 @pytest.mark.parametrize("key", ["", "Budget", "1budget", "_budget", "bud-get", "x" * 65, "бюджет", "a b"])
 def test_a_bad_key_is_rejected(key: str) -> None:
-    assert "key" in errors_of(make(FieldType.TEXT, key))
+    assert "key" in errors_of(make(FieldType.TEXT, key=key))
 
 
 def test_a_blank_label_is_rejected() -> None:
@@ -80,7 +85,7 @@ def test_non_finite_bounds_are_rejected(kind: FieldType) -> None:
 @pytest.mark.parametrize("kind", TEXT_LIKE + OPTION_TYPES + OTHER)
 @pytest.mark.parametrize("name", ["min", "max"])
 def test_min_and_max_are_rejected_for_non_numeric_types(kind: FieldType, name: str) -> None:
-    assert f"constraints.{name}" in errors_of(make(kind, **{name: Decimal(1)}))
+    assert f"constraints.{name}" in errors_of(with_constraints(kind, {name: Decimal(1)}))
 
 
 @pytest.mark.parametrize("kind", TEXT_LIKE)
@@ -93,7 +98,7 @@ def test_length_constraints_and_regex_are_allowed_for_text_like_types(kind: Fiel
 def test_length_constraints_and_regex_are_rejected_for_other_types(
     kind: FieldType, name: str, value: object
 ) -> None:
-    assert f"constraints.{name}" in errors_of(make(kind, **{name: value}))
+    assert f"constraints.{name}" in errors_of(with_constraints(kind, {name: value}))
 
 
 @pytest.mark.parametrize(
@@ -107,9 +112,9 @@ def test_length_constraints_and_regex_are_rejected_for_other_types(
     ],
 )
 def test_inconsistent_lengths_and_uncompilable_regexes_are_rejected(
-    constraints: dict[str, object], path: str
+    constraints: dict[str, Any], path: str
 ) -> None:
-    assert path in errors_of(make(FieldType.TEXT, **constraints))
+    assert path in errors_of(with_constraints(FieldType.TEXT, constraints))
 
 
 @pytest.mark.parametrize("kind", OPTION_TYPES)

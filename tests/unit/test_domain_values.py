@@ -391,3 +391,13 @@ def test_normalize_for_storage_of_a_multi_enum_is_a_list() -> None:
 def test_value_check_filled_property_reflects_the_state() -> None:
     assert ValueCheck(FILLED, "x").filled
     assert not ValueCheck(MISSING).filled
+
+
+def test_check_value_tolerates_unhashable_specs_and_placeholder_sets() -> None:
+    loose = FieldSpec("f", "F", FieldType.ENUM, Constraints(options=["a", "b"]))  # type: ignore[arg-type]
+    assert check_value(loose, "a").value == "a"
+    assert check_value(spec(FieldType.TEXT), "NONE", {"none"}).state is MISSING  # type: ignore[arg-type]
+
+
+def test_placeholders_are_normalized_before_use() -> None:
+    assert check_value(spec(FieldType.TEXT), "none", frozenset({" None "})).state is MISSING
