@@ -40,8 +40,8 @@ class CRMRejected(CRMError):
     """The CRM rejected the request as invalid (4xx other than 401/403/404/429)."""
 
 
-class CRMRateLimited(CRMError):
-    """The CRM answered 429; `retry_after` is the wait in seconds it asked for, if any."""
+class CRMTransientError(CRMError):
+    """A failure that passes: retry later; `retry_after` is the wait in seconds the CRM asked for."""
 
     def __init__(self, message: str, *, retry_after: float | None = None, **kwargs: object) -> None:
         super().__init__(message, **kwargs)  # type: ignore[arg-type]
@@ -49,21 +49,16 @@ class CRMRateLimited(CRMError):
 
     @property
     def retryable(self) -> bool:
-        """Rate limits pass: retry after the advertised wait."""
+        """Transient failures are worth retrying."""
         return True
 
 
-class CRMUnavailable(CRMError):
+class CRMRateLimited(CRMTransientError):
+    """The CRM answered 429."""
+
+
+class CRMUnavailable(CRMTransientError):
     """The CRM could not be reached, timed out or answered 5xx."""
-
-    def __init__(self, message: str, *, retry_after: float | None = None, **kwargs: object) -> None:
-        super().__init__(message, **kwargs)  # type: ignore[arg-type]
-        self.retry_after = retry_after
-
-    @property
-    def retryable(self) -> bool:
-        """Outages are transient: retry with backoff."""
-        return True
 
 
 class WebhookError(Exception):

@@ -19,20 +19,24 @@ from adapters.base import (
     Credentials,
     DealPage,
     DealSnapshot,
-    OptionInfo,
     OwnerInfo,
     PipelineInfo,
     PropertyInfo,
-    StageChange,
-    StageInfo,
     TaskRequest,
 )
 from adapters.errors import CRMError, CRMRateLimited, CRMUnavailable
 from adapters.http import RetryPolicy, build_client, classify_response, send_with_retry
+from adapters.hubspot_mapping import (
+    iso_ms_of,
+    owner_of,
+    pipeline_of,
+    property_of,
+    props_of,
+    snapshot_of,
+)
 from adapters.ratelimit import RateLimiter
 
 HUBSPOT_API = "https://api.hubapi.com"
-BASE_PROPERTIES = ("dealname", "amount", "dealstage", "pipeline", "hubspot_owner_id", "hs_lastmodifieddate")
 # HUBSPOT_DEFINED association type ids (https://developers.hubspot.com/docs/api/crm/associations)
 TASK_TO_DEAL, NOTE_TO_DEAL = 216, 214
 SEARCH_PAGE_MAX, BATCH_READ_MAX = 200, 100
@@ -62,98 +66,6 @@ def classify_hubspot(response: httpx.Response) -> CRMError | None:
             policy = None
         error.retry_after = DAILY_LIMIT_WAIT if policy == "DAILY" else 1.0
     return error
-
-
-def parse_hubspot_time(value: object) -> datetime | None:
-    """A UTC datetime from an ISO 8601 string (any precision, Z or offset) or epoch ms; else None."""
-    if value is None or value == "":
-        return None
-    text = str(value).strip()
-    try:
-        if text.lstrip("-").isdigit():
-            return datetime.fromtimestamp(int(text) / 1000.0, tz=UTC)
-        parsed = datetime.fromisoformat(text)
-    except (ValueError, OverflowError, OSError):
-        return None
-    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
-
-
-def _iso_ms(when: datetime) -> str:
-    aware = when if when.tzinfo else when.replace(tzinfo=UTC)
-    return aware.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def _props(names: Sequence[str]) -> list[str]:
-    return list(dict.fromkeys([*BASE_PROPERTIES, *names]))
-
-
-def _str_or_none(value: object) -> str | None:
-    return None if value is None else str(value)
-
-
-def _float_or_none(value: object) -> float | None:
-    try:
-        return None if value in (None, "") else float(str(value))
-    except ValueError:
-        return None
-
-
-def _change(entry: Mapping[str, Any]) -> StageChange | None:
-    at = parse_hubspot_time(entry.get("timestamp"))
-    if at is None or entry.get("value") in (None, ""):
-        return None
-    source_id = entry.get("sourceId") or entry.get("updatedByUserId")
-    return StageChange(
-        str(entry["value"]), at, _str_or_none(entry.get("sourceType")), _str_or_none(source_id)
-    )
-
-
-def _snapshot(obj: Mapping[str, Any]) -> DealSnapshot:
-    props = {str(k): _str_or_none(v) for k, v in (obj.get("properties") or {}).items()}
-    entries = (obj.get("propertiesWithHistory") or {}).get("dealstage") or []
-    history = [change for change in map(_change, entries) if change is not None]
-    history.sort(key=lambda change: change.at, reverse=True)  # HubSpot's order is not documented
-    modified = parse_hubspot_time(props.get("hs_lastmodifieddate") or obj.get("updatedAt"))
-    get = props.get
-    head = (
-        get("pipeline"),
-        get("dealstage"),
-        get("hubspot_owner_id") or None,
-        get("amount"),
-        get("dealname"),
-    )
-    return DealSnapshot(str(obj["id"]), *head, modified, props, tuple(history))
-
-
-def _stage(raw: Mapping[str, Any]) -> StageInfo:
-    meta = raw.get("metadata") or {}
-    closed = str(meta.get("isClosed")).strip().lower() == "true"  # metadata values are strings
-    probability = _float_or_none(meta.get("probability"))
-    label, order = str(raw.get("label") or raw["id"]), int(raw.get("displayOrder") or 0)
-    return StageInfo(str(raw["id"]), label, order, closed, closed and probability == 1.0, probability)
-
-
-def _pipeline(raw: Mapping[str, Any]) -> PipelineInfo:
-    stages = tuple(sorted((_stage(s) for s in raw.get("stages") or []), key=lambda s: s.order))
-    return PipelineInfo(
-        str(raw["id"]), str(raw.get("label") or raw["id"]), int(raw.get("displayOrder") or 0), stages
-    )
-
-
-def _property(raw: Mapping[str, Any]) -> PropertyInfo:
-    options = tuple(
-        OptionInfo(str(o.get("value")), str(o.get("label") or o.get("value")))
-        for o in raw.get("options") or []
-    )
-    name = str(raw["name"])
-    label, kind, field_type = str(raw.get("label") or name), str(raw.get("type")), str(raw.get("fieldType"))
-    return PropertyInfo(name, label, kind, field_type, options)
-
-
-def _owner(raw: Mapping[str, Any]) -> OwnerInfo:
-    names = (raw.get("email"), raw.get("firstName"), raw.get("lastName"), raw.get("userId"))
-    email, first, last, user_id = map(_str_or_none, names)
-    return OwnerInfo(str(raw["id"]), email, first, last, user_id)
 
 
 def _deal_path(deal_id: str) -> str:
@@ -213,8 +125,8 @@ class HubSpotAdapter:
 
         Raises CRMNotFound for an unknown id, plus the usual adapters.errors types.
         """
-        params = {"properties": ",".join(_props(properties)), "propertiesWithHistory": "dealstage"}
-        return _snapshot(self._call("GET", _deal_path(deal_id), params=params))
+        params = {"properties": ",".join(props_of(properties)), "propertiesWithHistory": "dealstage"}
+        return snapshot_of(self._call("GET", _deal_path(deal_id), params=params))
 
     def search_deals_modified_since(
         self, since: datetime, properties: Sequence[str], after: str | None = None, limit: int = 200
@@ -228,13 +140,13 @@ class HubSpotAdapter:
         body: dict[str, Any] = {
             "filterGroups": [{"filters": [since_filter]}],
             "sorts": [{"propertyName": "hs_lastmodifieddate", "direction": "ASCENDING"}],
-            "properties": _props(properties),
+            "properties": props_of(properties),
             "limit": max(1, min(limit, SEARCH_PAGE_MAX)),
         }
         if after:
             body["after"] = after
         payload = self._call("POST", "/crm/v3/objects/deals/search", bucket="search", json=body)
-        deals = tuple(_snapshot(obj) for obj in payload.get("results") or [])
+        deals = tuple(snapshot_of(obj) for obj in payload.get("results") or [])
         total = payload.get("total")
         return DealPage(deals=deals, next_after=_next_after(payload, after),
                         total=int(total) if total is not None else None)  # fmt: skip
@@ -275,7 +187,7 @@ class HubSpotAdapter:
         Not retried after a timeout or 5xx (it may exist): call find_task with the marker first.
         """
         props = {
-            "hs_timestamp": _iso_ms(request.due),
+            "hs_timestamp": iso_ms_of(request.due),
             "hs_task_subject": request.subject,
             "hs_task_body": f"{request.body}\n\n{request.marker}",
             "hs_task_status": "NOT_STARTED",
@@ -288,7 +200,7 @@ class HubSpotAdapter:
 
     def create_note(self, deal_id: str, body: str, marker: str) -> str:
         """Create a note on the deal (body + marker line); returns the note id."""
-        props = {"hs_note_body": f"{body}\n\n{marker}", "hs_timestamp": _iso_ms(datetime.now(UTC))}
+        props = {"hs_note_body": f"{body}\n\n{marker}", "hs_timestamp": iso_ms_of(datetime.now(UTC))}
         return self._create("notes", props, deal_id, NOTE_TO_DEAL)
 
     def _create(self, object_type: str, props: Mapping[str, str], deal_id: str, type_id: int) -> str:
@@ -299,13 +211,13 @@ class HubSpotAdapter:
 
     def list_pipelines(self) -> tuple[PipelineInfo, ...]:
         """Every deal pipeline with its stages, both in display order."""
-        pipelines = map(_pipeline, self._call("GET", "/crm/v3/pipelines/deals").get("results") or [])
+        pipelines = map(pipeline_of, self._call("GET", "/crm/v3/pipelines/deals").get("results") or [])
         return tuple(sorted(pipelines, key=lambda p: p.order))
 
     def list_deal_properties(self) -> tuple[PropertyInfo, ...]:
         """Every deal property (standard and custom) with enumeration options."""
         return tuple(
-            _property(raw) for raw in self._call("GET", "/crm/v3/properties/deals").get("results") or []
+            property_of(raw) for raw in self._call("GET", "/crm/v3/properties/deals").get("results") or []
         )
 
     def list_owners(self) -> tuple[OwnerInfo, ...]:
@@ -315,7 +227,7 @@ class HubSpotAdapter:
         while True:
             params: dict[str, Any] = {"limit": 100, **({"after": after} if after else {})}
             payload = self._call("GET", "/crm/v3/owners", params=params)
-            owners.extend(_owner(raw) for raw in payload.get("results") or [])
+            owners.extend(owner_of(raw) for raw in payload.get("results") or [])
             after = _next_after(payload, after)
             if after is None:
                 return tuple(owners)

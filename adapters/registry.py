@@ -10,7 +10,7 @@ from adapters.hubspot import HubSpotAdapter
 from adapters.hubspot_webhooks import HubSpotWebhookVerifier
 
 
-class UnknownCRM(KeyError):  # noqa: N818 - the name the service expects
+class UnknownCRM(KeyError):
     """No adapter or verifier is registered for this CRM kind."""
 
 

@@ -74,11 +74,11 @@ def measure_intake() -> None:
 
 def measure_latency(moves: int = 40) -> None:
     """Time from a manager's move in the sandbox to Qualify's revert being visible there."""
+    from adapters.sandbox.hubspot import HubSpotSandbox
     from service.demo import CLIENT_SECRET as DEMO_SECRET
     from service.demo import TOKEN, configure
     from service.harness import LiveService
     from service.services.keys import create_key
-    from adapters.sandbox.hubspot import HubSpotSandbox
 
     with tempfile.TemporaryDirectory() as tmp:
         sandbox = HubSpotSandbox(client_secret=DEMO_SECRET, access_token=TOKEN, rate_limit=(10_000, 10.0))

@@ -247,7 +247,8 @@ def _multi_enum_checker(spec: FieldSpec, placeholders: frozenset[str]) -> Checke
         if raw is None:
             return MISSING
         if isinstance(raw, str):
-            # HubSpot multi-select values arrive as "a;b;c".
+            # HubSpot multi-select values arrive as "a;b;c"
+            # (https://developers.hubspot.com/docs/faq/how-do-i-set-multiple-values-for-checkbox-properties).
             items: list[object] = list(raw.split(";"))
         elif isinstance(raw, list | tuple):
             items = list(raw)

@@ -22,8 +22,8 @@ FALSE_WORDS = frozenset({"false", "no", "0"})
 
 ISO_DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)
 _ISO_DATETIME_RE = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}.*", re.ASCII)
-# HubSpot sends date and datetime properties as epoch milliseconds, e.g. "1714521600000"
-# (https://developers.hubspot.com/docs/api/crm/properties#date-and-datetime-properties).
+# HubSpot date properties are epoch milliseconds at midnight UTC, e.g. "1714521600000"
+# (https://developers.hubspot.com/docs/faq/how-should-timestamps-be-formatted-for-hubspots-apis).
 _EPOCH_MS_RE = re.compile(r"-?\d{1,15}", re.ASCII)
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 

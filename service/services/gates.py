@@ -6,13 +6,14 @@ from typing import Any
 
 from sqlalchemy import select
 
+from service.domain.condition_parse import validate_condition
 from service.domain.conditions import parse_condition
 from service.domain.errors import DomainError
 from service.errors import ConflictError, InvalidInputError
 from service.models import Field, Gate, Pipeline, Stage
 from service.services.common import get_or_404, paginate
 from service.services.connections import get_connection
-from service.services.policy import bump_config
+from service.services.policy import bump_config, field_spec
 from service.unit_of_work import UnitOfWork
 
 
@@ -27,7 +28,8 @@ def gate_view(row: Gate) -> dict[str, Any]:
 
 
 def _check_requirements(uow: UnitOfWork, requirements: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    known = set(uow.session.scalars(select(Field.key)))
+    specs = {f.key: field_spec(f) for f in uow.session.scalars(select(Field))}
+    known = set(specs)
     errors: dict[str, list[str]] = {}
     cleaned: list[dict[str, Any]] = []
     seen: set[str] = set()
@@ -39,11 +41,11 @@ def _check_requirements(uow: UnitOfWork, requirements: list[dict[str, Any]]) -> 
         seen.add(req["field"])
         condition = req.get("required_if")
         if condition is not None:
+            path = f"requirements[{i}].required_if"
             try:
-                parse_condition(condition, known_fields=known)
+                validate_condition(parse_condition(condition, known_fields=known, path=path), specs, path=path)
             except DomainError as exc:
-                for path, messages in (getattr(exc, "errors", None) or {"": [str(exc)]}).items():
-                    errors[f"requirements[{i}].required_if{'.' + path if path else ''}"] = messages
+                errors.update(getattr(exc, "errors", None) or {path: [str(exc)]})
         cleaned.append({"field": req["field"], "required_if": condition})
     if errors:
         raise InvalidInputError("Some requirements are invalid.", errors)

@@ -18,7 +18,7 @@ from tests.api.conftest import SANDBOX_SECRET, assert_problem, connection_body, 
 LIST_ENDPOINTS = ["/v1/fields", "/v1/connections", "/v1/gates", "/v1/records", "/v1/transitions", "/v1/events"]
 
 # Every write a manager may not make; ids need not exist: the role is checked before anything else.
-MANAGER_FORBIDDEN = [
+MANAGER_FORBIDDEN: list[tuple[str, str, Any]] = [
     ("POST", "/v1/fields", {"key": "industry", "label": "Industry", "type": "text"}),
     ("PATCH", "/v1/fields/1", {"label": "Sector"}),
     ("DELETE", "/v1/fields/1", None),
@@ -89,7 +89,7 @@ def test_given_manager_key_when_listing_then_200_page(client: Any, manager_heade
 
 
 def test_given_manager_key_when_reading_one_connection_and_its_mappings_then_200(
-        client: Any, admin_headers: dict[str, str], manager_headers: dict[str, str], connection: dict[str, Any]) -> None:
+        client: Any, manager_headers: dict[str, str], connection: dict[str, Any]) -> None:
     for path in (f"/v1/connections/{connection['id']}", f"/v1/connections/{connection['id']}/mappings"):
         assert client.get(path, headers=manager_headers).status_code == 200, path
 

@@ -63,7 +63,8 @@ def test_given_a_field_when_deleted_then_204_and_gone(client: Any, admin_headers
 
     assert client.delete(f"/v1/fields/{field['id']}", headers=admin_headers).status_code == 204
 
-    assert_problem(client.get(f"/v1/fields/{field['id']}", headers=admin_headers), 404, detail_contains="does not exist")
+    gone = client.get(f"/v1/fields/{field['id']}", headers=admin_headers)
+    assert_problem(gone, 404, detail_contains="does not exist")
     assert_problem(client.delete(f"/v1/fields/{field['id']}", headers=admin_headers), 404)
     assert_problem(client.patch(f"/v1/fields/{field['id']}", json={"label": "X"}, headers=admin_headers), 404)
 

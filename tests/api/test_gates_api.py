@@ -1,6 +1,9 @@
 """/v1/gates (configuration) and POST /v1/gate/check (the synchronous decision), on a connection
 whose pipelines were refreshed from a HubSpot sandbox."""
 
+# Russian text is intentional here: Cyrillic letters are not confusables of Latin ones.
+# ruff: noqa: RUF001
+
 from __future__ import annotations
 
 from typing import Any

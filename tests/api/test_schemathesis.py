@@ -14,9 +14,9 @@ from typing import Any
 
 import pytest
 import schemathesis
-from schemathesis.config import SchemathesisConfig
 from cryptography.fernet import Fernet
 from hypothesis import HealthCheck, settings
+from schemathesis.config import SchemathesisConfig
 
 from adapters.sandbox.hubspot import HubSpotSandbox
 from service import create_app
