@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 from flask import current_app
 from flask_smorest import Blueprint
+from webargs.flaskparser import FlaskParser
 
 from schemas.common import MAX_ID, ProblemSchema
 from service.api.auth import authorize
@@ -30,6 +32,18 @@ def runtime() -> Runtime:
     return current_app.extensions["qualify"]  # type: ignore[no-any-return]
 
 
+class BodyParser(FlaskParser):
+    """webargs' Flask parser, also answering 400 to JSON nested deeper than the decoder can follow
+    (json.loads raises RecursionError, which webargs does not expect, for about 1000 levels)."""
+
+    def load_json(self, req: Any, schema: Any) -> Any:
+        try:
+            return super().load_json(req, schema)
+        except RecursionError:
+            error = json.JSONDecodeError("JSON nested too deeply", "<request body>", 0)
+            return self._handle_invalid_json_error(error, req)
+
+
 class ApiBlueprint(Blueprint):
     """A flask-smorest Blueprint documenting only the answers its views declare.
 
@@ -37,6 +51,8 @@ class ApiBlueprint(Blueprint):
     this API never sends that body (every error is problem+json, documented per status with
     `errors(...)`), and a `default` would hide undocumented statuses from spec conformance tests.
     """
+
+    ARGUMENTS_PARSER = BodyParser()
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -48,12 +64,14 @@ class ApiBlueprint(Blueprint):
         return doc
 
 
-def errors(blp: Blueprint, *codes: int) -> Callable[[F], F]:
-    """Document problem+json answers for the given status codes on a view."""
+def errors(blp: Blueprint, *codes: int, descriptions: dict[int, str] | None = None) -> Callable[[F], F]:
+    """Document problem+json answers for the given status codes on a view (`descriptions` overrides the
+    generic description of a status where a view means something more specific)."""
+    described = {**ERROR_DESCRIPTIONS, **(descriptions or {})}
 
     def decorate(func: F) -> F:
         for code in codes:
-            func = blp.alt_response(code, schema=ProblemSchema, description=ERROR_DESCRIPTIONS[code],
+            func = blp.alt_response(code, schema=ProblemSchema, description=described[code],
                                     content_type="application/problem+json")(func)
         return func
 

@@ -59,7 +59,8 @@ def handle_http(exc: HTTPException) -> Response:
         errors = {}
         for location, messages in data["messages"].items():
             errors.update(_flatten(messages, "" if location in ("json", "form") else str(location)))
-        detail = "The request did not pass validation: see `errors`."
+        detail = ("The request body is not valid JSON." if status == 400
+                  else "The request did not pass validation: see `errors`.")
     headers = {}
     valid_methods = getattr(exc, "valid_methods", None)
     if status == 405 and valid_methods:

@@ -23,7 +23,7 @@ def healthz() -> dict[str, Any]:
 @blp.route("/readyz", methods=["GET"])
 @blp.doc(security=[])
 @blp.response(200, HealthSchema)
-@errors(blp, 503)
+@errors(blp, 503, descriptions={503: "The database does not answer or is not migrated"})
 def readyz() -> Any:
     """The database answers and carries the latest migration."""
     from service.api.errors import problem

@@ -17,6 +17,8 @@ from service.runtime import Runtime, build_runtime
 SANDBOX_TOKEN = "pat-api-test-token"
 SANDBOX_SECRET = "api-test-client-secret"
 PROBLEM = "application/problem+json"
+# Requests schemathesis generated in this session (set by test_schemathesis, shown in the summary).
+GENERATED_CASES = pytest.StashKey[int]()
 
 
 def assert_problem(response: Any, status: int, *, detail_contains: str | None = None) -> dict[str, Any]:
@@ -105,3 +107,10 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if getattr(item, "operation_label", None) and item.nodeid.endswith(f"::{getattr(item, 'originalname', '')}"):
             item._id = item.parent.id.child(item.name)  # type: ignore[union-attr]
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    """Report how many requests schemathesis generated, when it ran."""
+    count = config.stash.get(GENERATED_CASES, None)
+    if count is not None:
+        terminalreporter.write_sep("-", f"schemathesis: {count} generated requests sent")

@@ -134,6 +134,30 @@ def test_given_an_invalid_connection_when_creating_then_422_naming_the_field(
     assert SANDBOX_TOKEN not in response.get_data(as_text=True)
 
 
+@pytest.mark.parametrize("url", ["http://127.0.0.1:8080", "http://10.1.2.3", "http://169.254.169.254",
+                                 "http://[::1]:9000"])
+def test_given_an_internal_crm_address_when_loopback_is_not_allowed_then_422_naming_base_url(
+        make_client: Callable[..., Any], admin_headers: dict[str, str], url: str) -> None:
+    strict = make_client(allow_loopback_crm=False)
+    created = strict.post("/v1/connections", json=connection_body("https://api.hubapi.com"), headers=admin_headers)
+
+    problem = assert_problem(strict.post("/v1/connections", json=connection_body(url), headers=admin_headers), 422)
+    patched = strict.patch(f"/v1/connections/{created.get_json()['id']}", json={"base_url": url},
+                           headers=admin_headers)
+
+    assert error_paths(problem) == {"base_url"}
+    assert error_paths(assert_problem(patched, 422)) == {"base_url"}
+    assert strict.get("/v1/connections", headers=admin_headers).get_json()["total"] == 1
+
+
+def test_given_a_crm_host_that_does_not_resolve_when_creating_then_422_naming_base_url(
+        client: Any, admin_headers: dict[str, str]) -> None:
+    response = client.post("/v1/connections", json=connection_body("https://crm.no-such-host.invalid"),
+                           headers=admin_headers)
+
+    assert error_paths(assert_problem(response, 422)) == {"base_url"}
+
+
 def test_given_a_connection_when_deleted_then_it_and_its_pipelines_are_gone(
         client: Any, admin_headers: dict[str, str], connection: dict[str, Any]) -> None:
     cid = connection["id"]

@@ -148,12 +148,13 @@ def test_given_constraints_that_break_the_rules_when_patching_then_422_and_nothi
         "min": "1", "max": "10"}
 
 
-@pytest.mark.parametrize("raw", [b'{"key": "x", "label": ', b"not json", b"\xff\xfe"])
+@pytest.mark.parametrize("raw", [b'{"key": "x", "label": ', b"not json", b"\xff\xfe", b"[" * 5000 + b"]" * 5000,
+                                 b'{"a":' * 3000 + b"1" + b"}" * 3000])
 def test_given_malformed_json_when_creating_then_400_problem(client: Any, admin_headers: dict[str, str],
                                                              raw: bytes) -> None:
     response = client.post("/v1/fields", data=raw, content_type="application/json", headers=admin_headers)
 
-    assert_problem(response, 400)
+    assert_problem(response, 400, detail_contains="not valid JSON")
 
 
 def test_given_a_body_over_the_limit_when_creating_then_413_problem(make_client: Callable[..., Any],

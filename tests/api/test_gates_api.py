@@ -10,7 +10,9 @@ from typing import Any
 
 import pytest
 
-from tests.api.conftest import assert_problem, define_field, define_gate, error_paths
+from service.models import Connection
+from service.runtime import Runtime
+from tests.api.conftest import SANDBOX_TOKEN, assert_problem, define_field, define_gate, error_paths
 
 
 @pytest.fixture
@@ -122,9 +124,6 @@ def test_given_a_bad_required_if_when_creating_a_gate_then_422_with_the_path_of_
     assert any(where in p for p in paths), paths
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: service/services/gates.py prefixes `requirements[i].required_if.` to "
-                   "paths that parse_condition already starts with `required_if`, giving "
-                   "`requirements[0].required_if.required_if.op`")
 def test_given_a_bad_required_if_then_the_error_path_names_required_if_once(
         client: Any, admin_headers: dict[str, str], connection: dict[str, Any], portrait: None) -> None:
     body = {"connection_id": connection["id"], "pipeline": "default", "stage": "qualifiedtobuy",
@@ -207,7 +206,7 @@ def test_given_a_gate_when_deleted_then_204_and_404_afterwards(
 def test_given_gates_on_two_connections_when_listing_by_connection_then_only_its_gates(
         client: Any, admin_headers: dict[str, str], sandbox: Any, connection: dict[str, Any], portrait: None) -> None:
     other = client.post("/v1/connections", json={"name": "Second", "kind": "hubspot", "base_url": sandbox.base_url,
-                                                  "access_token": "pat-api-test-token", "client_secret": "x"},
+                                                  "access_token": SANDBOX_TOKEN, "client_secret": "x"},
                         headers=admin_headers).get_json()
     assert client.post(f"/v1/connections/{other['id']}/pipelines/refresh", headers=admin_headers).status_code == 200
     mine = [define_gate(client, admin_headers, connection["id"], stage, ["industry"])["id"]
@@ -323,19 +322,22 @@ def test_given_an_unknown_connection_when_checking_then_404(client: Any, manager
 
 
 @pytest.mark.parametrize("change", [{"to_stage": "nosuchstage"}, {"pipeline": "nosuchpipeline"},
-                                    {"from_stage": "nosuchstage"}])
-def test_given_an_unknown_stage_when_checking_then_422(client: Any, manager_headers: dict[str, str], gated: int,
-                                                       change: dict[str, str]) -> None:
+                                    {"pipeline": "12345678"}])
+def test_given_an_unknown_target_stage_when_checking_then_422(client: Any, manager_headers: dict[str, str],
+                                                              gated: int, change: dict[str, str]) -> None:
     body = {"connection_id": gated, "pipeline": "default", "to_stage": "qualifiedtobuy",
             "from_stage": "appointmentscheduled", **change}
 
-    response = client.post("/v1/gate/check", json=body, headers=manager_headers)
+    problem = assert_problem(client.post("/v1/gate/check", json=body, headers=manager_headers), 422)
 
-    if "from_stage" in change and response.status_code == 200:
-        # An unknown source stage counts as entering the pipeline (see service.domain.gating).
-        assert response.get_json()["direction"] == "enter"
-        return
-    assert_problem(response, 422)
+    assert error_paths(problem), problem
+
+
+def test_given_an_unknown_source_stage_when_checking_then_the_move_counts_as_entering_the_pipeline(
+        client: Any, manager_headers: dict[str, str], gated: int) -> None:
+    decision = check(client, manager_headers, gated, "qualifiedtobuy", {}, from_stage="nosuchstage")
+
+    assert (decision["direction"], decision["outcome"]) == ("enter", "blocked")
 
 
 @pytest.mark.parametrize("values", [
@@ -375,3 +377,33 @@ def test_given_a_malformed_check_when_posting_then_422_naming_the_field(
     problem = assert_problem(client.post("/v1/gate/check", json={**base, **body}, headers=manager_headers), 422)
 
     assert path in error_paths(problem)
+
+
+def test_given_a_deleted_connection_when_a_new_one_gets_its_id_then_checks_use_the_new_gates(
+        request: pytest.FixtureRequest, client: Any, admin_headers: dict[str, str], manager_headers: dict[str, str],
+        runtime: Runtime, sandbox: Any, gated: int) -> None:
+    if request.node.callspec.params.get("engine") == "sqlite":
+        request.applymarker(pytest.mark.xfail(strict=True, reason=(
+            "BUG: service/services/policy.py caches a Gatekeeper under (connection id, config_version); SQLite "
+            "reuses the id of a deleted connection and a new connection restarts at config_version 1, so the "
+            "deleted connection's gates are served for the new one")))
+    old = check(client, manager_headers, gated, "qualifiedtobuy", {}, from_stage="appointmentscheduled")
+    assert old["outcome"] == "blocked"
+    old_version = config_version(runtime, gated)
+    assert client.delete(f"/v1/connections/{gated}", headers=admin_headers).status_code == 204
+    body = {"name": "New portal", "kind": "hubspot", "base_url": sandbox.base_url,
+            "access_token": SANDBOX_TOKEN, "client_secret": "x"}
+    new_id = client.post("/v1/connections", json=body, headers=admin_headers).get_json()["id"]
+    client.post(f"/v1/connections/{new_id}/pipelines/refresh", headers=admin_headers)
+    while config_version(runtime, new_id) < old_version:  # ordinary edits, no gates
+        client.patch(f"/v1/connections/{new_id}", json={"name": "Renamed"}, headers=admin_headers)
+
+    decision = check(client, manager_headers, new_id, "qualifiedtobuy", {}, from_stage="appointmentscheduled")
+
+    assert client.get(f"/v1/gates?connection_id={new_id}", headers=admin_headers).get_json()["total"] == 0
+    assert (decision["outcome"], decision["issues"]) == ("allowed", [])
+
+
+def config_version(runtime: Runtime, connection_id: int) -> int:
+    with runtime.uow() as uow:
+        return int(uow.session.get_one(Connection, connection_id).config_version)
