@@ -146,7 +146,7 @@ class HubSpotWebhookVerifier:
         """
         try:
             payload = json.loads(body)
-        except (ValueError, UnicodeDecodeError) as exc:
+        except (ValueError, UnicodeDecodeError, RecursionError) as exc:
             raise WebhookFormatError("bad_json", f"body is not JSON: {exc}") from None
         items = [payload] if isinstance(payload, dict) else payload
         if not isinstance(items, list):

@@ -33,11 +33,12 @@ def _event_row(connection_id: int, event: WebhookEvent) -> dict[str, Any]:
 def _verifier(runtime: Runtime, session: Any, connection_id: int) -> tuple[WebhookVerifier, str | None]:
     """The connection's verifier and account id, cached per configuration version."""
     row = session.execute(
-        select(Connection.config_version, Connection.active).where(Connection.id == connection_id)
+        select(Connection.config_version, Connection.created_at, Connection.active)
+        .where(Connection.id == connection_id)
     ).first()
     if row is None or not row.active:
         raise NotFoundError(f"No active connection {connection_id}.")
-    key = ("verifier", connection_id, row.config_version)
+    key = ("verifier", connection_id, row.created_at, row.config_version)
     cached = runtime.cache.get(key)
     if cached is None:
         connection = session.get_one(Connection, connection_id)

@@ -85,7 +85,8 @@ def build_gatekeeper(session: Session, connection: Connection) -> Gatekeeper:
 
 def gatekeeper_for(runtime: Any, session: Session, connection: Connection) -> Gatekeeper:
     """The cached Gatekeeper for the connection's current configuration version."""
-    key = ("gatekeeper", connection.id, connection.config_version)
+    # created_at is in the key because SQLite may give a deleted connection's id to a new one.
+    key = ("gatekeeper", connection.id, connection.created_at, connection.config_version)
     cached = runtime.cache.get(key)
     if cached is not None:
         return cached  # type: ignore[no-any-return]

@@ -382,11 +382,6 @@ def test_given_a_malformed_check_when_posting_then_422_naming_the_field(
 def test_given_a_deleted_connection_when_a_new_one_gets_its_id_then_checks_use_the_new_gates(
         request: pytest.FixtureRequest, client: Any, admin_headers: dict[str, str], manager_headers: dict[str, str],
         runtime: Runtime, sandbox: Any, gated: int) -> None:
-    if request.node.callspec.params.get("engine") == "sqlite":
-        request.applymarker(pytest.mark.xfail(strict=True, reason=(
-            "BUG: service/services/policy.py caches a Gatekeeper under (connection id, config_version); SQLite "
-            "reuses the id of a deleted connection and a new connection restarts at config_version 1, so the "
-            "deleted connection's gates are served for the new one")))
     old = check(client, manager_headers, gated, "qualifiedtobuy", {}, from_stage="appointmentscheduled")
     assert old["outcome"] == "blocked"
     old_version = config_version(runtime, gated)
