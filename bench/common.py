@@ -30,14 +30,14 @@ CLIENT_SECRET = "bench-secret"
 def bench_settings(instance: Path) -> Settings:
     """Settings for a benchmark database under `instance`."""
     return Settings(instance_path=str(instance), secret_key=Fernet.generate_key().decode(),
-                    embedded_worker=False).resolved()
+                    embedded_worker=False, allow_loopback_crm=True).resolved()
 
 
 def settings_env(settings: Settings) -> dict[str, str]:
     """The QUALIFY_* environment that reproduces `settings` in a subprocess."""
     return {**os.environ, "QUALIFY_DATABASE_URL": settings.database_url, "QUALIFY_SECRET_KEY": settings.secret_key,
             "QUALIFY_INSTANCE_PATH": settings.instance_path, "QUALIFY_EMBEDDED_WORKER": "0",
-            "QUALIFY_LOG_LEVEL": "WARNING"}
+            "QUALIFY_LOG_LEVEL": "WARNING", "QUALIFY_ALLOW_LOOPBACK_CRM": "1"}
 
 
 def configured_runtime(settings: Settings, n_fields: int = 30, base_url: str = "http://127.0.0.1:9") -> tuple[

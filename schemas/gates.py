@@ -85,8 +85,8 @@ class GateCheckInSchema(StrictSchema):
         allow_none=True, load_default=None, validate=validate.Length(min=1, max=64),
         metadata={"description": "defaults to `pipeline`"},
     )
-    values = fields.Dict(keys=fields.String(validate=validate.Length(max=64)), values=fields.Raw(allow_none=True),
-                         load_default=dict)
+    # No per-key/per-value fields: this is the hot path, and values are checked by the domain.
+    values = fields.Dict(load_default=dict, metadata={"description": "field key -> value (any JSON value)"})
     language = fields.String(allow_none=True, load_default=None, validate=validate.OneOf(LANGUAGES))
 
 

@@ -4,12 +4,19 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import bindparam, select
+
 from service.domain.errors import PipelineError
 from service.domain.gating import Decision, FieldIssue, StageRef
-from service.errors import InvalidInputError
+from service.errors import InvalidInputError, NotFoundError
+from service.models import Connection
 from service.runtime import Runtime
-from service.services.connections import get_connection
 from service.services.policy import gatekeeper_for
+
+# Built once: the gate check runs this on every call and only needs the cache key and language.
+VERSION_QUERY = select(
+    Connection.id, Connection.created_at, Connection.config_version, Connection.language
+).where(Connection.id == bindparam("id"))
 
 
 def issue_view(issue: FieldIssue) -> dict[str, Any]:
@@ -32,7 +39,9 @@ def decision_view(decision: Decision) -> dict[str, Any]:
 def check_move(runtime: Runtime, data: dict[str, Any]) -> dict[str, Any]:
     """Decide whether moving a deal with `values` from one stage to another would pass."""
     with runtime.read_uow() as uow:
-        connection = get_connection(uow, data["connection_id"])
+        connection = uow.session.connection().execute(VERSION_QUERY, {"id": data["connection_id"]}).first()
+        if connection is None:
+            raise NotFoundError(f"Connection {data['connection_id']} does not exist.")
         keeper = gatekeeper_for(runtime, uow.session, connection)
         language = data.get("language") or connection.language
     source = None

@@ -83,14 +83,18 @@ def build_gatekeeper(session: Session, connection: Connection) -> Gatekeeper:
     )
 
 
-def gatekeeper_for(runtime: Any, session: Session, connection: Connection) -> Gatekeeper:
-    """The cached Gatekeeper for the connection's current configuration version."""
+def gatekeeper_for(runtime: Any, session: Session, connection: Any) -> Gatekeeper:
+    """The cached Gatekeeper for the connection's current configuration version.
+
+    `connection` may be the model or a row with id, created_at and config_version (cheaper to read).
+    """
     # created_at is in the key because SQLite may give a deleted connection's id to a new one.
     key = ("gatekeeper", connection.id, connection.created_at, connection.config_version)
     cached = runtime.cache.get(key)
     if cached is not None:
         return cached  # type: ignore[no-any-return]
-    keeper = build_gatekeeper(session, connection)
+    model = connection if isinstance(connection, Connection) else session.get_one(Connection, connection.id)
+    keeper = build_gatekeeper(session, model)
     with runtime.cache_lock:
         stale = [k for k in runtime.cache if isinstance(k, tuple) and k[:2] == ("gatekeeper", connection.id)]
         for k in stale:
