@@ -1,0 +1,14 @@
+"""`qualify demo` plays the whole story and exits 0."""
+
+from __future__ import annotations
+
+import pytest
+
+from service.demo import run_demo
+
+
+def test_the_demo_story_completes(capsys: pytest.CaptureFixture[str]) -> None:
+    assert run_demo() == 0
+    out = capsys.readouterr().out
+    assert "BLOCKED" in out and "ALLOWED" in out
+    assert "every step happened as expected" in out
