@@ -54,10 +54,17 @@ def configure_errors_and_api(app: Flask) -> None:
     """Register the problem+json handlers and every blueprint."""
     from flask_smorest import Api
 
+    from schemas.common import ProblemSchema
+
+    class QualifyApi(Api):  # type: ignore[misc]
+        """flask-smorest's Api whose registered error schema is the problem+json body we send."""
+
+        ERROR_SCHEMA = ProblemSchema
+
     from service.api import connections, fields, gates, health, records, webhooks
     from service.api.errors import configure_errors
 
-    api = Api(app)
+    api = QualifyApi(app)
     for module in (fields, connections, records, webhooks, health):
         api.register_blueprint(module.blp)
     api.register_blueprint(gates.blp)

@@ -84,15 +84,21 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_scheduler(args: argparse.Namespace, settings: Settings) -> int:
     """Run the periodic jobs alone until SIGTERM/SIGINT."""
+    from service.jobs.leader import wait_to_lead
     from service.jobs.schedule import build_scheduler
 
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
-    scheduler = build_scheduler(_runtime(settings))
+    runtime = _runtime(settings)
+    lock = wait_to_lead(runtime.engine, stop)
+    if lock is None:
+        return 0
+    scheduler = build_scheduler(runtime)
     scheduler.start()
     stop.wait()
     scheduler.shutdown()
+    lock.close()
     return 0
 
 

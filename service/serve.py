@@ -36,13 +36,16 @@ class QualifyServer(BaseApplication):  # type: ignore[misc]
     def _post_worker_init(self, worker: Any) -> None:
         if not self.settings.embedded_worker:
             return
+        from service.jobs.leader import try_lead
         from service.jobs.schedule import build_scheduler
         from service.jobs.worker import Worker
 
         runtime = worker.wsgi.extensions["qualify"]
         Worker(runtime).start_thread()
-        build_scheduler(runtime).start()
-        log.info("embedded worker and scheduler started")
+        self._scheduler_lock = try_lead(runtime.engine)
+        if self._scheduler_lock is not None:
+            build_scheduler(runtime).start()
+        log.info("embedded worker started; scheduler %s", "started" if self._scheduler_lock else "led elsewhere")
 
 
 def serve(settings: Settings, host: str, port: int, workers: int | None = None, threads: int = 8) -> None:

@@ -54,7 +54,7 @@ class Connections(MethodView):
     @errors(blp, 401, 422)
     def get(self, args: dict[str, Any]) -> dict[str, Any]:
         """List connections."""
-        with runtime().uow() as uow:
+        with runtime().read_uow() as uow:
             page = service.list_connections(uow, args["page"], args["page_size"])
             return {**page, "items": [connection_view(c) for c in page["items"]]}
 
@@ -77,7 +77,7 @@ class ConnectionById(MethodView):
     @errors(blp, 401, 404)
     def get(self, connection_id: int) -> dict[str, Any]:
         """Read a connection with its pipelines."""
-        with runtime().uow() as uow:
+        with runtime().read_uow() as uow:
             return connection_view(service.get_connection(uow, connection_id))
 
     @blp.arguments(ConnectionPatchSchema)
@@ -125,7 +125,7 @@ class Mappings(MethodView):
     @errors(blp, 401, 404)
     def get(self, connection_id: int) -> dict[str, Any]:
         """Read the mappings."""
-        with runtime().uow() as uow:
+        with runtime().read_uow() as uow:
             return {"mappings": service.get_mappings(uow, connection_id)}
 
     @blp.arguments(MappingsInSchema)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from http import HTTPStatus
 from typing import Any
 
 from flask import Flask, Response, g, json, request
@@ -18,10 +19,10 @@ PROBLEM = "application/problem+json"
 log = logging.getLogger("qualify.api")
 
 
-def problem(status: int, title: str, detail: str | None = None, errors: dict[str, Any] | None = None,
+def problem(status: int, detail: str | None = None, errors: dict[str, Any] | None = None,
             headers: dict[str, str] | None = None) -> Response:
-    """A problem+json response."""
-    body: dict[str, Any] = {"type": "about:blank", "title": title, "status": status}
+    """A problem+json response; with type about:blank the title is the status phrase (RFC 9457 4.2.1)."""
+    body: dict[str, Any] = {"type": "about:blank", "title": HTTPStatus(status).phrase, "status": status}
     if detail:
         body["detail"] = detail
     if errors:
@@ -65,23 +66,23 @@ def handle_http(exc: HTTPException) -> Response:
     valid_methods = getattr(exc, "valid_methods", None)
     if status == 405 and valid_methods:
         headers["Allow"] = ", ".join(valid_methods)
-    return problem(status, exc.name, detail, errors, headers)
+    return problem(status, detail, errors, headers)
 
 
 def handle_service(exc: ServiceError) -> Response:
     """Use-case errors carry their own status."""
-    return problem(exc.status, exc.title, exc.detail, exc.errors)
+    return problem(exc.status, exc.detail, exc.errors)
 
 
 def handle_domain(exc: DomainError) -> Response:
     """Domain rule violations in configuration input."""
-    return problem(422, "Unprocessable content", str(exc), getattr(exc, "errors", None) or None)
+    return problem(422, str(exc), getattr(exc, "errors", None) or None)
 
 
 def handle_crm(exc: CRMError) -> Response:
     """A CRM call made on behalf of the request failed."""
     detail = f"The CRM answered: {exc.vendor_message or exc.message}"
-    return problem(502, "CRM call failed", detail)
+    return problem(502, detail)
 
 
 def handle_unexpected(exc: Exception) -> Response:
@@ -89,13 +90,13 @@ def handle_unexpected(exc: Exception) -> Response:
     if isinstance(exc, HTTPException):
         return handle_http(exc)
     log.exception("unhandled error, request_id=%s", g.get("request_id"))
-    return problem(500, "Internal server error", "Something went wrong; quote the request_id when reporting it.")
+    return problem(500, "Something went wrong; quote the request_id when reporting it.")
 
 
 def handle_auth(exc: AuthProblem) -> Response:
     """Missing/unknown key (401) or a role that may not (403)."""
     headers = {"WWW-Authenticate": 'Bearer realm="qualify"'} if exc.status == 401 else {}
-    return problem(exc.status, "Unauthorized" if exc.status == 401 else "Forbidden", exc.detail, headers=headers)
+    return problem(exc.status, exc.detail, headers=headers)
 
 
 def configure_errors(app: Flask) -> None:

@@ -23,7 +23,7 @@ class Fields(MethodView):
     @errors(blp, 401, 422)
     def get(self, args: dict[str, Any]) -> dict[str, Any]:
         """List fields."""
-        with runtime().uow() as uow:
+        with runtime().read_uow() as uow:
             return service.list_fields(uow, args["page"], args["page_size"])
 
     @blp.arguments(FieldInSchema)
@@ -45,7 +45,7 @@ class FieldById(MethodView):
     @errors(blp, 401, 404)
     def get(self, field_id: int) -> Any:
         """Read a field."""
-        with runtime().uow() as uow:
+        with runtime().read_uow() as uow:
             return service.get_field(uow, field_id)
 
     @blp.arguments(FieldPatchSchema)

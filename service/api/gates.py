@@ -38,7 +38,7 @@ class Gates(MethodView):
     @errors(blp, 401, 422)
     def get(self, args: dict[str, Any]) -> dict[str, Any]:
         """List gates."""
-        with runtime().uow() as uow:
+        with runtime().read_uow() as uow:
             return service.list_gates(uow, args.get("connection_id"), args["page"], args["page_size"])
 
     @blp.arguments(GateInSchema)
@@ -60,7 +60,7 @@ class GateById(MethodView):
     @errors(blp, 401, 404)
     def get(self, gate_id: int) -> dict[str, Any]:
         """Read a gate."""
-        with runtime().uow() as uow:
+        with runtime().read_uow() as uow:
             return service.gate_view(service.get_gate(uow, gate_id))
 
     @blp.arguments(GatePatchSchema)

@@ -34,7 +34,7 @@ def readyz() -> Any:
             conn.execute(text("SELECT 1"))
             current = current_revision(conn)
     except Exception:
-        return problem(503, "Service unavailable", "The database does not answer.")
+        return problem(503, "The database does not answer.")
     if current != head_revision():
-        return problem(503, "Service unavailable", f"Database at migration {current}, expected {head_revision()}.")
+        return problem(503, f"Database at migration {current}, expected {head_revision()}.")
     return {"status": "ok", "checks": {"database": "ok", "migration": str(current)}}

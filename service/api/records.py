@@ -25,7 +25,7 @@ blp = protected_blueprint("records", __name__, "/v1", "Records, transitions and 
 @errors(blp, 401, 422)
 def list_records(args: dict[str, Any]) -> dict[str, Any]:
     """List synced records."""
-    with runtime().uow() as uow:
+    with runtime().read_uow() as uow:
         return queries.list_records(uow, args)
 
 
@@ -43,7 +43,7 @@ def get_record(record_id: int) -> dict[str, Any]:
 @errors(blp, 401, 422)
 def list_transitions(args: dict[str, Any]) -> dict[str, Any]:
     """List observed stage moves and decisions, newest first."""
-    with runtime().uow() as uow:
+    with runtime().read_uow() as uow:
         return queries.list_transitions(uow, args)
 
 
@@ -53,7 +53,7 @@ def list_transitions(args: dict[str, Any]) -> dict[str, Any]:
 @errors(blp, 401, 422)
 def list_events(args: dict[str, Any]) -> dict[str, Any]:
     """List stored webhook events, newest first."""
-    with runtime().uow() as uow:
+    with runtime().read_uow() as uow:
         return queries.list_events(uow, args)
 
 
@@ -62,7 +62,7 @@ def list_events(args: dict[str, Any]) -> dict[str, Any]:
 @errors(blp, 401, 404)
 def get_event(event_id: int) -> Any:
     """Read one stored event."""
-    with runtime().uow() as uow:
+    with runtime().read_uow() as uow:
         return queries.get_event(uow, event_id)
 
 

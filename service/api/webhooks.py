@@ -50,8 +50,8 @@ def receive(connection_id: int) -> Response:
         result = receive_webhook(runtime(), connection_id, method=request.method, url=public_url(),
                                  headers=dict(request.headers), body=body)
     except WebhookAuthError as exc:
-        return problem(401, "Unauthorized", f"Webhook not authentic: {exc.detail}", {"reason": [exc.reason]})
+        return problem(401, f"Webhook not authentic: {exc.detail}", {"reason": [exc.reason]})
     except WebhookFormatError as exc:
-        return problem(400, "Bad request", f"Webhook body not understood: {exc.detail}", {"reason": [exc.reason]})
+        return problem(400, f"Webhook body not understood: {exc.detail}", {"reason": [exc.reason]})
     current_app.logger.debug("webhook %s: %s", connection_id, result)
     return jsonify(result)

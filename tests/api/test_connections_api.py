@@ -210,7 +210,7 @@ def test_given_the_crm_is_down_when_refreshing_then_502_problem_and_nothing_chan
     response = client.post(f"/v1/connections/{cid}/pipelines/refresh", headers=admin_headers)
 
     body = assert_problem(response, 502)
-    assert body["title"] == "CRM call failed"
+    assert body["title"] == "Bad Gateway"
     assert SANDBOX_TOKEN not in response.get_data(as_text=True)
     assert client.get(f"/v1/connections/{cid}", headers=admin_headers).get_json()["pipelines"] == []
 

@@ -25,7 +25,8 @@ def test_a_429_on_the_revert_is_retried_after_retry_after_and_then_delivered(idl
     assert stack.stage(deal) == "appointmentscheduled"
     revert = actions(stack)["revert_stage"]
     assert revert.status == "done"
-    statuses = [c["status"] for c in stack.sandbox.api_calls(method="PATCH", path_prefix=f"/crm/v3/objects/deals/{deal}")]
+    calls = stack.sandbox.api_calls(method="PATCH", path_prefix=f"/crm/v3/objects/deals/{deal}")
+    statuses = [c["status"] for c in calls]
     assert statuses == [429, 200]
 
 
