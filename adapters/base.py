@@ -119,6 +119,8 @@ class WebhookEvent:
     source_id: str | None = None
     attempt: int = 0
     raw: Mapping[str, Any] = field(default_factory=dict)
+    new_stage: str | None = None  # set when the event reports a stage change, to the new stage id
+    source: str = "unknown"  # who made the change, normalized: ui | api | automation | import | unknown
 
 
 @dataclass(frozen=True)

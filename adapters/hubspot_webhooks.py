@@ -190,16 +190,34 @@ def _event(index: int, item: Any) -> WebhookEvent:
     else:
         object_type = prefix or "unknown"
     attempt = 0 if item.get("attemptNumber") is None else _int_field(item, "attemptNumber", index)
+    property_name = _opt_str(item.get("propertyName"))
+    change_source = _opt_str(item.get("changeSource"))
     return WebhookEvent(
         delivery_key=f"{item.get('portalId')}:{item.get('subscriptionId')}:{event_id}:{occurred_ms}",
         object_id=str(object_id),
         kind=_KINDS.get(action, "other"),
         occurred_at=datetime.fromtimestamp(occurred_ms / 1000.0, tz=UTC),
         object_type=object_type,
-        property_name=_opt_str(item.get("propertyName")),
+        property_name=property_name,
         property_value=_opt_str(item.get("propertyValue")),
-        change_source=_opt_str(item.get("changeSource")),
+        change_source=change_source,
         source_id=_opt_str(item.get("sourceId")),
         attempt=attempt,
         raw=item,
+        new_stage=_opt_str(item.get("propertyValue")) if property_name == "dealstage" else None,
+        source=change_source_kind(change_source),
     )
+
+
+# HubSpot changeSource values (https://developers.hubspot.com/docs/api/webhooks) by who made the change.
+_SOURCE_KINDS = {
+    "CRM_UI": "ui", "CRM_UI_BULK_ACTION": "ui", "MOBILE_IOS": "ui", "MOBILE_ANDROID": "ui", "SALES": "ui",
+    "INTEGRATION": "api", "API": "api", "CRM": "api",
+    "AUTOMATION_PLATFORM": "automation", "WORKFLOWS": "automation", "AUTOMATION": "automation",
+    "IMPORT": "import", "MIGRATION": "import",
+}
+
+
+def change_source_kind(change_source: str | None) -> str:
+    """Normalize HubSpot's changeSource into ui | api | automation | import | unknown."""
+    return _SOURCE_KINDS.get(change_source or "", "unknown")

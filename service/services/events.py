@@ -156,9 +156,9 @@ def _detect_and_gate(runtime: Runtime, uow: UnitOfWork, connection: Connection, 
         return "ignored", "older than the last stage change already applied"
     source = _source_stage(session, connection.id, snapshot, previous)
     record.stage_changed_at = max(filter(None, (last_change, changed_at, event.occurred_at)))
-    change_source = event.payload.get("changeSource")
+    change_source = event.change_source or event.source
     if _is_echo(session, connection.id, event, snapshot.id, now):
-        echoed_stage = str(event.payload["propertyValue"])
+        echoed_stage = str(event.new_stage)
         source = StageRef(pipeline_of_stage(session, connection.id, echoed_stage) or current_pipeline, echoed_stage)
         record.pipeline_external_id, record.stage_external_id = source.pipeline_id, source.stage_id
         if source == StageRef(current_pipeline, current_stage):
@@ -169,7 +169,7 @@ def _detect_and_gate(runtime: Runtime, uow: UnitOfWork, connection: Connection, 
         return "done", "no stage change since the last event"
     if pending_revert_of(session, record, current_stage) is not None:
         return "done", "a revert of this move is already queued"
-    actor = snapshot.stage_history[0].source_id if snapshot.stage_history else event.payload.get("sourceId")
+    actor = snapshot.stage_history[0].source_id if snapshot.stage_history else event.actor
     move = Move(source=source, target=StageRef(current_pipeline, current_stage), occurred_at=changed_at,
                 actor=actor, change_source=change_source, origin="webhook", event_id=event.id)
     keeper = gatekeeper_for(runtime, session, connection)
@@ -182,11 +182,9 @@ def _detect_and_gate(runtime: Runtime, uow: UnitOfWork, connection: Connection, 
 def _is_echo(session: Any, connection_id: int, event: InboundEvent, deal_id: str, now: datetime) -> bool:
     """Whether the event reports Qualify's own revert: not made in the CRM UI, and into the stage
     an unexpired expected-revert record names (which it then consumes)."""
-    payload = event.payload
-    if payload.get("changeSource") == "CRM_UI" or payload.get("propertyName") != "dealstage":
+    if event.source == "ui" or not event.new_stage:
         return False
-    stage = payload.get("propertyValue")
-    return bool(stage) and consume_expected_revert(session, connection_id, deal_id, str(stage), now)
+    return consume_expected_revert(session, connection_id, deal_id, event.new_stage, now)
 
 
 def _source_stage(session: Any, connection_id: int, snapshot: DealSnapshot,

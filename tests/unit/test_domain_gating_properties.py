@@ -134,6 +134,13 @@ def open_positions(pipeline: Pipeline) -> list[Stage]:
     return [s for s in pipeline.ordered_stages if s.kind is not StageKind.LOST]
 
 
+def earlier_and_later(data: st.DataObject, pipeline: Pipeline) -> tuple[list[Stage], int, int] | None:
+    """The pipeline's open/won stages and two drawn positions i < j in them (None when impossible)."""
+    stages = open_positions(pipeline)
+    positions = two_positions(data, len(stages)) if len(stages) >= 2 else None
+    return None if positions is None else (stages, *positions)
+
+
 def ref(stage: Stage) -> StageRef:
     return StageRef("p", stage.id)
 
@@ -148,13 +155,10 @@ def test_backward_moves_are_always_allowed(
     config: tuple[Pipeline, list[Gate]], values: dict[str, object], data: st.DataObject
 ) -> None:
     pipeline, gates = config
-    stages = open_positions(pipeline)
-    if len(stages) < 2:
+    drawn = earlier_and_later(data, pipeline)
+    if drawn is None:
         return
-    positions = two_positions(data, len(stages))
-    if positions is None:
-        return
-    i, j = positions
+    stages, i, j = drawn
     d = Gatekeeper([pipeline], gates, SPECS).decide(ref(stages[j]), ref(stages[i]), values)
     assert (d.outcome, d.direction, d.issues, d.gated_stages) == (Outcome.ALLOWED, Direction.BACKWARD, (), ())
 
@@ -176,13 +180,10 @@ def test_a_skip_fails_exactly_the_fields_of_the_stepwise_path(
     config: tuple[Pipeline, list[Gate]], values: dict[str, object], data: st.DataObject
 ) -> None:
     pipeline, gates = config
-    stages = open_positions(pipeline)
-    if len(stages) < 2:
+    drawn = earlier_and_later(data, pipeline)
+    if drawn is None:
         return
-    positions = two_positions(data, len(stages))
-    if positions is None:
-        return
-    i, j = positions
+    stages, i, j = drawn
     keeper = Gatekeeper([pipeline], gates, SPECS)
     direct = keeper.decide(ref(stages[i]), ref(stages[j]), values)
     steps = [keeper.decide(ref(a), ref(b), values) for a, b in pairwise(stages[i : j + 1])]

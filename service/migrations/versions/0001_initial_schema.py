@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-22 19:55:30.923619
+Create Date: 2026-11-22 20:21:10.393444
 """
 
 from __future__ import annotations
@@ -172,6 +172,10 @@ def upgrade() -> None:
         sa.Column("object_id", sa.String(length=64), nullable=False),
         sa.Column("kind", sa.String(length=32), nullable=False),
         sa.Column("occurred_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("new_stage", sa.String(length=64), nullable=True),
+        sa.Column("source", sa.String(length=16), nullable=False),
+        sa.Column("change_source", sa.String(length=40), nullable=True),
+        sa.Column("actor", sa.String(length=120), nullable=True),
         sa.Column("payload", sa.JSON(), nullable=False),
         sa.Column("status", sa.String(length=16), nullable=False),
         sa.Column("attempts", sa.Integer(), nullable=False),
