@@ -121,6 +121,10 @@ class WebhookEvent:
     raw: Mapping[str, Any] = field(default_factory=dict)
     new_stage: str | None = None  # set when the event reports a stage change, to the new stage id
     source: str = "unknown"  # who made the change, normalized: ui | api | automation | import | unknown
+    old_stage: str | None = None  # the previous stage, where the CRM sends it (Pipedrive, amoCRM)
+    new_pipeline: str | None = None
+    old_pipeline: str | None = None
+    account: str | None = None  # the CRM account the event belongs to (portal id, subdomain, member id)
 
 
 @dataclass(frozen=True)
@@ -180,6 +184,10 @@ class CRMAdapter(Protocol):
 
     def list_owners(self) -> tuple[OwnerInfo, ...]:
         """Every owner (user) of the account."""
+
+    def native_stage_requirements(self) -> dict[str, tuple[str, ...]]:
+        """The CRM's own per-stage required fields: stage id -> property names ({} when it has none
+        readable over the API, as with HubSpot)."""
 
     def close(self) -> None:
         """Release the HTTP client."""

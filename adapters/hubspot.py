@@ -232,6 +232,10 @@ class HubSpotAdapter:
             if after is None:
                 return tuple(owners)
 
+    def native_stage_requirements(self) -> dict[str, tuple[str, ...]]:
+        """HubSpot's conditional stage properties are not readable over the API (CRM-CONTRACTS 2.1)."""
+        return {}
+
     def close(self) -> None:
         """Release the HTTP client's connections."""
         self._client.close()
