@@ -4,21 +4,18 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
-from typing import Any
 
 from sqlalchemy import or_, select
 
 from adapters.base import DealSnapshot
 from adapters.errors import CRMError, CRMNotFound
-from service.domain.gating import StageRef
 from service.errors import ConflictError
 from service.faults import crash_point
 from service.models import Connection, InboundEvent
 from service.runtime import Runtime
 from service.services.common import get_or_404
-from service.services.deals import apply_snapshot, find_record, mapped_fields, pipeline_of_stage
-from service.services.gatekeeping import Move, consume_expected_revert, gate_move, pending_revert_of
-from service.services.policy import gatekeeper_for
+from service.services.deals import find_record, mapped_fields
+from service.services.observe import Observation, observe
 from service.unit_of_work import UnitOfWork
 
 log = logging.getLogger("qualify.events")
@@ -123,12 +120,11 @@ def _apply(runtime: Runtime, event_id: int, snapshot: DealSnapshot | None) -> No
             _apply_non_deal_event(uow, event, now)
             uow.commit()
             return
-        record = find_record(session, connection.id, snapshot.id, lock=True)
-        previous = (record.pipeline_external_id, record.stage_external_id) if record else None
-        last_change = record.stage_changed_at if record else None
-        record = apply_snapshot(session, connection, record, snapshot, mapped_fields(session, connection.id))
-        session.flush()
-        status, note = _detect_and_gate(runtime, uow, connection, event, record, snapshot, previous, last_change, now)
+        observation = Observation(
+            snapshot=snapshot, seen_at=event.occurred_at, origin="webhook", new_stage=event.new_stage,
+            source=event.source, change_source=event.change_source, actor=event.actor, event_id=event.id,
+        )
+        status, note, _ = observe(runtime, session, connection, observation)
         _finish(uow, event, status, note, now)
         uow.commit()
     crash_point("after_decision")
@@ -142,57 +138,3 @@ def _apply_non_deal_event(uow: UnitOfWork, event: InboundEvent, now: datetime) -
         _finish(uow, event, "done", "deal deleted", now)
     else:
         _finish(uow, event, "ignored", f"{event.kind} events are not acted on", now)
-
-
-def _detect_and_gate(runtime: Runtime, uow: UnitOfWork, connection: Connection, event: InboundEvent,
-                     record: Any, snapshot: DealSnapshot, previous: tuple[str | None, str | None] | None,
-                     last_change: datetime | None, now: datetime) -> tuple[str, str | None]:
-    session = uow.session
-    current_stage, current_pipeline = snapshot.stage_id, snapshot.pipeline_id
-    if current_stage is None or current_pipeline is None:
-        return "ignored", "the deal has no stage"
-    changed_at = snapshot.stage_history[0].at if snapshot.stage_history else event.occurred_at
-    if last_change is not None and max(event.occurred_at, changed_at) < last_change:
-        return "ignored", "older than the last stage change already applied"
-    source = _source_stage(session, connection.id, snapshot, previous)
-    record.stage_changed_at = max(filter(None, (last_change, changed_at, event.occurred_at)))
-    change_source = event.change_source or event.source
-    if _is_echo(session, connection.id, event, snapshot.id, now):
-        echoed_stage = str(event.new_stage)
-        source = StageRef(pipeline_of_stage(session, connection.id, echoed_stage) or current_pipeline, echoed_stage)
-        record.pipeline_external_id, record.stage_external_id = source.pipeline_id, source.stage_id
-        if source == StageRef(current_pipeline, current_stage):
-            return "ignored", "echo of Qualify's own revert"
-        # The deal moved again after our revert: gate that newer move from the reverted stage.
-    if source == StageRef(current_pipeline, current_stage):
-        record.pipeline_external_id, record.stage_external_id = current_pipeline, current_stage
-        return "done", "no stage change since the last event"
-    if pending_revert_of(session, record, current_stage) is not None:
-        return "done", "a revert of this move is already queued"
-    actor = snapshot.stage_history[0].source_id if snapshot.stage_history else event.actor
-    move = Move(source=source, target=StageRef(current_pipeline, current_stage), occurred_at=changed_at,
-                actor=actor, change_source=change_source, origin="webhook", event_id=event.id)
-    keeper = gatekeeper_for(runtime, session, connection)
-    transition = gate_move(session, connection, keeper, record, move, now,
-                           runtime.settings.expected_revert_ttl_seconds)
-    runtime.wake_worker()
-    return "done", f"{transition.decision}: {transition.message}"[:1000]
-
-
-def _is_echo(session: Any, connection_id: int, event: InboundEvent, deal_id: str, now: datetime) -> bool:
-    """Whether the event reports Qualify's own revert: not made in the CRM UI, and into the stage
-    an unexpired expected-revert record names (which it then consumes)."""
-    if event.source == "ui" or not event.new_stage:
-        return False
-    return consume_expected_revert(session, connection_id, deal_id, event.new_stage, now)
-
-
-def _source_stage(session: Any, connection_id: int, snapshot: DealSnapshot,
-                  previous: tuple[str | None, str | None] | None) -> StageRef | None:
-    """Where the deal came from: the stage Qualify last recorded, else the CRM's stage history."""
-    if previous and previous[1]:
-        return StageRef(previous[0] or snapshot.pipeline_id or "", previous[1])
-    if len(snapshot.stage_history) > 1:
-        stage_id = snapshot.stage_history[1].stage_id
-        return StageRef(pipeline_of_stage(session, connection_id, stage_id) or snapshot.pipeline_id or "", stage_id)
-    return None

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -51,12 +51,15 @@ def pending_revert_of(session: Session, record: Record, blocked_stage: str) -> O
 
 
 def gate_move(session: Session, connection: Connection, keeper: Gatekeeper, record: Record, move: Move,
-              now: datetime, revert_ttl: int) -> Transition:
+              now: datetime, revert_ttl: int, *, audit_only: bool = False) -> Transition:
     """Decide the move, write the transition, outbox actions and expected revert; returns the transition.
 
-    Sets the record's stage to where the deal will be once Qualify's actions are delivered.
+    Sets the record's stage to where the deal will be once Qualify's actions are delivered. With
+    `audit_only` a failing move is recorded as `audited` and nothing is done in the CRM.
     """
     decision = keeper.decide(move.source, move.target, record.values, connection.language)
+    if audit_only and decision.outcome is not Outcome.ALLOWED:
+        decision = replace(decision, outcome=Outcome.AUDITED)
     revert_to = _revert_target(session, connection, move) if decision.outcome is Outcome.BLOCKED else None
     action = {Outcome.BLOCKED: "revert+task" if revert_to else "task", Outcome.WARNED: "task"}.get(
         decision.outcome, "none")

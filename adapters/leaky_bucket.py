@@ -1,0 +1,112 @@
+"""Client-side leaky-bucket limiting, the algorithm Bitrix24 uses on its side.
+
+Bitrix24 keeps a request counter per portal (and source IP) that every call raises by one and that
+drains by Y per second; above X the portal answers 503 QUERY_LIMIT_EXCEEDED. X/Y are 50/2 on
+ordinary plans and 250/5 on Enterprise (https://github.com/bitrix24/b24restdocs/blob/main/limits.md).
+`LeakyBucket` mirrors that counter locally so we wait before Bitrix24 would refuse us. It has the
+same `acquire(bucket)` / `try_acquire(bucket)` interface as `adapters.ratelimit.RateLimiter`, so it
+can be passed wherever a `limiter` is taken; every bucket name shares the one counter because
+Bitrix24 counts all methods together.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from typing import Protocol
+
+from adapters.ratelimit import RateLimitTimeoutError
+
+Clock = Callable[[], float]
+Sleep = Callable[[float], None]
+
+STANDARD_PLAN = (2.0, 50)  # (drain per second, capacity) on every plan but Enterprise
+ENTERPRISE_PLAN = (5.0, 250)
+
+
+class Limiter(Protocol):
+    """What an adapter needs from a limiter: block until one call may be sent."""
+
+    def acquire(self, bucket: str = "default", *, timeout: float | None = None) -> float:
+        """Block until a call may be sent in `bucket`; return the seconds waited."""
+
+
+class LeakyBucket:
+    """A thread-safe leaky bucket: `capacity` calls at once, refilled at `drain_rate` per second."""
+
+    def __init__(
+        self,
+        drain_rate: float = STANDARD_PLAN[0],
+        capacity: int = STANDARD_PLAN[1],
+        *,
+        clock: Clock = time.monotonic,
+        sleep: Sleep = time.sleep,
+    ) -> None:
+        """Raises ValueError for a drain rate <= 0 or a capacity < 1."""
+        if drain_rate <= 0 or capacity < 1:
+            raise ValueError("a leaky bucket needs drain_rate > 0 and capacity >= 1")
+        self.drain_rate = float(drain_rate)
+        self.capacity = int(capacity)
+        self._clock = clock
+        self._sleep = sleep
+        self._level = 0.0
+        self._updated = clock()
+        self._lock = threading.Lock()
+
+    @classmethod
+    def for_plan(cls, plan: str = "standard", **kw: Clock | Sleep) -> LeakyBucket:
+        """The bucket for a Bitrix24 plan: "standard" (2/s, 50) or "enterprise" (5/s, 250).
+
+        Raises ValueError for another plan name.
+        """
+        plans = {"standard": STANDARD_PLAN, "enterprise": ENTERPRISE_PLAN}
+        if plan not in plans:
+            raise ValueError(f"unknown Bitrix24 plan {plan!r}; expected one of {sorted(plans)}")
+        rate, capacity = plans[plan]
+        return cls(rate, capacity, **kw)  # type: ignore[arg-type]
+
+    @property
+    def level(self) -> float:
+        """The counter now (calls still "in the bucket"), after draining."""
+        with self._lock:
+            self._drain()
+            return self._level
+
+    def _drain(self) -> None:
+        now = self._clock()
+        elapsed = max(0.0, now - self._updated)
+        self._level = max(0.0, self._level - elapsed * self.drain_rate)
+        self._updated = now
+
+    def try_acquire(self, bucket: str = "default") -> float:
+        """Count one call and return 0.0 if the bucket has room; otherwise the seconds to wait.
+
+        `bucket` is accepted for RateLimiter compatibility and ignored (one counter per portal).
+        """
+        with self._lock:
+            self._drain()
+            if self._level + 1.0 <= self.capacity + 1e-9:
+                self._level += 1.0
+                return 0.0
+            return max((self._level + 1.0 - self.capacity) / self.drain_rate, 1e-6)
+
+    def acquire(self, bucket: str = "default", *, timeout: float | None = None) -> float:
+        """Block until the call fits, count it, and return the seconds waited.
+
+        Raises RateLimitTimeoutError when `timeout` would be exceeded.
+        """
+        started = self._clock()
+        while True:
+            wait = self.try_acquire(bucket)
+            if wait == 0.0:
+                return self._clock() - started
+            if timeout is not None and self._clock() - started + wait > timeout:
+                raise RateLimitTimeoutError(f"no leaky-bucket room within {timeout:.3f}s")
+            self._sleep(wait)
+
+    def reset(self) -> None:
+        """Empty the bucket (tests, sandbox reset)."""
+        with self._lock:
+            self._level = 0.0
+            self._updated = self._clock()
