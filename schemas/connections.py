@@ -9,6 +9,35 @@ from schemas.common import CRM_KINDS, LANGUAGES, JsonBoolean, PageSchema, Strict
 SIGNATURE_VERSIONS = ("v1", "v2", "v3")
 
 
+class BucketSchema(StrictSchema):
+    """At most `requests` calls per `seconds`."""
+
+    requests = fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=100_000))
+    seconds = fields.Float(required=True, validate=validate.Range(min=0.1, max=86_400))
+
+
+def _bucket() -> fields.Nested:
+    return fields.Nested(BucketSchema)
+
+
+class RateLimitsSchema(StrictSchema):
+    """Client-side limits per bucket; a bucket left out keeps the CRM's default."""
+
+    default = _bucket()
+    search = _bucket()
+
+
+def rate_limits_field(**kwargs: object) -> fields.Nested:
+    """Per-bucket client-side limits, e.g. {"default": {"requests": 180, "seconds": 10}}; {} restores the
+    CRM's defaults."""
+    return fields.Nested(RateLimitsSchema, **kwargs)  # type: ignore[arg-type]
+
+
+def sync_interval_field(**kwargs: object) -> fields.Integer:
+    """Seconds between incremental syncs of a connection."""
+    return fields.Integer(strict=True, validate=validate.Range(min=60, max=86_400), **kwargs)  # type: ignore[arg-type]
+
+
 class ConnectionInSchema(StrictSchema):
     """Create a CRM connection; secrets are write-only."""
 
@@ -28,6 +57,8 @@ class ConnectionInSchema(StrictSchema):
     placeholders = fields.List(
         fields.String(validate=validate.Length(min=1, max=50)), allow_none=True, validate=validate.Length(max=100)
     )
+    rate_limits = rate_limits_field()
+    sync_interval_seconds = sync_interval_field(load_default=300)
 
 
 class ConnectionPatchSchema(StrictSchema):
@@ -47,6 +78,8 @@ class ConnectionPatchSchema(StrictSchema):
         fields.String(validate=validate.Length(min=1, max=50)), allow_none=True, validate=validate.Length(max=100)
     )
     active = JsonBoolean()
+    rate_limits = rate_limits_field()
+    sync_interval_seconds = sync_interval_field()
 
 
 class StageOutSchema(Schema):
@@ -80,11 +113,48 @@ class ConnectionOutSchema(Schema):
     signature_versions = fields.List(fields.String(), required=True)
     placeholders = fields.List(fields.String(), allow_none=True)
     active = fields.Boolean(required=True)
+    rate_limits = fields.Nested(RateLimitsSchema, allow_none=True)
+    sync_interval_seconds = fields.Integer(required=True)
+    last_synced_at = fields.DateTime(allow_none=True)
     webhook_url = fields.String(required=True, metadata={"description": "paste into the CRM app's webhook settings"})
     pipelines_synced_at = fields.DateTime(allow_none=True)
     created_at = fields.DateTime(required=True)
     updated_at = fields.DateTime(required=True)
     pipelines = fields.List(fields.Nested(PipelineOutSchema), required=True)
+
+
+class SyncRequestSchema(StrictSchema):
+    """Start a sync of one connection."""
+
+    full = JsonBoolean(load_default=False, metadata={"description": "read every deal, not only changed ones"})
+
+
+class SyncRunSchema(Schema):
+    """One sync run."""
+
+    id = fields.Integer(required=True)
+    connection_id = fields.Integer(required=True)
+    full = fields.Boolean(required=True)
+    trigger = fields.String(required=True)
+    status = fields.String(required=True, metadata={"description": "queued, running, done or failed"})
+    queued_at = fields.DateTime(required=True)
+    started_at = fields.DateTime(allow_none=True)
+    finished_at = fields.DateTime(allow_none=True)
+    cursor_from = fields.DateTime(allow_none=True)
+    cursor_to = fields.DateTime(allow_none=True)
+    pages = fields.Integer(required=True)
+    fetched = fields.Integer(required=True)
+    created = fields.Integer(required=True)
+    updated = fields.Integer(required=True)
+    moves = fields.Integer(required=True)
+    last_error = fields.String(allow_none=True)
+
+
+class SyncStatusSchema(Schema):
+    """The current sync (if any) and the latest runs of a connection."""
+
+    current = fields.Nested(SyncRunSchema, allow_none=True, required=True)
+    history = fields.List(fields.Nested(SyncRunSchema), required=True)
 
 
 class ConnectionPageSchema(PageSchema):

@@ -102,6 +102,33 @@ def cmd_scheduler(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_sync(args: argparse.Namespace, settings: Settings) -> int:
+    """Sync one connection now, showing progress; exit 1 when the run failed."""
+    from service.errors import ServiceError
+    from service.services.sync import execute_sync, request_sync
+
+    runtime = _runtime(settings)
+    try:
+        with runtime.uow() as uow:
+            run = request_sync(uow, args.connection, full=args.full, trigger="cli", now=runtime.clock())
+            run.status, run.started_at = "running", runtime.clock()
+            uow.commit()
+    except ServiceError as exc:
+        print(f"qualify sync: {exc.detail}", file=sys.stderr)
+        return 2
+
+    def show(progress: object) -> None:
+        print(f"\rpage {getattr(progress, 'pages', 0)}: {getattr(progress, 'fetched', 0)} deals read, "
+              f"{getattr(progress, 'moves', 0)} moves checked", end="", file=sys.stderr, flush=True)
+
+    result = execute_sync(runtime, run.id, show)
+    print(file=sys.stderr)
+    print(f"sync run {result.id}: {result.status}; {result.fetched} deals in {result.pages} pages, "
+          f"{result.created} new, {result.moves} moves checked" + (f"; error: {result.last_error}" if
+                                                                   result.last_error else ""))
+    return 0 if result.status == "done" else 1
+
+
 def cmd_sandbox(args: argparse.Namespace, settings: Settings) -> int:
     """Run a CRM simulator alone."""
     from adapters.sandbox.hubspot import run_forever
@@ -137,6 +164,10 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("--role", choices=("admin", "manager"), required=True)
     create.add_argument("--name", default=None)
     create.set_defaults(func=cmd_keys_create)
+    sync = sub.add_parser("sync", help="sync one connection now (incremental, or --full)")
+    sync.add_argument("connection", type=int, help="connection id")
+    sync.add_argument("--full", action="store_true", help="read every deal, not only those changed since last time")
+    sync.set_defaults(func=cmd_sync)
     sandbox = sub.add_parser("sandbox", help="run a CRM simulator on loopback")
     sandbox.add_argument("crm", choices=("hubspot",))
     sandbox.add_argument("--host", default="127.0.0.1")

@@ -44,6 +44,7 @@ class Settings:
     webhook_max_age_seconds: int = 300
     expected_revert_ttl_seconds: int = 600
     allow_loopback_crm: bool = False
+    sync_window_hours: float = 24.0
     log_level: str = "INFO"
 
     @classmethod

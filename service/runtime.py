@@ -59,8 +59,8 @@ class Runtime:
     def adapter(self, connection: Any) -> CRMAdapter:
         """A CRM adapter for a connection model, sharing that connection's rate limiter."""
         buckets = dict(LIMITER_BUCKETS[connection.kind]())
-        for bucket, (count, seconds) in (connection.rate_limits or {}).items():
-            buckets[bucket] = (int(count), float(seconds))
+        for bucket, limit in (connection.rate_limits or {}).items():
+            buckets[bucket] = (int(limit["requests"]), float(limit["seconds"]))
         limiter = limiter_for(f"connection:{connection.id}", buckets)
         return adapter_for(connection.kind, self.credentials(connection), limiter=limiter)
 

@@ -16,15 +16,20 @@ from schemas.connections import (
     CrmPropertiesSchema,
     MappingsInSchema,
     MappingsOutSchema,
+    SyncRequestSchema,
+    SyncRunSchema,
+    SyncStatusSchema,
 )
 from service.api.common import ID, errors, protected_blueprint, runtime
 from service.models import Connection
 from service.services import connections as service
+from service.services import sync as sync_service
 
 blp = protected_blueprint("connections", __name__, "/v1/connections", "CRM connections")
 
 VIEW_ATTRIBUTES = ("id", "name", "kind", "base_url", "account_id", "app_id", "language", "signature_versions",
-                   "placeholders", "active", "pipelines_synced_at", "created_at", "updated_at")
+                   "placeholders", "active", "rate_limits", "sync_interval_seconds", "last_synced_at",
+                   "pipelines_synced_at", "created_at", "updated_at")
 
 
 def webhook_url(connection_id: int) -> str:
@@ -137,3 +142,28 @@ class Mappings(MethodView):
             result = service.replace_mappings(uow, connection_id, data["mappings"])
             uow.commit()
             return {"mappings": result}
+
+
+@blp.route(f"/<{ID}:connection_id>/sync")
+class Sync(MethodView):
+    """Incremental sync of a connection: start one, read status and history."""
+
+    @blp.response(200, SyncStatusSchema)
+    @errors(blp, 401, 404)
+    def get(self, connection_id: int) -> dict[str, Any]:
+        """The running or queued sync, if any, and the latest runs."""
+        with runtime().read_uow() as uow:
+            history = sync_service.sync_history(uow, connection_id)
+        current = next((r for r in history if r.status in sync_service.ACTIVE), None)
+        return {"current": current, "history": history}
+
+    @blp.arguments(SyncRequestSchema)
+    @blp.response(202, SyncRunSchema)
+    @errors(blp, 400, 401, 403, 404, 409, 413, 422)
+    def post(self, data: dict[str, Any], connection_id: int) -> Any:
+        """Queue a sync; the scheduler runs it within seconds. 409 while one is queued or running."""
+        with runtime().uow() as uow:
+            run = sync_service.request_sync(uow, connection_id, full=data["full"], trigger="api",
+                                            now=runtime().clock())
+            uow.commit()
+            return run

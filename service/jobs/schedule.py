@@ -24,6 +24,14 @@ def purge_expected_reverts(runtime: Runtime) -> None:
         uow.commit()
 
 
+def sync_connections(runtime: Runtime) -> None:
+    """Queue the syncs that are due (each connection's interval) and run every queued sync."""
+    from service.services.sync import queue_due_syncs, run_queued_syncs
+
+    queue_due_syncs(runtime)
+    run_queued_syncs(runtime)
+
+
 @dataclass(frozen=True)
 class Job:
     """One periodic job."""
@@ -35,6 +43,7 @@ class Job:
 
 JOBS = (
     Job("purge-expected-reverts", purge_expected_reverts, 3600),
+    Job("sync-connections", sync_connections, 10),
 )
 
 

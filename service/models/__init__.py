@@ -7,6 +7,7 @@ from service.models.gates import Gate
 from service.models.keys import ApiKey
 from service.models.outbox import ExpectedRevert, OutboxAction
 from service.models.records import Record, Transition
+from service.models.sync import SyncRun
 
 __all__ = [
     "ApiKey",
@@ -20,6 +21,7 @@ __all__ = [
     "Pipeline",
     "Record",
     "Stage",
+    "SyncRun",
     "Transition",
     "WebhookDelivery",
 ]

@@ -1,0 +1,207 @@
+"""Incremental sync and reconciliation of one connection.
+
+Pages through the deals modified since the stored cursor, upserts them by (connection, external
+id), and gates every stage move it finds exactly as if its webhook had arrived. Each page is
+committed together with the cursor it advances, so a crash loses nothing and repeats nothing
+that matters (re-reading a page is idempotent).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import select
+
+from adapters.base import CRMAdapter, DealPage, DealSnapshot
+from adapters.errors import CRMError
+from service.errors import ConflictError
+from service.models import Connection, Record, SyncRun
+from service.runtime import Runtime
+from service.services.common import get_or_404
+from service.services.deals import MappedField, apply_snapshot, mapped_fields
+from service.services.observe import Observation, observe
+from service.unit_of_work import UnitOfWork
+
+log = logging.getLogger("qualify.sync")
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+PAGE_SIZE = 200
+SEARCH_RESULT_CAP = 10_000  # HubSpot's search refuses to page past 10,000 results per query
+ACTIVE = ("queued", "running")
+
+Progress = Callable[["SyncRun"], None]
+
+
+@dataclass
+class _Window:
+    """The query being paged: deals modified since `since`, at cursor `after`."""
+
+    since: datetime
+    after: str | None = None
+    seen: int = 0
+
+
+def request_sync(uow: UnitOfWork, connection_id: int, *, full: bool, trigger: str, now: datetime) -> SyncRun:
+    """Queue a sync run; ConflictError when one is already queued or running."""
+    get_or_404(uow.session, Connection, connection_id, "Connection")
+    active = uow.session.scalars(
+        select(SyncRun).where(SyncRun.connection_id == connection_id, SyncRun.status.in_(ACTIVE))
+    ).first()
+    if active is not None:
+        raise ConflictError(f"Sync run {active.id} of connection {connection_id} is {active.status}.")
+    run = SyncRun(connection_id=connection_id, full=full, trigger=trigger, status="queued", queued_at=now)
+    uow.session.add(run)
+    uow.session.flush()
+    return run
+
+
+def sync_history(uow: UnitOfWork, connection_id: int, limit: int = 20) -> list[SyncRun]:
+    """The latest sync runs of a connection, newest first."""
+    get_or_404(uow.session, Connection, connection_id, "Connection")
+    return list(uow.session.scalars(
+        select(SyncRun).where(SyncRun.connection_id == connection_id).order_by(SyncRun.id.desc()).limit(limit)
+    ))
+
+
+def queue_due_syncs(runtime: Runtime) -> list[int]:
+    """Queue a run for every active connection whose interval has passed; returns the run ids."""
+    now = runtime.clock()
+    queued: list[int] = []
+    with runtime.uow() as uow:
+        for connection in uow.session.scalars(select(Connection).where(Connection.active.is_(True))):
+            due = connection.last_synced_at is None or (
+                connection.last_synced_at + timedelta(seconds=connection.sync_interval_seconds) <= now)
+            if not due:
+                continue
+            try:
+                queued.append(request_sync(uow, connection.id, full=False, trigger="schedule", now=now).id)
+            except ConflictError:
+                continue
+        uow.commit()
+    return queued
+
+
+def run_queued_syncs(runtime: Runtime, progress: Progress | None = None) -> int:
+    """Run every queued sync, oldest first; returns how many ran."""
+    ran = 0
+    while True:
+        with runtime.uow() as uow:
+            run = uow.session.scalars(select(SyncRun).where(SyncRun.status == "queued").order_by(SyncRun.id)).first()
+            if run is None:
+                return ran
+            run.status, run.started_at = "running", runtime.clock()
+            uow.commit()
+            run_id = run.id
+        execute_sync(runtime, run_id, progress)
+        ran += 1
+
+
+def execute_sync(runtime: Runtime, run_id: int, progress: Progress | None = None) -> SyncRun:
+    """Run a claimed sync to the end; CRM errors end the run as `failed` with the error kept."""
+    with runtime.uow() as uow:
+        run = uow.session.get_one(SyncRun, run_id)
+        connection = uow.session.get_one(Connection, run.connection_id)
+        baseline = run.full or connection.sync_cursor is None
+        window = _Window(since=EPOCH if run.full else (connection.sync_cursor or EPOCH))
+        run.status, run.started_at, run.cursor_from = "running", run.started_at or runtime.clock(), window.since
+        properties = [m.property for m in mapped_fields(uow.session, connection.id)]
+        adapter = runtime.adapter(connection)
+        uow.commit()
+    try:
+        while True:
+            page = adapter.search_deals_modified_since(window.since, properties, window.after, PAGE_SIZE)
+            last = _apply_page(runtime, adapter, run_id, page, properties, baseline)
+            if progress is not None:
+                progress(last)
+            if page.next_after is None:
+                break
+            _advance(window, page)
+        return _finish(runtime, run_id, "done", None)
+    except CRMError as exc:
+        log.warning("sync run %s failed: %s", run_id, exc)
+        return _finish(runtime, run_id, "failed", f"{type(exc).__name__}: {exc.vendor_message or exc.message}")
+    except Exception as exc:
+        log.exception("sync run %s failed unexpectedly", run_id)
+        return _finish(runtime, run_id, "failed", f"{type(exc).__name__}: {exc}")
+    finally:
+        adapter.close()
+
+
+def _advance(window: _Window, page: DealPage) -> None:
+    window.seen += len(page.deals)
+    if window.seen + PAGE_SIZE > SEARCH_RESULT_CAP:
+        # Start a new query at the newest modification time seen: the search is sorted ascending,
+        # so nothing is skipped; the few deals sharing that instant are read again (harmless).
+        newest = max((d.modified_at for d in page.deals if d.modified_at), default=window.since)
+        window.since, window.after, window.seen = newest, None, 0
+    else:
+        window.after = page.next_after
+
+
+def _details(runtime: Runtime, adapter: CRMAdapter, connection_id: int, deals: tuple[DealSnapshot, ...],
+             properties: list[str], baseline: bool) -> dict[str, DealSnapshot]:
+    """Full snapshots (with stage history) of the deals whose stage moved or that are new since the cursor."""
+    with runtime.read_uow() as uow:
+        rows = uow.session.execute(
+            select(Record.external_id, Record.stage_external_id)
+            .where(Record.connection_id == connection_id, Record.external_id.in_([d.id for d in deals]))
+        )
+        known = {external_id: stage for external_id, stage in rows}
+    moved = [d for d in deals if (d.id in known and known[d.id] != d.stage_id) or (d.id not in known and not baseline)]
+    return {d.id: adapter.get_deal(d.id, properties) for d in moved}
+
+
+def _apply_page(runtime: Runtime, adapter: CRMAdapter, run_id: int, page: DealPage, properties: list[str],
+                baseline: bool) -> SyncRun:
+    with runtime.read_uow() as uow:
+        connection_id = uow.session.get_one(SyncRun, run_id).connection_id
+    details = _details(runtime, adapter, connection_id, page.deals, properties, baseline)
+    now = runtime.clock()
+    window = timedelta(hours=runtime.settings.sync_window_hours)
+    with runtime.uow() as uow:
+        run = uow.session.get_one(SyncRun, run_id)
+        connection = uow.session.get_one(Connection, connection_id)
+        mapping = mapped_fields(uow.session, connection.id)
+        for deal in page.deals:
+            snapshot = details.get(deal.id, deal)
+            moved_at = snapshot.stage_history[0].at if snapshot.stage_history else now
+            observation = Observation(snapshot=snapshot, seen_at=moved_at, origin="sync", new_stage=snapshot.stage_id,
+                                      audit_only=now - moved_at > window)
+            existed = uow.session.scalar(select(Record.id).where(
+                Record.connection_id == connection.id, Record.external_id == deal.id)) is not None
+            if deal.id not in details and not existed:
+                _baseline(runtime, uow, connection, snapshot, mapping)
+            else:
+                observe(runtime, uow.session, connection, observation, mapping)
+            run.created += 0 if existed else 1
+            run.updated += 1 if existed else 0
+            run.moves += 1 if deal.id in details else 0
+        run.pages += 1
+        run.fetched += len(page.deals)
+        newest = max((d.modified_at for d in page.deals if d.modified_at), default=None)
+        if newest is not None and (connection.sync_cursor is None or newest > connection.sync_cursor):
+            connection.sync_cursor = run.cursor_to = newest
+        uow.commit()
+        return run
+
+
+def _baseline(runtime: Runtime, uow: UnitOfWork, connection: Connection, snapshot: DealSnapshot,
+              mapping: list[MappedField]) -> None:
+    """Record a deal first seen by a baseline sync where it stands, without gating how it got there."""
+    record = apply_snapshot(uow.session, connection, None, snapshot, mapping)
+    record.pipeline_external_id, record.stage_external_id = snapshot.pipeline_id, snapshot.stage_id
+    record.stage_changed_at = snapshot.modified_at or runtime.clock()
+    uow.session.flush()
+
+
+def _finish(runtime: Runtime, run_id: int, status: str, error: str | None) -> SyncRun:
+    with runtime.uow() as uow:
+        run = uow.session.get_one(SyncRun, run_id)
+        run.status, run.finished_at, run.last_error = status, runtime.clock(), error
+        connection = uow.session.get_one(Connection, run.connection_id)
+        connection.last_synced_at = run.finished_at
+        uow.commit()
+        return run
