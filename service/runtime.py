@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+import httpx
 from sqlalchemy import Engine
 from sqlalchemy.orm import sessionmaker
 
@@ -15,6 +16,7 @@ from adapters.base import Credentials, CRMAdapter, WebhookVerifier
 from adapters.hubspot import hubspot_limiter_buckets
 from adapters.ratelimit import limiter_for
 from adapters.registry import adapter_for, verifier_for
+from adapters.safe_transport import SafeTransport
 from service.config import Settings
 from service.db import make_engine, make_session_factory, utcnow
 from service.secrets import Vault, load_or_create_keys
@@ -62,7 +64,10 @@ class Runtime:
         for bucket, limit in (connection.rate_limits or {}).items():
             buckets[bucket] = (int(limit["requests"]), float(limit["seconds"]))
         limiter = limiter_for(f"connection:{connection.id}", buckets)
-        return adapter_for(connection.kind, self.credentials(connection), limiter=limiter)
+        # Every request is re-checked at connect time (DNS rebinding) and pinned to the vetted address.
+        transport = SafeTransport(allow_loopback=self.settings.allow_loopback_crm,
+                                  allowed_hosts=[httpx.URL(connection.base_url).host])
+        return adapter_for(connection.kind, self.credentials(connection), limiter=limiter, transport=transport)
 
     def verifier(self, connection: Any) -> WebhookVerifier:
         """The webhook verifier for a connection model."""

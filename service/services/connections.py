@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import ipaddress
-import socket
 from typing import Any
-from urllib.parse import urlsplit
 
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from adapters.base import PipelineInfo
+from adapters.safety import UnsafeURLError, check_crm_url
 from service.db import utcnow
 from service.errors import InvalidInputError
 from service.models import Connection, Field, FieldMapping, Pipeline, Stage
@@ -34,30 +32,21 @@ def get_connection(uow: UnitOfWork, connection_id: int) -> Connection:
     return get_or_404(uow.session, Connection, connection_id, "Connection")
 
 
-def check_base_url(runtime: Runtime, url: str) -> None:
-    """Refuse CRM base URLs on loopback, private or link-local addresses (after DNS resolution),
-    unless QUALIFY_ALLOW_LOOPBACK_CRM is on (for the sandboxes); raises InvalidInputError."""
-    host = urlsplit(url).hostname or ""
+def check_base_url(runtime: Runtime, kind: str, url: str) -> str:
+    """The normalized CRM base URL, or InvalidInputError when it is not one of the CRM's hosts or resolves
+    to an internal address (loopback only with QUALIFY_ALLOW_LOOPBACK_CRM, for the sandboxes)."""
+    if url.rstrip("/") == DEFAULT_BASE_URLS.get(kind):
+        return url.rstrip("/")
     try:
-        addresses = {str(info[4][0]) for info in socket.getaddrinfo(host, None)}
-    except (OSError, UnicodeError):
-        raise InvalidInputError(f"The CRM host {host!r} does not resolve.", {"base_url": ["Unknown host."]}) from None
-    for address in addresses:
-        ip = ipaddress.ip_address(address.split("%")[0])
-        internal = ip.is_private or ip.is_loopback or ip.is_link_local or ip.is_reserved or ip.is_unspecified
-        if internal and not runtime.settings.allow_loopback_crm:
-            raise InvalidInputError(
-                f"The CRM host {host!r} resolves to an internal address ({ip}); refused.",
-                {"base_url": ["Internal addresses are refused (set QUALIFY_ALLOW_LOOPBACK_CRM=1 for a sandbox)."]},
-            )
+        return check_crm_url(kind, url, allow_loopback=runtime.settings.allow_loopback_crm)
+    except UnsafeURLError as exc:
+        raise InvalidInputError(f"Refused CRM base URL: {exc}", {"base_url": [f"{exc} ({exc.reason})"]}) from None
 
 
 def create_connection(runtime: Runtime, uow: UnitOfWork, data: dict[str, Any]) -> Connection:
     """Store a connection with its secrets encrypted; InvalidInputError for an internal CRM host."""
     secrets = {k: data.pop(k) for k in SECRET_KEYS}
-    data["base_url"] = (data.get("base_url") or DEFAULT_BASE_URLS[data["kind"]]).rstrip("/")
-    if data["base_url"] != DEFAULT_BASE_URLS[data["kind"]]:
-        check_base_url(runtime, data["base_url"])
+    data["base_url"] = check_base_url(runtime, data["kind"], data.get("base_url") or DEFAULT_BASE_URLS[data["kind"]])
     row = Connection(**data, credentials_encrypted=runtime.vault.encrypt(secrets))
     uow.session.add(row)
     uow.session.flush()
@@ -71,8 +60,7 @@ def update_connection(runtime: Runtime, uow: UnitOfWork, connection_id: int, dat
     if given:
         row.credentials_encrypted = runtime.vault.encrypt({**runtime.vault.decrypt(row.credentials_encrypted), **given})
     if "base_url" in data:
-        data["base_url"] = data["base_url"].rstrip("/")
-        check_base_url(runtime, data["base_url"])
+        data["base_url"] = check_base_url(runtime, row.kind, data["base_url"])
     for name, value in data.items():
         setattr(row, name, value)
     row.config_version += 1

@@ -30,6 +30,7 @@ def run_worker_process(stack: Stack, crash_at: str | None = None) -> int:
         "QUALIFY_EVENT_STALE_SECONDS": "1",
         "QUALIFY_OUTBOX_IN_FLIGHT_STALE_SECONDS": "1",
         "QUALIFY_LOG_LEVEL": "WARNING",
+        "QUALIFY_ALLOW_LOOPBACK_CRM": "1",
     }
     env.pop("QUALIFY_CRASH_AT", None)
     if crash_at:
