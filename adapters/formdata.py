@@ -14,6 +14,7 @@ nested dicts and lists:
 - Every container is built as a dict with string keys; at the end a dict whose keys are exactly
   the canonical integers ``"0" .. "n-1"`` (no leading zeros, any order of arrival) becomes a
   list ordered by index. Any other dict stays a dict with string keys (e.g. ``{"1": .., "3": ..}``).
+  The top level is always a dict, even for ``0=a&1=b``.
 - Limits: at most MAX_PARTS pairs, MAX_DEPTH bracket groups per key, MAX_KEY_LENGTH characters
   per decoded key; beyond them ValueError (PHP silently truncates instead).
 

@@ -55,7 +55,9 @@ class LeakyBucket:
         self._lock = threading.Lock()
 
     @classmethod
-    def for_plan(cls, plan: str = "standard", **kw: Clock | Sleep) -> LeakyBucket:
+    def for_plan(
+        cls, plan: str = "standard", *, clock: Clock = time.monotonic, sleep: Sleep = time.sleep
+    ) -> LeakyBucket:
         """The bucket for a Bitrix24 plan: "standard" (2/s, 50) or "enterprise" (5/s, 250).
 
         Raises ValueError for another plan name.
@@ -64,7 +66,7 @@ class LeakyBucket:
         if plan not in plans:
             raise ValueError(f"unknown Bitrix24 plan {plan!r}; expected one of {sorted(plans)}")
         rate, capacity = plans[plan]
-        return cls(rate, capacity, **kw)  # type: ignore[arg-type]
+        return cls(rate, capacity, clock=clock, sleep=sleep)
 
     @property
     def level(self) -> float:

@@ -1,0 +1,295 @@
+"""Bitrix24 CRM adapter over the REST API (https://github.com/bitrix24/b24restdocs).
+
+Two ways to authenticate, told apart by `credentials.base_url`:
+
+- incoming webhook: a URL whose path ends in ``/rest/<user_id>/<code>/`` (``<user_id>`` all digits).
+  The secret is the path itself; methods are appended (``.../rest/1/abc/crm.deal.get.json``) and
+  `credentials.access_token` is ignored.
+- OAuth (application): any other URL is the portal (``https://acme.bitrix24.com`` or
+  ``https://acme.bitrix24.com/rest/``); methods go to ``/rest/<method>.json`` with the access token
+  as ``auth`` in the JSON body (Bitrix24 accepts it there or in the query; the body keeps it out of
+  access logs and of httpx's request log line).
+
+Every call is a POST with a JSON body through the connection's leaky bucket and `send_with_retry`.
+Error messages name the Bitrix24 method only, never the URL path (a webhook's path is its secret).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any, cast
+
+import httpx
+
+from adapters.base import (
+    Credentials,
+    DealPage,
+    DealSnapshot,
+    OwnerInfo,
+    PipelineInfo,
+    PropertyInfo,
+    TaskRequest,
+    WebhookEvent,
+)
+from adapters.bitrix24_mapping import (
+    DEAL_ENTITY_TYPE_ID,
+    batch_command,
+    batch_section,
+    classify_for,
+    endpoint_of,
+    iso_of,
+    owner_of,
+    pipeline_of,
+    property_of,
+    select_of,
+    snapshot_of,
+    stage_entity_id,
+)
+from adapters.bitrix24_webhooks import offline_event_of
+from adapters.errors import CRMRejected, CRMUnavailable
+from adapters.http import RetryPolicy, build_client, send_with_retry
+from adapters.leaky_bucket import LeakyBucket, Limiter
+from adapters.ratelimit import RateLimiter
+
+PAGE_SIZE = 50  # fixed by Bitrix24 for every *.list method
+BATCH_MAX = 50  # commands per `batch` call (settings/how-to-call-rest-api/batch.md)
+MAX_PAGES = 200  # a safety stop for _list_all
+
+Command = tuple[str, Mapping[str, Any]]
+
+
+class Bitrix24Adapter:
+    """CRMAdapter for one Bitrix24 portal (incoming webhook or OAuth access token)."""
+
+    kind = "bitrix24"
+
+    def __init__(
+        self,
+        credentials: Credentials,
+        *,
+        limiter: Limiter | None = None,
+        policy: RetryPolicy | None = None,
+        timeout: float = 10.0,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        """Build the HTTP client; no request is made until the first call.
+
+        `limiter` defaults to a standard-plan LeakyBucket (2 req/s, burst 50); pass
+        `LeakyBucket.for_plan("enterprise")` for 5/250, or any RateLimiter.
+        """
+        base_url, self._token = endpoint_of(credentials)
+        self._limiter = limiter or LeakyBucket()
+        self._policy = policy or RetryPolicy()
+        self._offline_process_id: str | None = None
+        self._client = build_client(
+            base_url, headers={}, timeout=httpx.Timeout(timeout, connect=min(5.0, timeout)), transport=transport
+        )
+
+    def call(self, method: str, params: Mapping[str, Any] | None = None, *, idempotent: bool = True) -> Any:
+        """Call one REST method and return the whole JSON envelope ({"result", "next"?, "total"?, "time"}).
+
+        Raises the adapters.errors types (classify_bitrix24 maps Bitrix24's codes).
+        """
+        body = {**(params or {}), **({"auth": self._token} if self._token else {})}
+        # LeakyBucket is not a RateLimiter, but send_with_retry only calls limiter.acquire(bucket).
+        response = send_with_retry(
+            self._client, "POST", f"{method}.json", limiter=cast(RateLimiter, self._limiter), policy=self._policy,
+            classify=classify_for(method), idempotent=idempotent, json=body,
+        )  # fmt: skip
+        try:
+            payload = response.json()
+        except ValueError:
+            raise CRMUnavailable(f"{method}: Bitrix24 answered non-JSON", status=response.status_code,
+                                 body=response.text[:2000]) from None  # fmt: skip
+        if not isinstance(payload, dict) or "result" not in payload:
+            raise CRMRejected(f"{method}: no result in the answer", status=response.status_code,
+                              body=response.text[:2000])  # fmt: skip
+        return payload
+
+    def _result(self, method: str, params: Mapping[str, Any] | None = None, *, idempotent: bool = True) -> Any:
+        return self.call(method, params, idempotent=idempotent)["result"]
+
+    def _list_all(self, method: str, params: Mapping[str, Any], key: str | None = None) -> list[Any]:
+        """Every record of a paged *.list method, following `next` (offset paging, 50 per page)."""
+        records: list[Any] = []
+        start = 0
+        for _ in range(MAX_PAGES):
+            payload = self.call(method, {**params, "start": start})
+            result = payload["result"]
+            records.extend((result.get(key) if key else result) or [])
+            following = payload.get("next")
+            if following is None:
+                return records
+            if int(following) <= start:  # a page cursor that does not advance would loop forever
+                raise CRMUnavailable(f"{method}: paging did not advance past start={start}")
+            start = int(following)
+        raise CRMUnavailable(f"{method}: more than {MAX_PAGES} pages")
+
+    def batch(self, commands: Mapping[str, Command], *, halt: bool = False,
+              idempotent: bool = True) -> tuple[dict[str, Any], dict[str, Any]]:  # fmt: skip
+        """Run named commands through `batch`, 50 per call; returns (results, errors) by name.
+
+        A batch counts as one request for the leaky bucket. Errors of single commands come back in
+        `errors` ({"error", "error_description"}) instead of being raised.
+        """
+        names = list(commands)
+        results: dict[str, Any] = {}
+        errors: dict[str, Any] = {}
+        for first in range(0, len(names), BATCH_MAX):
+            chunk = names[first : first + BATCH_MAX]
+            cmd = {name: batch_command(*commands[name]) for name in chunk}
+            result = self._result("batch", {"halt": int(halt), "cmd": cmd}, idempotent=idempotent)
+            results.update(batch_section(result.get("result")))
+            errors.update(batch_section(result.get("result_error")))
+        return results, errors
+
+    def get_deal(self, deal_id: str, properties: Sequence[str]) -> DealSnapshot:
+        """crm.deal.get plus crm.stagehistory.list (its newest 50 records, newest first).
+
+        Raises CRMNotFound for an unknown id (Bitrix24: 400 "Not found").
+        """
+        deal = self._result("crm.deal.get", {"id": deal_id})
+        history = self._result("crm.stagehistory.list", {
+            "entityTypeId": DEAL_ENTITY_TYPE_ID, "filter": {"OWNER_ID": deal_id}, "order": {"ID": "DESC"},
+            "select": ["ID", "TYPE_ID", "STAGE_ID", "CATEGORY_ID", "CREATED_TIME", "STAGE_SEMANTIC_ID"],
+        })  # fmt: skip
+        wanted = set(select_of(properties))
+        fields = {k: v for k, v in deal.items() if k in wanted or str(k).startswith("UF_CRM_")}
+        return snapshot_of(fields, (history or {}).get("items") or [])
+
+    def search_deals_modified_since(
+        self, since: datetime, properties: Sequence[str], after: str | None = None, limit: int = 200
+    ) -> DealPage:
+        """One page (50, fixed by Bitrix24) of deals with DATE_MODIFY >= `since`, in ID order.
+
+        Uses the fast pattern from settings/performance/huge-data.md: `start=-1` (no COUNT, so
+        `total` is None) and a `>ID` filter; the cursor is the last deal id seen. `>=` rather than `>`
+        on DATE_MODIFY because Bitrix24 dates have whole seconds. Pages are in ID order, not by
+        modification time: advance `since` only after the last page. `limit` is ignored.
+        Raises CRMUnavailable when the cursor does not advance.
+        """
+        last_id = int(after) if after else 0
+        params = {
+            "filter": {">=DATE_MODIFY": iso_of(since), ">ID": last_id},
+            "order": {"ID": "ASC"}, "select": select_of(properties), "start": -1,
+        }  # fmt: skip
+        records = self._result("crm.deal.list", params) or []
+        deals = tuple(snapshot_of(record) for record in records)
+        if len(deals) < PAGE_SIZE:
+            return DealPage(deals=deals, next_after=None)
+        newest = max(int(d.id) for d in deals)
+        if newest <= last_id:
+            raise CRMUnavailable(f"crm.deal.list: >ID cursor did not advance past {last_id}")
+        return DealPage(deals=deals, next_after=str(newest))
+
+    def update_deal(self, deal_id: str, properties: Mapping[str, str]) -> None:
+        """crm.deal.update with `fields` (STAGE_ID, UF_CRM_*...; unknown fields are ignored by Bitrix24).
+
+        A CATEGORY_ID (pipeline) change goes through crm.item.update (entityTypeId 2) with the stage,
+        as crm.deal.update cannot move a deal between categories (crm-deal-update.md, STAGE_ID).
+        """
+        fields = dict(properties)
+        if "CATEGORY_ID" in fields:
+            moved = {"categoryId": fields.pop("CATEGORY_ID")}
+            if "STAGE_ID" in fields:
+                moved["stageId"] = fields.pop("STAGE_ID")
+            self._result("crm.item.update", {"entityTypeId": DEAL_ENTITY_TYPE_ID, "id": deal_id, "fields": moved})
+            if not fields:
+                return
+        self._result("crm.deal.update", {"id": deal_id, "fields": fields, "params": {"REGISTER_SONET_EVENT": "N"}})
+
+    def find_task(self, deal_id: str, marker: str) -> str | None:
+        """The id of an activity on the deal whose DESCRIPTION contains `marker`, or None."""
+        activities = self._list_all("crm.activity.list", {
+            "filter": {"OWNER_TYPE_ID": DEAL_ENTITY_TYPE_ID, "OWNER_ID": deal_id},
+            "select": ["ID", "DESCRIPTION", "SUBJECT"], "order": {"ID": "DESC"},
+        })  # fmt: skip
+        for activity in activities:
+            if marker in str(activity.get("DESCRIPTION") or ""):
+                return str(activity["ID"])
+        return None
+
+    def create_task(self, request: TaskRequest) -> str:
+        """crm.activity.todo.add on the deal (body + marker in the description); returns the id.
+
+        Not retried after a timeout or 5xx (it may exist): call find_task with the marker first.
+        """
+        params: dict[str, Any] = {
+            "ownerTypeId": DEAL_ENTITY_TYPE_ID, "ownerId": request.deal_id, "deadline": iso_of(request.due),
+            "title": request.subject, "description": f"{request.body}\n\n{request.marker}",
+        }  # fmt: skip
+        if request.owner_id:
+            params["responsibleId"] = request.owner_id
+        result = self._result("crm.activity.todo.add", params, idempotent=False)
+        return str(result["id"] if isinstance(result, dict) else result)
+
+    def create_note(self, deal_id: str, body: str, marker: str) -> str:
+        """crm.timeline.comment.add on the deal; returns the comment id."""
+        fields = {"ENTITY_ID": deal_id, "ENTITY_TYPE": "deal", "COMMENT": f"{body}\n\n{marker}"}
+        return str(self._result("crm.timeline.comment.add", {"fields": fields}, idempotent=False))
+
+    def list_pipelines(self) -> tuple[PipelineInfo, ...]:
+        """crm.category.list (deal categories) and their crm.status.list stages, fetched in one batch."""
+        categories = (self._result("crm.category.list", {"entityTypeId": DEAL_ENTITY_TYPE_ID}) or {}).get(
+            "categories") or []  # fmt: skip
+        commands = {
+            f"c{c['id']}": ("crm.status.list", {"filter": {"ENTITY_ID": stage_entity_id(c["id"])},
+                                                "order": {"SORT": "ASC"}})
+            for c in categories
+        }  # fmt: skip
+        results, errors = self.batch(commands)
+        if errors:
+            raise CRMRejected(f"crm.status.list failed in batch: {sorted(errors)}", vendor_message=str(errors))
+        pipelines = [pipeline_of(c, results.get(f"c{c['id']}") or []) for c in categories]
+        return tuple(sorted(pipelines, key=lambda p: (p.order, int(p.id))))
+
+    def list_deal_properties(self) -> tuple[PropertyInfo, ...]:
+        """crm.deal.fields, with enumeration items from crm.deal.userfield.list where missing."""
+        fields = self._result("crm.deal.fields") or {}
+        userfields = {str(u.get("FIELD_NAME")): u for u in self._list_all("crm.deal.userfield.list", {})}
+        return tuple(property_of(str(name), meta, userfields.get(str(name))) for name, meta in fields.items())
+
+    def list_owners(self) -> tuple[OwnerInfo, ...]:
+        """Every active user (user.get, paged)."""
+        return tuple(owner_of(raw) for raw in self._list_all("user.get", {"filter": {"ACTIVE": True}}))
+
+    def native_stage_requirements(self) -> dict[str, tuple[str, ...]]:
+        """{}: Bitrix24's "mandatory by stage" settings are not exposed over REST.
+
+        crm.deal.userfield.list has only the global MANDATORY flag (CRM-CONTRACTS 5.1); the
+        per-stage selection is configured in the UI only, so requirements are configured in Qualify.
+        """
+        return {}
+
+    def fetch_offline_events(self, limit: int = 50) -> list[WebhookEvent]:
+        """event.offline.get with clear=0: up to `limit` queued events, hidden under a process_id.
+
+        Call clear_offline_events after processing them (at-least-once). Works in OAuth context only.
+        """
+        result = self._result("event.offline.get", {"limit": max(1, min(limit, 50)), "clear": 0}) or {}
+        events = result.get("events") or []
+        if events:  # an empty answer may carry a fresh process id with nothing to clear under it
+            self._offline_process_id = result.get("process_id") or self._offline_process_id
+        return [offline_event_of(raw, self._offline_process_id) for raw in events]
+
+    def clear_offline_events(self, message_ids: Sequence[str], process_id: str | None = None) -> None:
+        """event.offline.clear for `message_ids` of the last (or given) process_id.
+
+        Raises ValueError when no events were fetched yet and no process_id is given.
+        """
+        process = process_id or self._offline_process_id
+        if not process:
+            raise ValueError("no offline process_id: fetch_offline_events first")
+        params: dict[str, Any] = {"process_id": process, "message_id": list(message_ids)}
+        self._result("event.offline.clear", params)
+
+    def close(self) -> None:
+        """Release the HTTP client's connections."""
+        self._client.close()
+
+    def __enter__(self) -> Bitrix24Adapter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

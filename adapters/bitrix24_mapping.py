@@ -1,0 +1,240 @@
+"""Turning Bitrix24's REST JSON into the adapter DTOs (and our values into Bitrix24's formats).
+
+Shapes follow https://github.com/bitrix24/b24restdocs (crm-deal-get, crm-stage-history-list,
+crm-status-list, crm-deal-fields, crm-deal-userfield-list, user-get). Bitrix24 answers most values
+as strings; dates are ISO 8601 with the portal's offset (``2024-04-03T10:26:32+02:00``).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+
+from adapters.base import (
+    Credentials,
+    DealSnapshot,
+    OptionInfo,
+    OwnerInfo,
+    PipelineInfo,
+    PropertyInfo,
+    StageChange,
+    StageInfo,
+)
+from adapters.errors import CRMAuthError, CRMError, CRMNotFound, CRMRateLimited, CRMRejected, CRMUnavailable
+from adapters.formdata import encode_php_form
+from adapters.http import parse_retry_after
+
+_WEBHOOK_PATH = re.compile(r"^(?P<root>.*/rest/\d+/[^/]+)/?$")
+DEAL_ENTITY_TYPE_ID = 2  # CRM object type id of deals (crm/data-types.md#object_type)
+BASE_FIELDS = ("ID", "TITLE", "STAGE_ID", "CATEGORY_ID", "ASSIGNED_BY_ID", "OPPORTUNITY", "CURRENCY_ID",
+               "DATE_MODIFY")  # fmt: skip
+# crm.stagehistory.list TYPE_ID values (crm-stage-history-list.md).
+HISTORY_TYPES = {"1": "creation", "2": "intermediate", "3": "final", "5": "category_change"}
+# crm.deal.fields types -> a HubSpot-like field_type the UI understands.
+FIELD_TYPES = {
+    "string": "text", "integer": "number", "double": "number", "money": "number", "date": "date",
+    "datetime": "date", "enumeration": "select", "crm_status": "select", "crm_category": "select",
+    "char": "booleancheckbox", "boolean": "booleancheckbox", "user": "select", "url": "text",
+}  # fmt: skip
+
+
+def parse_bitrix_time(value: object) -> datetime | None:
+    """A UTC datetime from Bitrix24's ISO 8601 (offset or Z; naive means UTC) or None."""
+    if value in (None, "", False):
+        return None
+    try:
+        parsed = datetime.fromisoformat(str(value).strip().replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+
+
+def iso_of(when: datetime) -> str:
+    """Seconds-precision ISO 8601 with an explicit offset, as Bitrix24 filters and writes expect."""
+    aware = when if when.tzinfo else when.replace(tzinfo=UTC)
+    return aware.astimezone(UTC).replace(microsecond=0).isoformat()
+
+
+def select_of(names: Sequence[str]) -> list[str]:
+    """The `select` list for crm.deal.get/list: the base fields, the asked ones, and every UF_CRM_*."""
+    return list(dict.fromkeys([*BASE_FIELDS, *names, "UF_*"]))
+
+
+def value_of(value: Any) -> str | None:
+    """A property value as a string: None stays None, lists (multiple fields) join with commas."""
+    if value is None or value is False:
+        return None
+    if isinstance(value, list | tuple):
+        return ",".join(str(v) for v in value)
+    if isinstance(value, dict):
+        return str(value.get("VALUE") or value.get("value") or "") or None
+    return str(value)
+
+
+def change_of(item: Mapping[str, Any]) -> StageChange | None:
+    """One crm.stagehistory.list item, or None when it lacks a stage or a time."""
+    at = parse_bitrix_time(item.get("CREATED_TIME"))
+    stage = item.get("STAGE_ID") or item.get("STATUS_ID")
+    if at is None or not stage:
+        return None
+    kind = HISTORY_TYPES.get(str(item.get("TYPE_ID")))
+    return StageChange(str(stage), at, kind, value_of(item.get("ID")))
+
+
+def history_of(items: Iterable[Mapping[str, Any]]) -> tuple[StageChange, ...]:
+    """Stage changes newest first (by time, then by record id, as records can share a second)."""
+    changes = [c for c in map(change_of, items) if c is not None]
+    changes.sort(key=lambda c: (c.at, int(c.source_id or 0)), reverse=True)
+    return tuple(changes)
+
+
+def snapshot_of(deal: Mapping[str, Any], history: Iterable[Mapping[str, Any]] = ()) -> DealSnapshot:
+    """A DealSnapshot from a crm.deal.get/list record: every returned field lands in `properties`."""
+    props = {str(k): value_of(v) for k, v in deal.items()}
+    get = props.get
+    return DealSnapshot(
+        id=str(deal["ID"]),
+        pipeline_id=get("CATEGORY_ID") or "0",  # a deal outside any category is in the default one (0)
+        stage_id=get("STAGE_ID"),
+        owner_id=get("ASSIGNED_BY_ID") or None,
+        amount=get("OPPORTUNITY"),
+        name=get("TITLE"),
+        modified_at=parse_bitrix_time(get("DATE_MODIFY")),
+        properties=props,
+        stage_history=history_of(history),
+    )
+
+
+def stage_of(raw: Mapping[str, Any], position: int) -> StageInfo:
+    """A crm.status.list record as a stage; SEMANTICS S = won, F = lost (EXTRA.SEMANTICS as fallback)."""
+    semantics = str(raw.get("SEMANTICS") or "").upper()
+    extra = str((raw.get("EXTRA") or {}).get("SEMANTICS") or "").lower()
+    won = semantics == "S" or extra == "success"
+    lost = semantics == "F" or extra in ("failure", "apology")
+    return StageInfo(str(raw["STATUS_ID"]), str(raw.get("NAME") or raw["STATUS_ID"]),
+                     _int(raw.get("SORT"), position), won or lost, won)  # fmt: skip
+
+
+def pipeline_of(category: Mapping[str, Any], statuses: Iterable[Mapping[str, Any]]) -> PipelineInfo:
+    """A crm.category.list category (camelCase keys) with its crm.status.list stages in SORT order."""
+    stages = tuple(sorted((stage_of(s, i) for i, s in enumerate(statuses)), key=lambda s: s.order))
+    return PipelineInfo(str(category["id"]), str(category.get("name") or category["id"]),
+                        _int(category.get("sort"), 0), stages)  # fmt: skip
+
+
+def stage_entity_id(category_id: str) -> str:
+    """crm.status.list ENTITY_ID of a deal category's stages: DEAL_STAGE (0) or DEAL_STAGE_<id>."""
+    return "DEAL_STAGE" if str(category_id) in ("0", "") else f"DEAL_STAGE_{category_id}"
+
+
+def property_of(name: str, meta: Mapping[str, Any], userfield: Mapping[str, Any] | None = None) -> PropertyInfo:
+    """A crm.deal.fields entry (+ the crm.deal.userfield.list record for UF_ fields) as a property.
+
+    Enumeration options use the item ID as value: Bitrix24 stores and filters enum fields by item id.
+    """
+    kind = str(meta.get("type") or (userfield or {}).get("USER_TYPE_ID") or "string")
+    label = meta.get("formLabel") or meta.get("listLabel") or meta.get("title") or name
+    items = meta.get("items") or (userfield or {}).get("LIST") or []
+    options = tuple(OptionInfo(str(i.get("ID")), str(i.get("VALUE") or i.get("ID"))) for i in items)
+    return PropertyInfo(name, str(label), kind, FIELD_TYPES.get(kind, "text"), options)
+
+
+def owner_of(raw: Mapping[str, Any]) -> OwnerInfo:
+    """A user.get record as an owner; the Bitrix24 user id is both id and user_id."""
+    user_id = str(raw["ID"])
+    return OwnerInfo(user_id, value_of(raw.get("EMAIL")) or None, value_of(raw.get("NAME")) or None,
+                     value_of(raw.get("LAST_NAME")) or None, user_id)  # fmt: skip
+
+
+def _int(value: object, default: int) -> int:
+    try:
+        return int(str(value))
+    except (TypeError, ValueError):
+        return default
+
+
+# ---- errors ------------------------------------------------------------------------------------
+QUERY_LIMIT_WAIT = 1.0  # the leaky bucket drains 2/s: a second frees two slots
+OPERATION_LIMIT_WAIT = 60.0  # the method's time budget: 10 one-minute baskets, one expires per minute
+_AUTH_CODES = frozenset({"expired_token", "invalid_token", "INVALID_CREDENTIALS", "NO_AUTH_FOUND",
+                         "WRONG_AUTH_TYPE", "insufficient_scope", "user_access_error", "ACCESS_DENIED"})  # fmt: skip
+
+
+def error_code_of(response: httpx.Response) -> tuple[str, str]:
+    """(error, error_description) of a Bitrix24 error body; empty strings when absent."""
+    try:
+        payload = response.json()
+    except ValueError:
+        return "", ""
+    if not isinstance(payload, dict):
+        return "", ""
+    return str(payload.get("error") or ""), str(payload.get("error_description") or "")
+
+
+def classify_for(method: str) -> Callable[[httpx.Response], CRMError | None]:
+    """A send_with_retry classifier for one REST method (see classify_bitrix24)."""
+    return lambda response: classify_bitrix24(response, method)
+
+
+def classify_bitrix24(response: httpx.Response, method: str) -> CRMError | None:
+    """None for 2xx, else the typed error for Bitrix24's status and error code.
+
+    503 QUERY_LIMIT_EXCEEDED -> CRMRateLimited (retry after ~1 s: the leaky bucket overflowed);
+    429 OPERATION_TIME_LIMIT -> CRMRateLimited with OPERATION_LIMIT_WAIT (the method's 480 s per
+    10 min budget, longer than any retry policy waits, so the caller reschedules);
+    401/403 and the OAuth/webhook codes -> CRMAuthError; 400 "Not found"/NOT_FOUND -> CRMNotFound;
+    404 ERROR_METHOD_NOT_FOUND -> CRMRejected (a wrong method or missing scope, not a missing object).
+    Messages name the method, never the URL (an incoming webhook's path is its secret).
+    """
+    status = response.status_code
+    if 200 <= status < 300:
+        return None
+    code, description = error_code_of(response)
+    text = f"{method} -> {status}" + (f": {code}" if code else "") + (f": {description}" if description else "")
+    kw: dict[str, Any] = {"status": status, "vendor_message": description or code or None,
+                          "body": response.text[:2000]}  # fmt: skip
+    header_wait = parse_retry_after(response.headers.get("retry-after"))
+    if code == "QUERY_LIMIT_EXCEEDED":
+        return CRMRateLimited(text, retry_after=max(header_wait or 0.0, QUERY_LIMIT_WAIT), **kw)
+    if code == "OPERATION_TIME_LIMIT":
+        return CRMRateLimited(text, retry_after=max(header_wait or 0.0, OPERATION_LIMIT_WAIT), **kw)
+    if code in _AUTH_CODES or status in (401, 403):
+        return CRMAuthError(text, **kw)
+    if code == "NOT_FOUND" or (status in (400, 404) and description.strip().lower() == "not found"):
+        return CRMNotFound(text, **kw)
+    if status == 429:
+        return CRMRateLimited(text, retry_after=header_wait or QUERY_LIMIT_WAIT, **kw)
+    if status >= 500:
+        return CRMUnavailable(text, retry_after=header_wait, **kw)
+    return CRMRejected(text, **kw)
+
+
+def batch_command(method: str, params: Mapping[str, Any]) -> str:
+    """A batch command string, ``method?php-style-query``."""
+    query = encode_php_form(params)
+    return f"{method}?{query}" if query else method
+
+
+def batch_section(value: Any) -> dict[str, Any]:
+    """Batch sections are JSON objects, or [] when empty (PHP arrays)."""
+    return {str(k): v for k, v in value.items()} if isinstance(value, dict) else {}
+
+
+def endpoint_of(credentials: Credentials) -> tuple[str, str | None]:
+    """(client base URL ending in "/", OAuth token or None for an incoming webhook).
+
+    Raises ValueError when an OAuth portal URL comes without an access token.
+    """
+    url = httpx.URL(credentials.base_url.strip())
+    match = _WEBHOOK_PATH.match(url.path)
+    if match:
+        return str(url.copy_with(path=match.group("root") + "/", query=None)), None
+    if not credentials.access_token:
+        raise ValueError("Bitrix24 OAuth needs an access token (or pass an incoming-webhook URL)")
+    path = url.path.rstrip("/")
+    path = path if path.endswith("/rest") else f"{path}/rest"
+    return str(url.copy_with(path=path + "/", query=None)), credentials.access_token

@@ -1,0 +1,149 @@
+"""Pipedrive webhooks v2: HTTP Basic auth plus an optional path token, and event parsing.
+
+Pipedrive does not sign webhooks; the only built-in protection is the Basic-auth pair set on the webhook
+(`http_auth_user`/`http_auth_password`), sent with every request
+(https://pipedrive.readme.io/docs/guide-for-webhooks-v2). A random token in the subscription URL is a
+second factor: it is accepted as the URL's last path segment (/webhooks/pipedrive/<token>) or as a
+`token` query parameter (?token=<token>). Both checks compare in constant time.
+"""
+
+from __future__ import annotations
+
+import base64
+import hmac
+import json
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from adapters.base import WebhookEvent
+from adapters.errors import WebhookAuthError, WebhookFormatError
+from adapters.pipedrive_mapping import parse_pipedrive_time
+
+_KINDS = {"change": "property_change", "create": "creation", "delete": "deletion",
+          "updated": "property_change", "added": "creation", "deleted": "deletion"}  # fmt: skip
+_SOURCES = {"app": "ui", "api": "api"}
+
+
+def basic_auth_header(username: str, password: str) -> str:
+    """The Authorization header value Pipedrive sends for these webhook credentials."""
+    return "Basic " + base64.b64encode(f"{username}:{password}".encode()).decode("ascii")
+
+
+def _same(expected: str, given: str) -> bool:
+    return hmac.compare_digest(expected.encode(), given.encode("utf-8", "replace"))
+
+
+class PipedriveWebhookVerifier:
+    """Implements adapters.base.WebhookVerifier for Pipedrive webhooks v2."""
+
+    def __init__(self, *, username: str, password: str, path_token: str | None = None) -> None:
+        """Raises ValueError for empty credentials or an empty path token."""
+        if not username or not password:
+            raise ValueError("Pipedrive webhooks need the HTTP Basic auth username and password")
+        if path_token is not None and not path_token:
+            raise ValueError("path_token must be None or a non-empty string")
+        self._expected = base64.b64encode(f"{username}:{password}".encode()).decode("ascii")
+        self._path_token = path_token
+
+    def verify(self, *, method: str, url: str, headers: Mapping[str, str], body: bytes, now: float) -> None:
+        """Accept the delivery or raise WebhookAuthError.
+
+        Reasons: missing_auth (no Basic Authorization header), bad_auth (wrong credentials), bad_token (the
+        configured path token is neither the last path segment nor the `token` query parameter). `now` is
+        unused: Pipedrive sends no signed timestamp.
+        """
+        h = {k.lower(): v for k, v in headers.items()}
+        scheme, _, credentials = (h.get("authorization") or "").strip().partition(" ")
+        if scheme.lower() != "basic" or not credentials.strip():
+            raise WebhookAuthError("missing_auth", "no HTTP Basic Authorization header")
+        if not _same(self._expected, credentials.strip()):
+            raise WebhookAuthError("bad_auth", "HTTP Basic credentials do not match")
+        if self._path_token is not None and not self._token_matches(url):
+            raise WebhookAuthError("bad_token", "the webhook URL does not carry the expected token")
+
+    def _token_matches(self, url: str) -> bool:
+        parts = urlsplit(url)
+        candidates = [unquote(parts.path.rstrip("/").rsplit("/", 1)[-1])]
+        candidates += parse_qs(parts.query).get("token", [])
+        expected = self._path_token or ""
+        # Compare every candidate (no short-circuit) so timing does not tell which form was tried.
+        results = [_same(expected, candidate) for candidate in candidates]
+        return any(results)
+
+    def parse(self, body: bytes, headers: Mapping[str, str]) -> list[WebhookEvent]:
+        """The one event of a v2 delivery, or WebhookFormatError (bad_json, bad_event).
+
+        kind: change -> property_change, create -> creation, delete -> deletion (merge when
+        meta.merged_to_id is set). new_stage/old_stage (and pipelines) are set only when `previous` holds
+        stage_id (pipeline_id); creations carry no old stage, so new_stage stays None for them too.
+        """
+        try:
+            payload = json.loads(body)
+        except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+            raise WebhookFormatError("bad_json", f"body is not JSON: {exc}") from None
+        if not isinstance(payload, dict) or not isinstance(payload.get("meta"), dict):
+            raise WebhookFormatError("bad_event", "body must be an object with a `meta` object")
+        return [_event(payload)]
+
+
+def _opt_str(value: Any) -> str | None:
+    return None if value is None or value == "" else str(value)
+
+
+def _section(payload: Mapping[str, Any], key: str) -> Mapping[str, Any]:
+    value = payload.get(key)
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise WebhookFormatError("bad_event", f"`{key}` must be an object or null")
+    return value
+
+
+def _occurred_at(meta: Mapping[str, Any]) -> datetime:
+    at = parse_pipedrive_time(meta.get("timestamp"))  # ISO in the guide, epoch in captured payloads
+    if at is None:
+        raise WebhookFormatError("bad_event", f"meta.timestamp is missing or not a time: {meta.get('timestamp')!r}")
+    return at
+
+
+def _event(payload: Mapping[str, Any]) -> WebhookEvent:
+    meta: Mapping[str, Any] = payload["meta"]
+    data, previous = _section(payload, "data"), _section(payload, "previous")
+    delivery = meta.get("id")
+    if not isinstance(delivery, str) or not delivery:
+        raise WebhookFormatError("bad_event", "meta.id (the event uuid) is missing")
+    action = meta.get("action")
+    if not isinstance(action, str) or not action:
+        raise WebhookFormatError("bad_event", "meta.action is missing")
+    object_id = meta.get("entity_id") if meta.get("entity_id") not in (None, "") else data.get("id")
+    if object_id is None or isinstance(object_id, bool | dict | list):
+        raise WebhookFormatError("bad_event", "meta.entity_id is missing or not an id")
+    attempt = meta.get("attempt", 0)
+    if isinstance(attempt, bool) or not str(attempt).isdigit():
+        raise WebhookFormatError("bad_event", f"meta.attempt must be an integer, got {attempt!r}")
+    kind = _KINDS.get(action, "other")
+    if kind == "deletion" and meta.get("merged_to_id"):
+        kind = "merge"
+    stage_moved, pipeline_moved = "stage_id" in previous, "pipeline_id" in previous
+    change_source = _opt_str(meta.get("change_source"))
+    return WebhookEvent(
+        delivery_key=delivery,
+        object_id=str(object_id),
+        kind=kind,
+        occurred_at=_occurred_at(meta),
+        object_type=str(meta.get("entity") or "unknown"),
+        property_name="stage_id" if stage_moved else None,
+        property_value=_opt_str(data.get("stage_id")) if stage_moved else None,
+        change_source=change_source,
+        source_id=_opt_str(meta.get("user_id")),
+        attempt=int(attempt),
+        raw=payload,
+        new_stage=_opt_str(data.get("stage_id")) if stage_moved else None,
+        source=_SOURCES.get(change_source or "", "unknown"),
+        old_stage=_opt_str(previous.get("stage_id")) if stage_moved else None,
+        new_pipeline=_opt_str(data.get("pipeline_id")) if pipeline_moved else None,
+        old_pipeline=_opt_str(previous.get("pipeline_id")) if pipeline_moved else None,
+        account=_opt_str(meta.get("company_id")),
+    )

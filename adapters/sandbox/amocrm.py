@@ -1,0 +1,299 @@
+"""Local amoCRM / Kommo simulator: API v4, OAuth 2 token endpoint, lead webhooks and test controls.
+
+    sandbox = AmoCRMSandbox(webhook_url="http://127.0.0.1:8000/webhooks/amocrm/<secret>")
+    base_url = sandbox.start()            # credentials.base_url for AmoCRMAdapter
+    lead_id = sandbox.ui_create_lead({"name": "Acme", "900001": "IT"})
+    sandbox.ui_move_lead(lead_id, 7000012)  # queues a form-encoded leads[status][0] POST
+    sandbox.wait_webhooks_idle()
+    sandbox.stop()
+
+Everything is in memory under one lock. API calls need ``Authorization: Bearer <access_token>``;
+``POST /oauth2/access_token`` rotates the pair (the used refresh token and the old access token stop
+working). 7 requests per second per account, else 429. Control endpoints: amocrm_control.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import secrets
+import threading
+import time
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from werkzeug.wrappers import Request, Response
+
+from adapters.sandbox import amocrm_api, amocrm_control
+from adapters.sandbox.amocrm_control import Failure, FailureInjector, failure_error
+from adapters.sandbox.amocrm_state import USER_ANNA, Account, ApiError
+from adapters.sandbox.amocrm_webhooks import WebhookSender, WebhookSettings, legacy_entry
+from adapters.sandbox.hubspot_limits import RollingWindow
+from adapters.sandbox.server import LoopbackServer
+
+log = logging.getLogger(__name__)
+OAUTH_PROBLEM = "https://developers.amocrm.ru/v3/errors/OAuthProblemJson"
+
+
+class AmoCRMSandbox:
+    """An in-memory amoCRM account served over HTTP; see the module docstring."""
+
+    def __init__(self, *, subdomain: str = "sandbox", account_id: int = 31_000_001,
+                 access_token: str = "amo-sandbox-access", refresh_token: str = "amo-sandbox-refresh",
+                 client_id: str = "sandbox-client-id", client_secret: str = "sandbox-client-secret",
+                 webhook_url: str | None = None, url_secret: str = "sandbox-url-secret-0123456789",
+                 rate_limit: tuple[int, float] = (7, 1.0), seed: bool = True, token_lifetime: int = 86_400) -> None:
+        self.subdomain, self.account_id, self.seed = subdomain, account_id, seed
+        self.access_token, self.refresh_token = access_token, refresh_token
+        self.client_id, self.client_secret, self.url_secret = client_id, client_secret, url_secret
+        self.token_lifetime = token_lifetime
+        self.default_user_id = USER_ANNA
+        self.api_user_id = USER_ANNA  # amoCRM attributes API writes to the user who installed the integration
+        self.lock = threading.RLock()
+        self.settings = WebhookSettings(url=webhook_url, subdomain=subdomain, account_id=account_id)
+        self.sender = WebhookSender(self.settings)
+        self.window = RollingWindow(*rate_limit)
+        self.failures = FailureInjector()
+        self.calls: list[dict[str, Any]] = []
+        self.refreshes = 0
+        self._url_map = amocrm_api.build_map()
+        self._abort = threading.Event()
+        self.server = LoopbackServer(self.wsgi_app)
+        self.account = self._new_account()
+        self.base_url = ""
+
+    # ---- lifecycle ----------------------------------------------------------------------------
+    def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
+        """Serve in a daemon thread; returns the base URL ``http://127.0.0.1:PORT``."""
+        self._abort.clear()
+        self.base_url = self.server.start(host, port)
+        self.settings.base_url = self.base_url
+        return self.base_url
+
+    def stop(self) -> None:
+        self._abort.set()  # wake requests sleeping in an injected "timeout"
+        self.server.stop()
+        self.sender.stop()
+
+    def reset(self) -> None:
+        """Back to the seeded account: clears data, logs, failures and the rate window; keeps config."""
+        with self.lock:
+            self.account = self._new_account()
+            self.calls.clear()
+            self.failures.rules.clear()
+            self.window.reset()
+        self.sender.clear()
+
+    def _new_account(self) -> Account:
+        account = Account(self.subdomain, self.account_id, listener=self._on_change)
+        if self.seed:
+            listener, account.listener = account.listener, None  # seeding sends no webhooks
+            for name, price in (("Acme rollout", 12000), ("Globex pilot", 4500), ("Initech renewal", 800)):
+                account.create_lead({"name": name, "price": price}, USER_ANNA)
+            account.listener = listener
+        return account
+
+    def _on_change(self, action: str, lead: dict[str, Any], old: dict[str, Any], user_id: int) -> None:
+        fields = {int(f["id"]): f for f in self.account.custom_fields}
+        self.sender.enqueue(action, legacy_entry(action, lead, old, user_id, fields))
+
+    # ---- test helpers -------------------------------------------------------------------------
+    def lead(self, lead_id: int | str) -> dict[str, Any]:
+        """The lead as the API renders it; ApiError (404) if unknown."""
+        with self.lock:
+            return self.account.render(self.account.lead(int(lead_id)), self.base_url)
+
+    def tasks_for_lead(self, lead_id: int | str) -> list[dict[str, Any]]:
+        with self.lock:
+            return [dict(t) for t in self.account.tasks.values() if t["entity_id"] == int(lead_id)]
+
+    def notes_for_lead(self, lead_id: int | str) -> list[dict[str, Any]]:
+        with self.lock:
+            return [dict(n) for n in self.account.notes.values() if n["entity_id"] == int(lead_id)]
+
+    def api_calls(self, method: str | None = None, path_prefix: str | None = None) -> list[dict[str, Any]]:
+        """Requests that reached the API or token endpoint: {method, path, query, json, status, at}."""
+        with self.lock:
+            return [dict(c) for c in self.calls
+                    if (method is None or c["method"] == method.upper())
+                    and (path_prefix is None or c["path"].startswith(path_prefix))]  # fmt: skip
+
+    def webhook_deliveries(self) -> list[dict[str, Any]]:
+        return self.sender.snapshot()
+
+    def wait_webhooks_idle(self, timeout: float = 5.0) -> None:
+        """Block until every queued webhook was POSTed; TimeoutError otherwise."""
+        self.sender.wait_idle(timeout)
+
+    # ---- UI simulation ------------------------------------------------------------------------
+    @staticmethod
+    def _ui_values(fields: dict[str, Any]) -> dict[str, Any]:
+        values = {k: v for k, v in fields.items() if not str(k).isdigit()}
+        custom = {int(k): v for k, v in fields.items() if str(k).isdigit()}
+        return {**values, "custom": custom} if custom else values
+
+    def ui_create_lead(self, fields: dict[str, Any], user_id: int | None = None) -> int:
+        with self.lock:
+            return int(self.account.create_lead(self._ui_values(fields), user_id or self.default_user_id)["id"])
+
+    def bulk_create_leads(self, count: int, *, updated_at: int | None = None) -> list[int]:
+        """Create many leads quickly without webhooks (pagination tests)."""
+        with self.lock:
+            listener, self.account.listener = self.account.listener, None
+            try:
+                return [int(self.account.create_lead({"name": f"Bulk {i}"}, USER_ANNA, at=updated_at)["id"])
+                        for i in range(count)]  # fmt: skip
+            finally:
+                self.account.listener = listener
+
+    def ui_update_lead(self, lead_id: int | str, fields: dict[str, Any], user_id: int | None = None) -> None:
+        with self.lock:
+            self.account.update_lead(int(lead_id), self._ui_values(fields), user_id or self.default_user_id)
+
+    def ui_move_lead(self, lead_id: int | str, status_id: int, pipeline_id: int | None = None, *,
+                     user_id: int | None = None) -> None:  # fmt: skip
+        fields: dict[str, Any] = {"status_id": status_id, **({"pipeline_id": pipeline_id} if pipeline_id else {})}
+        self.ui_update_lead(lead_id, fields, user_id)
+
+    def ui_delete_lead(self, lead_id: int | str, user_id: int | None = None) -> None:
+        with self.lock:
+            self.account.delete_lead(int(lead_id), user_id or self.default_user_id)
+
+    def fail_next(self, mode: str, count: int = 1, path_prefix: str = "/api/v4/", method: str | None = None,
+                  retry_after: float | None = None, delay: float = 10.0) -> None:
+        """Make the next `count` matching requests fail: 500, 503, 429, 401, timeout, expire-token, page-stuck."""
+        rule = Failure(str(mode), int(count), path_prefix, method, retry_after, float(delay))
+        with self.lock:
+            self.failures.add(rule)
+
+    def configure(self, body: dict[str, Any]) -> None:
+        """Apply /_sandbox/config keys; unknown keys raise ValueError."""
+        s = self.settings
+        setters: dict[str, Callable[[Any], None]] = {
+            "webhook_url": lambda v: setattr(s, "url", v or None),
+            "events": lambda v: setattr(s, "events", tuple(map(str, v))),
+            "batch_window": lambda v: setattr(s, "batch_window", float(v)),
+            "retry_delays": lambda v: setattr(s, "retry_delays", tuple(float(x) for x in v)),
+            "access_token": lambda v: setattr(self, "access_token", str(v)),
+            "refresh_token": lambda v: setattr(self, "refresh_token", str(v)),
+            "api_user_id": lambda v: setattr(self, "api_user_id", int(v)),
+            "rate_limit": self._set_rate_limit,
+        }  # fmt: skip
+        unknown = sorted(set(body) - set(setters))
+        if unknown:
+            raise ValueError(f"unknown config keys {unknown}; known: {sorted(setters)}")
+        with self.lock:
+            for key, value in body.items():
+                setters[key](value)
+
+    def _set_rate_limit(self, value: Any) -> None:
+        self.window.max_requests, self.window.seconds = int(value[0]), float(value[1])
+        self.window.reset()
+
+    def describe(self) -> dict[str, Any]:
+        s = self.settings
+        return {"base_url": self.base_url, "subdomain": self.subdomain, "account_id": self.account_id,
+                "webhook_url": s.url, "events": list(s.events), "batch_window": s.batch_window,
+                "retry_delays": list(s.retry_delays), "api_user_id": self.api_user_id,
+                "rate_limit": [self.window.max_requests, self.window.seconds], "client_id": self.client_id}  # fmt: skip
+
+    # ---- WSGI ---------------------------------------------------------------------------------
+    def wsgi_app(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        request = Request(environ)
+        if request.path.startswith("/_sandbox/"):
+            response = amocrm_control.dispatch(self, request)
+        else:
+            response = self._api(request)
+        return response(environ, start_response)
+
+    def _api(self, request: Request) -> Response:
+        status, body, parsed, headers = 500, None, None, {}
+        try:
+            parsed = _json_body(request)
+            rule = self._take_failure(request)
+            if rule is not None and rule.mode == "timeout":
+                self._abort.wait(rule.delay)
+            elif rule is not None and rule.mode == "expire-token":
+                with self.lock:
+                    self.access_token = "expired-" + secrets.token_hex(8)
+            elif rule is not None and rule.mode != "page-stuck":
+                raise failure_error(rule)
+            with self.lock:
+                if not self.window.acquire()[0]:
+                    raise ApiError(429, "Too Many Requests")
+                if request.path == "/oauth2/access_token" and request.method == "POST":
+                    status, body = self._token(parsed)
+                else:
+                    if request.headers.get("Authorization") != f"Bearer {self.access_token}":
+                        raise ApiError(401, "Unauthorized")
+                    call = amocrm_api.Call(self.account, request, parsed, self.api_user_id, self.base_url,
+                                           stuck_paging=rule is not None and rule.mode == "page-stuck")  # fmt: skip
+                    status, body = amocrm_api.dispatch(self._url_map, call)
+        except ApiError as exc:
+            status, body, headers = exc.status, exc.body, exc.headers
+        except Exception:  # a sandbox bug: answer 500 and keep serving
+            log.exception("amoCRM sandbox failed on %s %s", request.method, request.path)
+            status, body = 500, ApiError(500, "Internal Server Error").body
+        self._record(request, parsed, status)
+        return _response(status, body, headers)
+
+    def _token(self, body: Any) -> tuple[int, Any]:
+        """POST /oauth2/access_token with grant_type refresh_token: rotate the pair."""
+        body = body if isinstance(body, dict) else {}
+        if body.get("client_id") != self.client_id or body.get("client_secret") != self.client_secret:
+            raise ApiError(401, "Client authentication failed", title="Unauthorized",
+                           extra={"hint": "Client authentication failed", "type": OAUTH_PROBLEM})  # fmt: skip
+        if body.get("grant_type") != "refresh_token" or not body.get("refresh_token"):
+            raise ApiError(400, "The authorization grant type is not supported", extra={"type": OAUTH_PROBLEM})
+        if not secrets.compare_digest(str(body["refresh_token"]), self.refresh_token):
+            raise ApiError(400, "The refresh token is invalid.", extra={"hint": "Token has been revoked",
+                                                                        "type": OAUTH_PROBLEM})  # fmt: skip
+        self.access_token = "amo-access-" + secrets.token_hex(12)
+        self.refresh_token = "amo-refresh-" + secrets.token_hex(12)
+        self.refreshes += 1
+        return 200, {"token_type": "Bearer", "expires_in": self.token_lifetime, "server_time": int(time.time()),
+                     "access_token": self.access_token, "refresh_token": self.refresh_token}  # fmt: skip
+
+    def _take_failure(self, request: Request) -> Failure | None:
+        with self.lock:
+            return self.failures.take(request.method, request.path)
+
+    def _record(self, request: Request, parsed: Any, status: int) -> None:
+        query = {k: ",".join(request.args.getlist(k)) for k in request.args}
+        with self.lock:
+            self.calls.append({"method": request.method, "path": request.path, "query": query, "json": parsed,
+                               "status": status, "at": time.time()})  # fmt: skip
+
+
+def _json_body(request: Request) -> Any:
+    raw = request.get_data(cache=True)
+    if not raw:
+        return None
+    try:
+        return json.loads(raw)
+    except ValueError as exc:
+        raise ApiError(400, f"Invalid JSON: {exc}") from exc
+
+
+def _response(status: int, body: Any, headers: dict[str, str]) -> Response:
+    response = Response(status=status, headers=headers)
+    if status != 204 and body is not None:
+        response.set_data(json.dumps(body))
+        response.content_type = "application/problem+json" if status >= 400 else "application/hal+json"
+    return response
+
+
+def run_forever(host: str, port: int, webhook_url: str | None, **kwargs: Any) -> None:
+    """Serve a sandbox until Ctrl-C (for `qualify sandbox amocrm --port P --webhook-url URL`)."""
+    sandbox = AmoCRMSandbox(webhook_url=webhook_url, **kwargs)
+    sandbox.server.allow_any_host = True  # the CLI may bind a container's interface on purpose
+    base_url = sandbox.start(host, port)
+    print(f"amoCRM sandbox listening on {base_url}", flush=True)
+    print(f"access token: {sandbox.access_token}  refresh token: {sandbox.refresh_token}", flush=True)
+    print(f"webhooks -> {webhook_url or '(none; POST /_sandbox/config to set)'}", flush=True)
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        sandbox.stop()

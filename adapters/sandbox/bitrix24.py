@@ -1,0 +1,283 @@
+"""Local Bitrix24 simulator: the CRM REST methods Qualify uses, deal events and test controls.
+
+    sandbox = Bitrix24Sandbox(webhook_url="http://127.0.0.1:8000/webhooks/bitrix24")
+    sandbox.start()
+    url = sandbox.incoming_webhook_url        # http://127.0.0.1:PORT/rest/1/sandboxtoken/
+    deal_id = sandbox.ui_create_deal({"TITLE": "Acme"})
+    sandbox.ui_move_deal(deal_id, "PREPARATION")     # POSTs ONCRMDEALUPDATE to webhook_url
+    sandbox.wait_webhooks_idle()
+    sandbox.stop()
+
+Both auth styles work: incoming webhook (``/rest/<user>/<token>/<method>.json``) and OAuth
+(``/rest/<method>.json`` with ``auth=<access_token>`` in the query or body; event.offline.* only
+here, as in Bitrix24). Requests pass a leaky bucket (503 QUERY_LIMIT_EXCEEDED when full).
+Everything is in memory under one lock. Control endpoints live under `/_sandbox/`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any, cast
+
+from werkzeug.wrappers import Request, Response
+
+from adapters.formdata import parse_php_form
+from adapters.leaky_bucket import LeakyBucket
+from adapters.sandbox import bitrix24_api as api
+from adapters.sandbox import bitrix24_control as control
+from adapters.sandbox.bitrix24_events import EventSettings, OfflineQueue, WebhookSender
+from adapters.sandbox.bitrix24_state import B24Error, Portal
+from adapters.sandbox.server import LoopbackServer
+
+log = logging.getLogger(__name__)
+
+FAILURES: dict[str, tuple[int, str, str]] = {
+    "500": (500, "INTERNAL_SERVER_ERROR", "Internal server error"),
+    "QUERY_LIMIT_EXCEEDED": (503, "QUERY_LIMIT_EXCEEDED", "Too many requests"),
+    "OPERATION_TIME_LIMIT": (429, "OPERATION_TIME_LIMIT", "Method is blocked due to operation time limit."),
+    "401": (401, "expired_token", "The access token provided has expired."),
+}
+
+
+@dataclass
+class Failure:
+    """An injected failure for the next `count` calls of methods starting with `method`."""
+
+    mode: str
+    count: int
+    method: str | None
+    delay: float
+
+
+class Bitrix24Sandbox:
+    """An in-memory Bitrix24 portal served over HTTP; see the module docstring."""
+
+    def __init__(self, *, webhook_user_id: int = 1, webhook_token: str = "sandboxtoken",
+                 application_token: str = "apptoken", member_id: str = "sandbox-member",
+                 webhook_url: str | None = None, leaky_bucket: tuple[float, int] = (2.0, 50), seed: bool = True,
+                 access_token: str = "sandbox-oauth-token") -> None:  # fmt: skip
+        self.webhook_user_id = webhook_user_id
+        self.webhook_token = webhook_token
+        self.access_token = access_token
+        self.seed = seed
+        self.lock = threading.RLock()
+        self.bucket = LeakyBucket(*leaky_bucket)
+        self.settings = EventSettings(url=webhook_url, application_token=application_token, member_id=member_id)
+        self.sender = WebhookSender(self.settings)
+        self.offline = OfflineQueue()
+        self.failures: list[Failure] = []
+        self.quirks: set[str] = set()  # deliberate misbehaviour for client tests, e.g. "ignore_id_filter"
+        self.calls: list[dict[str, Any]] = []
+        self._abort = threading.Event()
+        self.server = LoopbackServer(self.wsgi_app)
+        self.portal = Portal(seeded=seed, listener=self._on_change)
+        self.base_url = ""
+
+    # ---- lifecycle ----------------------------------------------------------------------------
+    def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
+        """Serve in a daemon thread; returns the base URL ``http://127.0.0.1:PORT``."""
+        self._abort.clear()
+        self.base_url = self.server.start(host, port)
+        self.settings.domain = self.base_url.split("://", 1)[1]
+        self.settings.client_endpoint = f"{self.base_url}/rest/"
+        return self.base_url
+
+    def stop(self) -> None:
+        self._abort.set()  # wake requests sleeping in an injected "timeout"
+        self.server.stop()
+        self.sender.stop()
+
+    @property
+    def incoming_webhook_url(self) -> str:
+        """The incoming-webhook base URL: ``{base_url}/rest/{user}/{token}/``."""
+        return f"{self.base_url}/rest/{self.webhook_user_id}/{self.webhook_token}/"
+
+    def reset(self) -> None:
+        """Back to the seeded portal: clears data, calls, failures, offline queue and the bucket."""
+        with self.lock:
+            self.portal = Portal(seeded=self.seed, listener=self._on_change)
+            self.calls.clear()
+            self.failures.clear()
+            self.offline.reset()
+            self.bucket.reset()
+        self.sender.clear()
+
+    def _on_change(self, event: str, deal_id: int) -> None:
+        if self.settings.offline:
+            self.offline.add(event, deal_id)
+        else:
+            self.sender.enqueue(event, deal_id)
+
+    # ---- test helpers -------------------------------------------------------------------------
+    def deal(self, deal_id: int | str) -> dict[str, Any]:
+        """A copy of the stored deal; raises B24Error (400 Not found)."""
+        with self.lock:
+            return dict(self.portal.deal(deal_id))
+
+    def todos_for_deal(self, deal_id: int | str) -> list[dict[str, Any]]:
+        with self.lock:
+            return [dict(a) for a in self.portal.activities if a["OWNER_ID"] == str(deal_id)]
+
+    def comments_for_deal(self, deal_id: int | str) -> list[dict[str, Any]]:
+        with self.lock:
+            return [dict(c) for c in self.portal.comments if c["ENTITY_ID"] == str(deal_id)]
+
+    def stage_history(self, deal_id: int | str) -> list[dict[str, Any]]:
+        with self.lock:
+            return [dict(h) for h in self.portal.history if h["OWNER_ID"] == int(deal_id)]
+
+    def api_calls(self, method: str | None = None, auth: str | None = None) -> list[dict[str, Any]]:
+        """Authenticated REST calls: {method, auth ("webhook"|"oauth"), params, status, at}."""
+        with self.lock:
+            return [dict(c) for c in self.calls
+                    if (method is None or c["method"] == method) and (auth is None or c["auth"] == auth)]  # fmt: skip
+
+    def webhook_deliveries(self) -> list[dict[str, Any]]:
+        """Every event POST attempted: url, body, status, error, at."""
+        return self.sender.snapshot()
+
+    def wait_webhooks_idle(self, timeout: float = 5.0) -> None:
+        """Block until every queued event was POSTed once; TimeoutError otherwise."""
+        self.sender.wait_idle(timeout)
+
+    def set_offline(self, enabled: bool) -> None:
+        """Queue events for event.offline.get instead of POSTing them."""
+        self.settings.offline = bool(enabled)
+
+    # ---- UI simulation ------------------------------------------------------------------------
+    def ui_create_deal(self, fields: dict[str, Any], user_id: int = 1) -> str:
+        with self.lock:
+            return str(self.portal.create_deal(dict(fields), user_id))
+
+    def ui_update_deal(self, deal_id: int | str, fields: dict[str, Any], user_id: int = 1) -> None:
+        with self.lock:
+            self.portal.update_deal(deal_id, dict(fields), user_id)
+
+    def ui_move_deal(self, deal_id: int | str, stage_id: str, category_id: int | str | None = None,
+                     user_id: int = 1) -> None:  # fmt: skip
+        fields: dict[str, Any] = {"STAGE_ID": stage_id}
+        if category_id is not None:
+            fields["CATEGORY_ID"] = str(category_id)
+        self.ui_update_deal(deal_id, fields, user_id)
+
+    def ui_delete_deal(self, deal_id: int | str) -> None:
+        with self.lock:
+            self.portal.delete_deal(deal_id)
+
+    def fail_next(self, mode: str, count: int = 1, method: str | None = None, delay: float = 10.0) -> None:
+        """Fail the next `count` calls (of methods starting with `method`): "500", "QUERY_LIMIT_EXCEEDED",
+        "OPERATION_TIME_LIMIT", "401" or "timeout" (answer after `delay` seconds). ValueError otherwise."""
+        if mode not in FAILURES and mode != "timeout":
+            raise ValueError(f"unknown failure mode {mode!r}; known: {[*FAILURES, 'timeout']}")
+        with self.lock:
+            self.failures.append(Failure(mode, int(count), method, float(delay)))
+
+    def _take_failure(self, method: str) -> Failure | None:
+        with self.lock:
+            for rule in self.failures:
+                if rule.method is None or method.startswith(rule.method):
+                    rule.count -= 1
+                    if rule.count <= 0:
+                        self.failures.remove(rule)
+                    return rule
+        return None
+
+    # ---- WSGI ---------------------------------------------------------------------------------
+    def wsgi_app(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        request = Request(environ)
+        response = control.dispatch(self, request) if request.path.startswith("/_sandbox/") else self._api(request)
+        return response(environ, start_response)
+
+    def _authenticate(self, request: Request, params: dict[str, Any]) -> tuple[str, str, str]:
+        """(REST method, user id, "webhook"|"oauth") or B24Error 401/404."""
+        parts = request.path.strip("/").split("/")
+        if len(parts) < 2 or parts[0] != "rest":
+            raise B24Error(404, "ERROR_METHOD_NOT_FOUND", "Method not found!")
+        method = parts[-1].removesuffix(".json")
+        if len(parts) == 4:
+            if parts[1] != str(self.webhook_user_id) or parts[2] != self.webhook_token:
+                raise B24Error(401, "INVALID_CREDENTIALS", "Invalid request credentials")
+            return method, parts[1], "webhook"
+        if len(parts) != 2:
+            raise B24Error(404, "ERROR_METHOD_NOT_FOUND", "Method not found!")
+        token = params.pop("auth", None)
+        if not token:
+            raise B24Error(401, "NO_AUTH_FOUND", "Wrong authorization data")
+        if token != self.access_token:
+            raise B24Error(401, "invalid_token", "The access token provided is invalid.")
+        return method, "1", "oauth"
+
+    def _api(self, request: Request) -> Response:
+        started = time.time()
+        status, record = 200, cast(dict[str, Any] | None, None)
+        body: dict[str, Any] = {}
+        try:
+            params = request_params(request)
+            method, user_id, auth = self._authenticate(request, params)
+            record = {"method": method, "auth": auth, "params": params, "http_method": request.method}
+            rule = self._take_failure(method)
+            if rule is not None and rule.mode == "timeout":
+                self._abort.wait(rule.delay)
+            elif rule is not None:
+                raise B24Error(*FAILURES[rule.mode])
+            if self.bucket.try_acquire() > 0:
+                raise B24Error(503, "QUERY_LIMIT_EXCEEDED", "Too many requests")
+            with self.lock:
+                ctx = api.Context(self.portal, user_id, self.offline, auth == "oauth", frozenset(self.quirks))
+                body = api.call(ctx, method, params)
+        except B24Error as exc:
+            status, body = exc.status, exc.body
+        except Exception:  # a sandbox bug: answer like Bitrix24's 500 and keep serving
+            log.exception("Bitrix24 sandbox failed on %s", request.path)
+            status, body = 500, {"error": "INTERNAL_SERVER_ERROR", "error_description": "Internal server error"}
+        if record is not None:
+            with self.lock:
+                self.calls.append({**record, "status": status, "at": time.time()})
+        payload = {**body, "time": time_block(started)} if status == 200 else body
+        return Response(json.dumps(payload), status=status, content_type="application/json; charset=utf-8")
+
+
+def request_params(request: Request) -> dict[str, Any]:
+    """Query string and body (JSON or PHP-style form) merged; body keys win. B24Error 400 if unparsable."""
+    try:
+        params: dict[str, Any] = parse_php_form(request.query_string) if request.query_string else {}
+        raw = request.get_data(cache=True)
+        if raw.strip().startswith(b"{"):
+            loaded = json.loads(raw)
+            params.update(loaded if isinstance(loaded, dict) else {})
+        elif raw.strip():
+            params.update(parse_php_form(raw))
+    except ValueError as exc:
+        raise B24Error(400, "INVALID_REQUEST", f"Cannot parse the request: {exc}") from None
+    return params
+
+
+def time_block(started: float) -> dict[str, Any]:
+    """The `time` section every Bitrix24 answer carries (limits.md)."""
+    finish = time.time()
+    return {"start": started, "finish": finish, "duration": finish - started, "processing": finish - started,
+            "date_start": time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime(started)),
+            "date_finish": time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime(finish)),
+            "operating": 0, "operating_reset_at": int(finish) + 600}  # fmt: skip
+
+
+def run_forever(host: str, port: int, webhook_url: str | None) -> None:
+    """Serve a sandbox until Ctrl-C (for `qualify sandbox bitrix24 --port P --webhook-url URL`)."""
+    sandbox = Bitrix24Sandbox(webhook_url=webhook_url)
+    sandbox.server.allow_any_host = True  # the CLI may bind a container's interface on purpose
+    sandbox.start(host, port)
+    print(f"Bitrix24 sandbox listening on {sandbox.base_url}", flush=True)
+    print(f"incoming webhook: {sandbox.incoming_webhook_url}", flush=True)
+    print(f"OAuth access token: {sandbox.access_token}", flush=True)
+    print(f"events -> {webhook_url or '(none; POST /_sandbox/config to set)'}", flush=True)
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        sandbox.stop()

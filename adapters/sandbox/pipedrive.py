@@ -1,0 +1,236 @@
+"""Local Pipedrive simulator: API v2/v1 endpoints, webhooks v2 and test controls on a loopback port.
+
+    sandbox = PipedriveSandbox(webhook_url="http://127.0.0.1:8000/webhooks/pipedrive/<token>")
+    base_url = sandbox.start()                  # Credentials(base_url=base_url, access_token="sandbox-token")
+    deal_id = sandbox.ui_create_deal({"title": "Acme", "stage_id": 1})
+    sandbox.ui_move_deal(deal_id, 3)            # queues a change webhook with change_source "app"
+    sandbox.wait_webhooks_idle()
+    sandbox.stop()
+
+Auth: `x-api-token: <token>` header, `api_token` query parameter or `Authorization: Bearer <token>`.
+Everything is in memory; one lock guards the state. Control endpoints live under `/_sandbox/`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from werkzeug.wrappers import Request, Response
+
+from adapters.sandbox import pipedrive_api, pipedrive_control
+from adapters.sandbox import pipedrive_errors as errors
+from adapters.sandbox.hubspot_limits import Failure
+from adapters.sandbox.pipedrive_limits import Limits, PipedriveFailures, failure_error
+from adapters.sandbox.pipedrive_state import Actor, Company, public_deal
+from adapters.sandbox.pipedrive_webhooks import WebhookSender, WebhookSettings, event_body
+from adapters.sandbox.server import LoopbackServer
+
+log = logging.getLogger(__name__)
+DEFAULT_UI_USER = 1
+
+
+class PipedriveSandbox:
+    """An in-memory Pipedrive company served over HTTP; see the module docstring."""
+
+    def __init__(self, *, api_token: str = "sandbox-token", webhook_url: str | None = None,
+                 webhook_user: str = "hook", webhook_password: str = "secret",
+                 rate_limit: tuple[int, float] = (80, 2.0), daily_budget: int = 100_000, seed: bool = True) -> None:
+        self.api_token = api_token
+        self.api_user_id = 1  # the token owner: meta.user_id of API changes
+        self.seed = seed
+        self.stuck_cursor = False  # when True, list endpoints repeat the cursor they were given (a vendor bug)
+        self.lock = threading.RLock()
+        self.settings = WebhookSettings(url=webhook_url, user=webhook_user, password=webhook_password)
+        self.sender = WebhookSender(self.settings)
+        self.limits = Limits(rate_limit, daily_budget)
+        self.failures = PipedriveFailures()
+        self.calls: list[dict[str, Any]] = []
+        self._url_map = pipedrive_api.build_map()
+        self._abort = threading.Event()
+        self.server = LoopbackServer(self.wsgi_app)
+        self.company = self._new_company()
+        self.base_url = ""
+
+    # ---- lifecycle ----------------------------------------------------------------------------
+    def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
+        """Serve in a daemon thread; returns the base URL ``http://127.0.0.1:PORT``."""
+        self._abort.clear()
+        self.base_url = self.server.start(host, port)
+        return self.base_url
+
+    def stop(self) -> None:
+        """Stop serving and sending webhooks; wakes requests sleeping in an injected timeout."""
+        self._abort.set()
+        self.server.stop()
+        self.sender.stop()
+
+    def reset(self) -> None:
+        """Back to the seeded company: clears data, logs, failures and rate-limit windows; keeps config."""
+        with self.lock:
+            self.company = self._new_company()
+            self.calls.clear()
+            self.failures.clear()
+            self.limits.reset()
+        self.sender.clear()
+
+    def _new_company(self) -> Company:
+        company = Company(listener=self._on_change)
+        if not self.seed:
+            company.fields = [f for f in company.fields if not f["is_custom_field"]]
+            company.custom = {}
+        return company
+
+    def _on_change(self, action: str, data: dict[str, Any], previous: dict[str, Any] | None, actor: Actor) -> None:
+        self.sender.enqueue(event_body(self.settings, action, data, previous, actor))
+
+    # ---- test helpers -------------------------------------------------------------------------
+    def deal(self, deal_id: int | str) -> dict[str, Any]:
+        """The deal as GET /api/v2/deals/{id} renders it; raises PipedriveApiError (404) if unknown."""
+        with self.lock:
+            return public_deal(self.company.deal(deal_id))
+
+    def activities_for_deal(self, deal_id: int | str) -> list[dict[str, Any]]:
+        with self.lock:
+            return [dict(a) for a in self.company.activities.values() if a["deal_id"] == int(deal_id)]
+
+    def notes_for_deal(self, deal_id: int | str) -> list[dict[str, Any]]:
+        with self.lock:
+            return [dict(n) for n in self.company.notes.values() if n["deal_id"] == int(deal_id)]
+
+    def api_calls(self, method: str | None = None, path_prefix: str | None = None) -> list[dict[str, Any]]:
+        """Authenticated API requests: {method, path, query, json, status, at}."""
+        with self.lock:
+            return [dict(c) for c in self.calls
+                    if (method is None or c["method"] == method.upper())
+                    and (path_prefix is None or c["path"].startswith(path_prefix))]  # fmt: skip
+
+    def webhook_deliveries(self) -> list[dict[str, Any]]:
+        """Every webhook POST sent: url, headers, body (text), status, error, attempt."""
+        return self.sender.snapshot()
+
+    def wait_webhooks_idle(self, timeout: float = 5.0) -> None:
+        """Block until every queued webhook was POSTed (retries included); TimeoutError otherwise."""
+        self.sender.wait_idle(timeout)
+
+    # ---- UI simulation (meta.change_source "app") --------------------------------------------
+    @staticmethod
+    def _fields(fields: dict[str, Any]) -> dict[str, Any]:
+        """Hash keys given at top level move under custom_fields, as the UI would store them."""
+        custom = dict(fields.get("custom_fields") or {})
+        plain = {k: v for k, v in fields.items() if k != "custom_fields"}
+        for key in [k for k in plain if len(k) == 40]:
+            custom[key] = plain.pop(key)
+        return {**plain, **({"custom_fields": custom} if custom else {})}
+
+    def ui_create_deal(self, fields: dict[str, Any], user_id: int = DEFAULT_UI_USER) -> int:
+        """Create a deal as a user in the web app would; returns its id."""
+        with self.lock:
+            return int(self.company.create_deal(self._fields(fields), Actor("app", user_id))["id"])
+
+    def ui_update_deal(self, deal_id: int | str, fields: dict[str, Any], user_id: int = DEFAULT_UI_USER) -> None:
+        with self.lock:
+            self.company.update_deal(deal_id, self._fields(fields), Actor("app", user_id))
+
+    def ui_move_deal(self, deal_id: int | str, stage_id: int, pipeline_id: int | None = None,
+                     user_id: int = DEFAULT_UI_USER) -> None:
+        """Drag the deal to another stage (and pipeline) in the web app."""
+        fields: dict[str, Any] = {"stage_id": int(stage_id)}
+        if pipeline_id is not None:
+            fields["pipeline_id"] = int(pipeline_id)
+        self.ui_update_deal(deal_id, fields, user_id)
+
+    def ui_delete_deal(self, deal_id: int | str, user_id: int = DEFAULT_UI_USER) -> None:
+        with self.lock:
+            self.company.delete_deal(deal_id, Actor("app", user_id))
+
+    def fail_next(self, mode: str, count: int = 1, path_prefix: str = "/api/", method: str | None = None,
+                  retry_after: float = 1.0, delay: float = 10.0) -> None:
+        """Make the next `count` matching API requests fail: "500", "503", "429", "429-daily", "401", "timeout"."""
+        with self.lock:
+            self.failures.add(Failure(str(mode), int(count), path_prefix, method, float(retry_after), float(delay)))
+
+    # ---- WSGI ---------------------------------------------------------------------------------
+    def wsgi_app(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        """The WSGI entry point: /_sandbox/ control requests, everything else is the API."""
+        request = Request(environ)
+        if request.path.startswith("/_sandbox/"):
+            response = pipedrive_control.dispatch(self, request)
+        else:
+            response = self._api(request)
+        return response(environ, start_response)
+
+    def _authenticated(self, request: Request) -> bool:
+        bearer = request.headers.get("Authorization", "")
+        given = request.headers.get("x-api-token") or request.args.get("api_token") or (
+            bearer[7:] if bearer.lower().startswith("bearer ") else None)
+        return given == self.api_token
+
+    def _api(self, request: Request) -> Response:
+        headers: dict[str, str] = {}
+        status, body, parsed, authenticated = 500, None, None, False
+        try:
+            if not self._authenticated(request):
+                raise errors.unauthorized()
+            authenticated = True
+            parsed = parse_json(request)
+            with self.lock:
+                rule = self.failures.take(request.method, request.path)
+            if rule is not None and rule.mode != "timeout":
+                with self.lock:
+                    raise failure_error(rule, self.limits)
+            if rule is not None:
+                self._abort.wait(rule.delay)
+            with self.lock:
+                headers = self.limits.admit()
+                call = pipedrive_api.Call(self.company, request, parsed, Actor("api", self.api_user_id),
+                                          self.stuck_cursor)  # fmt: skip
+                status, body = pipedrive_api.dispatch(self._url_map, call)
+        except errors.PipedriveApiError as exc:
+            status, body = exc.status, exc.body
+            headers.update(exc.headers)
+        except Exception:  # a sandbox bug: answer like Pipedrive's 500 and keep serving
+            log.exception("Pipedrive sandbox failed on %s %s", request.method, request.path)
+            error = errors.internal_error()
+            status, body = error.status, error.body
+        if authenticated:
+            query = {k: ",".join(request.args.getlist(k)) for k in request.args if k != "api_token"}
+            with self.lock:
+                self.calls.append({"method": request.method, "path": request.path, "query": query, "json": parsed,
+                                   "status": status, "at": time.time()})  # fmt: skip
+        response = Response(json.dumps(body), status=status, headers=headers)
+        response.content_type = "application/json"
+        return response
+
+
+def parse_json(request: Request) -> Any:
+    """The JSON body or None; invalid JSON is Pipedrive's 400."""
+    raw = request.get_data(cache=True)
+    if not raw:
+        return None
+    try:
+        return json.loads(raw)
+    except ValueError as exc:
+        raise errors.invalid(f"Invalid JSON: {exc}") from exc
+
+
+def run_forever(host: str, port: int, webhook_url: str | None, api_token: str = "sandbox-token",
+                webhook_user: str = "hook", webhook_password: str = "secret") -> None:
+    """Serve a sandbox until Ctrl-C (for a `qualify sandbox pipedrive --port P --webhook-url URL` command)."""
+    sandbox = PipedriveSandbox(api_token=api_token, webhook_url=webhook_url, webhook_user=webhook_user,
+                               webhook_password=webhook_password)  # fmt: skip
+    sandbox.server.allow_any_host = True  # the CLI may bind a container's interface on purpose
+    base_url = sandbox.start(host, port)
+    print(f"Pipedrive sandbox listening on {base_url}", flush=True)
+    print(f"api token: {api_token}; webhook basic auth user: {webhook_user}", flush=True)
+    print(f"webhooks -> {webhook_url or '(none; POST /_sandbox/config to set)'}", flush=True)
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        sandbox.stop()

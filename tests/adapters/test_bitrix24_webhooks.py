@@ -1,0 +1,190 @@
+"""Bitrix24WebhookVerifier and event parsing, on the documented body and the sandbox's POSTs."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from urllib.parse import quote, unquote
+
+import pytest
+
+from adapters.bitrix24_webhooks import Bitrix24WebhookVerifier, endpoint_matches, offline_event_of
+from adapters.errors import WebhookAuthError, WebhookFormatError
+from adapters.sandbox.bitrix24 import Bitrix24Sandbox
+from tests.adapters.bitrix24_fixtures import APP_TOKEN, MEMBER_ID, bitrix24_fixture, receiver_fixture  # noqa: F401
+from tests.adapters.sandbox_fixtures import WebhookReceiver
+
+# The example body of api-reference/crm/deals/events/on-crm-deal-update.md (CRM-CONTRACTS 5.3).
+TOKEN = "51856fefc120afa4b628cc82d3935cce"
+MEMBER = "a223c6b3710f85df22e9377d6c4f7553"
+PORTAL = "some-domain.bitrix24.com"
+
+
+def documented_body(**overrides: str) -> bytes:
+    fields = {
+        "event": "ONCRMDEALUPDATE", "event_handler_id": "201", "data[FIELDS][ID]": "759", "ts": "1736405807",
+        "auth[domain]": PORTAL, "auth[client_endpoint]": f"https://{PORTAL}/rest/",
+        "auth[server_endpoint]": "https://oauth.bitrix.info/rest/", "auth[member_id]": MEMBER,
+        "auth[application_token]": TOKEN,
+    }  # fmt: skip
+    fields.update(overrides)
+    return "&".join(f"{quote(k, safe='[]')}={quote(v, safe='')}" for k, v in fields.items()).encode()
+
+
+def verify(verifier: Bitrix24WebhookVerifier, body: bytes) -> None:
+    headers = {"Content-Type": "application/x-www-form-urlencoded"}
+    verifier.verify(method="POST", url="https://qualify.example/webhooks/bitrix24", headers=headers, body=body,
+                    now=1736405810.0)  # fmt: skip
+
+
+def test_given_documented_body_when_verified_and_parsed_then_one_deal_event() -> None:
+    verifier = Bitrix24WebhookVerifier(application_token=TOKEN, member_id=MEMBER, portal=PORTAL)
+    body = documented_body()
+
+    verify(verifier, body)
+    [event] = verifier.parse(body, {})
+
+    assert (event.object_id, event.kind, event.object_type) == ("759", "property_change", "deal")
+    assert event.delivery_key == f"{MEMBER}:759:1736405807"
+    assert event.occurred_at == datetime.fromtimestamp(1736405807, tz=UTC)
+    assert (event.account, event.source, event.new_stage) == (MEMBER, "unknown", None)
+    assert "application_token" not in event.raw["auth"]  # secrets never reach storage
+    assert event.raw["auth"]["member_id"] == MEMBER
+
+
+@pytest.mark.parametrize(
+    ("name", "kind"),
+    [
+        ("ONCRMDEALADD", "creation"),
+        ("ONCRMDEALDELETE", "deletion"),
+        ("ONCRMDEALUPDATE", "property_change"),
+        ("ONAPPTEST", "other"),
+    ],
+)
+def test_given_event_name_when_parsed_then_kind_is_normalized(name: str, kind: str) -> None:
+    [event] = Bitrix24WebhookVerifier(TOKEN).parse(documented_body(event=name), {})
+
+    assert event.kind == kind
+
+
+def test_given_wrong_token_when_verified_then_bad_token() -> None:
+    with pytest.raises(WebhookAuthError) as caught:
+        verify(Bitrix24WebhookVerifier(TOKEN), documented_body(**{"auth[application_token]": "0" * 32}))
+
+    assert caught.value.reason == "bad_token"
+
+
+def test_given_no_token_when_verified_then_missing_token() -> None:
+    body = b"event=ONCRMDEALUPDATE&data[FIELDS][ID]=1&ts=1&auth[member_id]=x"
+
+    with pytest.raises(WebhookAuthError) as caught:
+        verify(Bitrix24WebhookVerifier(TOKEN), body)
+
+    assert caught.value.reason == "missing_token"
+
+
+def test_given_other_member_when_verified_then_wrong_member() -> None:
+    verifier = Bitrix24WebhookVerifier(TOKEN, member_id="someone-else")
+
+    with pytest.raises(WebhookAuthError) as caught:
+        verify(verifier, documented_body())
+
+    assert caught.value.reason == "wrong_member"
+
+
+@pytest.mark.parametrize("hostile", [
+    {"auth[client_endpoint]": "https://evil.example/rest/"},
+    {"auth[client_endpoint]": f"https://{PORTAL}.evil.example/rest/"},
+    {"auth[client_endpoint]": f"http://{PORTAL}/rest/"},
+    {"auth[domain]": "evil.example"},
+    {"auth[client_endpoint]": ""},
+])  # fmt: skip
+def test_given_hostile_endpoint_when_verified_with_portal_then_wrong_portal(hostile: dict[str, str]) -> None:
+    body = documented_body(**hostile)
+    verifier = Bitrix24WebhookVerifier(TOKEN, member_id=MEMBER, portal=f"https://{PORTAL}")
+
+    assert not endpoint_matches(body, f"https://{PORTAL}")
+    with pytest.raises(WebhookAuthError) as caught:
+        verify(verifier, body)
+    assert caught.value.reason == "wrong_portal"
+
+
+def test_given_matching_endpoint_when_endpoint_matches_then_true_for_host_or_url() -> None:
+    assert endpoint_matches(documented_body(), PORTAL)
+    assert endpoint_matches(documented_body(), f"https://{PORTAL}/")
+    assert not endpoint_matches(b"%%%&&[", PORTAL)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"event=ONCRMDEALUPDATE&ts=1",
+        b"data[FIELDS][ID]=1&ts=1",
+        b"event=ONCRMDEALUPDATE&data[FIELDS][ID]=1&ts=soon",
+        b"a[=1",
+    ],
+)
+def test_given_malformed_body_when_parsed_then_format_error(body: bytes) -> None:
+    with pytest.raises(WebhookFormatError):
+        Bitrix24WebhookVerifier(TOKEN).parse(body, {})
+
+
+def test_given_empty_token_when_built_then_value_error() -> None:
+    with pytest.raises(ValueError):
+        Bitrix24WebhookVerifier("")
+
+
+def test_given_offline_record_when_converted_then_key_has_message_id_and_time() -> None:
+    raw = {"ID": "3", "TIMESTAMP_X": "2024-07-18T12:32:31+02:00", "EVENT_NAME": "ONCRMDEALUPDATE",
+           "EVENT_DATA": {"FIELDS": {"ID": 42}}, "MESSAGE_ID": "abc"}  # fmt: skip
+
+    event = offline_event_of(raw, "proc-1")
+
+    assert (event.object_id, event.kind, event.delivery_key) == (
+        "42",
+        "property_change",
+        "abc:2024-07-18T12:32:31+02:00",
+    )
+    assert event.occurred_at == datetime(2024, 7, 18, 10, 32, 31, tzinfo=UTC)
+    assert event.raw["process_id"] == "proc-1"
+
+
+def test_given_sandbox_move_when_event_posted_then_it_verifies_and_parses(
+    bitrix24: Bitrix24Sandbox, receiver: WebhookReceiver
+) -> None:
+    deal_id = bitrix24.ui_create_deal({"TITLE": "Acme"})
+    bitrix24.ui_move_deal(deal_id, "PREPARATION", user_id=7)
+    bitrix24.wait_webhooks_idle()
+
+    requests = receiver.wait_for(2)
+    verifier = Bitrix24WebhookVerifier(APP_TOKEN, member_id=MEMBER_ID, portal=bitrix24.base_url)
+    body = requests[1].body.encode()
+    verify(verifier, body)
+    [event] = verifier.parse(body, {})
+
+    assert requests[1].headers["Content-Type"] == "application/x-www-form-urlencoded"
+    keys = [unquote(part.split("=", 1)[0]) for part in requests[1].body.split("&")]
+    assert keys == [
+        "event",
+        "event_handler_id",
+        "data[FIELDS][ID]",
+        "ts",
+        "auth[domain]",
+        "auth[client_endpoint]",
+        "auth[server_endpoint]",
+        "auth[member_id]",
+        "auth[application_token]",
+    ]  # the documented fields
+    assert (event.object_id, event.kind, event.account) == (deal_id, "property_change", MEMBER_ID)
+    assert [e.kind for e in verifier.parse(requests[0].body.encode(), {})] == ["creation"]
+
+
+def test_given_failing_receiver_when_event_posted_then_never_retried(
+    bitrix24: Bitrix24Sandbox, receiver: WebhookReceiver
+) -> None:
+    receiver.answer_with(500)
+
+    bitrix24.ui_create_deal({"TITLE": "Acme"})
+    bitrix24.wait_webhooks_idle()
+
+    assert [d["status"] for d in bitrix24.webhook_deliveries()] == [500]
+    assert len(receiver.requests) == 1
