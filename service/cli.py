@@ -131,9 +131,22 @@ def cmd_sync(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_sandbox(args: argparse.Namespace, settings: Settings) -> int:
     """Run a CRM simulator alone."""
-    from adapters.sandbox.hubspot import run_forever
+    if args.crm == "hubspot":
+        from adapters.sandbox.hubspot import run_forever
 
-    run_forever(args.host, args.port, args.webhook_url, args.client_secret, args.access_token)
+        run_forever(args.host, args.port, args.webhook_url, args.client_secret, args.access_token)
+    elif args.crm == "pipedrive":
+        from adapters.sandbox.pipedrive import run_forever as run_pipedrive
+
+        run_pipedrive(args.host, args.port, args.webhook_url)
+    elif args.crm == "amocrm":
+        from adapters.sandbox.amocrm import run_forever as run_amocrm
+
+        run_amocrm(args.host, args.port, args.webhook_url)
+    else:
+        from adapters.sandbox.bitrix24 import run_forever as run_bitrix24
+
+        run_bitrix24(args.host, args.port, args.webhook_url)
     return 0
 
 
@@ -169,12 +182,12 @@ def build_parser() -> argparse.ArgumentParser:
     sync.add_argument("--full", action="store_true", help="read every deal, not only those changed since last time")
     sync.set_defaults(func=cmd_sync)
     sandbox = sub.add_parser("sandbox", help="run a CRM simulator on loopback")
-    sandbox.add_argument("crm", choices=("hubspot",))
+    sandbox.add_argument("crm", choices=("hubspot", "pipedrive", "amocrm", "bitrix24"))
     sandbox.add_argument("--host", default="127.0.0.1")
     sandbox.add_argument("--port", type=int, default=8100)
     sandbox.add_argument("--webhook-url", default=None)
-    sandbox.add_argument("--client-secret", default="sandbox-secret")
-    sandbox.add_argument("--access-token", default="pat-sandbox-token")
+    sandbox.add_argument("--client-secret", default="sandbox-secret", help="HubSpot only: signs webhooks")
+    sandbox.add_argument("--access-token", default="pat-sandbox-token", help="HubSpot only")
     sandbox.set_defaults(func=cmd_sandbox)
     demo = sub.add_parser("demo", help="play a manager moving deals against the sandbox")
     demo.add_argument("--verbose", action="store_true")
