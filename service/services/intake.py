@@ -6,7 +6,7 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import Table, delete, select
+from sqlalchemy import Table, bindparam, delete, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import SQLAlchemyError
@@ -32,12 +32,14 @@ def _event_row(connection_id: int, event: WebhookEvent) -> dict[str, Any]:
     }
 
 
+# Built once: intake runs it on every delivery and only needs the cache key and the active flag.
+VERSION_QUERY = select(Connection.config_version, Connection.created_at, Connection.active).where(
+    Connection.id == bindparam("id"))
+
+
 def _verifier(runtime: Runtime, session: Any, connection_id: int) -> tuple[WebhookVerifier, str | None]:
     """The connection's verifier and account id, cached per configuration version."""
-    row = session.execute(
-        select(Connection.config_version, Connection.created_at, Connection.active)
-        .where(Connection.id == connection_id)
-    ).first()
+    row = session.connection().execute(VERSION_QUERY, {"id": connection_id}).first()
     if row is None or not row.active:
         raise NotFoundError(f"No active connection {connection_id}.")
     key = ("verifier", connection_id, row.created_at, row.config_version)
