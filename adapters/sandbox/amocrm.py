@@ -17,70 +17,60 @@ from __future__ import annotations
 import json
 import logging
 import secrets
-import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from typing import Any
 
 from werkzeug.wrappers import Request, Response
 
-from adapters.sandbox import amocrm_api, amocrm_control
-from adapters.sandbox.amocrm_control import Failure, FailureInjector, failure_error
+from adapters.sandbox import amocrm_api, amocrm_control, control
+from adapters.sandbox.amocrm_control import FAILURE_MODES, failure_error
 from adapters.sandbox.amocrm_state import USER_ANNA, Account, ApiError
 from adapters.sandbox.amocrm_webhooks import WebhookSender, WebhookSettings, legacy_entry
+from adapters.sandbox.base import PathSandbox, read_json, serve_forever
+from adapters.sandbox.control import set_window
+from adapters.sandbox.failures import Failure, FailureInjector
 from adapters.sandbox.hubspot_limits import RollingWindow
-from adapters.sandbox.server import LoopbackServer
 
 log = logging.getLogger(__name__)
 OAUTH_PROBLEM = "https://developers.amocrm.ru/v3/errors/OAuthProblemJson"
 
 
-class AmoCRMSandbox:
+class AmoCRMSandbox(PathSandbox):
     """An in-memory amoCRM account served over HTTP; see the module docstring."""
+
+    sender: WebhookSender
 
     def __init__(self, *, subdomain: str = "sandbox", account_id: int = 31_000_001,
                  access_token: str = "amo-sandbox-access", refresh_token: str = "amo-sandbox-refresh",
                  client_id: str = "sandbox-client-id", client_secret: str = "sandbox-client-secret",
                  webhook_url: str | None = None, url_secret: str = "sandbox-url-secret-0123456789",
                  rate_limit: tuple[int, float] = (7, 1.0), seed: bool = True, token_lifetime: int = 86_400) -> None:
+        super().__init__()
         self.subdomain, self.account_id, self.seed = subdomain, account_id, seed
         self.access_token, self.refresh_token = access_token, refresh_token
         self.client_id, self.client_secret, self.url_secret = client_id, client_secret, url_secret
         self.token_lifetime = token_lifetime
         self.default_user_id = USER_ANNA
         self.api_user_id = USER_ANNA  # amoCRM attributes API writes to the user who installed the integration
-        self.lock = threading.RLock()
         self.settings = WebhookSettings(url=webhook_url, subdomain=subdomain, account_id=account_id)
         self.sender = WebhookSender(self.settings)
         self.window = RollingWindow(*rate_limit)
-        self.failures = FailureInjector()
-        self.calls: list[dict[str, Any]] = []
+        self.failures = FailureInjector(FAILURE_MODES)
         self.refreshes = 0
         self._url_map = amocrm_api.build_map()
-        self._abort = threading.Event()
-        self.server = LoopbackServer(self.wsgi_app)
         self.account = self._new_account()
-        self.base_url = ""
 
     # ---- lifecycle ----------------------------------------------------------------------------
-    def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
-        """Serve in a daemon thread; returns the base URL ``http://127.0.0.1:PORT``."""
-        self._abort.clear()
-        self.base_url = self.server.start(host, port)
+    def _started(self) -> None:
         self.settings.base_url = self.base_url
-        return self.base_url
-
-    def stop(self) -> None:
-        self._abort.set()  # wake requests sleeping in an injected "timeout"
-        self.server.stop()
-        self.sender.stop()
 
     def reset(self) -> None:
         """Back to the seeded account: clears data, logs, failures and the rate window; keeps config."""
         with self.lock:
             self.account = self._new_account()
             self.calls.clear()
-            self.failures.rules.clear()
+            self.failures.clear()
             self.window.reset()
         self.sender.clear()
 
@@ -110,20 +100,6 @@ class AmoCRMSandbox:
     def notes_for_lead(self, lead_id: int | str) -> list[dict[str, Any]]:
         with self.lock:
             return [dict(n) for n in self.account.notes.values() if n["entity_id"] == int(lead_id)]
-
-    def api_calls(self, method: str | None = None, path_prefix: str | None = None) -> list[dict[str, Any]]:
-        """Requests that reached the API or token endpoint: {method, path, query, json, status, at}."""
-        with self.lock:
-            return [dict(c) for c in self.calls
-                    if (method is None or c["method"] == method.upper())
-                    and (path_prefix is None or c["path"].startswith(path_prefix))]  # fmt: skip
-
-    def webhook_deliveries(self) -> list[dict[str, Any]]:
-        return self.sender.snapshot()
-
-    def wait_webhooks_idle(self, timeout: float = 5.0) -> None:
-        """Block until every queued webhook was POSTed; TimeoutError otherwise."""
-        self.sender.wait_idle(timeout)
 
     # ---- UI simulation ------------------------------------------------------------------------
     @staticmethod
@@ -168,7 +144,7 @@ class AmoCRMSandbox:
 
     def configure(self, body: dict[str, Any]) -> None:
         """Apply /_sandbox/config keys; unknown keys raise ValueError."""
-        s = self.settings
+        s, window = self.settings, self.window
         setters: dict[str, Callable[[Any], None]] = {
             "webhook_url": lambda v: setattr(s, "url", v or None),
             "events": lambda v: setattr(s, "events", tuple(map(str, v))),
@@ -177,18 +153,9 @@ class AmoCRMSandbox:
             "access_token": lambda v: setattr(self, "access_token", str(v)),
             "refresh_token": lambda v: setattr(self, "refresh_token", str(v)),
             "api_user_id": lambda v: setattr(self, "api_user_id", int(v)),
-            "rate_limit": self._set_rate_limit,
+            "rate_limit": lambda v: set_window(window, v),
         }  # fmt: skip
-        unknown = sorted(set(body) - set(setters))
-        if unknown:
-            raise ValueError(f"unknown config keys {unknown}; known: {sorted(setters)}")
-        with self.lock:
-            for key, value in body.items():
-                setters[key](value)
-
-    def _set_rate_limit(self, value: Any) -> None:
-        self.window.max_requests, self.window.seconds = int(value[0]), float(value[1])
-        self.window.reset()
+        control.apply_settings(self, setters, body)
 
     def describe(self) -> dict[str, Any]:
         s = self.settings
@@ -198,13 +165,8 @@ class AmoCRMSandbox:
                 "rate_limit": [self.window.max_requests, self.window.seconds], "client_id": self.client_id}  # fmt: skip
 
     # ---- WSGI ---------------------------------------------------------------------------------
-    def wsgi_app(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
-        request = Request(environ)
-        if request.path.startswith("/_sandbox/"):
-            response = amocrm_control.dispatch(self, request)
-        else:
-            response = self._api(request)
-        return response(environ, start_response)
+    def _control(self, request: Request) -> Response:
+        return amocrm_control.dispatch(self, request)
 
     def _api(self, request: Request) -> Response:
         status, body, parsed, headers = 500, None, None, {}
@@ -254,25 +216,10 @@ class AmoCRMSandbox:
         return 200, {"token_type": "Bearer", "expires_in": self.token_lifetime, "server_time": int(time.time()),
                      "access_token": self.access_token, "refresh_token": self.refresh_token}  # fmt: skip
 
-    def _take_failure(self, request: Request) -> Failure | None:
-        with self.lock:
-            return self.failures.take(request.method, request.path)
-
-    def _record(self, request: Request, parsed: Any, status: int) -> None:
-        query = {k: ",".join(request.args.getlist(k)) for k in request.args}
-        with self.lock:
-            self.calls.append({"method": request.method, "path": request.path, "query": query, "json": parsed,
-                               "status": status, "at": time.time()})  # fmt: skip
 
 
 def _json_body(request: Request) -> Any:
-    raw = request.get_data(cache=True)
-    if not raw:
-        return None
-    try:
-        return json.loads(raw)
-    except ValueError as exc:
-        raise ApiError(400, f"Invalid JSON: {exc}") from exc
+    return read_json(request, lambda exc: ApiError(400, f"Invalid JSON: {exc}"))
 
 
 def _response(status: int, body: Any, headers: dict[str, str]) -> Response:
@@ -286,14 +233,6 @@ def _response(status: int, body: Any, headers: dict[str, str]) -> Response:
 def run_forever(host: str, port: int, webhook_url: str | None, **kwargs: Any) -> None:
     """Serve a sandbox until Ctrl-C (for `qualify sandbox amocrm --port P --webhook-url URL`)."""
     sandbox = AmoCRMSandbox(webhook_url=webhook_url, **kwargs)
-    sandbox.server.allow_any_host = True  # the CLI may bind a container's interface on purpose
-    base_url = sandbox.start(host, port)
-    print(f"amoCRM sandbox listening on {base_url}", flush=True)
-    print(f"access token: {sandbox.access_token}  refresh token: {sandbox.refresh_token}", flush=True)
-    print(f"webhooks -> {webhook_url or '(none; POST /_sandbox/config to set)'}", flush=True)
-    try:
-        threading.Event().wait()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        sandbox.stop()
+    serve_forever(sandbox, host, port, "amoCRM",
+                  lambda: [f"access token: {sandbox.access_token}  refresh token: {sandbox.refresh_token}"],
+                  webhook_url)

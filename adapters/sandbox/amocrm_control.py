@@ -1,4 +1,4 @@
-"""`/_sandbox/` control endpoints of the amoCRM sandbox (no auth) and its failure injection.
+"""`/_sandbox/` control endpoints of the amoCRM sandbox (no auth) and its failure answers.
 
     POST   /_sandbox/ui/leads               {"fields": {...}, "user_id": N}          -> 201 lead
     PATCH  /_sandbox/ui/leads/{id}          {"fields": {...}, "user_id": N}          -> 200 lead
@@ -19,15 +19,15 @@ field ids as keys (enum fields take the enum id or its text).
 from __future__ import annotations
 
 import functools
-import json
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from werkzeug.exceptions import HTTPException
-from werkzeug.routing import Map, Rule
+from werkzeug.routing import Map
 from werkzeug.wrappers import Request, Response
 
+from adapters.sandbox import control
 from adapters.sandbox.amocrm_state import ApiError
+from adapters.sandbox.control import Result
+from adapters.sandbox.failures import Failure
 
 if TYPE_CHECKING:
     from adapters.sandbox.amocrm import AmoCRMSandbox
@@ -35,41 +35,6 @@ if TYPE_CHECKING:
 # expire-token: the current access token stops working (401) until refreshed;
 # page-stuck: the next list answer's `_links.next` points at the same page.
 FAILURE_MODES = frozenset({"500", "503", "429", "401", "timeout", "expire-token", "page-stuck"})
-
-
-@dataclass
-class Failure:
-    """A queued one-shot failure for requests whose path starts with `path_prefix`."""
-
-    mode: str
-    count: int = 1
-    path_prefix: str = "/api/v4/"
-    method: str | None = None
-    retry_after: float | None = None
-    delay: float = 10.0
-
-
-class FailureInjector:
-    """Queue of failures; the first rule matching a request fires and counts down."""
-
-    def __init__(self) -> None:
-        self.rules: list[Failure] = []
-
-    def add(self, rule: Failure) -> None:
-        if rule.mode not in FAILURE_MODES:
-            raise ValueError(f"unknown failure mode {rule.mode!r}; use one of {sorted(FAILURE_MODES)}")
-        if rule.count < 1:
-            raise ValueError("count must be at least 1")
-        self.rules.append(rule)
-
-    def take(self, method: str, path: str) -> Failure | None:
-        for rule in self.rules:
-            if path.startswith(rule.path_prefix) and (rule.method is None or rule.method.upper() == method):
-                rule.count -= 1
-                if rule.count <= 0:
-                    self.rules.remove(rule)
-                return rule
-        return None
 
 
 def failure_error(rule: Failure) -> ApiError:
@@ -83,77 +48,53 @@ def failure_error(rule: Failure) -> ApiError:
 @functools.cache
 def url_map() -> Map:
     """The control routes."""
-    return Map([
-        Rule("/_sandbox/ui/leads", methods=["POST"], endpoint="ui_create"),
-        Rule("/_sandbox/ui/leads/<int:lead_id>", methods=["PATCH"], endpoint="ui_update"),
-        Rule("/_sandbox/ui/leads/<int:lead_id>", methods=["DELETE"], endpoint="ui_delete"),
-        Rule("/_sandbox/ui/leads/<int:lead_id>/move", methods=["POST"], endpoint="ui_move"),
-        Rule("/_sandbox/leads/<int:lead_id>", methods=["GET"], endpoint="lead"),
-        Rule("/_sandbox/failures", methods=["POST"], endpoint="failures"),
-        Rule("/_sandbox/config", methods=["GET", "POST"], endpoint="config"),
-        Rule("/_sandbox/reset", methods=["POST"], endpoint="reset"),
-        Rule("/_sandbox/webhooks", methods=["GET"], endpoint="webhooks"),
-        Rule("/_sandbox/webhooks/wait", methods=["POST"], endpoint="wait"),
-        Rule("/_sandbox/calls", methods=["GET"], endpoint="calls"),
-    ], strict_slashes=False)  # fmt: skip
+    return control.build_map(*control.ui_rules("lead", "int:"))
 
 
 def dispatch(sandbox: AmoCRMSandbox, request: Request) -> Response:
     """Run one control request; errors are JSON {"error": ...} with 400/404/504."""
-    try:
-        endpoint, values = url_map().bind_to_environ(request.environ).match()
-        body = json.loads(request.get_data() or b"{}")
-        if not isinstance(body, dict):
-            raise ValueError("body must be a JSON object")
-        status, result = _handle(sandbox, request, str(endpoint), body, values.get("lead_id"))
-    except HTTPException as exc:
-        status, result = exc.code or 500, {"error": exc.description}
-    except ApiError as exc:
-        status, result = exc.status, exc.body
-    except (ValueError, TypeError, KeyError) as exc:
-        status, result = 400, {"error": f"{type(exc).__name__}: {exc}"}
-    except TimeoutError as exc:
-        status, result = 504, {"error": str(exc)}
-    response = Response(status=status)
-    if status != 204:
-        response.set_data(json.dumps(result))
-        response.content_type = "application/json"
-    return response
+    return control.dispatch(sandbox, request, url_map(), HANDLERS, ApiError)
 
 
-def _handle(sandbox: AmoCRMSandbox, request: Request, endpoint: str, body: dict[str, Any],
-            lead_id: int | None) -> tuple[int, Any]:  # fmt: skip
-    user = int(body.get("user_id", sandbox.default_user_id))
-    if endpoint == "ui_create":
-        return 201, sandbox.lead(sandbox.ui_create_lead(body.get("fields") or {}, user))
-    if endpoint == "ui_update" and lead_id is not None:
-        sandbox.ui_update_lead(lead_id, body.get("fields") or {}, user)
-        return 200, sandbox.lead(lead_id)
-    if endpoint == "ui_move" and lead_id is not None:
-        sandbox.ui_move_lead(lead_id, int(body["status_id"]), body.get("pipeline_id"), user_id=user)
-        return 200, sandbox.lead(lead_id)
-    if endpoint == "ui_delete" and lead_id is not None:
-        sandbox.ui_delete_lead(lead_id, user)
-        return 204, None
-    if endpoint == "lead" and lead_id is not None:
-        return 200, {**sandbox.lead(lead_id), "tasks": sandbox.tasks_for_lead(lead_id),
-                     "notes": sandbox.notes_for_lead(lead_id)}  # fmt: skip
-    if endpoint == "failures":
-        sandbox.fail_next(str(body["mode"]), int(body.get("count", 1)), str(body.get("path_prefix", "/api/v4/")),
-                          body.get("method"), body.get("retry_after"), float(body.get("delay", 10.0)))  # fmt: skip
-        return 201, {"queued": body}
-    if endpoint == "config":
-        if request.method == "POST":
-            sandbox.configure(body)
-        return 200, sandbox.describe()
-    if endpoint == "reset":
-        sandbox.reset()
-        return 200, {"reset": True}
-    if endpoint == "webhooks":
-        return 200, {"results": sandbox.webhook_deliveries()}
-    if endpoint == "wait":
-        sandbox.wait_webhooks_idle(float(body.get("timeout", 5.0)))
-        return 200, {"idle": True}
-    if endpoint == "calls":
-        return 200, {"results": sandbox.api_calls(request.args.get("method"), request.args.get("path_prefix"))}
-    raise ApiError(404, "Not Found")
+def _user(sandbox: AmoCRMSandbox, body: dict[str, Any]) -> int:
+    return int(body.get("user_id", sandbox.default_user_id))
+
+
+def ui_create(sandbox: AmoCRMSandbox, _: Request, body: dict[str, Any]) -> Result:
+    return 201, sandbox.lead(sandbox.ui_create_lead(body.get("fields") or {}, _user(sandbox, body)))
+
+
+def ui_update(sandbox: AmoCRMSandbox, _: Request, body: dict[str, Any], lead_id: int) -> Result:
+    sandbox.ui_update_lead(lead_id, body.get("fields") or {}, _user(sandbox, body))
+    return 200, sandbox.lead(lead_id)
+
+
+def ui_move(sandbox: AmoCRMSandbox, _: Request, body: dict[str, Any], lead_id: int) -> Result:
+    sandbox.ui_move_lead(lead_id, int(body["status_id"]), body.get("pipeline_id"), user_id=_user(sandbox, body))
+    return 200, sandbox.lead(lead_id)
+
+
+def ui_delete(sandbox: AmoCRMSandbox, _: Request, body: dict[str, Any], lead_id: int) -> Result:
+    sandbox.ui_delete_lead(lead_id, _user(sandbox, body))
+    return 204, None
+
+
+def lead(sandbox: AmoCRMSandbox, _: Request, body: dict[str, Any], lead_id: int) -> Result:
+    return 200, {**sandbox.lead(lead_id), "tasks": sandbox.tasks_for_lead(lead_id),
+                 "notes": sandbox.notes_for_lead(lead_id)}  # fmt: skip
+
+
+def failures(sandbox: AmoCRMSandbox, _: Request, body: dict[str, Any]) -> Result:
+    return control.queue_failure(sandbox, body, "/api/v4/", None)
+
+
+def config(sandbox: AmoCRMSandbox, request: Request, body: dict[str, Any]) -> Result:
+    if request.method == "POST":
+        sandbox.configure(body)
+    return 200, sandbox.describe()
+
+
+HANDLERS: dict[str, control.Handler] = {
+    **control.COMMON_HANDLERS, "ui_create": ui_create, "ui_update": ui_update, "ui_move": ui_move,
+    "ui_delete": ui_delete, "lead": lead, "failures": failures, "config": config,
+}

@@ -18,9 +18,7 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
 import time
-from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -30,9 +28,9 @@ from adapters.formdata import parse_php_form
 from adapters.leaky_bucket import LeakyBucket
 from adapters.sandbox import bitrix24_api as api
 from adapters.sandbox import bitrix24_control as control
+from adapters.sandbox.base import SandboxBase, serve_forever
 from adapters.sandbox.bitrix24_events import EventSettings, OfflineQueue, WebhookSender
 from adapters.sandbox.bitrix24_state import B24Error, Portal
-from adapters.sandbox.server import LoopbackServer
 
 log = logging.getLogger(__name__)
 
@@ -54,43 +52,33 @@ class Failure:
     delay: float
 
 
-class Bitrix24Sandbox:
+class Bitrix24Sandbox(SandboxBase):
     """An in-memory Bitrix24 portal served over HTTP; see the module docstring."""
+
+    sender: WebhookSender
+    failures: list[Failure]
 
     def __init__(self, *, webhook_user_id: int = 1, webhook_token: str = "sandboxtoken",
                  application_token: str = "apptoken", member_id: str = "sandbox-member",
                  webhook_url: str | None = None, leaky_bucket: tuple[float, int] = (2.0, 50), seed: bool = True,
                  access_token: str = "sandbox-oauth-token") -> None:  # fmt: skip
+        super().__init__()
         self.webhook_user_id = webhook_user_id
         self.webhook_token = webhook_token
         self.access_token = access_token
         self.seed = seed
-        self.lock = threading.RLock()
         self.bucket = LeakyBucket(*leaky_bucket)
         self.settings = EventSettings(url=webhook_url, application_token=application_token, member_id=member_id)
         self.sender = WebhookSender(self.settings)
         self.offline = OfflineQueue()
-        self.failures: list[Failure] = []
+        self.failures = []
         self.quirks: set[str] = set()  # deliberate misbehaviour for client tests, e.g. "ignore_id_filter"
-        self.calls: list[dict[str, Any]] = []
-        self._abort = threading.Event()
-        self.server = LoopbackServer(self.wsgi_app)
         self.portal = Portal(seeded=seed, listener=self._on_change)
-        self.base_url = ""
 
     # ---- lifecycle ----------------------------------------------------------------------------
-    def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
-        """Serve in a daemon thread; returns the base URL ``http://127.0.0.1:PORT``."""
-        self._abort.clear()
-        self.base_url = self.server.start(host, port)
+    def _started(self) -> None:
         self.settings.domain = self.base_url.split("://", 1)[1]
         self.settings.client_endpoint = f"{self.base_url}/rest/"
-        return self.base_url
-
-    def stop(self) -> None:
-        self._abort.set()  # wake requests sleeping in an injected "timeout"
-        self.server.stop()
-        self.sender.stop()
 
     @property
     def incoming_webhook_url(self) -> str:
@@ -133,17 +121,8 @@ class Bitrix24Sandbox:
 
     def api_calls(self, method: str | None = None, auth: str | None = None) -> list[dict[str, Any]]:
         """Authenticated REST calls: {method, auth ("webhook"|"oauth"), params, status, at}."""
-        with self.lock:
-            return [dict(c) for c in self.calls
-                    if (method is None or c["method"] == method) and (auth is None or c["auth"] == auth)]  # fmt: skip
-
-    def webhook_deliveries(self) -> list[dict[str, Any]]:
-        """Every event POST attempted: url, body, status, error, at."""
-        return self.sender.snapshot()
-
-    def wait_webhooks_idle(self, timeout: float = 5.0) -> None:
-        """Block until every queued event was POSTed once; TimeoutError otherwise."""
-        self.sender.wait_idle(timeout)
+        return self._calls_where(lambda c: (method is None or c["method"] == method)
+                                 and (auth is None or c["auth"] == auth))  # fmt: skip
 
     def set_offline(self, enabled: bool) -> None:
         """Queue events for event.offline.get instead of POSTing them."""
@@ -188,10 +167,8 @@ class Bitrix24Sandbox:
         return None
 
     # ---- WSGI ---------------------------------------------------------------------------------
-    def wsgi_app(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
-        request = Request(environ)
-        response = control.dispatch(self, request) if request.path.startswith("/_sandbox/") else self._api(request)
-        return response(environ, start_response)
+    def _control(self, request: Request) -> Response:
+        return control.dispatch(self, request)
 
     def _authenticate(self, request: Request, params: dict[str, Any]) -> tuple[str, str, str]:
         """(REST method, user id, "webhook"|"oauth") or B24Error 401/404."""
@@ -269,15 +246,6 @@ def time_block(started: float) -> dict[str, Any]:
 def run_forever(host: str, port: int, webhook_url: str | None) -> None:
     """Serve a sandbox until Ctrl-C (for `qualify sandbox bitrix24 --port P --webhook-url URL`)."""
     sandbox = Bitrix24Sandbox(webhook_url=webhook_url)
-    sandbox.server.allow_any_host = True  # the CLI may bind a container's interface on purpose
-    sandbox.start(host, port)
-    print(f"Bitrix24 sandbox listening on {sandbox.base_url}", flush=True)
-    print(f"incoming webhook: {sandbox.incoming_webhook_url}", flush=True)
-    print(f"OAuth access token: {sandbox.access_token}", flush=True)
-    print(f"events -> {webhook_url or '(none; POST /_sandbox/config to set)'}", flush=True)
-    try:
-        threading.Event().wait()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        sandbox.stop()
+    serve_forever(sandbox, host, port, "Bitrix24",
+                  lambda: [f"incoming webhook: {sandbox.incoming_webhook_url}",
+                           f"OAuth access token: {sandbox.access_token}"], webhook_url, target="events")  # fmt: skip

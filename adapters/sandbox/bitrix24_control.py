@@ -18,61 +18,30 @@ GET      /_sandbox/calls?method=&auth=
 from __future__ import annotations
 
 import functools
-import json
 from typing import TYPE_CHECKING, Any
 
-from werkzeug.exceptions import HTTPException
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
 from adapters.leaky_bucket import LeakyBucket
+from adapters.sandbox import control
 from adapters.sandbox.bitrix24_state import B24Error
+from adapters.sandbox.control import Result
 
 if TYPE_CHECKING:
     from adapters.sandbox.bitrix24 import Bitrix24Sandbox
 
-Result = tuple[int, Any]
-
 
 @functools.cache
 def url_map() -> Map:
-    return Map([
-        Rule("/_sandbox/ui/deals", methods=["POST"], endpoint="ui_create"),
-        Rule("/_sandbox/ui/deals/<deal_id>", methods=["PATCH"], endpoint="ui_update"),
-        Rule("/_sandbox/ui/deals/<deal_id>", methods=["DELETE"], endpoint="ui_delete"),
-        Rule("/_sandbox/ui/deals/<deal_id>/move", methods=["POST"], endpoint="ui_move"),
-        Rule("/_sandbox/deals/<deal_id>", methods=["GET"], endpoint="deal"),
-        Rule("/_sandbox/failures", methods=["POST"], endpoint="failures"),
-        Rule("/_sandbox/config", methods=["GET", "POST"], endpoint="config"),
-        Rule("/_sandbox/offline", methods=["GET", "POST"], endpoint="offline"),
-        Rule("/_sandbox/reset", methods=["POST"], endpoint="reset"),
-        Rule("/_sandbox/webhooks", methods=["GET"], endpoint="webhooks"),
-        Rule("/_sandbox/webhooks/wait", methods=["POST"], endpoint="wait"),
-        Rule("/_sandbox/calls", methods=["GET"], endpoint="calls"),
-    ], strict_slashes=False)  # fmt: skip
+    """The control routes."""
+    offline_rule = Rule("/_sandbox/offline", methods=["GET", "POST"], endpoint="offline")
+    return control.build_map(*control.ui_rules("deal"), offline_rule)
 
 
 def dispatch(sandbox: Bitrix24Sandbox, request: Request) -> Response:
     """Route one control request; errors become JSON {"error": ...} with a 4xx/5xx status."""
-    try:
-        endpoint, values = url_map().bind_to_environ(request.environ).match()
-        body = json.loads(request.get_data() or b"{}")
-        if not isinstance(body, dict):
-            raise ValueError("body must be a JSON object")
-        status, result = HANDLERS[endpoint](sandbox, request, body, **values)
-    except HTTPException as exc:
-        status, result = exc.code or 500, {"error": exc.description}
-    except B24Error as exc:
-        status, result = exc.status, exc.body
-    except (ValueError, TypeError, KeyError) as exc:
-        status, result = 400, {"error": f"{type(exc).__name__}: {exc}"}
-    except TimeoutError as exc:
-        status, result = 504, {"error": str(exc)}
-    response = Response(status=status)
-    if status != 204:
-        response.set_data(json.dumps(result))
-        response.content_type = "application/json"
-    return response
+    return control.dispatch(sandbox, request, url_map(), HANDLERS, B24Error)
 
 
 def ui_create(sandbox: Bitrix24Sandbox, _: Request, body: dict[str, Any]) -> Result:
@@ -105,8 +74,7 @@ def deal(sandbox: Bitrix24Sandbox, _: Request, body: dict[str, Any], deal_id: st
 
 
 def failures(sandbox: Bitrix24Sandbox, _: Request, body: dict[str, Any]) -> Result:
-    sandbox.fail_next(str(body["mode"]), int(body.get("count", 1)), body.get("method"),
-                      float(body.get("delay", 10.0)))  # fmt: skip
+    sandbox.fail_next(str(body["mode"]), int(body.get("count", 1)), body.get("method"), float(body.get("delay", 10.0)))
     return 201, {"queued": body}
 
 
@@ -120,12 +88,7 @@ def config(sandbox: Bitrix24Sandbox, request: Request, body: dict[str, Any]) -> 
             "offline": lambda v: sandbox.set_offline(bool(v)),
             "leaky_bucket": lambda v: setattr(sandbox, "bucket", LeakyBucket(float(v[0]), int(v[1]))),
         }
-        unknown = sorted(set(body) - set(setters))
-        if unknown:
-            raise ValueError(f"unknown config keys {unknown}; known: {sorted(setters)}")
-        with sandbox.lock:
-            for key, value in body.items():
-                setters[key](value)
+        control.apply_settings(sandbox, setters, body)
     s = sandbox.settings
     return 200, {"base_url": sandbox.base_url, "incoming_webhook_url": sandbox.incoming_webhook_url,
                  "webhook_url": s.url, "member_id": s.member_id, "offline": s.offline,
@@ -139,26 +102,12 @@ def offline(sandbox: Bitrix24Sandbox, request: Request, body: dict[str, Any]) ->
         return 200, {"offline": sandbox.settings.offline, "queue": sandbox.offline.pending()}
 
 
-def reset(sandbox: Bitrix24Sandbox, _: Request, body: dict[str, Any]) -> Result:
-    sandbox.reset()
-    return 200, {"reset": True}
-
-
-def webhooks(sandbox: Bitrix24Sandbox, _: Request, body: dict[str, Any]) -> Result:
-    return 200, {"results": sandbox.webhook_deliveries()}
-
-
-def wait(sandbox: Bitrix24Sandbox, _: Request, body: dict[str, Any]) -> Result:
-    sandbox.wait_webhooks_idle(float(body.get("timeout", 5.0)))
-    return 200, {"idle": True}
-
-
 def calls(sandbox: Bitrix24Sandbox, request: Request, body: dict[str, Any]) -> Result:
     return 200, {"results": sandbox.api_calls(request.args.get("method"), request.args.get("auth"))}
 
 
-HANDLERS: dict[str, Any] = {
-    "ui_create": ui_create, "ui_update": ui_update, "ui_move": ui_move, "ui_delete": ui_delete,
-    "deal": deal, "failures": failures, "config": config, "offline": offline, "reset": reset,
-    "webhooks": webhooks, "wait": wait, "calls": calls,
-}  # fmt: skip
+HANDLERS: dict[str, control.Handler] = {
+    **control.COMMON_HANDLERS, "ui_create": ui_create, "ui_update": ui_update, "ui_move": ui_move,
+    "ui_delete": ui_delete, "deal": deal, "failures": failures, "config": config, "offline": offline,
+    "calls": calls,
+}

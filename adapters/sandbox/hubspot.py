@@ -15,32 +15,33 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
-import time
-from collections.abc import Callable, Iterable
 from typing import Any
 
 from werkzeug.wrappers import Request, Response
 
 from adapters.sandbox import hubspot_api, hubspot_control
 from adapters.sandbox import hubspot_errors as errors
-from adapters.sandbox.hubspot_limits import Failure, FailureInjector, Limits, failure_error
+from adapters.sandbox.base import PathSandbox, read_json, serve_forever
+from adapters.sandbox.failures import Failure, FailureInjector
+from adapters.sandbox.hubspot_limits import Limits, failure_error
 from adapters.sandbox.hubspot_state import Actor, CrmObject, Portal
 from adapters.sandbox.hubspot_views import full
 from adapters.sandbox.hubspot_webhooks import EventFactory, WebhookSender, WebhookSettings
-from adapters.sandbox.server import LoopbackServer
 
 DAILY_LIMIT = 250_000
 log = logging.getLogger(__name__)
 
 
-class HubSpotSandbox:
+class HubSpotSandbox(PathSandbox):
     """An in-memory HubSpot portal served over HTTP; see the module docstring."""
+
+    sender: WebhookSender
 
     def __init__(self, *, client_secret: str = "sandbox-secret", access_token: str = "pat-sandbox-token",
                  webhook_url: str | None = None, app_id: int = 1160452, portal_id: int = 62515,
                  rate_limit: tuple[int, float] = (100, 10.0), search_rate_limit: tuple[int, float] = (5, 1.0),
                  batch_window: float = 0.05, seed: bool = True) -> None:
+        super().__init__()
         self.access_token = access_token
         self.app_id = app_id
         self.portal_id = portal_id
@@ -48,32 +49,16 @@ class HubSpotSandbox:
         # Private-app writes are attributed to the app: changeSource INTEGRATION, sourceId = app id.
         self.api_change_source = "INTEGRATION"
         self.api_source_id = str(app_id)
-        self.lock = threading.RLock()
         self.settings = WebhookSettings(url=webhook_url, client_secret=client_secret, app_id=app_id,
                                         portal_id=portal_id, batch_window=batch_window)
         self.sender = WebhookSender(self.settings)
         self.limits = Limits(rate_limit, search_rate_limit, DAILY_LIMIT, app_id)
         self.failures = FailureInjector()
-        self.calls: list[dict[str, Any]] = []
         self._events = EventFactory(self.settings)
         self._url_map = hubspot_api.build_map()
-        self._abort = threading.Event()
-        self.server = LoopbackServer(self.wsgi_app)
         self.portal = self._new_portal()
-        self.base_url = ""
 
     # ---- lifecycle ----------------------------------------------------------------------------
-    def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
-        """Serve in a daemon thread; returns the base URL ``http://127.0.0.1:PORT``."""
-        self._abort.clear()
-        self.base_url = self.server.start(host, port)
-        return self.base_url
-
-    def stop(self) -> None:
-        self._abort.set()  # wake requests sleeping in an injected "timeout"
-        self.server.stop()
-        self.sender.stop()
-
     def reset(self) -> None:
         """Back to the seeded portal: clears data, logs, failures and rate-limit windows; keeps config."""
         with self.lock:
@@ -108,21 +93,6 @@ class HubSpotSandbox:
             linked = [self.portal.objects[kind][i] for i in sorted(deal.associations.get(kind, {}), key=int)]
             return [full(obj) for obj in linked if not obj.archived]
 
-    def api_calls(self, method: str | None = None, path_prefix: str | None = None) -> list[dict[str, Any]]:
-        """Authenticated API requests: {method, path, query, json, status, at}."""
-        with self.lock:
-            return [dict(c) for c in self.calls
-                    if (method is None or c["method"] == method.upper())
-                    and (path_prefix is None or c["path"].startswith(path_prefix))]
-
-    def webhook_deliveries(self) -> list[dict[str, Any]]:
-        """Every webhook POST sent: url, headers, body (text), status, error, attempt."""
-        return self.sender.snapshot()
-
-    def wait_webhooks_idle(self, timeout: float = 5.0) -> None:
-        """Block until every queued webhook was POSTed (retries included); TimeoutError otherwise."""
-        self.sender.wait_idle(timeout)
-
     # ---- UI simulation (changeSource CRM_UI, sourceId userId:N) --------------------------------
     @staticmethod
     def ui_actor(user_id: int) -> Actor:
@@ -149,17 +119,11 @@ class HubSpotSandbox:
                   retry_after: float = 1.0, delay: float = 10.0) -> None:
         """Make the next `count` matching API requests fail: "500", "503", "429", "401" or "timeout"."""
         with self.lock:
-            rule = Failure(str(mode), int(count), path_prefix, method, float(retry_after), float(delay))
-            self.failures.add(rule)
+            self.failures.add(Failure(str(mode), int(count), path_prefix, method, float(retry_after), float(delay)))
 
     # ---- WSGI ---------------------------------------------------------------------------------
-    def wsgi_app(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
-        request = Request(environ)
-        if request.path.startswith("/_sandbox/"):
-            response = hubspot_control.dispatch(self, request)
-        else:
-            response = self._api(request)
-        return response(environ, start_response)
+    def _control(self, request: Request) -> Response:
+        return hubspot_control.dispatch(self, request)
 
     def _api(self, request: Request) -> Response:
         headers: dict[str, str] = {}
@@ -192,25 +156,11 @@ class HubSpotSandbox:
     def api_actor(self) -> Actor:
         return Actor(self.api_change_source, self.api_source_id)
 
-    def _take_failure(self, request: Request) -> Failure | None:
-        with self.lock:
-            return self.failures.take(request.method, request.path)
-
-    def _record(self, request: Request, parsed: Any, status: int) -> None:
-        query = {k: ",".join(request.args.getlist(k)) for k in request.args}
-        with self.lock:
-            self.calls.append({"method": request.method, "path": request.path, "query": query, "json": parsed,
-                               "status": status, "at": time.time()})
 
 
 def parse_json(request: Request) -> Any:
-    raw = request.get_data(cache=True)
-    if not raw:
-        return None
-    try:
-        return json.loads(raw)
-    except ValueError as exc:
-        raise errors.invalid_json(str(exc)) from exc
+    """The JSON body or None; invalid JSON is HubSpot's 400."""
+    return read_json(request, lambda exc: errors.invalid_json(str(exc)))
 
 
 def json_response(status: int, body: Any, headers: dict[str, str] | None = None) -> Response:
@@ -226,14 +176,4 @@ def json_response(status: int, body: Any, headers: dict[str, str] | None = None)
 def run_forever(host: str, port: int, webhook_url: str | None, client_secret: str, access_token: str) -> None:
     """Serve a sandbox until Ctrl-C (for `qualify sandbox hubspot --port P --webhook-url URL ...`)."""
     sandbox = HubSpotSandbox(client_secret=client_secret, access_token=access_token, webhook_url=webhook_url)
-    sandbox.server.allow_any_host = True  # the CLI may bind a container's interface on purpose
-    base_url = sandbox.start(host, port)
-    print(f"HubSpot sandbox listening on {base_url}", flush=True)
-    print(f"access token: {access_token}", flush=True)
-    print(f"webhooks -> {webhook_url or '(none; POST /_sandbox/config to set)'}", flush=True)
-    try:
-        threading.Event().wait()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        sandbox.stop()
+    serve_forever(sandbox, host, port, "HubSpot", lambda: [f"access token: {access_token}"], webhook_url)

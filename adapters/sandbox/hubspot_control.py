@@ -16,58 +16,28 @@
 from __future__ import annotations
 
 import functools
-import json
 from typing import TYPE_CHECKING, Any
 
-from werkzeug.exceptions import HTTPException
-from werkzeug.routing import Map, Rule
+from werkzeug.routing import Map
 from werkzeug.wrappers import Request, Response
 
+from adapters.sandbox import control
 from adapters.sandbox import hubspot_errors as errors
+from adapters.sandbox.control import Result, set_window
 
 if TYPE_CHECKING:
     from adapters.sandbox.hubspot import HubSpotSandbox
 
+
 @functools.cache
 def url_map() -> Map:
-    return Map([
-    Rule("/_sandbox/ui/deals", methods=["POST"], endpoint="ui_create"),
-    Rule("/_sandbox/ui/deals/<deal_id>", methods=["PATCH"], endpoint="ui_update"),
-    Rule("/_sandbox/ui/deals/<deal_id>", methods=["DELETE"], endpoint="ui_delete"),
-    Rule("/_sandbox/ui/deals/<deal_id>/move", methods=["POST"], endpoint="ui_move"),
-    Rule("/_sandbox/deals/<deal_id>", methods=["GET"], endpoint="deal"),
-    Rule("/_sandbox/failures", methods=["POST"], endpoint="failures"),
-    Rule("/_sandbox/config", methods=["GET", "POST"], endpoint="config"),
-    Rule("/_sandbox/reset", methods=["POST"], endpoint="reset"),
-    Rule("/_sandbox/webhooks", methods=["GET"], endpoint="webhooks"),
-    Rule("/_sandbox/webhooks/wait", methods=["POST"], endpoint="wait"),
-    Rule("/_sandbox/calls", methods=["GET"], endpoint="calls"),
-    ], strict_slashes=False)
+    """The control routes."""
+    return control.build_map(*control.ui_rules("deal"))
 
 
 def dispatch(sandbox: HubSpotSandbox, request: Request) -> Response:
-    try:
-        endpoint, values = url_map().bind_to_environ(request.environ).match()
-        body = json.loads(request.get_data() or b"{}")
-        if not isinstance(body, dict):
-            raise ValueError("body must be a JSON object")
-        status, result = HANDLERS[endpoint](sandbox, request, body, **values)
-    except HTTPException as exc:
-        status, result = exc.code or 500, {"error": exc.description}
-    except errors.HubSpotApiError as exc:
-        status, result = exc.status, exc.body
-    except (ValueError, TypeError, KeyError) as exc:
-        status, result = 400, {"error": f"{type(exc).__name__}: {exc}"}
-    except TimeoutError as exc:
-        status, result = 504, {"error": str(exc)}
-    response = Response(status=status)
-    if status != 204:
-        response.set_data(json.dumps(result))
-        response.content_type = "application/json"
-    return response
-
-
-Result = tuple[int, Any]
+    """Run one control request; bad input is a 400 with {"error"}."""
+    return control.dispatch(sandbox, request, url_map(), HANDLERS, errors.HubSpotApiError)
 
 
 def ui_create(sandbox: HubSpotSandbox, _: Request, body: dict[str, Any]) -> Result:
@@ -96,9 +66,7 @@ def deal(sandbox: HubSpotSandbox, _: Request, body: dict[str, Any], deal_id: str
 
 
 def failures(sandbox: HubSpotSandbox, _: Request, body: dict[str, Any]) -> Result:
-    sandbox.fail_next(str(body["mode"]), int(body.get("count", 1)), str(body.get("path_prefix", "/crm/")),
-                      body.get("method"), float(body.get("retry_after", 1.0)), float(body.get("delay", 10.0)))
-    return 201, {"queued": body}
+    return control.queue_failure(sandbox, body, "/crm/", 1.0)
 
 
 def config(sandbox: HubSpotSandbox, request: Request, body: dict[str, Any]) -> Result:
@@ -110,7 +78,7 @@ def config(sandbox: HubSpotSandbox, request: Request, body: dict[str, Any]) -> R
 def apply_config(sandbox: HubSpotSandbox, body: dict[str, Any]) -> None:
     """Apply recognised keys; unknown keys are a 400 so typos do not pass silently."""
     settings = sandbox.settings
-    setters: dict[str, Any] = {
+    control.apply_settings(sandbox, {
         "webhook_url": lambda v: setattr(settings, "url", v or None),
         "client_secret": lambda v: setattr(settings, "client_secret", str(v)),
         "duplicate_deliveries": lambda v: setattr(settings, "duplicates", max(1, int(v))),
@@ -124,18 +92,7 @@ def apply_config(sandbox: HubSpotSandbox, body: dict[str, Any]) -> None:
         "rate_limit": lambda v: set_window(sandbox.limits.burst, v),
         "search_rate_limit": lambda v: set_window(sandbox.limits.search, v),
         "daily_limit": lambda v: setattr(sandbox.limits, "daily", int(v)),
-    }
-    unknown = sorted(set(body) - set(setters))
-    if unknown:
-        raise ValueError(f"unknown config keys {unknown}; known: {sorted(setters)}")
-    with sandbox.lock:
-        for key, value in body.items():
-            setters[key](value)
-
-
-def set_window(window: Any, value: Any) -> None:
-    window.max_requests, window.seconds = int(value[0]), float(value[1])
-    window.reset()
+    }, body)  # fmt: skip
 
 
 def describe(sandbox: HubSpotSandbox) -> dict[str, Any]:
@@ -152,26 +109,7 @@ def describe(sandbox: HubSpotSandbox) -> dict[str, Any]:
     }
 
 
-def reset(sandbox: HubSpotSandbox, _: Request, body: dict[str, Any]) -> Result:
-    sandbox.reset()
-    return 200, {"reset": True}
-
-
-def webhooks(sandbox: HubSpotSandbox, _: Request, body: dict[str, Any]) -> Result:
-    return 200, {"results": sandbox.webhook_deliveries()}
-
-
-def wait(sandbox: HubSpotSandbox, _: Request, body: dict[str, Any]) -> Result:
-    sandbox.wait_webhooks_idle(float(body.get("timeout", 5.0)))
-    return 200, {"idle": True}
-
-
-def calls(sandbox: HubSpotSandbox, request: Request, body: dict[str, Any]) -> Result:
-    return 200, {"results": sandbox.api_calls(request.args.get("method"), request.args.get("path_prefix"))}
-
-
-HANDLERS: dict[str, Any] = {
-    "ui_create": ui_create, "ui_update": ui_update, "ui_move": ui_move, "ui_delete": ui_delete,
-    "deal": deal, "failures": failures, "config": config, "reset": reset, "webhooks": webhooks,
-    "wait": wait, "calls": calls,
+HANDLERS: dict[str, control.Handler] = {
+    **control.COMMON_HANDLERS, "ui_create": ui_create, "ui_update": ui_update, "ui_move": ui_move,
+    "ui_delete": ui_delete, "deal": deal, "failures": failures, "config": config,
 }

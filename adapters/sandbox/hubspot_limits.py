@@ -1,4 +1,4 @@
-"""Rate limits and failure injection for the HubSpot sandbox.
+"""Rate limits and the injected-failure answers of the HubSpot sandbox.
 
 Limits per https://developers.hubspot.com/docs/developer-tooling/platform/usage-guidelines:
 a rolling ten-second burst window per app (100 for privately distributed apps), a daily count,
@@ -9,11 +9,9 @@ from __future__ import annotations
 
 import time
 from collections import deque
-from dataclasses import dataclass
 
 from adapters.sandbox import hubspot_errors as errors
-
-FAILURE_MODES = frozenset({"500", "503", "429", "401", "timeout"})
+from adapters.sandbox.failures import Failure
 
 
 class RollingWindow:
@@ -83,48 +81,12 @@ class Limits:
         self.daily_used = 0
 
 
-@dataclass
-class Failure:
-    mode: str
-    count: int
-    path_prefix: str
-    method: str | None
-    retry_after: float
-    delay: float
-
-
-class FailureInjector:
-    """Queue of one-shot failures; the first rule matching a request fires and counts down."""
-
-    def __init__(self) -> None:
-        self._rules: list[Failure] = []
-
-    def add(self, rule: Failure) -> None:
-        if rule.mode not in FAILURE_MODES:
-            raise ValueError(f"unknown failure mode {rule.mode!r}; use one of {sorted(FAILURE_MODES)}")
-        if rule.count < 1:
-            raise ValueError("count must be at least 1")
-        self._rules.append(rule)
-
-    def take(self, method: str, path: str) -> Failure | None:
-        for rule in self._rules:
-            if path.startswith(rule.path_prefix) and (rule.method is None or rule.method.upper() == method):
-                rule.count -= 1
-                if rule.count <= 0:
-                    self._rules.remove(rule)
-                return rule
-        return None
-
-    def clear(self) -> None:
-        self._rules.clear()
-
-
 def failure_error(rule: Failure) -> errors.HubSpotApiError:
     """The response an injected failure produces (not used for `timeout`)."""
     if rule.mode == "429":
-        error = errors.rate_limited("TEN_SECONDLY_ROLLING", rule.retry_after, "injected")
+        seconds = 1.0 if rule.retry_after is None else rule.retry_after
+        error = errors.rate_limited("TEN_SECONDLY_ROLLING", seconds, "injected")
         # Exact value (may be fractional) so tests of Retry-After handling stay fast.
-        seconds = rule.retry_after
         error.headers["Retry-After"] = str(int(seconds)) if float(seconds).is_integer() else str(seconds)
         return error
     if rule.mode == "401":

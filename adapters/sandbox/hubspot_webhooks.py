@@ -16,7 +16,6 @@ import heapq
 import hmac
 import itertools
 import json
-import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,6 +24,7 @@ import httpx
 
 from adapters.sandbox.hubspot_state import Actor, CrmObject
 from adapters.sandbox.hubspot_values import now_ms
+from adapters.sandbox.webhook_thread import ThreadedSender
 
 SUBSCRIPTION_IDS = {"deal.creation": 1001, "deal.deletion": 1002, "deal.propertyChange": 1003}
 CHANGE_FLAGS = {"creation": "CREATED", "deletion": "DELETED"}
@@ -105,21 +105,17 @@ def sign(method: str, uri: str, body: str, timestamp: str, client_secret: str) -
     }
 
 
-class WebhookSender:
+class WebhookSender(ThreadedSender):
     """Batches queued events (one `batch_window`) into POSTs from a daemon thread, with retries."""
 
+    thread_name = "hubspot-webhooks"
+    settings: WebhookSettings
+
     def __init__(self, settings: WebhookSettings) -> None:
-        self.settings = settings
-        self._cond = threading.Condition()
+        super().__init__(settings)
         self._pending: list[dict[str, Any]] = []
         self._first_at = 0.0
         self._retries: list[tuple[float, int, list[dict[str, Any]], int]] = []
-        self._seq = itertools.count()
-        self._in_flight = 0
-        self._stopping = False
-        self._thread: threading.Thread | None = None
-        self.deliveries: list[dict[str, Any]] = []
-        self.dropped = 0
 
     def enqueue(self, events: list[dict[str, Any]]) -> None:
         if not events:
@@ -138,11 +134,6 @@ class WebhookSender:
         if not idle:
             raise TimeoutError("webhook deliveries still pending")
 
-    def snapshot(self) -> list[dict[str, Any]]:
-        """Copies of every delivery so far."""
-        with self._cond:
-            return [dict(d) for d in self.deliveries]
-
     def _idle(self) -> bool:
         return not self._pending and not self._retries and not self._in_flight
 
@@ -154,20 +145,6 @@ class WebhookSender:
             self.dropped = 0
             self._cond.notify_all()
 
-    def stop(self) -> None:
-        with self._cond:
-            self._stopping = True
-            self._cond.notify_all()
-        if self._thread is not None:
-            self._thread.join(timeout=self.settings.timeout + 1)
-        self._thread = None
-        with self._cond:
-            self._stopping = False
-
-    def _ensure_thread(self) -> None:
-        if self._thread is None or not self._thread.is_alive():
-            self._thread = threading.Thread(target=self._run, name="hubspot-webhooks", daemon=True)
-            self._thread.start()
 
     def _run(self) -> None:
         with httpx.Client(timeout=self.settings.timeout, trust_env=False) as client:

@@ -15,60 +15,43 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
-import time
-from collections.abc import Callable, Iterable
 from typing import Any
 
 from werkzeug.wrappers import Request, Response
 
 from adapters.sandbox import pipedrive_api, pipedrive_control
 from adapters.sandbox import pipedrive_errors as errors
-from adapters.sandbox.hubspot_limits import Failure
+from adapters.sandbox.base import PathSandbox, read_json, serve_forever
+from adapters.sandbox.failures import Failure
 from adapters.sandbox.pipedrive_limits import Limits, PipedriveFailures, failure_error
 from adapters.sandbox.pipedrive_state import Actor, Company, public_deal
 from adapters.sandbox.pipedrive_webhooks import WebhookSender, WebhookSettings, event_body
-from adapters.sandbox.server import LoopbackServer
 
 log = logging.getLogger(__name__)
 DEFAULT_UI_USER = 1
 
 
-class PipedriveSandbox:
+class PipedriveSandbox(PathSandbox):
     """An in-memory Pipedrive company served over HTTP; see the module docstring."""
+
+    sender: WebhookSender
 
     def __init__(self, *, api_token: str = "sandbox-token", webhook_url: str | None = None,
                  webhook_user: str = "hook", webhook_password: str = "secret",
                  rate_limit: tuple[int, float] = (80, 2.0), daily_budget: int = 100_000, seed: bool = True) -> None:
+        super().__init__()
         self.api_token = api_token
         self.api_user_id = 1  # the token owner: meta.user_id of API changes
         self.seed = seed
         self.stuck_cursor = False  # when True, list endpoints repeat the cursor they were given (a vendor bug)
-        self.lock = threading.RLock()
         self.settings = WebhookSettings(url=webhook_url, user=webhook_user, password=webhook_password)
         self.sender = WebhookSender(self.settings)
         self.limits = Limits(rate_limit, daily_budget)
         self.failures = PipedriveFailures()
-        self.calls: list[dict[str, Any]] = []
         self._url_map = pipedrive_api.build_map()
-        self._abort = threading.Event()
-        self.server = LoopbackServer(self.wsgi_app)
         self.company = self._new_company()
-        self.base_url = ""
 
     # ---- lifecycle ----------------------------------------------------------------------------
-    def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
-        """Serve in a daemon thread; returns the base URL ``http://127.0.0.1:PORT``."""
-        self._abort.clear()
-        self.base_url = self.server.start(host, port)
-        return self.base_url
-
-    def stop(self) -> None:
-        """Stop serving and sending webhooks; wakes requests sleeping in an injected timeout."""
-        self._abort.set()
-        self.server.stop()
-        self.sender.stop()
-
     def reset(self) -> None:
         """Back to the seeded company: clears data, logs, failures and rate-limit windows; keeps config."""
         with self.lock:
@@ -101,21 +84,6 @@ class PipedriveSandbox:
     def notes_for_deal(self, deal_id: int | str) -> list[dict[str, Any]]:
         with self.lock:
             return [dict(n) for n in self.company.notes.values() if n["deal_id"] == int(deal_id)]
-
-    def api_calls(self, method: str | None = None, path_prefix: str | None = None) -> list[dict[str, Any]]:
-        """Authenticated API requests: {method, path, query, json, status, at}."""
-        with self.lock:
-            return [dict(c) for c in self.calls
-                    if (method is None or c["method"] == method.upper())
-                    and (path_prefix is None or c["path"].startswith(path_prefix))]  # fmt: skip
-
-    def webhook_deliveries(self) -> list[dict[str, Any]]:
-        """Every webhook POST sent: url, headers, body (text), status, error, attempt."""
-        return self.sender.snapshot()
-
-    def wait_webhooks_idle(self, timeout: float = 5.0) -> None:
-        """Block until every queued webhook was POSTed (retries included); TimeoutError otherwise."""
-        self.sender.wait_idle(timeout)
 
     # ---- UI simulation (meta.change_source "app") --------------------------------------------
     @staticmethod
@@ -155,14 +123,8 @@ class PipedriveSandbox:
             self.failures.add(Failure(str(mode), int(count), path_prefix, method, float(retry_after), float(delay)))
 
     # ---- WSGI ---------------------------------------------------------------------------------
-    def wsgi_app(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
-        """The WSGI entry point: /_sandbox/ control requests, everything else is the API."""
-        request = Request(environ)
-        if request.path.startswith("/_sandbox/"):
-            response = pipedrive_control.dispatch(self, request)
-        else:
-            response = self._api(request)
-        return response(environ, start_response)
+    def _control(self, request: Request) -> Response:
+        return pipedrive_control.dispatch(self, request)
 
     def _authenticated(self, request: Request) -> bool:
         bearer = request.headers.get("Authorization", "")
@@ -178,8 +140,7 @@ class PipedriveSandbox:
                 raise errors.unauthorized()
             authenticated = True
             parsed = parse_json(request)
-            with self.lock:
-                rule = self.failures.take(request.method, request.path)
+            rule = self._take_failure(request)
             if rule is not None and rule.mode != "timeout":
                 with self.lock:
                     raise failure_error(rule, self.limits)
@@ -198,10 +159,7 @@ class PipedriveSandbox:
             error = errors.internal_error()
             status, body = error.status, error.body
         if authenticated:
-            query = {k: ",".join(request.args.getlist(k)) for k in request.args if k != "api_token"}
-            with self.lock:
-                self.calls.append({"method": request.method, "path": request.path, "query": query, "json": parsed,
-                                   "status": status, "at": time.time()})  # fmt: skip
+            self._record(request, parsed, status, hidden="api_token")
         response = Response(json.dumps(body), status=status, headers=headers)
         response.content_type = "application/json"
         return response
@@ -209,13 +167,7 @@ class PipedriveSandbox:
 
 def parse_json(request: Request) -> Any:
     """The JSON body or None; invalid JSON is Pipedrive's 400."""
-    raw = request.get_data(cache=True)
-    if not raw:
-        return None
-    try:
-        return json.loads(raw)
-    except ValueError as exc:
-        raise errors.invalid(f"Invalid JSON: {exc}") from exc
+    return read_json(request, lambda exc: errors.invalid(f"Invalid JSON: {exc}"))
 
 
 def run_forever(host: str, port: int, webhook_url: str | None, api_token: str = "sandbox-token",
@@ -223,14 +175,5 @@ def run_forever(host: str, port: int, webhook_url: str | None, api_token: str = 
     """Serve a sandbox until Ctrl-C (for a `qualify sandbox pipedrive --port P --webhook-url URL` command)."""
     sandbox = PipedriveSandbox(api_token=api_token, webhook_url=webhook_url, webhook_user=webhook_user,
                                webhook_password=webhook_password)  # fmt: skip
-    sandbox.server.allow_any_host = True  # the CLI may bind a container's interface on purpose
-    base_url = sandbox.start(host, port)
-    print(f"Pipedrive sandbox listening on {base_url}", flush=True)
-    print(f"api token: {api_token}; webhook basic auth user: {webhook_user}", flush=True)
-    print(f"webhooks -> {webhook_url or '(none; POST /_sandbox/config to set)'}", flush=True)
-    try:
-        threading.Event().wait()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        sandbox.stop()
+    serve_forever(sandbox, host, port, "Pipedrive",
+                  lambda: [f"api token: {api_token}; webhook basic auth user: {webhook_user}"], webhook_url)

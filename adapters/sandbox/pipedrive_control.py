@@ -18,60 +18,30 @@ Field names in "fields" are v2 names; custom fields may be given at top level by
 from __future__ import annotations
 
 import functools
-import json
 from typing import TYPE_CHECKING, Any
 
-from werkzeug.exceptions import HTTPException
-from werkzeug.routing import Map, Rule
+from werkzeug.routing import Map
 from werkzeug.wrappers import Request, Response
 
+from adapters.sandbox import control
 from adapters.sandbox import pipedrive_errors as errors
+from adapters.sandbox.control import Result, set_window
 
 if TYPE_CHECKING:
     from adapters.sandbox.pipedrive import PipedriveSandbox
 
-Result = tuple[int, Any]
 DEFAULT_USER = 1
 
 
 @functools.cache
 def url_map() -> Map:
-    return Map([
-        Rule("/_sandbox/ui/deals", methods=["POST"], endpoint="ui_create"),
-        Rule("/_sandbox/ui/deals/<deal_id>", methods=["PATCH"], endpoint="ui_update"),
-        Rule("/_sandbox/ui/deals/<deal_id>", methods=["DELETE"], endpoint="ui_delete"),
-        Rule("/_sandbox/ui/deals/<deal_id>/move", methods=["POST"], endpoint="ui_move"),
-        Rule("/_sandbox/deals/<deal_id>", methods=["GET"], endpoint="deal"),
-        Rule("/_sandbox/failures", methods=["POST"], endpoint="failures"),
-        Rule("/_sandbox/config", methods=["GET", "POST"], endpoint="config"),
-        Rule("/_sandbox/reset", methods=["POST"], endpoint="reset"),
-        Rule("/_sandbox/webhooks", methods=["GET"], endpoint="webhooks"),
-        Rule("/_sandbox/webhooks/wait", methods=["POST"], endpoint="wait"),
-        Rule("/_sandbox/calls", methods=["GET"], endpoint="calls"),
-    ], strict_slashes=False)  # fmt: skip
+    """The control routes."""
+    return control.build_map(*control.ui_rules("deal"))
 
 
 def dispatch(sandbox: PipedriveSandbox, request: Request) -> Response:
     """Run one control request; bad input is a 400 with {"error"}."""
-    try:
-        endpoint, values = url_map().bind_to_environ(request.environ).match()
-        body = json.loads(request.get_data() or b"{}")
-        if not isinstance(body, dict):
-            raise ValueError("body must be a JSON object")
-        status, result = HANDLERS[endpoint](sandbox, request, body, **values)
-    except HTTPException as exc:
-        status, result = exc.code or 500, {"error": exc.description}
-    except errors.PipedriveApiError as exc:
-        status, result = exc.status, exc.body
-    except (ValueError, TypeError, KeyError) as exc:
-        status, result = 400, {"error": f"{type(exc).__name__}: {exc}"}
-    except TimeoutError as exc:
-        status, result = 504, {"error": str(exc)}
-    response = Response(status=status)
-    if status != 204:
-        response.set_data(json.dumps(result))
-        response.content_type = "application/json"
-    return response
+    return control.dispatch(sandbox, request, url_map(), HANDLERS, errors.PipedriveApiError)
 
 
 def _user(body: dict[str, Any]) -> int:
@@ -104,14 +74,7 @@ def deal(sandbox: PipedriveSandbox, _: Request, body: dict[str, Any], deal_id: s
 
 
 def failures(sandbox: PipedriveSandbox, _: Request, body: dict[str, Any]) -> Result:
-    sandbox.fail_next(str(body["mode"]), int(body.get("count", 1)), str(body.get("path_prefix", "/api/")),
-                      body.get("method"), float(body.get("retry_after", 1.0)), float(body.get("delay", 10.0)))
-    return 201, {"queued": body}
-
-
-def _window(window: Any, value: Any) -> None:
-    window.max_requests, window.seconds = int(value[0]), float(value[1])
-    window.reset()
+    return control.queue_failure(sandbox, body, "/api/", 1.0)
 
 
 def config(sandbox: PipedriveSandbox, request: Request, body: dict[str, Any]) -> Result:
@@ -126,17 +89,12 @@ def config(sandbox: PipedriveSandbox, request: Request, body: dict[str, Any]) ->
         "delivery_timeout": lambda v: setattr(s, "timeout", float(v)),
         "api_token": lambda v: setattr(sandbox, "api_token", str(v)),
         "api_user_id": lambda v: setattr(sandbox, "api_user_id", int(v)),
-        "rate_limit": lambda v: _window(sandbox.limits.burst, v),
+        "rate_limit": lambda v: set_window(sandbox.limits.burst, v),
         "daily_budget": lambda v: setattr(sandbox.limits, "daily", int(v)),
         "stuck_cursor": lambda v: setattr(sandbox, "stuck_cursor", bool(v)),
     }
     if request.method == "POST":
-        unknown = sorted(set(body) - set(setters))
-        if unknown:
-            raise ValueError(f"unknown config keys {unknown}; known: {sorted(setters)}")
-        with sandbox.lock:
-            for key, value in body.items():
-                setters[key](value)
+        control.apply_settings(sandbox, setters, body)
     return 200, {
         "base_url": sandbox.base_url, "webhook_url": s.url, "webhook_user": s.user,
         "duplicate_deliveries": s.duplicates, "retry_delays": list(s.retry_delays), "delivery_timeout": s.timeout,
@@ -146,26 +104,7 @@ def config(sandbox: PipedriveSandbox, request: Request, body: dict[str, Any]) ->
     }  # fmt: skip
 
 
-def reset(sandbox: PipedriveSandbox, _: Request, body: dict[str, Any]) -> Result:
-    sandbox.reset()
-    return 200, {"reset": True}
-
-
-def webhooks(sandbox: PipedriveSandbox, _: Request, body: dict[str, Any]) -> Result:
-    return 200, {"results": sandbox.webhook_deliveries()}
-
-
-def wait(sandbox: PipedriveSandbox, _: Request, body: dict[str, Any]) -> Result:
-    sandbox.wait_webhooks_idle(float(body.get("timeout", 5.0)))
-    return 200, {"idle": True}
-
-
-def calls(sandbox: PipedriveSandbox, request: Request, body: dict[str, Any]) -> Result:
-    return 200, {"results": sandbox.api_calls(request.args.get("method"), request.args.get("path_prefix"))}
-
-
-HANDLERS: dict[str, Any] = {
-    "ui_create": ui_create, "ui_update": ui_update, "ui_move": ui_move, "ui_delete": ui_delete,
-    "deal": deal, "failures": failures, "config": config, "reset": reset, "webhooks": webhooks,
-    "wait": wait, "calls": calls,
+HANDLERS: dict[str, control.Handler] = {
+    **control.COMMON_HANDLERS, "ui_create": ui_create, "ui_update": ui_update, "ui_move": ui_move,
+    "ui_delete": ui_delete, "deal": deal, "failures": failures, "config": config,
 }

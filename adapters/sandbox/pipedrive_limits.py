@@ -11,7 +11,8 @@ from __future__ import annotations
 import math
 
 from adapters.sandbox import pipedrive_errors as errors
-from adapters.sandbox.hubspot_limits import Failure, FailureInjector, RollingWindow
+from adapters.sandbox.failures import Failure, FailureInjector
+from adapters.sandbox.hubspot_limits import RollingWindow
 
 FAILURE_MODES = frozenset({"500", "503", "429", "429-daily", "401", "timeout"})
 
@@ -48,15 +49,10 @@ class Limits:
 
 
 class PipedriveFailures(FailureInjector):
-    """HubSpot's one-shot failure queue with Pipedrive's modes (adds "429-daily")."""
+    """The shared one-shot failure queue with Pipedrive's modes (adds "429-daily")."""
 
-    def add(self, rule: Failure) -> None:
-        """Queue `rule`; raises ValueError for an unknown mode or a count below 1."""
-        if rule.mode not in FAILURE_MODES:
-            raise ValueError(f"unknown failure mode {rule.mode!r}; use one of {sorted(FAILURE_MODES)}")
-        if rule.count < 1:
-            raise ValueError("count must be at least 1")
-        self._rules.append(rule)
+    def __init__(self) -> None:
+        super().__init__(FAILURE_MODES)
 
 
 def failure_error(rule: Failure, limits: Limits) -> errors.PipedriveApiError:
@@ -66,8 +62,9 @@ def failure_error(rule: Failure, limits: Limits) -> errors.PipedriveApiError:
     "429-daily" leaves room in the burst window and reports x-daily-requests-left: 0.
     """
     if rule.mode == "429":
-        headers = limits.headers(0, rule.retry_after)
-        headers["x-ratelimit-reset"] = f"{rule.retry_after:g}"
+        retry_after = 1.0 if rule.retry_after is None else rule.retry_after
+        headers = limits.headers(0, retry_after)
+        headers["x-ratelimit-reset"] = f"{retry_after:g}"
         return errors.rate_limited(headers)
     if rule.mode == "429-daily":
         headers = limits.headers(max(1, limits.burst.max_requests - 1), limits.burst.seconds)

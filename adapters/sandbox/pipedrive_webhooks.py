@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import base64
 import heapq
-import itertools
 import json
-import threading
 import time
 import uuid
 from dataclasses import dataclass
@@ -22,6 +20,7 @@ import httpx
 
 from adapters.sandbox import pipedrive_seed as seed
 from adapters.sandbox.pipedrive_state import Actor
+from adapters.sandbox.webhook_thread import ThreadedSender
 
 
 @dataclass
@@ -49,26 +48,20 @@ def event_body(settings: WebhookSettings, action: str, data: dict[str, Any], pre
     return {"data": None if action == "delete" else data, "previous": previous, "meta": meta}
 
 
-class WebhookSender:
+class WebhookSender(ThreadedSender):
     """Posts queued event bodies from a daemon thread, retrying failures with meta.attempt + 1."""
 
+    thread_name = "pipedrive-webhooks"
+    settings: WebhookSettings
+
     def __init__(self, settings: WebhookSettings) -> None:
-        self.settings = settings
-        self._cond = threading.Condition()
+        super().__init__(settings)
         self._queue: list[tuple[float, int, dict[str, Any]]] = []
-        self._seq = itertools.count()
-        self._in_flight = 0
-        self._stopping = False
-        self._thread: threading.Thread | None = None
-        self.deliveries: list[dict[str, Any]] = []
-        self.dropped = 0
 
     def enqueue(self, body: dict[str, Any]) -> None:
         with self._cond:
             heapq.heappush(self._queue, (time.monotonic(), next(self._seq), body))
-            if self._thread is None or not self._thread.is_alive():
-                self._thread = threading.Thread(target=self._run, name="pipedrive-webhooks", daemon=True)
-                self._thread.start()
+            self._ensure_thread()
             self._cond.notify_all()
 
     def wait_idle(self, timeout: float = 5.0) -> None:
@@ -77,10 +70,6 @@ class WebhookSender:
             if not self._cond.wait_for(lambda: not self._queue and not self._in_flight, timeout):
                 raise TimeoutError("webhook deliveries still pending")
 
-    def snapshot(self) -> list[dict[str, Any]]:
-        with self._cond:
-            return [dict(d) for d in self.deliveries]
-
     def clear(self) -> None:
         with self._cond:
             self._queue.clear()
@@ -88,15 +77,6 @@ class WebhookSender:
             self.dropped = 0
             self._cond.notify_all()
 
-    def stop(self) -> None:
-        with self._cond:
-            self._stopping = True
-            self._cond.notify_all()
-        if self._thread is not None:
-            self._thread.join(timeout=self.settings.timeout + 1)
-        self._thread = None
-        with self._cond:
-            self._stopping = False
 
     def _run(self) -> None:
         with httpx.Client(timeout=self.settings.timeout, trust_env=False) as client:
