@@ -162,6 +162,13 @@ class AmoCRMAdapter:
                         None if following is None else str(following),
                         int(total) if total is not None else None)  # fmt: skip
 
+    def move_deal(self, deal_id: str, stage_id: str, pipeline_id: str | None = None) -> None:
+        """Put the deal into `stage_id` (and `pipeline_id` when it changes pipelines)."""
+        properties = {"status_id": stage_id}
+        if pipeline_id is not None:
+            properties["pipeline_id"] = pipeline_id
+        self.update_deal(deal_id, properties)
+
     def update_deal(self, deal_id: str, properties: Mapping[str, str]) -> None:
         """PATCH the lead: status_id, pipeline_id, name, price, responsible_user_id, custom field ids.
 

@@ -165,7 +165,10 @@ class CRMAdapter(Protocol):
         """One page of deals modified at or after `since`, oldest first."""
 
     def update_deal(self, deal_id: str, properties: Mapping[str, str]) -> None:
-        """Write deal properties (stage, pipeline, custom fields)."""
+        """Write deal properties (stage, pipeline, custom fields) under the CRM's own names."""
+
+    def move_deal(self, deal_id: str, stage_id: str, pipeline_id: str | None = None) -> None:
+        """Put the deal into a stage (and another pipeline when `pipeline_id` is given)."""
 
     def find_task(self, deal_id: str, marker: str) -> str | None:
         """The id of a task on the deal whose body carries `marker`, if one exists."""

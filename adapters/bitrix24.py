@@ -183,6 +183,13 @@ class Bitrix24Adapter:
             raise CRMUnavailable(f"crm.deal.list: >ID cursor did not advance past {last_id}")
         return DealPage(deals=deals, next_after=str(newest))
 
+    def move_deal(self, deal_id: str, stage_id: str, pipeline_id: str | None = None) -> None:
+        """Put the deal into `stage_id` (and `pipeline_id` when it changes pipelines)."""
+        properties = {"STAGE_ID": stage_id}
+        if pipeline_id is not None:
+            properties["CATEGORY_ID"] = pipeline_id
+        self.update_deal(deal_id, properties)
+
     def update_deal(self, deal_id: str, properties: Mapping[str, str]) -> None:
         """crm.deal.update with `fields` (STAGE_ID, UF_CRM_*...; unknown fields are ignored by Bitrix24).
 

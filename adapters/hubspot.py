@@ -151,6 +151,13 @@ class HubSpotAdapter:
         return DealPage(deals=deals, next_after=_next_after(payload, after),
                         total=int(total) if total is not None else None)  # fmt: skip
 
+    def move_deal(self, deal_id: str, stage_id: str, pipeline_id: str | None = None) -> None:
+        """Put the deal into `stage_id` (and `pipeline_id` when it changes pipelines)."""
+        properties = {"dealstage": stage_id}
+        if pipeline_id is not None:
+            properties["pipeline"] = pipeline_id
+        self.update_deal(deal_id, properties)
+
     def update_deal(self, deal_id: str, properties: Mapping[str, str]) -> None:
         """PATCH deal properties; CRMRejected carries HubSpot's validation message."""
         self._call("PATCH", _deal_path(deal_id), json={"properties": dict(properties)})

@@ -199,6 +199,13 @@ class PipedriveAdapter:
             self._field_types = {str(f["field_code"]): str(f.get("field_type")) for f in fields}
         return self._field_types
 
+    def move_deal(self, deal_id: str, stage_id: str, pipeline_id: str | None = None) -> None:
+        """Put the deal into `stage_id` (and `pipeline_id` when it changes pipelines)."""
+        properties = {"stage_id": stage_id}
+        if pipeline_id is not None:
+            properties["pipeline_id"] = pipeline_id
+        self.update_deal(deal_id, properties)
+
     def update_deal(self, deal_id: str, properties: Mapping[str, str]) -> None:
         """PATCH the deal: stage_id/pipeline_id/owner_id as integers, custom hash keys under custom_fields.
 

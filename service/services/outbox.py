@@ -108,10 +108,9 @@ def _revert_stage(adapter: CRMAdapter, payload: dict[str, Any]) -> dict[str, Any
     deal = adapter.get_deal(payload["deal_id"], [])
     if deal.stage_id != payload["blocked_stage"]:
         return {"note": f"not reverted: the deal has since moved to {deal.stage_id}", "reverted": False}
-    properties = {"dealstage": payload["stage"]}
-    if payload.get("pipeline") and payload.get("pipeline") != deal.pipeline_id:
-        properties["pipeline"] = payload["pipeline"]
-    adapter.update_deal(payload["deal_id"], properties)
+    pipeline = payload.get("pipeline")
+    adapter.move_deal(payload["deal_id"], payload["stage"],
+                      pipeline if pipeline and pipeline != deal.pipeline_id else None)
     return {"reverted": True}
 
 
