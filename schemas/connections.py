@@ -38,14 +38,25 @@ def sync_interval_field(**kwargs: object) -> fields.Integer:
     return fields.Integer(strict=True, validate=validate.Range(min=60, max=86_400), **kwargs)  # type: ignore[arg-type]
 
 
+def secret_field(description: str) -> fields.String:
+    """A write-only secret input; which ones a CRM needs is checked per CRM (README, "Connect a CRM")."""
+    return fields.String(load_only=True, validate=validate.Length(min=1, max=4000),
+                         metadata={"description": description})
+
+
 class ConnectionInSchema(StrictSchema):
     """Create a CRM connection; secrets are write-only."""
 
     name = fields.String(required=True, validate=validate.Length(min=1, max=120))
     kind = fields.String(required=True, validate=validate.OneOf(CRM_KINDS))
     base_url = fields.Url(load_default=None, allow_none=True, require_tld=False, schemes={"http", "https"})
-    access_token = fields.String(required=True, load_only=True, validate=validate.Length(min=1, max=4000))
-    client_secret = fields.String(required=True, load_only=True, validate=validate.Length(min=1, max=400))
+    access_token = secret_field("HubSpot private-app token, Pipedrive API token, amoCRM/Kommo access (or "
+                                "long-lived) token, Bitrix24 OAuth token (not needed with an incoming-webhook URL)")
+    client_secret = secret_field("HubSpot app client secret (signs webhooks); amoCRM/Kommo OAuth client secret")
+    refresh_token = secret_field("amoCRM/Kommo OAuth refresh token (rotated and stored by Qualify)")
+    webhook_username = secret_field('Pipedrive webhook HTTP Basic user (default "qualify")')
+    webhook_password = secret_field("Pipedrive webhook HTTP Basic password (set the same on the webhook)")
+    application_token = secret_field("Bitrix24 application_token sent with every event")
     account_id = fields.String(allow_none=True, validate=validate.Length(max=64))
     app_id = fields.String(allow_none=True, validate=validate.Length(max=64))
     language = fields.String(load_default="en", validate=validate.OneOf(LANGUAGES))
@@ -59,6 +70,8 @@ class ConnectionInSchema(StrictSchema):
     )
     rate_limits = rate_limits_field()
     sync_interval_seconds = sync_interval_field(load_default=300)
+    self_hosted = JsonBoolean(load_default=False,
+                              metadata={"description": "Bitrix24 on the company's own server (admin opt-in)"})
 
 
 class ConnectionPatchSchema(StrictSchema):
@@ -66,8 +79,13 @@ class ConnectionPatchSchema(StrictSchema):
 
     name = fields.String(validate=validate.Length(min=1, max=120))
     base_url = fields.Url(require_tld=False, schemes={"http", "https"})
-    access_token = fields.String(load_only=True, validate=validate.Length(min=1, max=4000))
-    client_secret = fields.String(load_only=True, validate=validate.Length(min=1, max=400))
+    access_token = secret_field("replaces the stored access token")
+    client_secret = secret_field("replaces the stored client secret")
+    refresh_token = secret_field("replaces the stored refresh token")
+    webhook_username = secret_field("replaces the Pipedrive webhook user")
+    webhook_password = secret_field("replaces the Pipedrive webhook password")
+    application_token = secret_field("replaces the Bitrix24 application token")
+    self_hosted = JsonBoolean(metadata={"description": "Bitrix24 on the company's own server (admin opt-in)"})
     account_id = fields.String(allow_none=True, validate=validate.Length(max=64))
     app_id = fields.String(allow_none=True, validate=validate.Length(max=64))
     language = fields.String(validate=validate.OneOf(LANGUAGES))
@@ -113,6 +131,7 @@ class ConnectionOutSchema(Schema):
     signature_versions = fields.List(fields.String(), required=True)
     placeholders = fields.List(fields.String(), allow_none=True)
     active = fields.Boolean(required=True)
+    self_hosted = fields.Boolean(required=True)
     rate_limits = fields.Nested(RateLimitsSchema, allow_none=True)
     sync_interval_seconds = fields.Integer(required=True)
     last_synced_at = fields.DateTime(allow_none=True)

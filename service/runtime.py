@@ -13,17 +13,12 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import sessionmaker
 
 from adapters.base import Credentials, CRMAdapter, WebhookVerifier
-from adapters.hubspot import hubspot_limiter_buckets
 from adapters.ratelimit import limiter_for
-from adapters.registry import adapter_for, verifier_for
 from adapters.safe_transport import SafeTransport
 from service.config import Settings
 from service.db import make_engine, make_session_factory, utcnow
 from service.secrets import Vault, load_or_create_keys
 from service.unit_of_work import UnitOfWork
-
-# Per-CRM rate-limit buckets, kept below each CRM's published limits.
-LIMITER_BUCKETS = {"hubspot": hubspot_limiter_buckets}
 
 
 @dataclass
@@ -48,36 +43,48 @@ class Runtime:
         """A unit of work for reading only (on SQLite it never takes the write lock)."""
         return UnitOfWork(self.read_session_factory or self.session_factory)
 
+    def secrets(self, connection: Any) -> dict[str, Any]:
+        """A connection's decrypted secrets."""
+        return self.vault.decrypt(connection.credentials_encrypted)
+
     def credentials(self, connection: Any) -> Credentials:
         """Decrypted credentials of a connection model."""
-        secret = self.vault.decrypt(connection.credentials_encrypted)
-        return Credentials(
-            base_url=connection.base_url,
-            access_token=str(secret.get("access_token", "")),
-            client_secret=secret.get("client_secret"),
-            app_id=connection.app_id,
-        )
+        stored = self.secrets(connection)
+        return Credentials(base_url=connection.base_url, access_token=str(stored.get("access_token", "")),
+                           client_secret=stored.get("client_secret"), app_id=connection.app_id)
 
     def adapter(self, connection: Any) -> CRMAdapter:
         """A CRM adapter for a connection model, sharing that connection's rate limiter."""
-        buckets = dict(LIMITER_BUCKETS[connection.kind]())
-        for bucket, limit in (connection.rate_limits or {}).items():
-            buckets[bucket] = (int(limit["requests"]), float(limit["seconds"]))
-        limiter = limiter_for(f"connection:{connection.id}", buckets)
-        # Every request is re-checked at connect time (DNS rebinding) and pinned to the vetted address.
-        transport = SafeTransport(allow_loopback=self.settings.allow_loopback_crm,
-                                  allowed_hosts=[httpx.URL(connection.base_url).host])
-        return adapter_for(connection.kind, self.credentials(connection), limiter=limiter, transport=transport)
+        from service.services.kinds import KINDS, build_adapter
+        from service.services.tokens import ConnectionTokenStore
+
+        kwargs: dict[str, Any] = {
+            # Every request is re-checked at connect time (DNS rebinding) and pinned to the vetted address.
+            "transport": SafeTransport(allow_loopback=self.settings.allow_loopback_crm,
+                                       allowed_hosts=[httpx.URL(connection.base_url).host]),
+            "token_store": ConnectionTokenStore(self, connection.id),
+        }
+        defaults = KINDS[connection.kind].limiter_buckets
+        if defaults is not None:
+            buckets = dict(defaults())
+            for bucket, limit in (connection.rate_limits or {}).items():
+                buckets[bucket] = (int(limit["requests"]), float(limit["seconds"]))
+            kwargs["limiter"] = limiter_for(f"connection:{connection.id}", buckets)
+        else:
+            kwargs["limiter"] = self._leaky_bucket(connection.id)
+        return build_adapter(connection, self.secrets(connection), **kwargs)
+
+    def _leaky_bucket(self, connection_id: int) -> Any:
+        from adapters.leaky_bucket import LeakyBucket
+
+        with self.cache_lock:
+            return self.cache.setdefault(("leaky-bucket", connection_id), LeakyBucket())
 
     def verifier(self, connection: Any) -> WebhookVerifier:
         """The webhook verifier for a connection model."""
-        secret = self.vault.decrypt(connection.credentials_encrypted).get("client_secret", "")
-        return verifier_for(
-            connection.kind,
-            str(secret),
-            accept_versions=frozenset(connection.signature_versions or ["v3"]),
-            max_age_seconds=self.settings.webhook_max_age_seconds,
-        )
+        from service.services.kinds import build_verifier
+
+        return build_verifier(connection, self.secrets(connection), self.settings.webhook_max_age_seconds)
 
     def wake_worker(self) -> None:
         """Tell an embedded worker that new work arrived, so it need not wait for its next poll."""

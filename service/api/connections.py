@@ -24,24 +24,25 @@ from service.api.common import ID, errors, protected_blueprint, runtime
 from service.models import Connection
 from service.services import connections as service
 from service.services import sync as sync_service
+from service.services.kinds import webhook_query
 
 blp = protected_blueprint("connections", __name__, "/v1/connections", "CRM connections")
 
 VIEW_ATTRIBUTES = ("id", "name", "kind", "base_url", "account_id", "app_id", "language", "signature_versions",
-                   "placeholders", "active", "rate_limits", "sync_interval_seconds", "last_synced_at",
+                   "placeholders", "active", "self_hosted", "rate_limits", "sync_interval_seconds", "last_synced_at",
                    "pipelines_synced_at", "created_at", "updated_at")
 
 
-def webhook_url(connection_id: int) -> str:
-    """The URL to paste into the CRM app's webhook settings."""
+def webhook_url(row: Connection) -> str:
+    """The URL to paste into the CRM's webhook settings (with Qualify's token where the CRM signs nothing)."""
     base = runtime().settings.public_url.rstrip("/") or request.host_url.rstrip("/")
-    return f"{base}/v1/webhooks/{connection_id}"
+    return f"{base}/v1/webhooks/{row.id}{webhook_query(row.kind, runtime().secrets(row))}"
 
 
 def connection_view(row: Connection) -> dict[str, Any]:
     """The API view of a connection: no secrets, live pipelines only, and its webhook URL."""
     view = {name: getattr(row, name) for name in VIEW_ATTRIBUTES}
-    view["webhook_url"] = webhook_url(row.id)
+    view["webhook_url"] = webhook_url(row)
     view["pipelines"] = [
         {"external_id": p.external_id, "label": p.label, "order": p.order,
          "stages": [s for s in p.stages if not s.archived]}

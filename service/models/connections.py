@@ -29,6 +29,7 @@ class Connection(Base):
     placeholders: Mapped[list[str] | None] = mapped_column(JSON)
     rate_limits: Mapped[dict[str, dict[str, float]] | None] = mapped_column(JSON)
     active: Mapped[bool] = mapped_column(default=True)
+    self_hosted: Mapped[bool] = mapped_column(default=False, server_default="0")
     config_version: Mapped[int] = mapped_column(Integer, default=1)
     pipelines_synced_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     sync_cursor: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -14,11 +14,9 @@ from service.errors import InvalidInputError
 from service.models import Connection, Field, FieldMapping, Pipeline, Stage
 from service.runtime import Runtime
 from service.services.common import get_or_404, paginate
+from service.services.kinds import KINDS, SECRET_INPUTS, check_secrets, new_webhook_token
 from service.services.policy import bump_config
 from service.unit_of_work import UnitOfWork
-
-DEFAULT_BASE_URLS = {"hubspot": "https://api.hubapi.com"}
-SECRET_KEYS = ("access_token", "client_secret")
 
 
 def list_connections(uow: UnitOfWork, page: int, page_size: int) -> dict[str, Any]:
@@ -32,21 +30,34 @@ def get_connection(uow: UnitOfWork, connection_id: int) -> Connection:
     return get_or_404(uow.session, Connection, connection_id, "Connection")
 
 
-def check_base_url(runtime: Runtime, kind: str, url: str) -> str:
-    """The normalized CRM base URL, or InvalidInputError when it is not one of the CRM's hosts or resolves
-    to an internal address (loopback only with QUALIFY_ALLOW_LOOPBACK_CRM, for the sandboxes)."""
-    if url.rstrip("/") == DEFAULT_BASE_URLS.get(kind):
+def check_base_url(runtime: Runtime, kind: str, url: str | None, *, self_hosted: bool = False) -> str:
+    """The normalized CRM base URL, or InvalidInputError when it is missing, not one of the CRM's hosts
+    (self-hosted Bitrix24 only with the admin's opt-in), or resolves to an internal address (loopback
+    only with QUALIFY_ALLOW_LOOPBACK_CRM, for the sandboxes)."""
+    default = KINDS[kind].default_base_url
+    url = url or default
+    if not url:
+        raise InvalidInputError(f"A {kind} connection needs base_url (the account's own address).",
+                                {"base_url": ["Required for this CRM."]})
+    if url.rstrip("/") == default:
         return url.rstrip("/")
     try:
-        return check_crm_url(kind, url, allow_loopback=runtime.settings.allow_loopback_crm)
+        return check_crm_url(kind, url, allow_loopback=runtime.settings.allow_loopback_crm,
+                             allow_self_hosted=self_hosted)
     except UnsafeURLError as exc:
         raise InvalidInputError(f"Refused CRM base URL: {exc}", {"base_url": [f"{exc} ({exc.reason})"]}) from None
 
 
 def create_connection(runtime: Runtime, uow: UnitOfWork, data: dict[str, Any]) -> Connection:
-    """Store a connection with its secrets encrypted; InvalidInputError for an internal CRM host."""
-    secrets = {k: data.pop(k) for k in SECRET_KEYS}
-    data["base_url"] = check_base_url(runtime, data["kind"], data.get("base_url") or DEFAULT_BASE_URLS[data["kind"]])
+    """Store a connection with its secrets encrypted (plus a generated webhook token where the CRM
+    signs nothing); InvalidInputError for a missing secret or a refused CRM host."""
+    secrets = {k: data.pop(k) for k in SECRET_INPUTS if data.get(k) is not None}
+    check_secrets(data["kind"], secrets)
+    token = new_webhook_token(data["kind"])
+    if token:
+        secrets["webhook_token"] = token
+    data["base_url"] = check_base_url(runtime, data["kind"], data.get("base_url"),
+                                      self_hosted=bool(data.get("self_hosted")))
     row = Connection(**data, credentials_encrypted=runtime.vault.encrypt(secrets))
     uow.session.add(row)
     uow.session.flush()
@@ -56,11 +67,12 @@ def create_connection(runtime: Runtime, uow: UnitOfWork, data: dict[str, Any]) -
 def update_connection(runtime: Runtime, uow: UnitOfWork, connection_id: int, data: dict[str, Any]) -> Connection:
     """Change a connection; secrets given replace the stored ones."""
     row = get_connection(uow, connection_id)
-    given = {k: data.pop(k) for k in SECRET_KEYS if k in data}
+    given = {k: data.pop(k) for k in SECRET_INPUTS if k in data}
     if given:
         row.credentials_encrypted = runtime.vault.encrypt({**runtime.vault.decrypt(row.credentials_encrypted), **given})
-    if "base_url" in data:
-        data["base_url"] = check_base_url(runtime, row.kind, data["base_url"])
+    if "base_url" in data or "self_hosted" in data:
+        data["base_url"] = check_base_url(runtime, row.kind, data.get("base_url", row.base_url),
+                                          self_hosted=bool(data.get("self_hosted", row.self_hosted)))
     for name, value in data.items():
         setattr(row, name, value)
     row.config_version += 1

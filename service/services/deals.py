@@ -13,7 +13,8 @@ from service.domain.fields import FieldSpec, FieldType, normalize_for_storage
 from service.models import Connection, Field, FieldMapping, Pipeline, Record, Stage
 from service.services.policy import field_spec, placeholders_of
 
-MULTI_SEPARATOR = ";"  # HubSpot joins multi-select values with ';'
+# How each adapter joins a multi-select value into one string (HubSpot's own format is "a;b").
+MULTI_SEPARATORS = {"hubspot": ";", "pipedrive": ",", "amocrm": ",", "bitrix24": ","}
 
 
 @dataclass(frozen=True)
@@ -34,18 +35,20 @@ def mapped_fields(session: Session, connection_id: int) -> list[MappedField]:
     return [MappedField(m.property, field_spec(f), dict(m.value_map or {})) for m, f in rows]
 
 
-def _translate(raw: str | None, mapped: MappedField) -> object:
-    if raw is None or not mapped.value_map:
+def _translate(raw: str | None, mapped: MappedField, separator: str) -> object:
+    if raw is None:
         return raw
     if mapped.spec.type is FieldType.MULTI_ENUM:
-        return [mapped.value_map.get(part, part) for part in raw.split(MULTI_SEPARATOR) if part != ""]
+        return [mapped.value_map.get(part, part) for part in raw.split(separator) if part != ""]
     return mapped.value_map.get(raw, raw)
 
 
-def portrait_values(snapshot: DealSnapshot, mapping: list[MappedField], placeholders: frozenset[str]) -> dict[str, Any]:
-    """Normalized field values of a deal, keyed by field key."""
+def portrait_values(snapshot: DealSnapshot, mapping: list[MappedField], placeholders: frozenset[str],
+                    separator: str = ";") -> dict[str, Any]:
+    """Normalized field values of a deal, keyed by field key (CRM option ids translated by each value map)."""
     return {
-        m.spec.key: normalize_for_storage(m.spec, _translate(snapshot.properties.get(m.property), m), placeholders)
+        m.spec.key: normalize_for_storage(
+            m.spec, _translate(snapshot.properties.get(m.property), m, separator), placeholders)
         for m in mapping
     }
 
@@ -67,7 +70,8 @@ def apply_snapshot(session: Session, connection: Connection, record: Record | No
     record.name = snapshot.name
     record.owner_external_id = snapshot.owner_id
     record.amount = snapshot.amount
-    record.values = portrait_values(snapshot, mapping, placeholders_of(connection))
+    record.values = portrait_values(snapshot, mapping, placeholders_of(connection),
+                                    MULTI_SEPARATORS.get(connection.kind, ";"))
     if snapshot.modified_at and (record.crm_modified_at is None or snapshot.modified_at >= record.crm_modified_at):
         record.crm_modified_at = snapshot.modified_at
     record.deleted = False

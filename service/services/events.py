@@ -122,6 +122,7 @@ def _apply(runtime: Runtime, event_id: int, snapshot: DealSnapshot | None) -> No
             return
         observation = Observation(
             snapshot=snapshot, seen_at=event.occurred_at, origin="webhook", new_stage=event.new_stage,
+            old_stage=event.old_stage, old_pipeline=event.old_pipeline,
             source=event.source, change_source=event.change_source, actor=event.actor, event_id=event.id,
         )
         status, note, _ = observe(runtime, session, connection, observation)

@@ -27,6 +27,7 @@ def _event_row(connection_id: int, event: WebhookEvent) -> dict[str, Any]:
         "connection_id": connection_id, "delivery_key": event.delivery_key, "object_id": event.object_id,
         "kind": event.kind, "occurred_at": event.occurred_at, "payload": dict(event.raw),
         "new_stage": event.new_stage, "source": event.source, "actor": event.source_id,
+        "old_stage": event.old_stage, "new_pipeline": event.new_pipeline, "old_pipeline": event.old_pipeline,
         "change_source": event.change_source,
         "status": "received", "attempts": 0, "received_at": None,
     }

@@ -29,6 +29,8 @@ class Observation:
     seen_at: datetime  # when the CRM says it happened (event time), or when sync read it
     origin: str  # webhook | sync
     new_stage: str | None = None  # the stage the event reported, for echo detection
+    old_stage: str | None = None  # the previous stage, where the CRM's event carries it
+    old_pipeline: str | None = None
     source: str = "unknown"  # ui | api | automation | import | unknown
     change_source: str | None = None
     actor: str | None = None
@@ -61,6 +63,9 @@ def _detect_and_gate(runtime: Runtime, session: Session, connection: Connection,
     if last_change is not None and max(obs.seen_at, changed_at) < last_change:
         return "ignored", "older than the last stage change already applied"
     source = source_stage(session, connection.id, snapshot, previous)
+    if source is None and obs.old_stage:
+        source = StageRef(obs.old_pipeline or pipeline_of_stage(session, connection.id, obs.old_stage)
+                          or current_pipeline, obs.old_stage)
     record.stage_changed_at = max(filter(None, (last_change, changed_at, obs.seen_at)))
     current = StageRef(current_pipeline, current_stage)
     if _is_echo(session, connection.id, obs, now):
