@@ -132,7 +132,7 @@ class Bitrix24WebhookVerifier:
         member_id = _auth_of(form).get("member_id")
         member = member_id if isinstance(member_id, str) and member_id else None
         return [WebhookEvent(
-            delivery_key=f"{member}:{object_id}:{ts}", object_id=object_id, kind=kind_of(name),
+            delivery_key=f"{member}:{name}:{object_id}:{ts}", object_id=object_id, kind=kind_of(name),
             occurred_at=datetime.fromtimestamp(int(ts), tz=UTC), object_type=object_type_of(name),
             raw=redacted(form), account=member,
         )]  # fmt: skip

@@ -81,7 +81,9 @@ def build_verifier(connection: Any, stored: dict[str, Any], max_age_seconds: int
                                         password=str(stored["webhook_password"]),
                                         path_token=stored.get("webhook_token"))
     if kind == "amocrm":
-        subdomain = (urlsplit(connection.base_url).hostname or "").split(".")[0] or None
+        host = urlsplit(connection.base_url).hostname or ""
+        # https://<subdomain>.amocrm.ru or .kommo.com; a sandbox on an IP address has no subdomain.
+        subdomain = None if host.replace(".", "").isdigit() or ":" in host else host.split(".")[0]
         return AmoCRMWebhookVerifier(url_secret=str(stored["webhook_token"]), subdomain=subdomain,
                                      account_id=connection.account_id)
     portal = f"{urlsplit(connection.base_url).scheme}://{urlsplit(connection.base_url).netloc}"
