@@ -158,7 +158,7 @@ class Sync(MethodView):
         current = next((r for r in history if r.status in sync_service.ACTIVE), None)
         return {"current": current, "history": history}
 
-    @blp.arguments(SyncRequestSchema)
+    @blp.arguments(SyncRequestSchema, required=False)
     @blp.response(202, SyncRunSchema)
     @errors(blp, 400, 401, 403, 404, 409, 413, 422)
     def post(self, data: dict[str, Any], connection_id: int) -> Any:

@@ -2,21 +2,27 @@
 
 from __future__ import annotations
 
-from typing import Any
+import logging
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from adapters.base import PipelineInfo
+from adapters.base import CRMAdapter, PipelineInfo
+from adapters.errors import CRMError
 from adapters.safety import UnsafeURLError, check_crm_url
 from service.db import utcnow
-from service.errors import InvalidInputError
+from service.errors import InvalidInputError, UpstreamError
 from service.models import Connection, Field, FieldMapping, Pipeline, Stage
 from service.runtime import Runtime
 from service.services.common import get_or_404, paginate
 from service.services.kinds import KINDS, SECRET_INPUTS, check_secrets, new_webhook_token
 from service.services.policy import bump_config
 from service.unit_of_work import UnitOfWork
+
+log = logging.getLogger("qualify.connections")
+T = TypeVar("T")
 
 
 def list_connections(uow: UnitOfWork, page: int, page_size: int) -> dict[str, Any]:
@@ -52,12 +58,12 @@ def create_connection(runtime: Runtime, uow: UnitOfWork, data: dict[str, Any]) -
     """Store a connection with its secrets encrypted (plus a generated webhook token where the CRM
     signs nothing); InvalidInputError for a missing secret or a refused CRM host."""
     secrets = {k: data.pop(k) for k in SECRET_INPUTS if data.get(k) is not None}
-    check_secrets(data["kind"], secrets)
+    data["base_url"] = check_base_url(runtime, data["kind"], data.get("base_url"),
+                                      self_hosted=bool(data.get("self_hosted")))
+    check_secrets(data["kind"], secrets, data["base_url"])
     token = new_webhook_token(data["kind"])
     if token:
         secrets["webhook_token"] = token
-    data["base_url"] = check_base_url(runtime, data["kind"], data.get("base_url"),
-                                      self_hosted=bool(data.get("self_hosted")))
     row = Connection(**data, credentials_encrypted=runtime.vault.encrypt(secrets))
     uow.session.add(row)
     uow.session.flush()
@@ -116,15 +122,26 @@ def apply_pipelines(uow: UnitOfWork, connection: Connection, infos: tuple[Pipeli
     uow.session.flush()
 
 
-def refresh_pipelines(runtime: Runtime, connection_id: int) -> None:
-    """Pull pipelines and stages from the CRM and mirror them; CRM errors propagate."""
+def ask_crm(runtime: Runtime, connection_id: int, call: Callable[[CRMAdapter], T]) -> T:
+    """Run one adapter call for a request; CRM errors propagate, and an answer the adapter cannot read
+    (the URL is not that CRM, a changed API) becomes an UpstreamError instead of a crash."""
     with runtime.uow() as uow:
-        connection = get_connection(uow, connection_id)
-        adapter = runtime.adapter(connection)
+        adapter = runtime.adapter(get_connection(uow, connection_id))
     try:
-        infos = adapter.list_pipelines()
+        return call(adapter)
+    except CRMError:
+        raise
+    except Exception as exc:
+        log.warning("connection %s: unreadable CRM answer: %r", connection_id, exc)
+        raise UpstreamError(f"The CRM's answer could not be read ({type(exc).__name__}); "
+                            "check the connection's base_url and kind.") from None
     finally:
         adapter.close()
+
+
+def refresh_pipelines(runtime: Runtime, connection_id: int) -> None:
+    """Pull pipelines and stages from the CRM and mirror them; CRM errors propagate."""
+    infos = ask_crm(runtime, connection_id, lambda adapter: adapter.list_pipelines())
     with runtime.uow() as uow:
         connection = get_connection(uow, connection_id)
         apply_pipelines(uow, connection, infos)
@@ -133,12 +150,7 @@ def refresh_pipelines(runtime: Runtime, connection_id: int) -> None:
 
 def crm_properties(runtime: Runtime, connection_id: int) -> list[dict[str, Any]]:
     """The CRM's deal properties, read live, for choosing what to map."""
-    with runtime.uow() as uow:
-        adapter = runtime.adapter(get_connection(uow, connection_id))
-    try:
-        properties = adapter.list_deal_properties()
-    finally:
-        adapter.close()
+    properties = ask_crm(runtime, connection_id, lambda adapter: adapter.list_deal_properties())
     return [
         {"name": p.name, "label": p.label, "type": p.type, "field_type": p.field_type,
          "options": [{"value": o.value, "label": o.label} for o in p.options]}

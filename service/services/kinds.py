@@ -19,7 +19,9 @@ from adapters.amocrm_oauth import OAuthTokens
 from adapters.amocrm_webhooks import AmoCRMWebhookVerifier
 from adapters.base import Credentials, CRMAdapter, WebhookVerifier
 from adapters.bitrix24 import Bitrix24Adapter
+from adapters.bitrix24_mapping import endpoint_of
 from adapters.bitrix24_webhooks import Bitrix24WebhookVerifier
+from adapters.errors import CRMAuthError
 from adapters.hubspot import HubSpotAdapter, hubspot_limiter_buckets
 from adapters.hubspot_webhooks import HubSpotWebhookVerifier
 from adapters.pipedrive import PipedriveAdapter, pipedrive_limiter_buckets
@@ -50,12 +52,17 @@ KINDS: dict[str, Kind] = {
 }
 
 
-def check_secrets(kind: str, given: dict[str, Any]) -> None:
+def check_secrets(kind: str, given: dict[str, Any], base_url: str | None) -> None:
     """InvalidInputError naming the secrets this CRM needs that are missing."""
     missing = [name for name in KINDS[kind].required if not given.get(name)]
     if missing:
         raise InvalidInputError(f"A {kind} connection needs {', '.join(missing)}.",
                                 {name: ["Required for this CRM."] for name in missing})
+    if kind == "bitrix24" and base_url:
+        try:
+            endpoint_of(Credentials(base_url=base_url, access_token=str(given.get("access_token") or "")))
+        except ValueError as exc:
+            raise InvalidInputError(str(exc), {"access_token": [str(exc)]}) from None
 
 
 def new_webhook_token(kind: str) -> str | None:
@@ -95,12 +102,15 @@ def build_adapter(connection: Any, stored: dict[str, Any], **kwargs: Any) -> CRM
     credentials = Credentials(base_url=connection.base_url, access_token=str(stored.get("access_token", "")),
                               client_secret=stored.get("client_secret"), app_id=connection.app_id)
     token_store = kwargs.pop("token_store", None)
-    if connection.kind == "amocrm":
-        return AmoCRMAdapter(credentials, token_store=token_store if stored.get("refresh_token") else None,
-                             **kwargs)
-    factory: dict[str, Callable[..., CRMAdapter]] = {
-        "hubspot": HubSpotAdapter, "pipedrive": PipedriveAdapter, "bitrix24": Bitrix24Adapter}
-    return factory[connection.kind](credentials, **kwargs)
+    try:
+        if connection.kind == "amocrm":
+            return AmoCRMAdapter(credentials, token_store=token_store if stored.get("refresh_token") else None,
+                                 **kwargs)
+        factory: dict[str, Callable[..., CRMAdapter]] = {
+            "hubspot": HubSpotAdapter, "pipedrive": PipedriveAdapter, "bitrix24": Bitrix24Adapter}
+        return factory[connection.kind](credentials, **kwargs)
+    except ValueError as exc:  # settings the adapter cannot work with (e.g. saved before a check existed)
+        raise CRMAuthError(f"The connection's settings are incomplete: {exc}") from None
 
 
 def tokens_of(stored: dict[str, Any]) -> OAuthTokens:

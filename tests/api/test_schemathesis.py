@@ -50,7 +50,8 @@ def crm() -> Iterator[HubSpotSandbox]:
 
 # Default checks, all of them. One adjustment: these operations answer 422 to schema-valid bodies that
 # break a rule JSON Schema cannot state (min <= max, a regex that compiles, constraints that fit the
-# field type; a field key, pipeline or stage that must exist in the database), so for them a 422 is
+# field type; a field key, pipeline or stage that must exist in the database; the secrets each CRM kind
+# needs, and a base URL on one of that CRM's own domains), so for them a 422 is
 # an accepted answer to "positive" data. Every other expectation keeps schemathesis' defaults.
 CONFIG = """
 base-url = "http://localhost"
@@ -59,6 +60,7 @@ base-url = "http://localhost"
 include-name = [
   "POST /v1/fields", "PATCH /v1/fields/{field_id}", "POST /v1/gates", "PATCH /v1/gates/{gate_id}",
   "POST /v1/gate/check", "PUT /v1/connections/{connection_id}/mappings",
+  "POST /v1/connections", "PATCH /v1/connections/{connection_id}",
 ]
 checks.positive_data_acceptance.expected-statuses = ["2xx", "3xx", "401", "403", "404", "409", "422", "429", "5xx"]
 """
@@ -103,6 +105,10 @@ def point_connections_at(case: Any, crm: HubSpotSandbox) -> None:
         return
     positive = case.meta is None or case.meta.generation.mode.is_positive
     if positive and isinstance(case.body, dict):
+        if case.method == "POST":
+            # The loopback CRM is HubSpot's sandbox; the other CRMs have their own end-to-end tests.
+            case.body["kind"] = "hubspot"
+            case.body.setdefault("client_secret", SECRET)
         if "base_url" in case.body or case.method == "POST":
             case.body["base_url"] = crm.base_url
         if "access_token" in case.body or case.method == "POST":
