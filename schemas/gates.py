@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from schemas.common import GATE_MODES, LANGUAGES, OUTCOMES, REASONS, PageSchema, StrictSchema, id_field
+from schemas.common import (
+    GATE_MODES,
+    LANGUAGES,
+    OUTCOMES,
+    REASONS,
+    JsonBoolean,
+    PageSchema,
+    StrictSchema,
+    id_field,
+)
 
 CONDITION_DOC = (
     'Declarative condition: {"all": [...]}, {"any": [...]} or {"field": "industry", "op": "eq", "value": "retail"}; '
@@ -110,3 +119,37 @@ class DecisionSchema(Schema):
     gated_stages = fields.List(fields.String(), required=True)
     issues = fields.List(fields.Nested(IssueSchema), required=True)
     message = fields.String(required=True)
+
+
+class ImportArgsSchema(StrictSchema):
+    """Import the CRM's native per-stage required fields as gates."""
+
+    dry_run = JsonBoolean(load_default=True, metadata={"description": "only show what would change (default)"})
+    mode = fields.String(load_default="enforce", validate=validate.OneOf(GATE_MODES))
+
+
+class ImportedGateSchema(Schema):
+    """One gate the import creates, extends or leaves unchanged."""
+
+    pipeline = fields.String(required=True)
+    stage = fields.String(required=True)
+    stage_label = fields.String(required=True)
+    action = fields.String(required=True, metadata={"description": "create, extend or unchanged"})
+    fields_ = fields.List(fields.String(), required=True, data_key="fields", attribute="fields")
+    gate_id = fields.Integer(allow_none=True)
+
+
+class SkippedRuleSchema(Schema):
+    """A native rule the import could not turn into a gate requirement."""
+
+    stage = fields.String(required=True)
+    property = fields.String(required=True)
+    reason = fields.String(required=True)
+
+
+class ImportResultSchema(Schema):
+    """What the import did (or, in a dry run, would do)."""
+
+    dry_run = fields.Boolean(required=True)
+    gates = fields.List(fields.Nested(ImportedGateSchema), required=True)
+    skipped = fields.List(fields.Nested(SkippedRuleSchema), required=True)

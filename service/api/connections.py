@@ -20,11 +20,13 @@ from schemas.connections import (
     SyncRunSchema,
     SyncStatusSchema,
 )
+from schemas.gates import ImportArgsSchema, ImportResultSchema
 from service.api.common import ID, errors, protected_blueprint, runtime
 from service.models import Connection
 from service.services import connections as service
 from service.services import sync as sync_service
 from service.services.kinds import webhook_query
+from service.services.native_rules import import_native_rules
 
 blp = protected_blueprint("connections", __name__, "/v1/connections", "CRM connections")
 
@@ -168,3 +170,13 @@ class Sync(MethodView):
                                             now=runtime().clock())
             uow.commit()
             return run
+
+
+@blp.route(f"/<{ID}:connection_id>/gates/import", methods=["POST"])
+@blp.arguments(ImportArgsSchema, required=False)
+@blp.response(200, ImportResultSchema)
+@errors(blp, 400, 401, 403, 404, 413, 422, 502)
+def import_native_gates(data: dict[str, Any], connection_id: int) -> dict[str, Any]:
+    """Turn the CRM's own per-stage required fields (Pipedrive, amoCRM) into gates; a dry run by default."""
+    return import_native_rules(runtime(), connection_id, dry_run=data.get("dry_run", True),
+                               mode=data.get("mode", "enforce"))
