@@ -66,18 +66,21 @@ def _detect_and_gate(runtime: Runtime, session: Session, connection: Connection,
     if source is None and obs.old_stage:
         source = StageRef(obs.old_pipeline or pipeline_of_stage(session, connection.id, obs.old_stage)
                           or current_pipeline, obs.old_stage)
-    record.stage_changed_at = max(filter(None, (last_change, changed_at, obs.seen_at)))
     current = StageRef(current_pipeline, current_stage)
+    # Only a real stage change moves this clock: sync also observes deals whose stage did not change.
+    moved_at = max(filter(None, (last_change, changed_at, obs.seen_at)))
     if _is_echo(session, connection.id, obs, now):
         echoed = str(obs.new_stage)
         source = StageRef(pipeline_of_stage(session, connection.id, echoed) or current_pipeline, echoed)
         record.pipeline_external_id, record.stage_external_id = source.pipeline_id, source.stage_id
+        record.stage_changed_at = moved_at
         if source == current:
             return "ignored", "echo of Qualify's own revert"
         # The deal moved again after our revert: gate that newer move from the reverted stage.
     if source == current:
         record.pipeline_external_id, record.stage_external_id = current_pipeline, current_stage
         return "done", "no stage change since the last event"
+    record.stage_changed_at = moved_at
     if pending_revert_of(session, record, current_stage) is not None:
         return "done", "a revert of this move is already queued"
     actor = snapshot.stage_history[0].source_id if snapshot.stage_history else obs.actor

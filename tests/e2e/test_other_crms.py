@@ -71,8 +71,22 @@ def crm(request: pytest.FixtureRequest) -> Iterator[Crm]:
     made.sandbox.stop()
 
 
-def test_a_forbidden_move_is_reverted_and_the_owner_gets_a_task(crm: Crm, runtime: Runtime,
-                                                                 settings: Settings) -> None:
+@dataclass
+class Setup:
+    """The service configured for one CRM: a gate on the second open stage requiring company size."""
+
+    crm: Crm
+    api: httpx.Client
+    runtime: Runtime
+    connection_id: int
+    pipeline: str
+    stages: list[str]
+    webhook_url: str
+
+
+@pytest.fixture
+def setup(crm: Crm, runtime: Runtime, settings: Settings) -> Iterator[Setup]:
+    """Qualify serving on loopback, connected to the CRM's sandbox, with one gate."""
     service = LiveService(settings, runtime=runtime, migrate=False)
     base = service.start()
     api = httpx.Client(base_url=base, headers={"Authorization": f"Bearer {make_key(runtime, 'admin')}"},
@@ -94,16 +108,58 @@ def test_a_forbidden_move_is_reverted_and_the_owner_gets_a_task(crm: Crm, runtim
                                     "requirements": [{"field": "company_size"}]}).raise_for_status()
         httpx.post(f"{crm.sandbox.base_url}/_sandbox/config",
                    json={"webhook_url": connection["webhook_url"]}).raise_for_status()
-
-        deal = crm.create(pipeline["id"], stages[0])
-        wait_until(lambda: any(r["external_id"] == deal for r in api.get("/v1/records").json()["items"]))
-        crm.move(deal, pipeline["id"], stages[2])
-        wait_until(lambda: crm.stage(deal) == stages[0] and crm.tasks(deal), timeout=10)
-        blocked = [t for t in api.get("/v1/transitions").json()["items"] if t["decision"] == "blocked"]
-        assert len(blocked) == 1
-        assert blocked[0]["from_stage"] == stages[0] and blocked[0]["to_stage"] == stages[2]
-        assert [i["field"] for i in blocked[0]["issues"]] == ["company_size"]
-        assert len(crm.tasks(deal)) == 1
+        yield Setup(crm, api, runtime, cid, pipeline["id"], stages, connection["webhook_url"])
     finally:
         api.close()
         service.stop()
+
+
+def blocked(setup: Setup) -> list[dict[str, Any]]:
+    """The blocked transitions so far."""
+    return [t for t in setup.api.get("/v1/transitions").json()["items"] if t["decision"] == "blocked"]
+
+
+def new_deal(setup: Setup) -> str:
+    """A deal created in the first stage and seen by Qualify."""
+    deal = setup.crm.create(setup.pipeline, setup.stages[0])
+    wait_until(lambda: any(r["external_id"] == deal for r in setup.api.get("/v1/records").json()["items"]))
+    return deal
+
+
+def test_a_forbidden_move_is_reverted_and_the_owner_gets_a_task(setup: Setup) -> None:
+    crm, stages = setup.crm, setup.stages
+    deal = new_deal(setup)
+    crm.move(deal, setup.pipeline, stages[2])
+    wait_until(lambda: crm.stage(deal) == stages[0] and crm.tasks(deal), timeout=10)
+    found = blocked(setup)
+    assert len(found) == 1
+    assert found[0]["from_stage"] == stages[0] and found[0]["to_stage"] == stages[2]
+    assert [i["field"] for i in found[0]["issues"]] == ["company_size"]
+    assert len(crm.tasks(deal)) == 1
+
+
+def test_a_move_whose_webhook_was_lost_is_reverted_by_the_next_sync(setup: Setup) -> None:
+    crm, stages = setup.crm, setup.stages
+    deal = new_deal(setup)
+    assert run_sync(setup).status == "done"  # the baseline
+    httpx.post(f"{crm.sandbox.base_url}/_sandbox/config", json={"webhook_url": None}).raise_for_status()
+    crm.move(deal, setup.pipeline, stages[2])
+    run = run_sync(setup)
+    assert run.status == "done", run.last_error
+    wait_until(lambda: crm.stage(deal) == stages[0] and crm.tasks(deal), timeout=10)
+    assert [t["source"] for t in blocked(setup)] == ["sync"]
+    assert run_sync(setup).status == "done"
+    assert len(blocked(setup)) == 1 and len(crm.tasks(deal)) == 1
+
+
+def run_sync(setup: Setup) -> Any:
+    """Queue and run one sync of the connection; the finished run."""
+    from service.models import SyncRun
+    from service.services.sync import request_sync, run_queued_syncs
+
+    with setup.runtime.uow() as uow:
+        run_id = request_sync(uow, setup.connection_id, full=False, trigger="test", now=setup.runtime.clock()).id
+        uow.commit()
+    run_queued_syncs(setup.runtime)
+    with setup.runtime.uow() as uow:
+        return uow.session.get_one(SyncRun, run_id)
