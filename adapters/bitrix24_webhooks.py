@@ -17,6 +17,7 @@ deal id only (no stage): the service re-reads the deal and its stage history.
 from __future__ import annotations
 
 import hmac
+import uuid
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -132,7 +133,10 @@ class Bitrix24WebhookVerifier:
         member_id = _auth_of(form).get("member_id")
         member = member_id if isinstance(member_id, str) and member_id else None
         return [WebhookEvent(
-            delivery_key=f"{member}:{name}:{object_id}:{ts}", object_id=object_id, kind=kind_of(name),
+            # Bitrix24 sends no event id and never retries, and two changes in one second give identical
+            # bodies: every delivery is its own event (processing re-reads the deal, so a repeat is harmless).
+            delivery_key=f"{member}:{name}:{object_id}:{ts}:{uuid.uuid4().hex[:12]}", object_id=object_id,
+            kind=kind_of(name),
             occurred_at=datetime.fromtimestamp(int(ts), tz=UTC), object_type=object_type_of(name),
             raw=redacted(form), account=member,
         )]  # fmt: skip

@@ -152,9 +152,13 @@ def cmd_sandbox(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     """Play the qualification story against the sandbox and narrate it."""
-    from service.demo import run_demo
+    if args.crm == "hubspot":
+        from service.demo import run_demo
 
-    return run_demo(verbose=args.verbose)
+        return run_demo(verbose=args.verbose)
+    from service.demo_crms import run_crm_demo
+
+    return run_crm_demo(args.crm)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -191,6 +195,7 @@ def build_parser() -> argparse.ArgumentParser:
     sandbox.set_defaults(func=cmd_sandbox)
     demo = sub.add_parser("demo", help="play a manager moving deals against the sandbox")
     demo.add_argument("--verbose", action="store_true")
+    demo.add_argument("--crm", choices=("hubspot", "pipedrive", "amocrm", "bitrix24"), default="hubspot")
     demo.set_defaults(func=cmd_demo)
     return parser
 

@@ -3,112 +3,51 @@ portrait empty is reverted through each CRM's API and the owner gets a task ther
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
 import pytest
 
-from adapters.sandbox.amocrm import AmoCRMSandbox
-from adapters.sandbox.bitrix24 import Bitrix24Sandbox
-from adapters.sandbox.pipedrive import PipedriveSandbox
 from service.config import Settings
+from service.demo_crms import SCENARIOS, Scenario, configure_gate
 from service.harness import LiveService
 from service.runtime import Runtime
 from tests.conftest import make_key
 from tests.e2e.conftest import wait_until
 
 
-@dataclass
-class Crm:
-    """How the test drives one CRM's sandbox."""
-
-    kind: str
-    sandbox: Any
-    connection: dict[str, Any]
-    create: Callable[[str, str], str]  # (pipeline, stage) -> deal id
-    move: Callable[[str, str, str], None]  # (deal, pipeline, stage)
-    stage: Callable[[str], str]
-    tasks: Callable[[str], list[Any]]
-
-
-def pipedrive() -> Crm:
-    sb = PipedriveSandbox()
-    sb.start()
-    return Crm("pipedrive", sb, {"base_url": sb.base_url, "access_token": "sandbox-token",
-                                 "webhook_username": "hook", "webhook_password": "secret"},
-               lambda p, s: str(sb.ui_create_deal({"title": "Acme", "pipeline_id": int(p), "stage_id": int(s)})),
-               lambda d, p, s: sb.ui_move_deal(d, int(s), int(p)),
-               lambda d: str(sb.deal(d)["stage_id"]), sb.activities_for_deal)
-
-
-def amocrm() -> Crm:
-    sb = AmoCRMSandbox()
-    sb.start()
-    return Crm("amocrm", sb, {"base_url": sb.base_url, "access_token": sb.access_token,
-                              "account_id": str(sb.account_id)},
-               lambda p, s: str(sb.ui_create_lead({"name": "Acme", "pipeline_id": int(p), "status_id": int(s)})),
-               lambda d, p, s: sb.ui_move_lead(d, int(s), int(p)),
-               lambda d: str(sb.lead(d)["status_id"]), sb.tasks_for_lead)
-
-
-def bitrix24() -> Crm:
-    sb = Bitrix24Sandbox()
-    sb.start()
-    return Crm("bitrix24", sb, {"base_url": sb.incoming_webhook_url, "application_token": "apptoken",
-                                "account_id": "sandbox-member"},
-               lambda p, s: str(sb.ui_create_deal({"TITLE": "Acme", "CATEGORY_ID": p, "STAGE_ID": s})),
-               lambda d, p, s: sb.ui_move_deal(d, s, p),
-               lambda d: str(sb.deal(d)["STAGE_ID"]), sb.todos_for_deal)
-
-
-@pytest.fixture(params=[pipedrive, amocrm, bitrix24], ids=["pipedrive", "amocrm", "bitrix24"])
-def crm(request: pytest.FixtureRequest) -> Iterator[Crm]:
+@pytest.fixture(params=sorted(SCENARIOS))
+def crm(request: pytest.FixtureRequest) -> Iterator[Scenario]:
     """A started sandbox of one CRM."""
-    made: Crm = request.param()
-    yield made
-    made.sandbox.stop()
+    scenario = SCENARIOS[request.param]()
+    yield scenario
+    scenario.stop()
 
 
 @dataclass
 class Setup:
     """The service configured for one CRM: a gate on the second open stage requiring company size."""
 
-    crm: Crm
+    crm: Scenario
     api: httpx.Client
     runtime: Runtime
     connection_id: int
     pipeline: str
     stages: list[str]
-    webhook_url: str
 
 
 @pytest.fixture
-def setup(crm: Crm, runtime: Runtime, settings: Settings) -> Iterator[Setup]:
+def setup(crm: Scenario, runtime: Runtime, settings: Settings) -> Iterator[Setup]:
     """Qualify serving on loopback, connected to the CRM's sandbox, with one gate."""
     service = LiveService(settings, runtime=runtime, migrate=False)
     base = service.start()
     api = httpx.Client(base_url=base, headers={"Authorization": f"Bearer {make_key(runtime, 'admin')}"},
                        timeout=10)
     try:
-        api.post("/v1/fields", json={"key": "company_size", "label": "Company size", "type": "number",
-                                     "constraints": {"min": 1}}).raise_for_status()
-        created = api.post("/v1/connections", json={"name": crm.kind, "kind": crm.kind, **crm.connection})
-        assert created.status_code == 201, created.text
-        cid = created.json()["id"]
-        connection = api.post(f"/v1/connections/{cid}/pipelines/refresh").raise_for_status().json()
-        pipeline = connection["pipelines"][0]
-        stages = [s["id"] for s in pipeline["stages"] if s["kind"] == "open"]
-        size = next(p["name"] for p in api.get(f"/v1/connections/{cid}/properties").json()["items"]
-                    if p["label"].lower().startswith("company size"))
-        api.put(f"/v1/connections/{cid}/mappings",
-                json={"mappings": [{"property": size, "field": "company_size"}]}).raise_for_status()
-        api.post("/v1/gates", json={"connection_id": cid, "pipeline": pipeline["id"], "stage": stages[1],
-                                    "requirements": [{"field": "company_size"}]}).raise_for_status()
-        httpx.post(f"{crm.sandbox.base_url}/_sandbox/config",
-                   json={"webhook_url": connection["webhook_url"]}).raise_for_status()
-        yield Setup(crm, api, runtime, cid, pipeline["id"], stages, connection["webhook_url"])
+        configured = configure_gate(api, crm)
+        yield Setup(crm, api, runtime, configured.connection_id, configured.pipeline, configured.stages)
     finally:
         api.close()
         service.stop()
