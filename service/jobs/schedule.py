@@ -32,6 +32,13 @@ def sync_connections(runtime: Runtime) -> None:
     run_queued_syncs(runtime)
 
 
+def pull_offline_events(runtime: Runtime) -> None:
+    """Read Bitrix24 offline events into the event store."""
+    from service.services.offline_events import pull_offline_events as pull
+
+    pull(runtime)
+
+
 @dataclass(frozen=True)
 class Job:
     """One periodic job."""
@@ -44,6 +51,7 @@ class Job:
 JOBS = (
     Job("purge-expected-reverts", purge_expected_reverts, 3600),
     Job("sync-connections", sync_connections, 10),
+    Job("bitrix24-offline-events", pull_offline_events, 10),
 )
 
 

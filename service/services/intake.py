@@ -19,7 +19,8 @@ from service.runtime import Runtime
 
 log = logging.getLogger("qualify.intake")
 
-KEPT_HEADERS = ("content-type", "user-agent", "x-hubspot-signature-version", "x-hubspot-request-timestamp")
+KEPT_HEADERS = ("content-type", "user-agent", "x-hubspot-signature-version", "x-hubspot-request-timestamp",
+                "x-qualify-source")
 
 
 def _event_row(connection_id: int, event: WebhookEvent) -> dict[str, Any]:
@@ -72,7 +73,7 @@ def receive_webhook(
         events = verifier.parse(body, headers)
         _check_account(account_id, events)
         try:
-            stored = _store(runtime, uow.session, connection_id, events, headers, body)
+            stored = store_events(runtime, uow.session, connection_id, events, headers, body)
             uow.commit()
         except SQLAlchemyError as exc:
             log.exception("could not store webhook delivery for connection %s", connection_id)
@@ -82,7 +83,7 @@ def receive_webhook(
     return {"received": len(events), "stored": stored, "duplicates": len(events) - stored}
 
 
-def _store(runtime: Runtime, session: Any, connection_id: int, events: list[WebhookEvent],
+def store_events(runtime: Runtime, session: Any, connection_id: int, events: list[WebhookEvent],
            headers: Mapping[str, str], body: bytes) -> int:
     """Insert the raw delivery and its new events; a delivery that brought nothing new is not kept."""
     insert = pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert

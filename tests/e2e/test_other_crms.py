@@ -102,3 +102,38 @@ def run_sync(setup: Setup) -> Any:
     run_queued_syncs(setup.runtime)
     with setup.runtime.uow() as uow:
         return uow.session.get_one(SyncRun, run_id)
+
+
+def test_bitrix24_offline_events_are_read_stored_cleared_and_gated(runtime: Runtime, settings: Settings) -> None:
+    from adapters.sandbox.bitrix24 import Bitrix24Sandbox
+    from service.demo_crms import Scenario
+    from service.services.offline_events import pull_offline_events
+
+    sb = Bitrix24Sandbox()
+    sb.start()
+    scenario = Scenario("bitrix24", sb, {"base_url": sb.base_url, "access_token": "sandbox-oauth-token",
+                                         "application_token": "apptoken", "account_id": "sandbox-member"},
+                        lambda p, s: str(sb.ui_create_deal({"TITLE": "Acme", "CATEGORY_ID": p, "STAGE_ID": s})),
+                        lambda d, p, s: sb.ui_move_deal(d, s, p), sb.ui_update_deal,
+                        lambda d: str(sb.deal(d)["STAGE_ID"]), sb.todos_for_deal)
+    service = LiveService(settings, runtime=runtime, migrate=False)
+    base = service.start()
+    api = httpx.Client(base_url=base, headers={"Authorization": f"Bearer {make_key(runtime, 'admin')}"},
+                       timeout=10)
+    try:
+        configured = configure_gate(api, scenario)
+        sb.set_offline(True)
+        stages = configured.stages
+        deal = scenario.create(configured.pipeline, stages[0])
+        assert pull_offline_events(runtime) >= 1
+        wait_until(lambda: any(r["external_id"] == deal for r in api.get("/v1/records").json()["items"]))
+        scenario.move(deal, configured.pipeline, stages[2])
+        assert pull_offline_events(runtime) >= 1
+        wait_until(lambda: scenario.stage(deal) == stages[0] and scenario.tasks(deal), timeout=10)
+        pull_offline_events(runtime)  # e.g. the echo of our own revert
+        assert pull_offline_events(runtime) == 0  # read events were cleared in Bitrix24
+        assert len(scenario.tasks(deal)) == 1
+    finally:
+        api.close()
+        service.stop()
+        sb.stop()

@@ -12,7 +12,7 @@ from adapters.base import WebhookEvent
 from service.models import Connection, Field, InboundEvent, OutboxAction, WebhookDelivery
 from service.runtime import Runtime
 from service.services.events import claim_events, replay_event
-from service.services.intake import _store
+from service.services.intake import store_events
 from service.services.outbox import claim_actions
 
 
@@ -73,7 +73,8 @@ def test_storing_a_delivery_twice_keeps_one_event_and_one_raw_body(runtime: Runt
     cid = add_connection(runtime)
     for _ in range(2):
         with runtime.uow() as uow:
-            _store(runtime, uow.session, cid, [event("a"), event("b"), event("a")], {"Content-Type": "x"}, b"[raw]")
+            events = [event("a"), event("b"), event("a")]
+            store_events(runtime, uow.session, cid, events, {"Content-Type": "x"}, b"[raw]")
             uow.commit()
     assert count(runtime, InboundEvent) == 2
     assert count(runtime, WebhookDelivery) == 1
@@ -84,7 +85,7 @@ def test_storing_a_delivery_twice_keeps_one_event_and_one_raw_body(runtime: Runt
 def test_events_are_claimed_once_and_oldest_first(runtime: Runtime) -> None:
     cid = add_connection(runtime)
     with runtime.uow() as uow:
-        _store(runtime, uow.session, cid, [event("late", at=50), event("early", at=10)], {}, b"[]")
+        store_events(runtime, uow.session, cid, [event("late", at=50), event("early", at=10)], {}, b"[]")
         uow.commit()
     first = claim_events(runtime, 1)
     second = claim_events(runtime, 10)
@@ -99,7 +100,7 @@ def test_a_failed_event_can_be_replayed_but_not_one_in_flight(runtime: Runtime) 
 
     cid = add_connection(runtime)
     with runtime.uow() as uow:
-        _store(runtime, uow.session, cid, [event("a")], {}, b"[]")
+        store_events(runtime, uow.session, cid, [event("a")], {}, b"[]")
         uow.commit()
     (event_id,) = claim_events(runtime, 1)
     with pytest.raises(ConflictError), runtime.uow() as uow:
