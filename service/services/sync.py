@@ -165,20 +165,22 @@ def _apply_page(runtime: Runtime, adapter: CRMAdapter, run_id: int, page: DealPa
         run = uow.session.get_one(SyncRun, run_id)
         connection = uow.session.get_one(Connection, connection_id)
         mapping = mapped_fields(uow.session, connection.id)
+        # One query for the page's records; the common case (no stage move) needs nothing else.
+        records = {r.external_id: r for r in uow.session.scalars(select(Record).where(
+            Record.connection_id == connection.id, Record.external_id.in_([d.id for d in page.deals])))}
         for deal in page.deals:
-            snapshot = details.get(deal.id, deal)
-            moved_at = snapshot.stage_history[0].at if snapshot.stage_history else now
-            observation = Observation(snapshot=snapshot, seen_at=moved_at, origin="sync", new_stage=snapshot.stage_id,
-                                      audit_only=now - moved_at > window)
-            existed = uow.session.scalar(select(Record.id).where(
-                Record.connection_id == connection.id, Record.external_id == deal.id)) is not None
-            if deal.id not in details and not existed:
-                _baseline(runtime, uow, connection, snapshot, mapping)
+            existed = deal.id in records
+            if deal.id in details:
+                snapshot = details[deal.id]
+                moved_at = snapshot.stage_history[0].at if snapshot.stage_history else now
+                observe(runtime, uow.session, connection, Observation(
+                    snapshot=snapshot, seen_at=moved_at, origin="sync", new_stage=snapshot.stage_id,
+                    audit_only=now - moved_at > window), mapping)
+                run.moves += 1
             else:
-                observe(runtime, uow.session, connection, observation, mapping)
+                _upsert_in_place(uow, connection, records.get(deal.id), deal, mapping, now)
             run.created += 0 if existed else 1
             run.updated += 1 if existed else 0
-            run.moves += 1 if deal.id in details else 0
         run.pages += 1
         run.fetched += len(page.deals)
         newest = max((d.modified_at for d in page.deals if d.modified_at), default=None)
@@ -188,13 +190,15 @@ def _apply_page(runtime: Runtime, adapter: CRMAdapter, run_id: int, page: DealPa
         return run
 
 
-def _baseline(runtime: Runtime, uow: UnitOfWork, connection: Connection, snapshot: DealSnapshot,
-              mapping: list[MappedField]) -> None:
-    """Record a deal first seen by a baseline sync where it stands, without gating how it got there."""
-    record = apply_snapshot(uow.session, connection, None, snapshot, mapping)
-    record.pipeline_external_id, record.stage_external_id = snapshot.pipeline_id, snapshot.stage_id
-    record.stage_changed_at = snapshot.modified_at or runtime.clock()
-    uow.session.flush()
+def _upsert_in_place(uow: UnitOfWork, connection: Connection, record: Record | None, snapshot: DealSnapshot,
+                     mapping: list[MappedField], now: datetime) -> None:
+    """Refresh a record whose stage did not move, or record a deal first seen by a baseline sync where
+    it stands, without gating how it got there."""
+    new = record is None
+    record = apply_snapshot(uow.session, connection, record, snapshot, mapping)
+    if new:
+        record.pipeline_external_id, record.stage_external_id = snapshot.pipeline_id, snapshot.stage_id
+        record.stage_changed_at = snapshot.modified_at or now
 
 
 def _finish(runtime: Runtime, run_id: int, status: str, error: str | None) -> SyncRun:
