@@ -41,6 +41,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.decide
 	$(BIN)/python -m bench.gate_check
 	$(BIN)/python -m bench.webhooks
+	$(BIN)/python -m bench.sync --deals 20000
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache .mypy_cache .ruff_cache

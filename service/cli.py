@@ -110,7 +110,8 @@ def cmd_sync(args: argparse.Namespace, settings: Settings) -> int:
     runtime = _runtime(settings)
     try:
         with runtime.uow() as uow:
-            run = request_sync(uow, args.connection, full=args.full, trigger="cli", now=runtime.clock())
+            run = request_sync(uow, args.connection, full=args.full, trigger="cli", now=runtime.clock(),
+                               stale_after=settings.sync_stale_seconds)
             run.status, run.started_at = "running", runtime.clock()
             uow.commit()
     except ServiceError as exc:

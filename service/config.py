@@ -45,6 +45,7 @@ class Settings:
     expected_revert_ttl_seconds: int = 600
     allow_loopback_crm: bool = False
     sync_window_hours: float = 24.0
+    sync_stale_seconds: float = 900.0
     log_level: str = "INFO"
 
     @classmethod

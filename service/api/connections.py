@@ -166,8 +166,8 @@ class Sync(MethodView):
     def post(self, data: dict[str, Any], connection_id: int) -> Any:
         """Queue a sync; the scheduler runs it within seconds. 409 while one is queued or running."""
         with runtime().uow() as uow:
-            run = sync_service.request_sync(uow, connection_id, full=data["full"], trigger="api",
-                                            now=runtime().clock())
+            run = sync_service.request_sync(uow, connection_id, full=data.get("full", False), trigger="api",
+                                            now=runtime().clock(), stale_after=runtime().settings.sync_stale_seconds)
             uow.commit()
             return run
 

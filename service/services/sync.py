@@ -18,6 +18,7 @@ from sqlalchemy import select
 from adapters.base import CRMAdapter, DealPage, DealSnapshot
 from adapters.errors import CRMError
 from service.errors import ConflictError
+from service.faults import crash_point
 from service.models import Connection, Record, SyncRun
 from service.runtime import Runtime
 from service.services.common import get_or_404
@@ -44,12 +45,20 @@ class _Window:
     seen: int = 0
 
 
-def request_sync(uow: UnitOfWork, connection_id: int, *, full: bool, trigger: str, now: datetime) -> SyncRun:
-    """Queue a sync run; ConflictError when one is already queued or running."""
+def request_sync(uow: UnitOfWork, connection_id: int, *, full: bool, trigger: str, now: datetime,
+                 stale_after: float = 900.0) -> SyncRun:
+    """Queue a sync run; ConflictError when one is already queued or running. A run left `running`
+    longer than `stale_after` seconds (its process died) is marked failed first: the cursor only ever
+    moved with committed pages, so the next run resumes where that one stopped."""
     get_or_404(uow.session, Connection, connection_id, "Connection")
     active = uow.session.scalars(
         select(SyncRun).where(SyncRun.connection_id == connection_id, SyncRun.status.in_(ACTIVE))
     ).first()
+    if active is not None and active.status == "running" and active.started_at is not None \
+            and (now - active.started_at).total_seconds() > stale_after:
+        active.status, active.finished_at = "failed", now
+        active.last_error = "abandoned: the process running it stopped"
+        active = None
     if active is not None:
         raise ConflictError(f"Sync run {active.id} of connection {connection_id} is {active.status}.")
     run = SyncRun(connection_id=connection_id, full=full, trigger=trigger, status="queued", queued_at=now)
@@ -77,7 +86,8 @@ def queue_due_syncs(runtime: Runtime) -> list[int]:
             if not due:
                 continue
             try:
-                queued.append(request_sync(uow, connection.id, full=False, trigger="schedule", now=now).id)
+                queued.append(request_sync(uow, connection.id, full=False, trigger="schedule", now=now,
+                                           stale_after=runtime.settings.sync_stale_seconds).id)
             except ConflictError:
                 continue
         uow.commit()
@@ -187,7 +197,8 @@ def _apply_page(runtime: Runtime, adapter: CRMAdapter, run_id: int, page: DealPa
         if newest is not None and (connection.sync_cursor is None or newest > connection.sync_cursor):
             connection.sync_cursor = run.cursor_to = newest
         uow.commit()
-        return run
+    crash_point("after_sync_page")
+    return run
 
 
 def _upsert_in_place(uow: UnitOfWork, connection: Connection, record: Record | None, snapshot: DealSnapshot,

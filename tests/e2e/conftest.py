@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
+import os
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -67,6 +70,28 @@ class Stack:
     def reverts(self, deal: str) -> list[dict[str, Any]]:
         """PATCH calls Qualify made to the deal in the sandbox."""
         return self.sandbox.api_calls(method="PATCH", path_prefix=f"/crm/v3/objects/deals/{deal}")
+
+
+def run_qualify(stack: Stack, *args: str, crash_at: str | None = None,
+                extra_env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """Run a `qualify` command in a real subprocess on the stack's database (optionally dying at a crash point)."""
+    settings = stack.runtime.settings
+    env = {
+        **os.environ,
+        "QUALIFY_DATABASE_URL": stack.runtime.engine.url.render_as_string(hide_password=False),
+        "QUALIFY_SECRET_KEY": settings.secret_key,
+        "QUALIFY_INSTANCE_PATH": settings.instance_path,
+        "QUALIFY_EVENT_STALE_SECONDS": "1",
+        "QUALIFY_OUTBOX_IN_FLIGHT_STALE_SECONDS": "1",
+        "QUALIFY_LOG_LEVEL": "WARNING",
+        "QUALIFY_ALLOW_LOOPBACK_CRM": "1",
+        **(extra_env or {}),
+    }
+    env.pop("QUALIFY_CRASH_AT", None)
+    if crash_at:
+        env["QUALIFY_CRASH_AT"] = crash_at
+    return subprocess.run([sys.executable, "-m", "service.cli", *args], env=env, timeout=120,
+                          capture_output=True, text=True)
 
 
 def wait_until(predicate: Callable[[], Any], timeout: float = 10.0, interval: float = 0.02) -> Any:

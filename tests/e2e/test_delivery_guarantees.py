@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -16,28 +13,12 @@ from adapters.hubspot_webhooks import sign_v3
 from service.demo import CLIENT_SECRET
 from service.jobs.worker import Worker
 from service.models import InboundEvent, OutboxAction
-from tests.e2e.conftest import MANAGER, Stack, wait_until
+from tests.e2e.conftest import MANAGER, Stack, run_qualify, wait_until
 
 
 def run_worker_process(stack: Stack, crash_at: str | None = None) -> int:
     """Run `qualify worker --until-idle` in a real subprocess on the stack's database; its exit code."""
-    settings = stack.runtime.settings
-    env = {
-        **os.environ,
-        "QUALIFY_DATABASE_URL": stack.runtime.engine.url.render_as_string(hide_password=False),
-        "QUALIFY_SECRET_KEY": settings.secret_key,
-        "QUALIFY_INSTANCE_PATH": settings.instance_path,
-        "QUALIFY_EVENT_STALE_SECONDS": "1",
-        "QUALIFY_OUTBOX_IN_FLIGHT_STALE_SECONDS": "1",
-        "QUALIFY_LOG_LEVEL": "WARNING",
-        "QUALIFY_ALLOW_LOOPBACK_CRM": "1",
-    }
-    env.pop("QUALIFY_CRASH_AT", None)
-    if crash_at:
-        env["QUALIFY_CRASH_AT"] = crash_at
-    done = subprocess.run([sys.executable, "-m", "service.cli", "worker", "--until-idle"], env=env,
-                          timeout=60, capture_output=True, text=True)
-    return done.returncode
+    return run_qualify(stack, "worker", "--until-idle", crash_at=crash_at).returncode
 
 
 def blocked_move(stack: Stack) -> str:

@@ -88,3 +88,26 @@ def test_a_crm_failure_ends_the_run_as_failed_with_the_error(idle_stack: Stack) 
     assert "CRMAuthError" in (run.last_error or "")
     with stack.runtime.uow() as uow:
         assert uow.session.scalars(select(SyncRun.status)).all() == ["failed"]
+
+
+def test_a_sync_killed_after_a_page_resumes_without_losing_or_duplicating_records(idle_stack: Stack) -> None:
+    from sqlalchemy import func
+
+    from service.models import Record
+    from tests.e2e.conftest import run_qualify
+
+    stack = idle_stack
+    lose_webhooks(stack)
+    for i in range(450):
+        stack.sandbox.ui_create_deal({"dealname": f"D{i}", "dealstage": "appointmentscheduled", "pipeline": "default"})
+    crashed = run_qualify(stack, "sync", str(stack.connection_id), crash_at="after_sync_page")
+    assert crashed.returncode == 137
+    with stack.runtime.uow() as uow:
+        assert uow.session.scalar(select(func.count()).select_from(Record)) == 200  # one committed page
+    resumed = run_qualify(stack, "sync", str(stack.connection_id), extra_env={"QUALIFY_SYNC_STALE_SECONDS": "0"})
+    assert resumed.returncode == 0, resumed.stderr
+    with stack.runtime.uow() as uow:
+        externals = list(uow.session.scalars(select(Record.external_id)))
+        runs = list(uow.session.scalars(select(SyncRun.status).order_by(SyncRun.id)))
+    assert len(externals) == len(set(externals)) == 450
+    assert runs == ["failed", "done"]
