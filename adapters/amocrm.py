@@ -35,7 +35,16 @@ from adapters.amocrm_oauth import (
     TokenStore,
     is_auth_failure,
 )
-from adapters.base import Credentials, DealPage, DealSnapshot, OwnerInfo, PipelineInfo, PropertyInfo, TaskRequest
+from adapters.base import (
+    Credentials,
+    DealPage,
+    DealSnapshot,
+    OwnerInfo,
+    PipelineInfo,
+    PropertyInfo,
+    StageMover,
+    TaskRequest,
+)
 from adapters.errors import CRMError, CRMNotFound, CRMRejected, CRMUnavailable
 from adapters.http import RetryPolicy, build_client, send_with_retry
 from adapters.ratelimit import RateLimiter
@@ -70,10 +79,11 @@ def next_page(payload: Mapping[str, Any], current: int) -> int | None:
     return page
 
 
-class AmoCRMAdapter:
+class AmoCRMAdapter(StageMover):
     """CRMAdapter for one amoCRM / Kommo account (OAuth 2 with refresh, or a long-lived token)."""
 
     kind = "amocrm"
+    stage_property, pipeline_property = "status_id", "pipeline_id"
 
     def __init__(
         self,
@@ -161,13 +171,6 @@ class AmoCRMAdapter:
         return DealPage(tuple(snapshot_of(lead, properties) for lead in leads),
                         None if following is None else str(following),
                         int(total) if total is not None else None)  # fmt: skip
-
-    def move_deal(self, deal_id: str, stage_id: str, pipeline_id: str | None = None) -> None:
-        """Put the deal into `stage_id` (and `pipeline_id` when it changes pipelines)."""
-        properties = {"status_id": stage_id}
-        if pipeline_id is not None:
-            properties["pipeline_id"] = pipeline_id
-        self.update_deal(deal_id, properties)
 
     def update_deal(self, deal_id: str, properties: Mapping[str, str]) -> None:
         """PATCH the lead: status_id, pipeline_id, name, price, responsible_user_id, custom field ids.

@@ -139,6 +139,24 @@ class TaskRequest:
     due: datetime
 
 
+class StageMover:
+    """`move_deal` for adapters whose stage and pipeline are plain deal properties under these names."""
+
+    stage_property: str
+    pipeline_property: str
+
+    def update_deal(self, deal_id: str, properties: Mapping[str, str]) -> None:
+        """Implemented by the adapter."""
+        raise NotImplementedError
+
+    def move_deal(self, deal_id: str, stage_id: str, pipeline_id: str | None = None) -> None:
+        """Put the deal into `stage_id` (and `pipeline_id` when it changes pipelines)."""
+        properties = {self.stage_property: stage_id}
+        if pipeline_id is not None:
+            properties[self.pipeline_property] = pipeline_id
+        self.update_deal(deal_id, properties)
+
+
 class WebhookVerifier(Protocol):
     """Authenticates and parses one CRM's webhook deliveries."""
 

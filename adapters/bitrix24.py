@@ -29,6 +29,7 @@ from adapters.base import (
     OwnerInfo,
     PipelineInfo,
     PropertyInfo,
+    StageMover,
     TaskRequest,
     WebhookEvent,
 )
@@ -59,10 +60,11 @@ MAX_PAGES = 200  # a safety stop for _list_all
 Command = tuple[str, Mapping[str, Any]]
 
 
-class Bitrix24Adapter:
+class Bitrix24Adapter(StageMover):
     """CRMAdapter for one Bitrix24 portal (incoming webhook or OAuth access token)."""
 
     kind = "bitrix24"
+    stage_property, pipeline_property = "STAGE_ID", "CATEGORY_ID"
 
     def __init__(
         self,
@@ -182,13 +184,6 @@ class Bitrix24Adapter:
         if newest <= last_id:
             raise CRMUnavailable(f"crm.deal.list: >ID cursor did not advance past {last_id}")
         return DealPage(deals=deals, next_after=str(newest))
-
-    def move_deal(self, deal_id: str, stage_id: str, pipeline_id: str | None = None) -> None:
-        """Put the deal into `stage_id` (and `pipeline_id` when it changes pipelines)."""
-        properties = {"STAGE_ID": stage_id}
-        if pipeline_id is not None:
-            properties["CATEGORY_ID"] = pipeline_id
-        self.update_deal(deal_id, properties)
 
     def update_deal(self, deal_id: str, properties: Mapping[str, str]) -> None:
         """crm.deal.update with `fields` (STAGE_ID, UF_CRM_*...; unknown fields are ignored by Bitrix24).

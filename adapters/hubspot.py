@@ -22,6 +22,7 @@ from adapters.base import (
     OwnerInfo,
     PipelineInfo,
     PropertyInfo,
+    StageMover,
     TaskRequest,
 )
 from adapters.errors import CRMError, CRMRateLimited, CRMUnavailable
@@ -81,10 +82,11 @@ def _next_after(payload: Mapping[str, Any], previous: str | None) -> str | None:
     return str(after)
 
 
-class HubSpotAdapter:
+class HubSpotAdapter(StageMover):
     """CRMAdapter for one HubSpot account (private-app token or OAuth access token)."""
 
     kind = "hubspot"
+    stage_property, pipeline_property = "dealstage", "pipeline"
 
     def __init__(
         self,
@@ -150,13 +152,6 @@ class HubSpotAdapter:
         total = payload.get("total")
         return DealPage(deals=deals, next_after=_next_after(payload, after),
                         total=int(total) if total is not None else None)  # fmt: skip
-
-    def move_deal(self, deal_id: str, stage_id: str, pipeline_id: str | None = None) -> None:
-        """Put the deal into `stage_id` (and `pipeline_id` when it changes pipelines)."""
-        properties = {"dealstage": stage_id}
-        if pipeline_id is not None:
-            properties["pipeline"] = pipeline_id
-        self.update_deal(deal_id, properties)
 
     def update_deal(self, deal_id: str, properties: Mapping[str, str]) -> None:
         """PATCH deal properties; CRMRejected carries HubSpot's validation message."""

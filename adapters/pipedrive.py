@@ -26,6 +26,7 @@ from adapters.base import (
     OwnerInfo,
     PipelineInfo,
     PropertyInfo,
+    StageMover,
     TaskRequest,
 )
 from adapters.errors import CRMError, CRMRateLimited, CRMRejected, CRMUnavailable
@@ -115,10 +116,11 @@ def _next_cursor(payload: Mapping[str, Any], previous: str | None) -> str | None
     return str(cursor)
 
 
-class PipedriveAdapter:
+class PipedriveAdapter(StageMover):
     """CRMAdapter for one Pipedrive company (API token or OAuth access token)."""
 
     kind = "pipedrive"
+    stage_property, pipeline_property = "stage_id", "pipeline_id"
 
     def __init__(
         self,
@@ -198,13 +200,6 @@ class PipedriveAdapter:
             fields = self._iter_list("/api/v2/dealFields", {})
             self._field_types = {str(f["field_code"]): str(f.get("field_type")) for f in fields}
         return self._field_types
-
-    def move_deal(self, deal_id: str, stage_id: str, pipeline_id: str | None = None) -> None:
-        """Put the deal into `stage_id` (and `pipeline_id` when it changes pipelines)."""
-        properties = {"stage_id": stage_id}
-        if pipeline_id is not None:
-            properties["pipeline_id"] = pipeline_id
-        self.update_deal(deal_id, properties)
 
     def update_deal(self, deal_id: str, properties: Mapping[str, str]) -> None:
         """PATCH the deal: stage_id/pipeline_id/owner_id as integers, custom hash keys under custom_fields.
