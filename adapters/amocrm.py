@@ -44,6 +44,7 @@ from adapters.base import (
     PropertyInfo,
     StageMover,
     TaskRequest,
+    check_task_target,
 )
 from adapters.errors import CRMError, CRMNotFound, CRMRejected, CRMUnavailable
 from adapters.http import RetryPolicy, build_client, send_with_retry
@@ -213,13 +214,18 @@ class AmoCRMAdapter(StageMover):
     def create_task(self, request: TaskRequest) -> str:
         """Create a follow-up task (type 1) on the lead for its owner; returns the task id.
 
-        amoCRM tasks have one text: subject, body and marker go in it, one per line. Not retried
-        after a timeout or 5xx (it may exist): call find_task with the marker first.
+        With deal_id None the task is bound to no entity (v4 allows it) and goes to `owner_id`;
+        CRMRejected (no HTTP call) when that is missing too. amoCRM tasks have one text: subject,
+        body and marker go in it, one per line. Not retried after a timeout or 5xx (it may exist):
+        call find_task with the marker first.
         """
+        check_task_target(request, "amoCRM")
         task: dict[str, Any] = {
             "task_type_id": TASK_TYPE_CALL_BACK, "text": f"{request.subject}\n{request.body}\n{request.marker}",
-            "complete_till": unix_of(request.due), "entity_id": int(request.deal_id), "entity_type": "leads",
+            "complete_till": unix_of(request.due),
         }  # fmt: skip
+        if request.deal_id is not None:
+            task.update(entity_id=int(request.deal_id), entity_type="leads")
         if request.owner_id:
             task["responsible_user_id"] = int(request.owner_id)
         payload = self._call("POST", "/api/v4/tasks", json=[task], idempotent=False)

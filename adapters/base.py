@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
+from adapters.errors import CRMRejected
+
 
 @dataclass(frozen=True)
 class Credentials:
@@ -129,14 +131,24 @@ class WebhookEvent:
 
 @dataclass(frozen=True)
 class TaskRequest:
-    """A to-do for the deal owner; `marker` is embedded so a retry can find it again."""
+    """A to-do for a CRM user; `marker` is embedded so a retry can find it again.
 
-    deal_id: str
+    With `deal_id` the task is attached to that deal (for `owner_id`, else the CRM's default user);
+    with `deal_id` None it is a standalone task for `owner_id`, which is then required.
+    """
+
+    deal_id: str | None
     owner_id: str | None
     subject: str
     body: str
     marker: str
     due: datetime
+
+
+def check_task_target(request: TaskRequest, crm: str) -> None:
+    """Refuse a task that has neither a deal nor a user to go to (CRMRejected, before any HTTP call)."""
+    if request.deal_id is None and not request.owner_id:
+        raise CRMRejected(f"{crm}: a task without deal_id needs owner_id (the user it is for)")
 
 
 class StageMover:
@@ -192,7 +204,8 @@ class CRMAdapter(Protocol):
         """The id of a task on the deal whose body carries `marker`, if one exists."""
 
     def create_task(self, request: TaskRequest) -> str:
-        """Create a task associated with the deal; returns its CRM id."""
+        """Create a task on the deal, or a standalone one for `owner_id` when `deal_id` is None;
+        returns its CRM id. CRMRejected when both are None."""
 
     def create_note(self, deal_id: str, body: str, marker: str) -> str:
         """Create a note associated with the deal; returns its CRM id."""

@@ -32,6 +32,7 @@ from adapters.base import (
     StageMover,
     TaskRequest,
     WebhookEvent,
+    check_task_target,
 )
 from adapters.bitrix24_mapping import (
     DEAL_ENTITY_TYPE_ID,
@@ -46,6 +47,8 @@ from adapters.bitrix24_mapping import (
     select_of,
     snapshot_of,
     stage_entity_id,
+    todo_params,
+    user_task_fields,
 )
 from adapters.bitrix24_webhooks import offline_event_of
 from adapters.errors import CRMRejected, CRMUnavailable
@@ -215,15 +218,14 @@ class Bitrix24Adapter(StageMover):
     def create_task(self, request: TaskRequest) -> str:
         """crm.activity.todo.add on the deal (body + marker in the description); returns the id.
 
-        Not retried after a timeout or 5xx (it may exist): call find_task with the marker first.
-        """
-        params: dict[str, Any] = {
-            "ownerTypeId": DEAL_ENTITY_TYPE_ID, "ownerId": request.deal_id, "deadline": iso_of(request.due),
-            "title": request.subject, "description": f"{request.body}\n\n{request.marker}",
-        }  # fmt: skip
-        if request.owner_id:
-            params["responsibleId"] = request.owner_id
-        result = self._result("crm.activity.todo.add", params, idempotent=False)
+        With deal_id None, tasks.task.add for `owner_id` (a CRM to-do needs an owner entity; needs the
+        `task` scope); returns result.task.id. CRMRejected (no HTTP call) without owner_id either.
+        Not retried after a timeout or 5xx (it may exist): call find_task with the marker first."""
+        check_task_target(request, "Bitrix24")
+        if request.deal_id is None:
+            task = self._result("tasks.task.add", {"fields": user_task_fields(request)}, idempotent=False)
+            return str(task["task"]["id"])
+        result = self._result("crm.activity.todo.add", todo_params(request), idempotent=False)
         return str(result["id"] if isinstance(result, dict) else result)
 
     def create_note(self, deal_id: str, body: str, marker: str) -> str:

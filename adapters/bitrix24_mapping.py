@@ -23,6 +23,7 @@ from adapters.base import (
     PropertyInfo,
     StageChange,
     StageInfo,
+    TaskRequest,
 )
 from adapters.errors import CRMAuthError, CRMError, CRMNotFound, CRMRateLimited, CRMRejected, CRMUnavailable
 from adapters.formdata import encode_php_form
@@ -57,6 +58,23 @@ def iso_of(when: datetime) -> str:
     """Seconds-precision ISO 8601 with an explicit offset, as Bitrix24 filters and writes expect."""
     aware = when if when.tzinfo else when.replace(tzinfo=UTC)
     return aware.astimezone(UTC).replace(microsecond=0).isoformat()
+
+
+def todo_params(request: TaskRequest) -> dict[str, Any]:
+    """crm.activity.todo.add parameters for a to-do on the deal (body + marker in the description)."""
+    params: dict[str, Any] = {
+        "ownerTypeId": DEAL_ENTITY_TYPE_ID, "ownerId": request.deal_id, "deadline": iso_of(request.due),
+        "title": request.subject, "description": f"{request.body}\n\n{request.marker}",
+    }  # fmt: skip
+    if request.owner_id:
+        params["responsibleId"] = request.owner_id
+    return params
+
+
+def user_task_fields(request: TaskRequest) -> dict[str, Any]:
+    """tasks.task.add `fields` for a task of the owner bound to no CRM entity (tasks/tasks-task-add.md)."""
+    return {"TITLE": request.subject, "DESCRIPTION": f"{request.body}\n\n{request.marker}",
+            "RESPONSIBLE_ID": request.owner_id, "DEADLINE": iso_of(request.due)}  # fmt: skip
 
 
 def select_of(names: Sequence[str]) -> list[str]:

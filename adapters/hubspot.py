@@ -24,6 +24,7 @@ from adapters.base import (
     PropertyInfo,
     StageMover,
     TaskRequest,
+    check_task_target,
 )
 from adapters.errors import CRMError, CRMRateLimited, CRMUnavailable
 from adapters.http import RetryPolicy, build_client, classify_response, send_with_retry
@@ -184,10 +185,13 @@ class HubSpotAdapter(StageMover):
         return None
 
     def create_task(self, request: TaskRequest) -> str:
-        """Create a NOT_STARTED HIGH-priority TODO task on the deal; returns the task id.
+        """Create a NOT_STARTED HIGH-priority TODO task on the deal, or with no association for
+        `owner_id` when deal_id is None; returns the task id.
 
-        Not retried after a timeout or 5xx (it may exist): call find_task with the marker first.
+        CRMRejected (no HTTP call) when neither deal_id nor owner_id is given. Not retried after a
+        timeout or 5xx (it may exist): call find_task with the marker first.
         """
+        check_task_target(request, "HubSpot")
         props = {
             "hs_timestamp": iso_ms_of(request.due),
             "hs_task_subject": request.subject,
@@ -205,9 +209,11 @@ class HubSpotAdapter(StageMover):
         props = {"hs_note_body": f"{body}\n\n{marker}", "hs_timestamp": iso_ms_of(datetime.now(UTC))}
         return self._create("notes", props, deal_id, NOTE_TO_DEAL)
 
-    def _create(self, object_type: str, props: Mapping[str, str], deal_id: str, type_id: int) -> str:
-        association = {"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": type_id}
-        body = {"properties": dict(props), "associations": [{"to": {"id": deal_id}, "types": [association]}]}
+    def _create(self, object_type: str, props: Mapping[str, str], deal_id: str | None, type_id: int) -> str:
+        body: dict[str, Any] = {"properties": dict(props)}
+        if deal_id is not None:  # `associations` is optional: without it the object stands alone
+            association = {"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": type_id}
+            body["associations"] = [{"to": {"id": deal_id}, "types": [association]}]
         payload = self._call("POST", f"/crm/v3/objects/{object_type}", json=body, idempotent=False)
         return str(payload["id"])
 

@@ -28,6 +28,7 @@ from adapters.base import (
     PropertyInfo,
     StageMover,
     TaskRequest,
+    check_task_target,
 )
 from adapters.errors import CRMError, CRMRateLimited, CRMRejected, CRMUnavailable
 from adapters.http import RetryPolicy, build_client, classify_response, parse_retry_after, send_with_retry
@@ -226,14 +227,19 @@ class PipedriveAdapter(StageMover):
     def create_task(self, request: TaskRequest) -> str:
         """Create an undone activity of type "task" for the owner, due at `request.due` (UTC); returns its id.
 
-        Not retried after a timeout or 5xx (it may exist): call find_task with the marker first.
+        With deal_id None the activity is linked to no deal (v2 `deal_id` is optional) and goes to
+        `owner_id`; CRMRejected (no HTTP call) when that is missing too. Not retried after a timeout
+        or 5xx (it may exist): call find_task with the marker first.
         """
+        check_task_target(request, "Pipedrive")
         due = (request.due if request.due.tzinfo else request.due.replace(tzinfo=UTC)).astimezone(UTC)
         body: dict[str, Any] = {
-            "subject": request.subject, "type": "task", "deal_id": _int_id(request.deal_id, "deal"),
+            "subject": request.subject, "type": "task",
             "due_date": due.strftime("%Y-%m-%d"), "due_time": due.strftime("%H:%M"),
             "note": f"{request.body}\n\n{request.marker}", "done": False,
         }  # fmt: skip
+        if request.deal_id is not None:
+            body["deal_id"] = _int_id(request.deal_id, "deal")
         if request.owner_id:
             body["owner_id"] = _int_id(request.owner_id, "user")
         return str(self._call("POST", "/api/v2/activities", json=body, idempotent=False)["data"]["id"])

@@ -1,96 +1,125 @@
-"""Benchmark incremental sync (HubSpot sandbox): records/s end to end against a bare httpx loop that
-fetches the same pages, on SQLite and PostgreSQL; and, with HubSpot's search limit switched on in the
-sandbox, the achieved search-request rate as a share of that limit.
+"""Benchmark incremental sync on each CRM sandbox (HubSpot, Pipedrive, amoCRM, Bitrix24).
 
-Run: ``python -m bench.sync [--deals N] [--postgres URL]``. Not a test.
+1. Throughput with the sandbox's rate limit off: records/s end to end through Qualify (connection,
+   pipelines refresh, request_sync + run_queued_syncs) against a bare httpx loop fetching the same pages
+   with the same queries, on SQLite and, with --postgres, PostgreSQL.
+2. With the CRM's published limit on in the sandbox and Qualify's default limiter: the achieved request
+   rate as a share of that limit (and of Qualify's own cap), the busiest window and the 429/503 answers.
+
+Run: ``python -m bench.sync --crm hubspot|pipedrive|amocrm|bitrix24|all [--deals N] [--postgres URL]``.
+Per-CRM pieces are in bench.sync_crms, the sandbox's child process in bench.sync_sandbox, rate arithmetic
+in bench.sync_stats. Not a test.
 """
 
 from __future__ import annotations
 
 import argparse
+import cProfile
+import io
+import pstats
 import tempfile
 import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-import httpx
 from sqlalchemy import make_url, select, text
 
-from adapters.sandbox.hubspot import HubSpotSandbox
+from adapters.leaky_bucket import LeakyBucket
+from adapters.ratelimit import forget_limiter
 from bench.common import bench_settings
+from bench.sync_crms import CRM, CRMS, HUGE
+from bench.sync_sandbox import running
+from bench.sync_stats import bucket_phases, busiest, server_seconds, windowed_rate
 from service.db import make_engine
 from service.migrate import upgrade
 from service.models import SyncRun
 from service.runtime import build_runtime
 from service.services.connections import create_connection, refresh_pipelines
-from service.services.sync import request_sync, run_queued_syncs
+from service.services.kinds import KINDS
+from service.services.sync import EPOCH, PAGE_SIZE, SEARCH_RESULT_CAP, request_sync, run_queued_syncs
 
-TOKEN = "pat-bench"
-UNLIMITED = (10_000_000, 1.0)
-
-
-def seeded_sandbox(deals: int, search_rate_limit: tuple[int, float] = UNLIMITED) -> HubSpotSandbox:
-    """A HubSpot sandbox holding `deals` deals (no webhooks are sent: no target is set)."""
-    sandbox = HubSpotSandbox(access_token=TOKEN, rate_limit=UNLIMITED, search_rate_limit=search_rate_limit)
-    sandbox.start()
-    for i in range(deals):
-        sandbox.ui_create_deal({"dealname": f"D{i}", "dealstage": "appointmentscheduled", "pipeline": "default",
-                                "amount": str(i)})
-    return sandbox
+REJECTED = (429, 503)
 
 
-def bare_fetch(base_url: str) -> tuple[int, float]:
-    """Fetch every page of the same search with plain httpx; (deals, seconds)."""
-    started, count, after, since = time.perf_counter(), 0, None, "0"
-    with httpx.Client(base_url=base_url, headers={"Authorization": f"Bearer {TOKEN}"}) as client:
-        seen_in_window = 0
+@dataclass(frozen=True)
+class Pass:
+    """One fetch of every page: records, page requests, seconds, and the requests as the sandbox logged them."""
+
+    records: int
+    seconds: float
+    calls: list[dict[str, Any]]
+
+    @property
+    def rate(self) -> float:
+        """Records per second."""
+        return self.records / self.seconds
+
+
+def bare_fetch(crm: CRM, sandbox: Any) -> Pass:
+    """Fetch every page with plain httpx, restarting the query after ~10,000 results as the sync does."""
+    logged = len(crm.page_calls(sandbox))
+    started, count, since, after, seen = time.perf_counter(), 0, EPOCH, None, 0
+    with crm.client(sandbox) as client:
         while True:
-            body = {"filterGroups": [{"filters": [{"propertyName": "hs_lastmodifieddate", "operator": "GTE",
-                                                   "value": since}]}],
-                    "sorts": [{"propertyName": "hs_lastmodifieddate", "direction": "ASCENDING"}],
-                    "properties": ["dealname", "amount", "dealstage", "pipeline", "hs_lastmodifieddate"],
-                    "limit": 200, **({"after": after} if after else {})}
-            page = client.post("/crm/v3/objects/deals/search", json=body).json()
-            results = page.get("results") or []
-            count += len(results)
-            seen_in_window += len(results)
-            after = ((page.get("paging") or {}).get("next") or {}).get("after")
-            if not after:
-                return count, time.perf_counter() - started
-            if seen_in_window + 200 > 10_000:  # the same window split the sync does
-                newest = results[-1]["properties"]["hs_lastmodifieddate"]
-                since = str(int(datetime.fromisoformat(newest.replace("Z", "+00:00")).timestamp() * 1000))
-                after, seen_in_window = None, 0
+            page = crm.fetch(client, since, after)
+            count += len(page.records)
+            if page.next_after is None:
+                return Pass(count, time.perf_counter() - started, crm.page_calls(sandbox)[logged:])
+            seen += len(page.records)
+            if seen + PAGE_SIZE > SEARCH_RESULT_CAP:  # service.services.sync._advance
+                since = max((crm.modified(r) for r in page.records), default=since)
+                after, seen = None, 0
+            else:
+                after = page.next_after
 
 
-def qualify_sync(base_url: str, database_url: str, rate_limits: dict | None = None) -> tuple[SyncRun, float]:
-    """One full first sync through Qualify (fetch + normalize + upsert + commit per page); (run, seconds)."""
+def lifted_rate_limits(kind: str) -> dict[str, Any] | None:
+    """Per-connection rate_limits lifting every default bucket of the kind (None: the kind has none)."""
+    defaults = KINDS[kind].limiter_buckets
+    if defaults is None:
+        return None
+    return {bucket: {"requests": HUGE, "seconds": 1} for bucket in defaults()}
+
+
+def qualify_sync(crm: CRM, sandbox: Any, database_url: str, *, limited: bool = False,
+                 profile: cProfile.Profile | None = None) -> tuple[SyncRun, float, list[dict[str, Any]]]:
+    """One first sync through Qualify (fetch + normalize + upsert + commit per page).
+
+    Unlimited: the connection's rate_limits lift every bucket, and Bitrix24's leaky bucket (kept in
+    runtime.cache, not in rate_limits) is replaced by an unlimited one. Returns (run, seconds, page calls).
+    """
     with tempfile.TemporaryDirectory() as tmp:
-        settings = bench_settings(Path(tmp))
-        engine = make_engine(database_url)
-        runtime = build_runtime(settings, engine=engine)
-        upgrade(engine)
+        runtime = build_runtime(bench_settings(Path(tmp)), engine=make_engine(database_url))
+        upgrade(runtime.engine)
         with runtime.uow() as uow:
             connection = create_connection(runtime, uow, {
-                "name": "bench", "kind": "hubspot", "base_url": base_url, "access_token": TOKEN,
-                "client_secret": "s", "rate_limits": rate_limits or {
-                    "default": {"requests": 1_000_000, "seconds": 1}, "search": {"requests": 1_000_000, "seconds": 1}}})
+                "name": "bench", "kind": crm.kind, **crm.connection(sandbox),
+                "rate_limits": None if limited else lifted_rate_limits(crm.kind)})
             uow.commit()
             cid = connection.id
+        forget_limiter(f"connection:{cid}")  # another run's window must not carry over
+        if not limited and KINDS[crm.kind].limiter_buckets is None:
+            runtime.cache[("leaky-bucket", cid)] = LeakyBucket(float(HUGE), HUGE)
         refresh_pipelines(runtime, cid)
         with runtime.uow() as uow:
             request_sync(uow, cid, full=False, trigger="bench", now=runtime.clock())
             uow.commit()
+        logged = len(crm.page_calls(sandbox))
         started = time.perf_counter()
+        if profile is not None:
+            profile.enable()
         run_queued_syncs(runtime)
+        if profile is not None:
+            profile.disable()
         elapsed = time.perf_counter() - started
         with runtime.uow() as uow:
             run = uow.session.scalars(select(SyncRun)).one()
         runtime.dispose()
-        return run, elapsed
+        return run, elapsed, crm.page_calls(sandbox)[logged:]
 
 
 @contextmanager
@@ -112,42 +141,97 @@ def scratch_database(postgres_url: str | None, tmp: str) -> Iterator[str]:
         admin.dispose()
 
 
-def main() -> None:
-    """Measure and print."""
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--deals", type=int, default=100_000)
-    parser.add_argument("--postgres", default="")
-    args = parser.parse_args()
-    sandbox = seeded_sandbox(args.deals)
-    try:
-        fetched, bare_seconds = bare_fetch(sandbox.base_url)
-        bare_rate = fetched / bare_seconds
-        targets = [("SQLite", None)] + ([("PostgreSQL", args.postgres)] if args.postgres else [])
+def print_profile(profile: cProfile.Profile, top: int = 15) -> None:
+    """The `top` functions by own time, then by cumulative time, prefixed so they stand out."""
+    for order in ("tottime", "cumulative"):
+        out = io.StringIO()
+        pstats.Stats(profile, stream=out).strip_dirs().sort_stats(order).print_stats(top)
+        lines = [line for line in out.getvalue().splitlines() if line.strip()]
+        start = next(i for i, line in enumerate(lines) if "ncalls" in line)
+        for line in lines[start - 1:]:
+            print(f"  profile[{order}] {line}")
+
+
+def throughput(crm: CRM, deals: int, postgres: str | None, profile: bool = False, repeat: int = 1) -> None:
+    """Print records/s through Qualify vs bare httpx on SQLite (and PostgreSQL), limits off; with `repeat` > 1
+    every pass runs that many times and the fastest counts (the machine may be shared)."""
+    best = f" (best of {repeat})" if repeat > 1 else ""
+    with running(crm.kind, deals) as sandbox:
+        bare = min((bare_fetch(crm, sandbox) for _ in range(repeat)), key=lambda p: p.seconds)
+        bare_requests = [crm.request_of(c) for c in bare.calls]
+        busy = server_seconds(bare.calls)
+        print(f"{crm.kind} bare httpx: {bare.records} deals in {len(bare.calls)} pages, {bare.seconds:.1f} s = "
+              f"{bare.rate:.0f} records/s{best} (sandbox busy {busy:.1f} s = {busy / bare.seconds:.0%} of it; "
+              f"seeded {deals} in {sandbox.seed_seconds:.1f} s)")
+        targets = [("SQLite", None)] + ([("PostgreSQL", postgres)] if postgres else [])
         for name, url in targets:
-            with tempfile.TemporaryDirectory() as tmp, scratch_database(url, tmp) as db:
-                run, seconds = qualify_sync(sandbox.base_url, db)
-                rate = run.fetched / seconds
-                print(f"sync {name}: {run.fetched} deals in {seconds:.1f} s = {rate:.0f} records/s; bare httpx "
-                      f"{bare_rate:.0f} records/s; ratio {rate / bare_rate:.2f} (target >= 0.7); "
-                      f"status {run.status} {run.last_error or ''}")
-    finally:
-        sandbox.stop()
-    limited = seeded_sandbox(min(args.deals, 8_000), search_rate_limit=(5, 1.0))
-    try:
+            profiler = cProfile.Profile() if profile and url is None else None
+            passes = []
+            for _ in range(repeat):
+                with tempfile.TemporaryDirectory() as tmp, scratch_database(url, tmp) as db:
+                    passes.append(qualify_sync(crm, sandbox, db, profile=profiler))
+            run, seconds, calls = min(passes, key=lambda p: p[1])
+            rate = run.fetched / seconds
+            same = "yes" if [crm.request_of(c) for c in calls] == bare_requests else "NO"
+            print(f"{crm.kind} sync {name}: {run.fetched} deals in {run.pages} pages, {seconds:.1f} s = {rate:.0f} "
+                  f"records/s{best}; bare httpx {bare.rate:.0f} records/s; ratio {rate / bare.rate:.2f} "
+                  f"(target >= 0.7); same requests as bare: {same}; sandbox busy {server_seconds(calls):.1f} s; "
+                  f"status {run.status} {run.last_error or ''}".rstrip())
+            if profiler is not None:
+                print_profile(profiler)
+
+
+def limited_run(crm: CRM, deals: int | None = None) -> None:
+    """Print the achieved request rate against the CRM's published limit, Qualify's default limiter on."""
+    limit = crm.limit
+    with running(crm.kind, deals or limit.deals, limited=True) as sandbox:
         started = time.perf_counter()
         with tempfile.TemporaryDirectory() as tmp:
-            run, seconds = qualify_sync(limited.base_url, f"sqlite:///{tmp}/sync.db",
-                                        rate_limits={"search": {"requests": 5, "seconds": 1.05}})
-        searches = limited.api_calls(method="POST", path_prefix="/crm/v3/objects/deals/search")
-        rejected = sum(1 for c in searches if c["status"] == 429)
-        times = sorted(float(c["at"]) for c in searches)
-        achieved = (len(times) - 1) / (times[-1] - times[0])  # steady rate between the first and last request
-        busiest = max(sum(1 for u in times if t <= u < t + 1.0) for t in times)
-        print(f"rate-limited sync: {len(times)} search requests, {achieved:.2f} req/s = {achieved / 5:.0%} of "
-              f"HubSpot's 5/s search limit (target >= 90%); busiest 1-s window: {busiest} requests (limit 5); "
-              f"429s: {rejected}; run {run.status}; sync {seconds:.1f} s, total {time.perf_counter() - started:.1f} s")
-    finally:
-        limited.stop()
+            run, seconds, calls = qualify_sync(crm, sandbox, f"sqlite:///{tmp}/sync.db", limited=True)
+        total = time.perf_counter() - started
+        every = sandbox.api_calls()
+    rejected = sum(1 for c in calls if c["status"] in REJECTED)
+    handled = "all retried, " if rejected and run.status == "done" else ""
+    tail = (f"429/503 answers: {rejected} ({handled}run {run.status}{' ' + run.last_error if run.last_error else ''}"
+            f"); {run.fetched} deals, sync {seconds:.1f} s, total {total:.1f} s")
+    times = sorted(c["received_at"] for c in calls if c["status"] not in REJECTED)
+    ours = limit.qualify[0] / limit.qualify[1]
+    if limit.burst:
+        accepted = sorted(c["received_at"] for c in every if c["status"] not in REJECTED)
+        drain = limit.requests / limit.seconds
+        phases = bucket_phases(accepted, drain, limit.burst)
+        burst_rate = phases.burst_calls / phases.burst_seconds if phases.burst_seconds else 0.0
+        print(f"{crm.kind} rate-limited sync: {len(calls)} page requests; burst until the bucket was full: "
+              f"{phases.burst_calls} requests in {phases.burst_seconds:.1f} s = {burst_rate:.1f} req/s; then steady "
+              f"drain: {phases.steady_calls} requests at {phases.steady_rate:.2f} req/s = "
+              f"{phases.steady_rate / drain:.0%} of {limit.what} (target >= 90%), {phases.steady_rate / ours:.0%} "
+              f"of Qualify's own bucket; peak bucket level {phases.peak:.1f} (capacity {limit.burst}); {tail}")
+        return
+    rate = windowed_rate(times, limit.seconds)
+    published = limit.requests / limit.seconds
+    print(f"{crm.kind} rate-limited sync: {len(calls)} page requests, {rate:.2f} req/s = {rate / published:.0%} of "
+          f"{limit.what} (target >= 90%), {rate / ours:.0%} of Qualify's own {limit.qualify[0]} per "
+          f"{limit.qualify[1]:g} s cap; busiest {limit.seconds:g}-s window: {busiest(times, limit.seconds)} requests "
+          f"(limit {limit.requests}); {tail}")
+
+
+def main() -> None:
+    """Measure and print."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--crm", choices=[*CRMS, "all"], default="all")
+    parser.add_argument("--deals", type=int, default=100_000, help="deals for the throughput runs")
+    parser.add_argument("--postgres", default="", help="also measure on this PostgreSQL URL")
+    parser.add_argument("--limited-deals", type=int, default=None,
+                        help="deals for the rate-limited runs (default: per CRM, ~30 s at Qualify's cap)")
+    parser.add_argument("--skip", choices=["throughput", "limited"], default=None, help="leave one part out")
+    parser.add_argument("--profile", action="store_true", help="cProfile the SQLite sync run and print the top")
+    parser.add_argument("--repeat", type=int, default=1, help="run each throughput pass N times, keep the fastest")
+    args = parser.parse_args()
+    for kind in CRMS if args.crm == "all" else [args.crm]:
+        if args.skip != "throughput":
+            throughput(CRMS[kind], args.deals, args.postgres or None, args.profile, max(1, args.repeat))
+        if args.skip != "limited":
+            limited_run(CRMS[kind], args.limited_deals)
 
 
 if __name__ == "__main__":

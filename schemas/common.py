@@ -15,7 +15,7 @@ LANGUAGES = ("en", "ru")
 CRM_KINDS = ("hubspot", "pipedrive", "amocrm", "bitrix24")
 EVENT_STATUSES = ("received", "processing", "done", "failed", "ignored")
 OUTCOMES = ("allowed", "blocked", "warned", "audited")
-REASONS = ("missing", "invalid", "unknown_field")
+REASONS = ("missing", "invalid", "unknown_field", "persona")
 
 MAX_PAGE_SIZE = 500
 MAX_ID = 2_147_483_647  # ids are 32-bit INTEGER columns on PostgreSQL

@@ -44,6 +44,20 @@ def secret_field(description: str) -> fields.String:
                          metadata={"description": description})
 
 
+class ScoreWriteBackSchema(StrictSchema):
+    """CRM properties (custom field ids/keys) that receive the lead's best fit; each optional."""
+
+    score = fields.String(allow_none=True, validate=validate.Length(min=1, max=100),
+                          metadata={"description": "receives the best-fit score 0-100"})
+    grade = fields.String(allow_none=True, validate=validate.Length(min=1, max=100),
+                          metadata={"description": "receives the grade A-D"})
+    persona = fields.String(allow_none=True, validate=validate.Length(min=1, max=100),
+                            metadata={"description": "receives the best persona's name (empty: no persona)"})
+
+
+WRITE_BACK_DOC = "Write score, grade and persona name to these CRM properties (only when they change)."
+
+
 class ConnectionInSchema(StrictSchema):
     """Create a CRM connection; secrets are write-only."""
 
@@ -70,6 +84,7 @@ class ConnectionInSchema(StrictSchema):
     )
     rate_limits = rate_limits_field()
     sync_interval_seconds = sync_interval_field(load_default=300)
+    score_write_back = fields.Nested(ScoreWriteBackSchema, allow_none=True, metadata={"description": WRITE_BACK_DOC})
     self_hosted = JsonBoolean(load_default=False,
                               metadata={"description": "Bitrix24 on the company's own server (admin opt-in)"})
 
@@ -98,6 +113,7 @@ class ConnectionPatchSchema(StrictSchema):
     active = JsonBoolean()
     rate_limits = rate_limits_field()
     sync_interval_seconds = sync_interval_field()
+    score_write_back = fields.Nested(ScoreWriteBackSchema, allow_none=True, metadata={"description": WRITE_BACK_DOC})
 
 
 class StageOutSchema(Schema):
@@ -134,6 +150,7 @@ class ConnectionOutSchema(Schema):
     self_hosted = fields.Boolean(required=True)
     rate_limits = fields.Nested(RateLimitsSchema, allow_none=True)
     sync_interval_seconds = fields.Integer(required=True)
+    score_write_back = fields.Dict(keys=fields.String(), values=fields.String(allow_none=True), allow_none=True)
     last_synced_at = fields.DateTime(allow_none=True)
     webhook_url = fields.String(required=True, metadata={"description": "paste into the CRM app's webhook settings"})
     pipelines_synced_at = fields.DateTime(allow_none=True)

@@ -28,6 +28,19 @@ class RequirementSchema(StrictSchema):
     required_if = fields.Dict(allow_none=True, load_default=None, metadata={"description": CONDITION_DOC})
 
 
+class PersonaRequirementSchema(StrictSchema):
+    """What the lead's fit must be to enter the stage: a minimum score (of the best persona, or of
+    `persona_id`), and/or not disqualified (by any persona, or by `persona_id`)."""
+
+    persona_id = id_field(allow_none=True, load_default=None,
+                          metadata={"description": "null: the best fit over every persona."})
+    min_score = fields.Integer(allow_none=True, load_default=None, validate=validate.Range(min=0, max=100))
+    not_disqualified = JsonBoolean(load_default=False)
+
+
+PERSONA_REQUIREMENT_DOC = "Optional fit requirement; a gate needs field requirements, a persona requirement or both."
+
+
 class GateInSchema(StrictSchema):
     """Create a gate for one stage of one pipeline of a connection."""
 
@@ -36,8 +49,10 @@ class GateInSchema(StrictSchema):
     stage = fields.String(required=True, validate=validate.Length(min=1, max=64))
     mode = fields.String(load_default="enforce", validate=validate.OneOf(GATE_MODES))
     requirements = fields.List(
-        fields.Nested(RequirementSchema), required=True, validate=validate.Length(min=1, max=200)
+        fields.Nested(RequirementSchema), load_default=list, validate=validate.Length(max=200)
     )
+    persona_requirement = fields.Nested(PersonaRequirementSchema, allow_none=True, load_default=None,
+                                        metadata={"description": PERSONA_REQUIREMENT_DOC})
     description = fields.String(allow_none=True, validate=validate.Length(max=2000))
 
 
@@ -45,7 +60,9 @@ class GatePatchSchema(StrictSchema):
     """Change a gate's mode, requirements or description."""
 
     mode = fields.String(validate=validate.OneOf(GATE_MODES))
-    requirements = fields.List(fields.Nested(RequirementSchema), validate=validate.Length(min=1, max=200))
+    requirements = fields.List(fields.Nested(RequirementSchema), validate=validate.Length(max=200))
+    persona_requirement = fields.Nested(PersonaRequirementSchema, allow_none=True,
+                                        metadata={"description": PERSONA_REQUIREMENT_DOC})
     description = fields.String(allow_none=True, validate=validate.Length(max=2000))
 
 
@@ -66,6 +83,7 @@ class GateOutSchema(Schema):
     stage_label = fields.String(required=True)
     mode = fields.String(required=True)
     requirements = fields.List(fields.Nested(RequirementOutSchema), required=True)
+    persona_requirement = fields.Dict(allow_none=True, required=True)
     description = fields.String(allow_none=True)
     created_at = fields.DateTime(required=True)
     updated_at = fields.DateTime(required=True)

@@ -130,6 +130,35 @@ def cmd_sync(args: argparse.Namespace, settings: Settings) -> int:
     return 0 if result.status == "done" else 1
 
 
+def cmd_rescore(args: argparse.Namespace, settings: Settings) -> int:
+    """Rescore every open record for one persona (or all), showing progress; exit 1 when it failed."""
+    from service.errors import ServiceError
+    from service.services.personas import find_persona
+    from service.services.rescore import execute_rescore, request_rescore, start_run
+
+    runtime = _runtime(settings)
+    try:
+        with runtime.uow() as uow:
+            persona_id = find_persona(uow, args.persona).id if args.persona else None
+            run = request_rescore(uow, persona_id, trigger="cli", now=runtime.clock())
+            uow.commit()
+            run_id = run.id
+    except ServiceError as exc:
+        print(f"qualify rescore: {exc.detail}", file=sys.stderr)
+        return 2
+    start_run(runtime, run_id)
+
+    def show(progress: object) -> None:
+        done, total = getattr(progress, "done", 0), getattr(progress, "total", 0) or 1
+        print(f"\rscored {done}/{total} records ({100 * done / total:.0f}%)", end="", file=sys.stderr, flush=True)
+
+    result = execute_rescore(runtime, run_id, show)
+    print(file=sys.stderr)
+    print(f"rescore run {result.id}: {result.status}; {result.done} records scored"
+          + (f"; error: {result.last_error}" if result.last_error else ""))
+    return 0 if result.status == "done" else 1
+
+
 def cmd_sandbox(args: argparse.Namespace, settings: Settings) -> int:
     """Run a CRM simulator alone."""
     if args.crm == "hubspot":
@@ -186,6 +215,9 @@ def build_parser() -> argparse.ArgumentParser:
     sync.add_argument("connection", type=int, help="connection id")
     sync.add_argument("--full", action="store_true", help="read every deal, not only those changed since last time")
     sync.set_defaults(func=cmd_sync)
+    rescore = sub.add_parser("rescore", help="score every open record against the personas now")
+    rescore.add_argument("--persona", help="persona id or name (default: every persona)")
+    rescore.set_defaults(func=cmd_rescore)
     sandbox = sub.add_parser("sandbox", help="run a CRM simulator on loopback")
     sandbox.add_argument("crm", choices=("hubspot", "pipedrive", "amocrm", "bitrix24"))
     sandbox.add_argument("--host", default="127.0.0.1")

@@ -46,6 +46,11 @@ class Settings:
     allow_loopback_crm: bool = False
     sync_window_hours: float = 24.0
     sync_stale_seconds: float = 900.0
+    persona_floor: int = 40
+    rescore_batch_size: int = 5000
+    rescore_stale_seconds: float = 1800.0
+    rescore_nightly_hour: int = 3
+    notify_webhook_url: str = ""
     log_level: str = "INFO"
 
     @classmethod

@@ -97,6 +97,12 @@ class AmoCRMSandbox(PathSandbox):
         with self.lock:
             return [dict(t) for t in self.account.tasks.values() if t["entity_id"] == int(lead_id)]
 
+    def tasks_for_user(self, user_id: int | str) -> list[dict[str, Any]]:
+        """Tasks whose responsible_user_id is `user_id`, oldest first; entity_id is None for standalone ones."""
+        with self.lock:
+            return [dict(t) for t in sorted(self.account.tasks.values(), key=lambda t: t["id"])
+                    if t["responsible_user_id"] == int(user_id)]  # fmt: skip
+
     def notes_for_lead(self, lead_id: int | str) -> list[dict[str, Any]]:
         with self.lock:
             return [dict(n) for n in self.account.notes.values() if n["entity_id"] == int(lead_id)]

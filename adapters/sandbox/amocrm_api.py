@@ -154,10 +154,12 @@ def add_tasks(call: Call) -> Result:
 def list_tasks(call: Call) -> Result:
     args = call.request.args
     wanted_ids = set(args.getlist("filter[entity_id]") + args.getlist("filter[entity_id][]"))
+    users = set(args.getlist("filter[responsible_user_id]") + args.getlist("filter[responsible_user_id][]"))
     entity_type = args.get("filter[entity_type]")
     tasks = [t for t in sorted(call.account.tasks.values(), key=lambda t: t["id"])
              if (entity_type is None or t["entity_type"] == entity_type)
-             and (not wanted_ids or str(t["entity_id"]) in wanted_ids)]  # fmt: skip
+             and (not wanted_ids or str(t["entity_id"]) in wanted_ids)
+             and (not users or str(t["responsible_user_id"]) in users)]  # fmt: skip
     return call.page("tasks", tasks, dict)
 
 

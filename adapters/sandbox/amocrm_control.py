@@ -5,6 +5,7 @@
     POST   /_sandbox/ui/leads/{id}/move     {"status_id", "pipeline_id"?, "user_id"?} -> 200 lead
     DELETE /_sandbox/ui/leads/{id}                                                   -> 204
     GET    /_sandbox/leads/{id}                                                      -> lead + tasks/notes
+    GET    /_sandbox/users/{id}/tasks                                 -> the user's tasks, with or without lead
     POST   /_sandbox/failures               {"mode", "count", "path_prefix", "method", "retry_after", "delay"}
     GET|POST /_sandbox/config               {"webhook_url", "events", "batch_window", "retry_delays", ...}
     POST   /_sandbox/reset
@@ -21,7 +22,7 @@ from __future__ import annotations
 import functools
 from typing import TYPE_CHECKING, Any
 
-from werkzeug.routing import Map
+from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
 from adapters.sandbox import control
@@ -48,7 +49,8 @@ def failure_error(rule: Failure) -> ApiError:
 @functools.cache
 def url_map() -> Map:
     """The control routes."""
-    return control.build_map(*control.ui_rules("lead", "int:"))
+    user_tasks = Rule("/_sandbox/users/<int:user_id>/tasks", methods=["GET"], endpoint="user_tasks")
+    return control.build_map(*control.ui_rules("lead", "int:"), user_tasks)
 
 
 def dispatch(sandbox: AmoCRMSandbox, request: Request) -> Response:
@@ -84,6 +86,11 @@ def lead(sandbox: AmoCRMSandbox, _: Request, body: dict[str, Any], lead_id: int)
                  "notes": sandbox.notes_for_lead(lead_id)}  # fmt: skip
 
 
+def user_tasks(sandbox: AmoCRMSandbox, _: Request, body: dict[str, Any], user_id: int) -> Result:
+    """GET /_sandbox/users/{id}/tasks: the user's tasks, standalone ones included."""
+    return 200, {"results": sandbox.tasks_for_user(user_id)}
+
+
 def failures(sandbox: AmoCRMSandbox, _: Request, body: dict[str, Any]) -> Result:
     return control.queue_failure(sandbox, body, "/api/v4/", None)
 
@@ -96,5 +103,5 @@ def config(sandbox: AmoCRMSandbox, request: Request, body: dict[str, Any]) -> Re
 
 HANDLERS: dict[str, control.Handler] = {
     **control.COMMON_HANDLERS, "ui_create": ui_create, "ui_update": ui_update, "ui_move": ui_move,
-    "ui_delete": ui_delete, "lead": lead, "failures": failures, "config": config,
+    "ui_delete": ui_delete, "lead": lead, "user_tasks": user_tasks, "failures": failures, "config": config,
 }

@@ -13,6 +13,8 @@ from werkzeug.wrappers import Request, Response
 from adapters.sandbox.failures import Failure, FailureInjector
 from adapters.sandbox.server import LoopbackServer
 
+RECEIVED_AT = "sandbox.received_at"  # WSGI environ key: when the request reached the sandbox (time.time())
+
 
 class Sender(Protocol):
     """What the base needs of a sandbox's webhook sender."""
@@ -73,6 +75,7 @@ class SandboxBase:
     # ---- WSGI ---------------------------------------------------------------------------------
     def wsgi_app(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         """The WSGI entry point: /_sandbox/ control requests, everything else is the API."""
+        environ.setdefault(RECEIVED_AT, time.time())
         request = Request(environ)
         response = self._control(request) if request.path.startswith("/_sandbox/") else self._api(request)
         return response(environ, start_response)
@@ -90,7 +93,7 @@ class PathSandbox(SandboxBase):
     failures: FailureInjector
 
     def api_calls(self, method: str | None = None, path_prefix: str | None = None) -> list[dict[str, Any]]:
-        """Logged API requests: {method, path, query, json, status, at}."""
+        """Logged API requests: {method, path, query, json, status, received_at, at} (at: when answered)."""
         return self._calls_where(lambda c: (method is None or c["method"] == method.upper())
                                  and (path_prefix is None or c["path"].startswith(path_prefix)))  # fmt: skip
 
@@ -102,7 +105,8 @@ class PathSandbox(SandboxBase):
         query = {k: ",".join(request.args.getlist(k)) for k in request.args if k != hidden}
         with self.lock:
             self.calls.append({"method": request.method, "path": request.path, "query": query, "json": parsed,
-                               "status": status, "at": time.time()})  # fmt: skip
+                               "status": status, "received_at": request.environ.get(RECEIVED_AT),
+                               "at": time.time()})  # fmt: skip
 
 
 def read_json(request: Request, invalid: Callable[[ValueError], Exception]) -> Any:

@@ -120,7 +120,7 @@ class Bitrix24Sandbox(SandboxBase):
             return [dict(h) for h in self.portal.history if h["OWNER_ID"] == int(deal_id)]
 
     def api_calls(self, method: str | None = None, auth: str | None = None) -> list[dict[str, Any]]:
-        """Authenticated REST calls: {method, auth ("webhook"|"oauth"), params, status, at}."""
+        """Authenticated REST calls: {method, auth ("webhook"|"oauth"), params, status, received_at, at}."""
         return self._calls_where(lambda c: (method is None or c["method"] == method)
                                  and (auth is None or c["auth"] == auth))  # fmt: skip
 
@@ -214,7 +214,7 @@ class Bitrix24Sandbox(SandboxBase):
             status, body = 500, {"error": "INTERNAL_SERVER_ERROR", "error_description": "Internal server error"}
         if record is not None:
             with self.lock:
-                self.calls.append({**record, "status": status, "at": time.time()})
+                self.calls.append({**record, "status": status, "received_at": started, "at": time.time()})
         payload = {**body, "time": time_block(started)} if status == 200 else body
         return Response(json.dumps(payload), status=status, content_type="application/json; charset=utf-8")
 

@@ -14,6 +14,7 @@ from typing import Any
 from urllib.parse import unquote
 
 from adapters.formdata import parse_php_form
+from adapters.sandbox import bitrix24_tasks as tasks
 from adapters.sandbox.bitrix24_state import B24Error, Portal, parse_time
 
 PAGE = 50
@@ -186,6 +187,19 @@ def activity_list(ctx: Context, p: dict[str, Any]) -> dict[str, Any]:
     return page([selected(a, p.get("select")) for a in records], p)
 
 
+def task_add(ctx: Context, p: dict[str, Any]) -> dict[str, Any]:
+    return {"result": {"task": tasks.render(tasks.add_task(ctx.portal, p.get("fields"), ctx.user_id))}}
+
+
+def task_get(ctx: Context, p: dict[str, Any]) -> dict[str, Any]:
+    return tasks.get_answer(ctx.portal, p)
+
+
+def task_list(ctx: Context, p: dict[str, Any]) -> dict[str, Any]:
+    records = ordered([t for t in ctx.portal.tasks if matches(t, p.get("filter"))], p.get("order") or {"ID": "ASC"})
+    return page([tasks.render(t, p.get("select")) for t in records], p, wrap="tasks")
+
+
 def comment_add(ctx: Context, p: dict[str, Any]) -> dict[str, Any]:
     return {"result": ctx.portal.add_comment(dict(p.get("fields") or {}), ctx.user_id)}
 
@@ -222,6 +236,7 @@ METHODS: dict[str, Handler] = {
     "crm.stagehistory.list": stage_history, "crm.category.list": category_list, "crm.status.list": status_list,
     "crm.activity.todo.add": todo_add, "crm.activity.list": activity_list,
     "crm.timeline.comment.add": comment_add, "user.get": user_get,
+    "tasks.task.add": task_add, "tasks.task.get": task_get, "tasks.task.list": task_list,
     "event.offline.get": offline_get, "event.offline.clear": offline_clear,
 }  # fmt: skip
 

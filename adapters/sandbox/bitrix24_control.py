@@ -5,6 +5,7 @@ PATCH    /_sandbox/ui/deals/{id}           {"fields": {...}, "user_id": N}      
 POST     /_sandbox/ui/deals/{id}/move      {"stage", "category_id"?, "user_id"?}    -> 200 deal
 DELETE   /_sandbox/ui/deals/{id}                                                  -> 204
 GET      /_sandbox/deals/{id}              deal + todos, comments, stage history
+GET      /_sandbox/users/{id}/tasks        tasks (tasks.task.add) of that RESPONSIBLE_ID, CRM-bound or not
 POST     /_sandbox/failures                {"mode", "count", "method", "delay"}
 GET|POST /_sandbox/config                  {"webhook_url", "application_token", "member_id",
                                             "leaky_bucket": [rate, capacity], "offline"}
@@ -36,7 +37,8 @@ if TYPE_CHECKING:
 def url_map() -> Map:
     """The control routes."""
     offline_rule = Rule("/_sandbox/offline", methods=["GET", "POST"], endpoint="offline")
-    return control.build_map(*control.ui_rules("deal"), offline_rule)
+    user_tasks = Rule("/_sandbox/users/<int:user_id>/tasks", methods=["GET"], endpoint="user_tasks")
+    return control.build_map(*control.ui_rules("deal"), offline_rule, user_tasks)
 
 
 def dispatch(sandbox: Bitrix24Sandbox, request: Request) -> Response:
@@ -71,6 +73,12 @@ def deal(sandbox: Bitrix24Sandbox, _: Request, body: dict[str, Any], deal_id: st
         "comments": sandbox.comments_for_deal(deal_id),
         "history": sandbox.stage_history(deal_id),
     }
+
+
+def user_tasks(sandbox: Bitrix24Sandbox, _: Request, body: dict[str, Any], user_id: int) -> Result:
+    """GET /_sandbox/users/{id}/tasks: the user's tasks, standalone ones included (stored field names)."""
+    with sandbox.lock:
+        return 200, {"results": sandbox.portal.tasks_for_user(user_id)}
 
 
 def failures(sandbox: Bitrix24Sandbox, _: Request, body: dict[str, Any]) -> Result:
@@ -108,6 +116,6 @@ def calls(sandbox: Bitrix24Sandbox, request: Request, body: dict[str, Any]) -> R
 
 HANDLERS: dict[str, control.Handler] = {
     **control.COMMON_HANDLERS, "ui_create": ui_create, "ui_update": ui_update, "ui_move": ui_move,
-    "ui_delete": ui_delete, "deal": deal, "failures": failures, "config": config, "offline": offline,
-    "calls": calls,
+    "ui_delete": ui_delete, "deal": deal, "user_tasks": user_tasks, "failures": failures, "config": config,
+    "offline": offline, "calls": calls,
 }

@@ -65,6 +65,8 @@ class Portal:
         self.history: list[dict[str, Any]] = []
         self.activities: list[dict[str, Any]] = []
         self.comments: list[dict[str, Any]] = []
+        self.tasks: list[dict[str, Any]] = []  # the tasks module (bitrix24_tasks), not CRM activities
+        self.task_seq = 0
         self._ids = {"deal": 0, "history": 0, "activity": 0, "comment": 0}
 
     def _next(self, kind: str) -> int:
@@ -174,6 +176,10 @@ class Portal:
     def _emit(self, event: str, deal_id: int) -> None:
         if self.listener is not None:
             self.listener(event, deal_id)
+
+    def tasks_for_user(self, user_id: object) -> list[dict[str, Any]]:
+        """Copies of the tasks whose RESPONSIBLE_ID is `user_id`, oldest first (UF_CRM_TASK [] = no CRM item)."""
+        return [{**t, "UF_CRM_TASK": list(t["UF_CRM_TASK"])} for t in self.tasks if t["RESPONSIBLE_ID"] == str(user_id)]
 
     # ---- activities and comments ---------------------------------------------------------------
     def add_todo(self, params: dict[str, Any], user_id: int | str) -> int:

@@ -87,6 +87,14 @@ class HubSpotSandbox(PathSandbox):
     def notes_for_deal(self, deal_id: str) -> list[dict[str, Any]]:
         return self._engagements(deal_id, "notes")
 
+    def tasks_for_user(self, owner_id: str) -> list[dict[str, Any]]:
+        """Live tasks whose hubspot_owner_id is `owner_id`, oldest first, each with every stored
+        property and "associations": {object type: [ids]} ({} for a standalone task)."""
+        with self.lock:
+            owned = [t for t in self.portal.live("tasks") if t.properties.get("hubspot_owner_id") == str(owner_id)]
+            return [{**full(t), "associations": {kind: sorted(ids, key=int) for kind, ids in t.associations.items()
+                                                 if ids}} for t in owned]  # fmt: skip
+
     def _engagements(self, deal_id: str, kind: str) -> list[dict[str, Any]]:
         with self.lock:
             deal = self.portal.get("deals", str(deal_id))

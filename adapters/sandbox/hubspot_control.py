@@ -5,6 +5,7 @@
     POST   /_sandbox/ui/deals/{id}/move     {"stage", "pipeline"?, "user_id"?}         -> 200 deal
     DELETE /_sandbox/ui/deals/{id}                                                     -> 204
     GET    /_sandbox/deals/{id}                                                     -> deal + tasks/notes
+    GET    /_sandbox/users/{owner_id}/tasks                                  -> tasks owned, standalone or not
     POST   /_sandbox/failures               {"mode", "count", "path_prefix", "method", "retry_after", "delay"}
     GET|POST /_sandbox/config               {"webhook_url", "client_secret", "duplicate_deliveries", ...}
     POST   /_sandbox/reset
@@ -18,7 +19,7 @@ from __future__ import annotations
 import functools
 from typing import TYPE_CHECKING, Any
 
-from werkzeug.routing import Map
+from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
 from adapters.sandbox import control
@@ -32,7 +33,8 @@ if TYPE_CHECKING:
 @functools.cache
 def url_map() -> Map:
     """The control routes."""
-    return control.build_map(*control.ui_rules("deal"))
+    user_tasks = Rule("/_sandbox/users/<owner_id>/tasks", methods=["GET"], endpoint="user_tasks")
+    return control.build_map(*control.ui_rules("deal"), user_tasks)
 
 
 def dispatch(sandbox: HubSpotSandbox, request: Request) -> Response:
@@ -63,6 +65,11 @@ def ui_delete(sandbox: HubSpotSandbox, _: Request, body: dict[str, Any], deal_id
 def deal(sandbox: HubSpotSandbox, _: Request, body: dict[str, Any], deal_id: str) -> Result:
     return 200, {**sandbox.deal(deal_id), "tasks": sandbox.tasks_for_deal(deal_id),
                  "notes": sandbox.notes_for_deal(deal_id)}
+
+
+def user_tasks(sandbox: HubSpotSandbox, _: Request, body: dict[str, Any], owner_id: str) -> Result:
+    """GET /_sandbox/users/{owner_id}/tasks: the owner's tasks, standalone ones included."""
+    return 200, {"results": sandbox.tasks_for_user(owner_id)}
 
 
 def failures(sandbox: HubSpotSandbox, _: Request, body: dict[str, Any]) -> Result:
@@ -111,5 +118,5 @@ def describe(sandbox: HubSpotSandbox) -> dict[str, Any]:
 
 HANDLERS: dict[str, control.Handler] = {
     **control.COMMON_HANDLERS, "ui_create": ui_create, "ui_update": ui_update, "ui_move": ui_move,
-    "ui_delete": ui_delete, "deal": deal, "failures": failures, "config": config,
+    "ui_delete": ui_delete, "deal": deal, "user_tasks": user_tasks, "failures": failures, "config": config,
 }

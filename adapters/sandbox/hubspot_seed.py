@@ -142,6 +142,10 @@ def portrait_properties() -> list[dict[str, Any]]:
         prop("channels", "Channels", "enumeration", "checkbox", group, opts=options(channels),
              standard=False),
         prop("loss_reason", "Loss reason", "string", "text", group, standard=False),
+        # Where Qualify writes the lead's best fit back (connections' score_write_back).
+        prop("qualify_fit_score", "Qualify fit score", "number", "number", group, standard=False),
+        prop("qualify_fit_grade", "Qualify fit grade", "string", "text", group, standard=False),
+        prop("qualify_persona", "Qualify persona", "string", "text", group, standard=False),
     ]
 
 

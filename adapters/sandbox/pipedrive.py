@@ -81,6 +81,12 @@ class PipedriveSandbox(PathSandbox):
         with self.lock:
             return [dict(a) for a in self.company.activities.values() if a["deal_id"] == int(deal_id)]
 
+    def activities_for_user(self, user_id: int | str) -> list[dict[str, Any]]:
+        """Activities whose owner_id is `user_id`, oldest first; deal_id is None for standalone ones."""
+        with self.lock:
+            return [dict(a) for a in sorted(self.company.activities.values(), key=lambda a: a["id"])
+                    if a["owner_id"] == int(user_id)]  # fmt: skip
+
     def notes_for_deal(self, deal_id: int | str) -> list[dict[str, Any]]:
         with self.lock:
             return [dict(n) for n in self.company.notes.values() if n["deal_id"] == int(deal_id)]

@@ -167,8 +167,9 @@ def list_fields(call: Call) -> Result:
 
 
 def list_activities(call: Call) -> Result:
-    deal_id = call.int_arg("deal_id")
-    items = [a for a in call.company.activities.values() if deal_id is None or a["deal_id"] == deal_id]
+    deal_id, owner_id = call.int_arg("deal_id"), call.int_arg("owner_id")
+    items = [a for a in call.company.activities.values()
+             if (deal_id is None or a["deal_id"] == deal_id) and (owner_id is None or a["owner_id"] == owner_id)]
     return listed(call, sorted(items, key=lambda a: a["id"]), lambda a: [a["id"]])
 
 

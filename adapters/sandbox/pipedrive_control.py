@@ -5,6 +5,7 @@
     POST   /_sandbox/ui/deals/{id}/move     {"stage_id", "pipeline_id"?, "user_id"?}   -> 200 deal
     DELETE /_sandbox/ui/deals/{id}                                                     -> 204
     GET    /_sandbox/deals/{id}                                                        -> deal + activities/notes
+    GET    /_sandbox/users/{id}/activities                            -> the user's activities, with or without deal
     POST   /_sandbox/failures               {"mode", "count", "path_prefix", "method", "retry_after", "delay"}
     GET|POST /_sandbox/config               {"webhook_url", "webhook_user", "webhook_password", ...}
     POST   /_sandbox/reset
@@ -20,7 +21,7 @@ from __future__ import annotations
 import functools
 from typing import TYPE_CHECKING, Any
 
-from werkzeug.routing import Map
+from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
 from adapters.sandbox import control
@@ -36,7 +37,8 @@ DEFAULT_USER = 1
 @functools.cache
 def url_map() -> Map:
     """The control routes."""
-    return control.build_map(*control.ui_rules("deal"))
+    user_activities = Rule("/_sandbox/users/<int:user_id>/activities", methods=["GET"], endpoint="user_activities")
+    return control.build_map(*control.ui_rules("deal"), user_activities)
 
 
 def dispatch(sandbox: PipedriveSandbox, request: Request) -> Response:
@@ -73,6 +75,11 @@ def deal(sandbox: PipedriveSandbox, _: Request, body: dict[str, Any], deal_id: s
                  "notes": sandbox.notes_for_deal(deal_id)}  # fmt: skip
 
 
+def user_activities(sandbox: PipedriveSandbox, _: Request, body: dict[str, Any], user_id: int) -> Result:
+    """GET /_sandbox/users/{id}/activities: the user's activities, standalone ones included."""
+    return 200, {"results": sandbox.activities_for_user(user_id)}
+
+
 def failures(sandbox: PipedriveSandbox, _: Request, body: dict[str, Any]) -> Result:
     return control.queue_failure(sandbox, body, "/api/", 1.0)
 
@@ -106,5 +113,6 @@ def config(sandbox: PipedriveSandbox, request: Request, body: dict[str, Any]) ->
 
 HANDLERS: dict[str, control.Handler] = {
     **control.COMMON_HANDLERS, "ui_create": ui_create, "ui_update": ui_update, "ui_move": ui_move,
-    "ui_delete": ui_delete, "deal": deal, "failures": failures, "config": config,
+    "ui_delete": ui_delete, "deal": deal, "user_activities": user_activities, "failures": failures,
+    "config": config,
 }

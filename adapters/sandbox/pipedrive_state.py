@@ -243,6 +243,8 @@ class Company:
             raise errors.invalid(f"Activity type {fields.get('type')!r} does not exist")
         if fields.get("deal_id") is not None:
             self.deal(fields["deal_id"])
+        if fields.get("owner_id") is not None and fields["owner_id"] not in {u["id"] for u in self.users}:
+            raise errors.invalid(f"User {fields['owner_id']} not found")
         now = iso(self._now_ms())
         activity = {"id": self._next_id("activity"), "type": "task", "owner_id": actor.user_id, "deal_id": None,
                     "due_date": None, "due_time": None, "note": None, "public_description": None, "done": False,

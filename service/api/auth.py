@@ -12,7 +12,7 @@ from service.secrets import api_key_prefix, hash_api_key, same_hash
 
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 # Endpoints a manager may call with a write method: they change nothing.
-MANAGER_WRITE_ENDPOINTS = frozenset({"gate.GateCheck"})
+MANAGER_WRITE_ENDPOINTS = frozenset({"gate.GateCheck", "personas.score"})
 KEY_CACHE_SECONDS = 5.0
 
 

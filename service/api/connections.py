@@ -31,8 +31,8 @@ from service.services.native_rules import import_native_rules
 blp = protected_blueprint("connections", __name__, "/v1/connections", "CRM connections")
 
 VIEW_ATTRIBUTES = ("id", "name", "kind", "base_url", "account_id", "app_id", "language", "signature_versions",
-                   "placeholders", "active", "self_hosted", "rate_limits", "sync_interval_seconds", "last_synced_at",
-                   "pipelines_synced_at", "created_at", "updated_at")
+                   "placeholders", "active", "self_hosted", "rate_limits", "sync_interval_seconds", "score_write_back",
+                   "last_synced_at", "pipelines_synced_at", "created_at", "updated_at")
 
 
 def webhook_url(row: Connection) -> str:

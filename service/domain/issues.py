@@ -26,11 +26,12 @@ MODE_FOR_OUTCOME: dict[Outcome, GateMode] = {outcome: mode for mode, outcome in 
 
 
 class Reason(StrEnum):
-    """Why a required field fails: not filled, filled with a bad value, or not a configured field."""
+    """Why a requirement fails: a field not filled, filled with a bad value or not configured; or the persona fit."""
 
     MISSING = "missing"
     INVALID = "invalid"
     UNKNOWN_FIELD = "unknown_field"
+    PERSONA = "persona"  # the lead's fit to a persona fails the gate's persona requirement
 
 
 @dataclass(frozen=True)

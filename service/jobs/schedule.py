@@ -39,6 +39,27 @@ def pull_offline_events(runtime: Runtime) -> None:
     pull(runtime)
 
 
+def rescore_personas(runtime: Runtime) -> None:
+    """Run the queued (and resume the interrupted) background rescores."""
+    from service.services.rescore import run_queued_rescores
+
+    run_queued_rescores(runtime)
+
+
+def nightly_rescore(runtime: Runtime) -> None:
+    """Once a day, at the configured UTC hour, queue a full rescore that catches anything missed."""
+    from service.services.rescore import queue_nightly_rescore
+
+    queue_nightly_rescore(runtime)
+
+
+def persona_reviews(runtime: Runtime) -> None:
+    """Tell the owners of personas past their review date (once per review period)."""
+    from service.services.reviews import notify_stale_personas
+
+    notify_stale_personas(runtime)
+
+
 @dataclass(frozen=True)
 class Job:
     """One periodic job."""
@@ -52,6 +73,9 @@ JOBS = (
     Job("purge-expected-reverts", purge_expected_reverts, 3600),
     Job("sync-connections", sync_connections, 10),
     Job("bitrix24-offline-events", pull_offline_events, 10),
+    Job("rescore-personas", rescore_personas, 10),
+    Job("nightly-rescore", nightly_rescore, 300),
+    Job("persona-reviews", persona_reviews, 3600),
 )
 
 

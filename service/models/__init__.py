@@ -6,6 +6,7 @@ from service.models.fields import Field
 from service.models.gates import Gate
 from service.models.keys import ApiKey
 from service.models.outbox import ExpectedRevert, OutboxAction
+from service.models.personas import Persona, PersonaVersion, RecordScore, RescoreRun
 from service.models.records import Record, Transition
 from service.models.sync import SyncRun
 
@@ -18,8 +19,12 @@ __all__ = [
     "Gate",
     "InboundEvent",
     "OutboxAction",
+    "Persona",
+    "PersonaVersion",
     "Pipeline",
     "Record",
+    "RecordScore",
+    "RescoreRun",
     "Stage",
     "SyncRun",
     "Transition",

@@ -35,6 +35,8 @@ class Connection(Base):
     sync_cursor: Mapped[datetime | None] = mapped_column(UTCDateTime)
     sync_interval_seconds: Mapped[int] = mapped_column(Integer, default=300, server_default="300")
     last_synced_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # CRM properties that receive the best-fit score, grade and persona name: {"score": prop, ...}.
+    score_write_back: Mapped[dict[str, str] | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 

@@ -23,6 +23,8 @@ class Gate(Base):
     mode: Mapped[str] = mapped_column(String(8), default="enforce")
     requirements: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     description: Mapped[str | None] = mapped_column(Text)
+    # Optional fit requirement: {"min_best_score": 60} | {"persona_id": 3, "min_score": 70} | {"not_disqualified": true}
+    persona_requirement: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 

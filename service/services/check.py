@@ -11,6 +11,7 @@ from service.domain.gating import Decision, FieldIssue, StageRef
 from service.errors import InvalidInputError, NotFoundError
 from service.models import Connection
 from service.runtime import Runtime
+from service.services.fit_gate import check_fit, normalized, relevant, requirements_for
 from service.services.policy import gatekeeper_for
 
 # Built once: the gate check runs this on every call and only needs the cache key and language.
@@ -43,12 +44,19 @@ def check_move(runtime: Runtime, data: dict[str, Any]) -> dict[str, Any]:
         if connection is None:
             raise NotFoundError(f"Connection {data['connection_id']} does not exist.")
         keeper = gatekeeper_for(runtime, uow.session, connection)
+        fit_requirements = requirements_for(runtime, uow.session, connection)
         language = data.get("language") or connection.language
     source = None
     if data.get("from_stage"):
         source = StageRef(data.get("from_pipeline") or data["pipeline"], data["from_stage"])
+    target = StageRef(data["pipeline"], data["to_stage"])
     try:
-        decision = keeper.decide(source, StageRef(data["pipeline"], data["to_stage"]), data["values"], language)
+        decision = keeper.decide(source, target, data["values"], language)
     except PipelineError as exc:
         raise InvalidInputError(str(exc), getattr(exc, "errors", None) or {"to_stage": [str(exc)]}) from exc
+    needed = relevant(fit_requirements, decision, target) if fit_requirements else []
+    if needed:
+        with runtime.read_uow() as uow:
+            decision = check_fit(uow.session, connection.id, decision, target, normalized(data["values"], uow.session),
+                                 needed, language, runtime.clock().date())
     return decision_view(decision)

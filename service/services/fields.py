@@ -10,7 +10,7 @@ from service.domain.conditions import parse_condition, referenced_fields
 from service.domain.errors import DomainError
 from service.domain.fields import validate_spec
 from service.errors import ConflictError, InvalidInputError
-from service.models import Field, FieldMapping, Gate
+from service.models import Field, FieldMapping, Gate, Persona
 from service.services.common import get_or_404, paginate
 from service.services.policy import bump_config, field_spec
 from service.unit_of_work import UnitOfWork
@@ -79,6 +79,10 @@ def delete_field(uow: UnitOfWork, field_id: int) -> None:
     users = [g.id for g in uow.session.scalars(select(Gate)) if row.key in fields_used_by(g.requirements)]
     if users:
         raise ConflictError(f"Field {row.key!r} is required by gates {users}; change those gates first.")
+    personas = [p.id for p in uow.session.scalars(select(Persona))
+                if any(c.get("field") == row.key for c in p.criteria or ())]
+    if personas:
+        raise ConflictError(f"Field {row.key!r} is used by personas {personas}; change those personas first.")
     for mapping in uow.session.scalars(select(FieldMapping).where(FieldMapping.field_id == row.id)):
         uow.session.delete(mapping)
     uow.session.delete(row)

@@ -14,6 +14,7 @@ from service.domain.messages import task_text
 from service.models import Connection, ExpectedRevert, OutboxAction, Record, Transition
 from service.services.check import issue_view
 from service.services.deals import first_stage, stage_label
+from service.services.fit_gate import Requirements, check_fit, relevant
 
 TASK_DUE_HOURS = 24
 
@@ -51,13 +52,18 @@ def pending_revert_of(session: Session, record: Record, blocked_stage: str) -> O
 
 
 def gate_move(session: Session, connection: Connection, keeper: Gatekeeper, record: Record, move: Move,
-              now: datetime, revert_ttl: int, *, audit_only: bool = False) -> Transition:
+              now: datetime, revert_ttl: int, *, audit_only: bool = False,
+              fit_requirements: Requirements | None = None) -> Transition:
     """Decide the move, write the transition, outbox actions and expected revert; returns the transition.
 
     Sets the record's stage to where the deal will be once Qualify's actions are delivered. With
     `audit_only` a failing move is recorded as `audited` and nothing is done in the CRM.
     """
     decision = keeper.decide(move.source, move.target, record.values, connection.language)
+    needed = relevant(fit_requirements or {}, decision, move.target)
+    if needed:
+        decision = check_fit(session, connection.id, decision, move.target, record.values or {}, needed,
+                             connection.language, now.date())
     if audit_only and decision.outcome is not Outcome.ALLOWED:
         decision = replace(decision, outcome=Outcome.AUDITED)
     revert_to = _revert_target(session, connection, move) if decision.outcome is Outcome.BLOCKED else None

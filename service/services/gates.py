@@ -10,7 +10,7 @@ from service.domain.condition_parse import validate_condition
 from service.domain.conditions import parse_condition
 from service.domain.errors import DomainError
 from service.errors import ConflictError, InvalidInputError
-from service.models import Field, Gate, Pipeline, Stage
+from service.models import Field, Gate, Persona, Pipeline, Stage
 from service.services.common import get_or_404, paginate
 from service.services.connections import get_connection
 from service.services.policy import bump_config, field_spec
@@ -22,7 +22,8 @@ def gate_view(row: Gate) -> dict[str, Any]:
     return {
         "id": row.id, "connection_id": row.connection_id, "pipeline": row.stage.pipeline.external_id,
         "stage": row.stage.external_id, "stage_label": row.stage.label, "mode": row.mode,
-        "requirements": row.requirements, "description": row.description,
+        "requirements": row.requirements, "persona_requirement": row.persona_requirement,
+        "description": row.description,
         "created_at": row.created_at, "updated_at": row.updated_at,
     }
 
@@ -50,6 +51,28 @@ def _check_requirements(uow: UnitOfWork, requirements: list[dict[str, Any]]) -> 
     if errors:
         raise InvalidInputError("Some requirements are invalid.", errors)
     return cleaned
+
+
+def _check_persona_requirement(uow: UnitOfWork, requirement: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The stored form of a persona requirement; InvalidInputError when it asks for nothing or names no persona."""
+    if requirement is None:
+        return None
+    errors: dict[str, list[str]] = {}
+    persona_id = requirement.get("persona_id")
+    if persona_id is not None and uow.session.get(Persona, persona_id) is None:
+        errors["persona_requirement.persona_id"] = [f"Persona {persona_id} does not exist."]
+    if requirement.get("min_score") is None and not requirement.get("not_disqualified"):
+        errors["persona_requirement"] = ["Set min_score, not_disqualified or both."]
+    if errors:
+        raise InvalidInputError("The persona requirement is invalid.", errors)
+    return {"persona_id": persona_id, "min_score": requirement.get("min_score"),
+            "not_disqualified": bool(requirement.get("not_disqualified"))}
+
+
+def _check_not_empty(requirements: list[dict[str, Any]], persona_requirement: dict[str, Any] | None) -> None:
+    if not requirements and persona_requirement is None:
+        raise InvalidInputError("A gate needs field requirements, a persona requirement or both.",
+                                {"requirements": ["Give at least one, or a persona_requirement."]})
 
 
 def _find_stage(uow: UnitOfWork, connection_id: int, pipeline: str, stage: str) -> Stage:
@@ -87,8 +110,11 @@ def create_gate(uow: UnitOfWork, data: dict[str, Any]) -> Gate:
     stage = _find_stage(uow, data["connection_id"], data["pipeline"], data["stage"])
     if uow.session.scalars(select(Gate).where(Gate.stage_id == stage.id)).first():
         raise ConflictError(f"Stage {data['stage']!r} already has a gate; change that one instead.")
-    row = Gate(connection_id=data["connection_id"], stage=stage, mode=data["mode"],
-               requirements=_check_requirements(uow, data["requirements"]), description=data.get("description"))
+    requirements = _check_requirements(uow, data.get("requirements") or [])
+    persona_requirement = _check_persona_requirement(uow, data.get("persona_requirement"))
+    _check_not_empty(requirements, persona_requirement)
+    row = Gate(connection_id=data["connection_id"], stage=stage, mode=data["mode"], requirements=requirements,
+               persona_requirement=persona_requirement, description=data.get("description"))
     uow.session.add(row)
     bump_config(uow.session, data["connection_id"])
     uow.session.flush()
@@ -100,6 +126,9 @@ def update_gate(uow: UnitOfWork, gate_id: int, data: dict[str, Any]) -> Gate:
     row = get_gate(uow, gate_id)
     if "requirements" in data:
         row.requirements = _check_requirements(uow, data["requirements"])
+    if "persona_requirement" in data:
+        row.persona_requirement = _check_persona_requirement(uow, data["persona_requirement"])
+    _check_not_empty(row.requirements, row.persona_requirement)
     for name in ("mode", "description"):
         if name in data:
             setattr(row, name, data[name])

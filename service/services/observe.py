@@ -17,8 +17,10 @@ from service.domain.gating import StageRef
 from service.models import Connection, Record
 from service.runtime import Runtime
 from service.services.deals import apply_snapshot, find_record, mapped_fields, pipeline_of_stage
+from service.services.fit_gate import requirements_for
 from service.services.gatekeeping import Move, consume_expected_revert, gate_move, pending_revert_of
 from service.services.policy import gatekeeper_for
+from service.services.scoring import score_records
 
 
 @dataclass(frozen=True)
@@ -48,6 +50,7 @@ def observe(runtime: Runtime, session: Session, connection: Connection, obs: Obs
     record = apply_snapshot(session, connection, record, snapshot,
                             mapping if mapping is not None else mapped_fields(session, connection.id))
     session.flush()
+    score_records(session, [(record.id, record.values or {})], runtime.clock(), runtime.settings.persona_floor)
     status, note = _detect_and_gate(runtime, session, connection, obs, record, previous, last_change)
     return status, note, record
 
@@ -88,7 +91,8 @@ def _detect_and_gate(runtime: Runtime, session: Session, connection: Connection,
                 change_source=obs.change_source or obs.source, origin=obs.origin, event_id=obs.event_id)
     keeper = gatekeeper_for(runtime, session, connection)
     transition = gate_move(session, connection, keeper, record, move, now,
-                           runtime.settings.expected_revert_ttl_seconds, audit_only=obs.audit_only)
+                           runtime.settings.expected_revert_ttl_seconds, audit_only=obs.audit_only,
+                           fit_requirements=requirements_for(runtime, session, connection))
     runtime.wake_worker()
     return "done", f"{transition.decision}: {transition.message}"[:1000]
 

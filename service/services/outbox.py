@@ -14,6 +14,7 @@ from adapters.errors import CRMError
 from service.faults import crash_point
 from service.models import Connection, ExpectedRevert, OutboxAction
 from service.runtime import Runtime
+from service.services.write_back import WRITE_FIELDS, forget_written
 
 log = logging.getLogger("qualify.outbox")
 
@@ -101,6 +102,8 @@ def _failed(runtime: Runtime, action_id: int, exc: CRMError) -> None:
             action.status, action.next_attempt_at = "pending", runtime.clock() + timedelta(seconds=delay)
         else:
             action.status = "failed"
+            if action.kind == WRITE_FIELDS:
+                forget_written(uow.session, action.record_id, list(action.payload.get("properties") or {}))
         uow.commit()
 
 
@@ -126,4 +129,17 @@ def _create_task(adapter: CRMAdapter, payload: dict[str, Any]) -> dict[str, Any]
     return {"object_id": adapter.create_task(request)}
 
 
-DELIVERERS = {"revert_stage": _revert_stage, "create_task": _create_task}
+def _write_fields(adapter: CRMAdapter, payload: dict[str, Any]) -> dict[str, Any]:
+    # Writing the same values twice is harmless, so retries need no look-up.
+    adapter.update_deal(payload["deal_id"], payload["properties"])
+    return {}
+
+
+def _notify_owner(adapter: CRMAdapter, payload: dict[str, Any]) -> dict[str, Any]:
+    request = TaskRequest(deal_id=None, owner_id=payload["owner_id"], subject=payload["subject"],
+                          body=payload["body"], marker=payload["marker"], due=datetime.fromisoformat(payload["due"]))
+    return {"object_id": adapter.create_task(request)}
+
+
+DELIVERERS = {"revert_stage": _revert_stage, "create_task": _create_task, WRITE_FIELDS: _write_fields,
+              "notify_owner": _notify_owner}

@@ -22,8 +22,10 @@ from service.faults import crash_point
 from service.models import Connection, Record, SyncRun
 from service.runtime import Runtime
 from service.services.common import get_or_404
-from service.services.deals import MappedField, apply_snapshot, mapped_fields
+from service.services.deals import mapped_fields
 from service.services.observe import Observation, observe
+from service.services.record_bulk import upsert_unmoved
+from service.services.scoring import score_records
 from service.unit_of_work import UnitOfWork
 
 log = logging.getLogger("qualify.sync")
@@ -175,11 +177,10 @@ def _apply_page(runtime: Runtime, adapter: CRMAdapter, run_id: int, page: DealPa
         run = uow.session.get_one(SyncRun, run_id)
         connection = uow.session.get_one(Connection, connection_id)
         mapping = mapped_fields(uow.session, connection.id)
-        # One query for the page's records; the common case (no stage move) needs nothing else.
-        records = {r.external_id: r for r in uow.session.scalars(select(Record).where(
-            Record.connection_id == connection.id, Record.external_id.in_([d.id for d in page.deals])))}
+        # One query for which deals exist; the common case (no stage move) is then one upsert statement.
+        known = set(uow.session.scalars(select(Record.external_id).where(
+            Record.connection_id == connection.id, Record.external_id.in_([d.id for d in page.deals]))))
         for deal in page.deals:
-            existed = deal.id in records
             if deal.id in details:
                 snapshot = details[deal.id]
                 moved_at = snapshot.stage_history[0].at if snapshot.stage_history else now
@@ -187,10 +188,10 @@ def _apply_page(runtime: Runtime, adapter: CRMAdapter, run_id: int, page: DealPa
                     snapshot=snapshot, seen_at=moved_at, origin="sync", new_stage=snapshot.stage_id,
                     audit_only=now - moved_at > window), mapping)
                 run.moves += 1
-            else:
-                _upsert_in_place(uow, connection, records.get(deal.id), deal, mapping, now)
-            run.created += 0 if existed else 1
-            run.updated += 1 if existed else 0
+            run.created += 0 if deal.id in known else 1
+            run.updated += 1 if deal.id in known else 0
+        written = upsert_unmoved(uow.session, connection, [d for d in page.deals if d.id not in details], mapping, now)
+        score_records(uow.session, written, now, runtime.settings.persona_floor)
         run.pages += 1
         run.fetched += len(page.deals)
         newest = max((d.modified_at for d in page.deals if d.modified_at), default=None)
@@ -199,17 +200,6 @@ def _apply_page(runtime: Runtime, adapter: CRMAdapter, run_id: int, page: DealPa
         uow.commit()
     crash_point("after_sync_page")
     return run
-
-
-def _upsert_in_place(uow: UnitOfWork, connection: Connection, record: Record | None, snapshot: DealSnapshot,
-                     mapping: list[MappedField], now: datetime) -> None:
-    """Refresh a record whose stage did not move, or record a deal first seen by a baseline sync where
-    it stands, without gating how it got there."""
-    new = record is None
-    record = apply_snapshot(uow.session, connection, record, snapshot, mapping)
-    if new:
-        record.pipeline_external_id, record.stage_external_id = snapshot.pipeline_id, snapshot.stage_id
-        record.stage_changed_at = snapshot.modified_at or now
 
 
 def _finish(runtime: Runtime, run_id: int, status: str, error: str | None) -> SyncRun:

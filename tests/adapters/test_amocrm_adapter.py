@@ -6,6 +6,7 @@ import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
+import httpx
 import pytest
 
 from adapters.amocrm import AmoCRMAdapter
@@ -201,6 +202,32 @@ def test_given_task_when_created_then_found_by_marker(amocrm: AmoCRMSandbox, ada
     (task,) = amocrm.tasks_for_lead(30000002)
     assert (task["task_type_id"], task["entity_type"], task["responsible_user_id"]) == (1, "leads", USER_BORIS)
     assert task["complete_till"] == int(due.timestamp()) and marker in task["text"]
+
+
+def test_given_no_lead_when_create_task_then_standalone_task_for_the_user(
+    amocrm: AmoCRMSandbox, adapter: AmoCRMAdapter
+) -> None:
+    due = datetime(2030, 1, 2, 3, 4, 5, tzinfo=UTC)
+    request = TaskRequest(None, str(USER_BORIS), "Review persona fit", "Three leads changed.", "[qualify:p:1]", due)
+
+    task_id = adapter.create_task(request)
+
+    (task,) = amocrm.tasks_for_user(USER_BORIS)
+    assert (str(task["id"]), task["entity_id"], task["entity_type"], task["task_type_id"]) == (task_id, None, None, 1)
+    assert task["text"] == "Review persona fit\nThree leads changed.\n[qualify:p:1]"
+    assert task["complete_till"] == int(due.timestamp())
+    [call] = amocrm.api_calls(method="POST", path_prefix="/api/v4/tasks")
+    assert not {"entity_id", "entity_type"} & set(call["json"][0])
+    assert httpx.get(f"{amocrm.base_url}/_sandbox/users/{USER_BORIS}/tasks").json()["results"] == [task]
+
+
+def test_given_neither_lead_nor_user_when_create_task_then_rejected_before_any_call(
+    amocrm: AmoCRMSandbox, adapter: AmoCRMAdapter
+) -> None:
+    request = TaskRequest(None, None, "Review persona fit", "x", "[qualify:p:2]", datetime.now(UTC))
+    with pytest.raises(CRMRejected, match="owner_id"):
+        adapter.create_task(request)
+    assert amocrm.api_calls() == []
 
 
 def test_given_note_when_created_then_stored_on_lead(amocrm: AmoCRMSandbox, adapter: AmoCRMAdapter) -> None:

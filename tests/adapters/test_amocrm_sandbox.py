@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 
 from adapters.sandbox.amocrm import AmoCRMSandbox
-from adapters.sandbox.amocrm_state import INDUSTRY, QUALIFIED
+from adapters.sandbox.amocrm_state import INDUSTRY, QUALIFIED, USER_BORIS
 from tests.adapters.amocrm_fixtures import amocrm_fixture  # noqa: F401
 
 
@@ -83,3 +83,18 @@ def test_given_control_endpoints_when_used_then_ui_moves_and_inspection_work(amo
         assert client.post("/_sandbox/reset").status_code == 200
         assert client.get(f"/_sandbox/leads/{created['id']}").status_code == 404
         assert client.post("/_sandbox/webhooks/wait", json={"timeout": 1}).json() == {"idle": True}
+
+
+def test_given_tasks_with_and_without_lead_when_filtered_by_responsible_user_then_only_theirs(
+    amocrm: AmoCRMSandbox,
+) -> None:
+    with api(amocrm) as client:
+        created = client.post("/api/v4/tasks", json=[
+            {"text": "Review personas", "complete_till": 1893456000, "responsible_user_id": USER_BORIS},
+            {"text": "Call back", "complete_till": 1893456000, "entity_id": 30000001, "entity_type": "leads"},
+        ]).json()  # fmt: skip
+        listed = client.get("/api/v4/tasks", params={"filter[responsible_user_id]": USER_BORIS}).json()
+    standalone_id = created["_embedded"]["tasks"][0]["id"]
+    [task] = listed["_embedded"]["tasks"]
+    assert (task["id"], task["entity_id"], task["entity_type"], task["text"]) == (
+        standalone_id, None, None, "Review personas")

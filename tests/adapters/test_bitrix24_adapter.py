@@ -157,6 +157,35 @@ def test_given_deal_when_task_created_then_found_by_marker(bitrix24: Bitrix24San
 
 
 @pytest.mark.parametrize("style", AUTH_STYLES)
+def test_given_no_deal_when_create_task_then_tasks_module_task_for_the_user(
+    bitrix24: Bitrix24Sandbox, style: str
+) -> None:
+    due = datetime(2030, 1, 2, 15, 0, tzinfo=UTC)
+    request = TaskRequest(None, "7", "Review persona fit", "Three leads changed persona.", "[qualify:p:1]", due)
+
+    with make_adapter(bitrix24, style) as adapter:
+        task_id = adapter.create_task(request)
+        read = adapter.call("tasks.task.get", {"taskId": task_id})["result"]["task"]
+
+    assert (read["id"], read["title"], read["responsibleId"]) == (task_id, "Review persona fit", "7")
+    assert read["description"] == "Three leads changed persona.\n\n[qualify:p:1]"
+    assert datetime.fromisoformat(read["deadline"]) == due
+    with bitrix24.lock:
+        [stored] = bitrix24.portal.tasks_for_user("7")
+    assert (stored["ID"], stored["UF_CRM_TASK"]) == (task_id, [])
+    assert [c["method"] for c in bitrix24.api_calls()] == ["tasks.task.add", "tasks.task.get"]  # no CRM to-do
+
+
+def test_given_neither_deal_nor_owner_when_create_task_then_rejected_before_any_call(
+    bitrix24: Bitrix24Sandbox,
+) -> None:
+    request = TaskRequest(None, None, "Review persona fit", "x", "[qualify:p:2]", datetime.now(UTC))
+    with make_adapter(bitrix24) as adapter, pytest.raises(CRMRejected, match="owner_id"):
+        adapter.create_task(request)
+    assert bitrix24.api_calls() == []
+
+
+@pytest.mark.parametrize("style", AUTH_STYLES)
 def test_given_seeded_portal_when_listing_pipelines_then_stages_with_won_and_lost(
     bitrix24: Bitrix24Sandbox, style: str
 ) -> None:

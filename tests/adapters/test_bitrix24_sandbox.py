@@ -130,3 +130,26 @@ def test_given_offline_switch_when_deals_change_then_events_queue_instead_of_pos
     assert [e["EVENT_DATA"]["FIELDS"]["ID"] for e in taken["events"]] == [int(deal_id)] * 2
     assert taken["process_id"] is None and bitrix24.offline.pending() == []
     assert receiver.requests == []
+
+
+def test_given_tasks_module_when_adding_tasks_then_documented_errors_list_filter_and_control_read_back(
+    bitrix24: Bitrix24Sandbox, http: httpx.Client
+) -> None:
+    no_title = rest(http, bitrix24, "tasks.task.add", fields={"RESPONSIBLE_ID": 7})
+    no_user = rest(http, bitrix24, "tasks.task.add", fields={"TITLE": "Call back"})
+    bad_user = rest(http, bitrix24, "tasks.task.add", fields={"TITLE": "Call back", "RESPONSIBLE_ID": 99})
+    added = rest(http, bitrix24, "tasks.task.add",
+                 fields={"TITLE": "Call back", "RESPONSIBLE_ID": 7, "DEADLINE": "2030-01-02T18:00:00"})  # fmt: skip
+    rest(http, bitrix24, "tasks.task.add", fields={"TITLE": "Other", "RESPONSIBLE_ID": 1, "UF_CRM_TASK": ["D_1"]})
+
+    assert [r.json()["error_description"] for r in (no_title, no_user, bad_user)] == [
+        "Task title not specified<br>", "Assignee not specified<br>",
+        'User specified in the "Assignee" field not found<br>']  # fmt: skip
+    task = added.json()["result"]["task"]
+    assert (task["id"], task["responsibleId"], task["createdBy"], task["deadline"]) == (
+        "1", "7", "1", "2030-01-02T18:00:00+03:00")  # a naive deadline is portal time
+    listed = rest(http, bitrix24, "tasks.task.list", filter={"RESPONSIBLE_ID": 7}, select=["ID", "TITLE"]).json()
+    assert listed["result"] == {"tasks": [{"id": "1", "title": "Call back"}]} and listed["total"] == 1
+    assert rest(http, bitrix24, "tasks.task.get", taskId=42).json()["result"] == []
+    [stored] = http.get("/_sandbox/users/7/tasks").json()["results"]
+    assert (stored["ID"], stored["TITLE"], stored["UF_CRM_TASK"]) == ("1", "Call back", [])

@@ -224,6 +224,33 @@ def test_given_created_task_when_find_task_then_found_by_marker_and_associated(
     assert not sandbox.api_calls(path_prefix="/crm/v3/objects/tasks/search")
 
 
+def test_given_no_deal_when_create_task_then_standalone_task_for_the_owner(
+    sandbox: HubSpotSandbox, adapter: HubSpotAdapter
+) -> None:
+    due = datetime(2026, 3, 4, 9, 15, tzinfo=UTC)
+    request = TaskRequest(None, "101", "Review persona fit", "Three leads changed persona.", "[qualify:p:1]", due)
+
+    task_id = adapter.create_task(request)
+
+    [task] = sandbox.tasks_for_user("101")
+    props = task["properties"]
+    assert (task["id"], task["associations"], props["hs_task_subject"]) == (task_id, {}, "Review persona fit")
+    assert props["hs_task_body"] == "Three leads changed persona.\n\n[qualify:p:1]"
+    assert datetime.fromisoformat(str(props["hs_timestamp"]).replace("Z", "+00:00")) == due
+    [call] = sandbox.api_calls(method="POST", path_prefix="/crm/v3/objects/tasks")
+    assert "associations" not in call["json"] and call["status"] == 201
+    assert httpx.get(f"{sandbox.base_url}/_sandbox/users/101/tasks").json()["results"] == [task]
+
+
+def test_given_neither_deal_nor_owner_when_create_task_then_rejected_before_any_call(
+    sandbox: HubSpotSandbox, adapter: HubSpotAdapter
+) -> None:
+    request = TaskRequest(None, None, "Review persona fit", "x", "[qualify:p:2]", datetime.now(UTC))
+    with pytest.raises(CRMRejected, match="owner_id"):
+        adapter.create_task(request)
+    assert sandbox.api_calls() == []
+
+
 def test_given_deal_when_create_note_then_id_returned(
     sandbox: HubSpotSandbox, adapter: HubSpotAdapter
 ) -> None:

@@ -6,6 +6,7 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
+import httpx
 import pytest
 
 from adapters.base import TaskRequest
@@ -244,6 +245,43 @@ def test_given_task_when_create_task_then_owner_activity_found_by_marker(
     assert activity["subject"] == "Fill the portrait" and "[qualify:abc123]" in activity["note"]
     assert adapter.find_task(str(deal_id), "[qualify:abc123]") == task_id
     assert adapter.find_task(str(deal_id), "[qualify:other]") is None
+
+
+def test_given_no_deal_when_create_task_then_standalone_activity_for_the_owner(
+    pipedrive: PipedriveSandbox, adapter: PipedriveAdapter
+) -> None:
+    due = datetime(2026, 3, 4, 9, 15, tzinfo=UTC)
+    request = TaskRequest(None, "2", "Review persona fit", "Three leads changed persona.", "[qualify:p:1]", due)
+
+    task_id = adapter.create_task(request)
+
+    [activity] = pipedrive.activities_for_user(2)
+    assert (str(activity["id"]), activity["deal_id"], activity["type"], activity["done"]) == (task_id, None, "task",
+                                                                                              False)  # fmt: skip
+    assert activity["subject"] == "Review persona fit"
+    assert activity["note"] == "Three leads changed persona.\n\n[qualify:p:1]"
+    assert (activity["due_date"], activity["due_time"]) == ("2026-03-04", "09:15")
+    [call] = pipedrive.api_calls(method="POST", path_prefix="/api/v2/activities")
+    assert "deal_id" not in call["json"] and call["json"]["owner_id"] == 2
+    assert httpx.get(f"{pipedrive.base_url}/_sandbox/users/2/activities").json()["results"] == [activity]
+
+
+def test_given_unknown_user_when_standalone_task_then_rejected_with_pipedrive_message(
+    pipedrive: PipedriveSandbox, adapter: PipedriveAdapter
+) -> None:
+    request = TaskRequest(None, "99", "Review persona fit", "x", "[qualify:p:3]", datetime.now(UTC))
+    with pytest.raises(CRMRejected) as info:
+        adapter.create_task(request)
+    assert info.value.status == 400 and "User 99 not found" in (info.value.vendor_message or "")
+
+
+def test_given_neither_deal_nor_owner_when_create_task_then_rejected_before_any_call(
+    pipedrive: PipedriveSandbox, adapter: PipedriveAdapter
+) -> None:
+    request = TaskRequest(None, None, "Review persona fit", "x", "[qualify:p:2]", datetime.now(UTC))
+    with pytest.raises(CRMRejected, match="owner_id"):
+        adapter.create_task(request)
+    assert pipedrive.api_calls() == []
 
 
 def test_given_note_when_create_note_then_attached_to_deal(

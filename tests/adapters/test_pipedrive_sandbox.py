@@ -136,3 +136,17 @@ def test_control_endpoints_drive_the_sandbox(pipedrive: PipedriveSandbox, receiv
         assert c.get(f"{base}/calls", params={"path_prefix": "/api/v2/stages"}).json()["results"][0]["status"] == 429
         assert c.post(f"{base}/reset").status_code == 200
         assert c.get(f"{base}/deals/{deal['id']}").status_code == 404
+
+
+def test_given_activities_with_and_without_deal_when_filtered_by_owner_then_only_theirs(
+    pipedrive: PipedriveSandbox, http: httpx.Client
+) -> None:
+    deal_id = new_deal(pipedrive)
+    standalone = http.post("/api/v2/activities", json={"subject": "Review personas", "owner_id": 2}).json()["data"]
+    http.post("/api/v2/activities", json={"subject": "Call back", "deal_id": deal_id})  # owner: the token user (1)
+    unknown = http.post("/api/v2/activities", json={"subject": "x", "owner_id": 99})
+
+    listed = http.get("/api/v2/activities", params={"owner_id": 2}).json()["data"]
+
+    assert [(a["id"], a["deal_id"], a["subject"]) for a in listed] == [(standalone["id"], None, "Review personas")]
+    assert unknown.status_code == 400 and unknown.json()["error"] == "User 99 not found"

@@ -50,8 +50,10 @@ def crm() -> Iterator[HubSpotSandbox]:
 
 # Default checks, all of them. One adjustment: these operations answer 422 to schema-valid bodies that
 # break a rule JSON Schema cannot state (min <= max, a regex that compiles, constraints that fit the
-# field type; a field key, pipeline or stage that must exist in the database; the secrets each CRM kind
-# needs, and a base URL on one of that CRM's own domains), so for them a 422 is
+# field type; a field key, pipeline, stage, persona or connection that must exist in the database; grade
+# thresholds in order and criteria whose matcher fits the field's type; the values of an ad-hoc score
+# naming configured fields; the secrets each CRM kind needs, and a base URL on one of that CRM's own
+# domains; a template's stage mapping), so for them a 422 is
 # an accepted answer to "positive" data. Every other expectation keeps schemathesis' defaults.
 CONFIG = """
 base-url = "http://localhost"
@@ -61,6 +63,7 @@ include-name = [
   "POST /v1/fields", "PATCH /v1/fields/{field_id}", "POST /v1/gates", "PATCH /v1/gates/{gate_id}",
   "POST /v1/gate/check", "PUT /v1/connections/{connection_id}/mappings",
   "POST /v1/connections", "PATCH /v1/connections/{connection_id}",
+  "POST /v1/personas", "PATCH /v1/personas/{persona_id}", "POST /v1/score", "POST /v1/personas/from-template",
 ]
 checks.positive_data_acceptance.expected-statuses = ["2xx", "3xx", "401", "403", "404", "409", "422", "429", "5xx"]
 """

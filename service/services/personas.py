@@ -1,0 +1,182 @@
+"""Admin use cases for personas: create, change (each change is a new version), review, list, delete."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+
+from service.domain.personas import PersonaSpecError, criterion_to_dict, parse_criteria, parse_thresholds
+from service.errors import ConflictError, InvalidInputError
+from service.models import Connection, Field, Gate, Persona, PersonaVersion
+from service.services.common import get_or_404, paginate
+from service.services.policy import field_spec
+from service.services.rescore import request_rescore
+from service.unit_of_work import UnitOfWork
+
+# What a persona version records; changing any of these is a new version.
+DEFINITION = ("name", "segment", "ring", "description", "owner", "owner_connection_id", "owner_crm_user_id",
+              "review_interval_days", "thresholds", "must_cap", "criteria", "active")
+# Changing these changes scores, so they start a background rescore.
+SCORING = ("thresholds", "must_cap", "criteria", "active")
+DEFAULT_THRESHOLDS = {"A": 80, "B": 60, "C": 40}
+
+
+def review_due_on(row: Persona) -> date:
+    """The day a persona's review falls due (its last review, else its creation, plus the interval)."""
+    start = row.last_reviewed_on or row.created_at.date()
+    return start + timedelta(days=row.review_interval_days)
+
+
+def is_stale(row: Persona, today: date) -> bool:
+    """Whether a persona is past its review date."""
+    return today > review_due_on(row)
+
+
+def definition_of(row: Persona) -> dict[str, Any]:
+    """The versioned definition of a persona, as stored in persona_versions."""
+    return {name: getattr(row, name) for name in DEFINITION}
+
+
+def persona_view(row: Persona, today: date) -> dict[str, Any]:
+    """The API view of a persona, with its review state."""
+    return {
+        "id": row.id, **definition_of(row), "version": row.version,
+        "last_reviewed_on": row.last_reviewed_on, "review_due_on": review_due_on(row),
+        "stale": is_stale(row, today), "review_notified_at": row.review_notified_at,
+        "created_at": row.created_at, "updated_at": row.updated_at,
+    }
+
+
+def version_view(row: PersonaVersion) -> dict[str, Any]:
+    """The API view of one stored persona version."""
+    return {"persona_id": row.persona_id, "version": row.version, "change": row.change,
+            "definition": row.definition, "created_at": row.created_at}
+
+
+def _validated(uow: UnitOfWork, data: dict[str, Any]) -> dict[str, Any]:
+    """`data` with criteria and thresholds checked against the stored fields (InvalidInputError lists
+    every problem by path) and normalized to their stored shape."""
+    cleaned = dict(data)
+    errors: dict[str, list[str]] = {}
+    if "criteria" in data:
+        specs = {f.key: field_spec(f) for f in uow.session.scalars(select(Field))}
+        try:
+            cleaned["criteria"] = [criterion_to_dict(c) for c in parse_criteria(data["criteria"], specs)]
+        except PersonaSpecError as exc:
+            errors.update({f"criteria.{path}" if not path.startswith("criteria") else path: messages
+                           for path, messages in exc.errors.items()})
+    if "thresholds" in data:
+        try:
+            parse_thresholds(data["thresholds"])
+        except PersonaSpecError as exc:
+            errors.update({f"thresholds.{path}" if not path.startswith("thresholds") else path: messages
+                           for path, messages in exc.errors.items()})
+    connection_id = data.get("owner_connection_id")
+    if connection_id is not None and uow.session.get(Connection, connection_id) is None:
+        errors["owner_connection_id"] = [f"Connection {connection_id} does not exist."]
+    if errors:
+        raise InvalidInputError("The persona definition is invalid.", errors)
+    return cleaned
+
+
+def _check_name_free(uow: UnitOfWork, name: str, persona_id: int | None = None) -> None:
+    other = uow.session.scalars(select(Persona).where(Persona.name == name)).first()
+    if other is not None and other.id != persona_id:
+        raise ConflictError(f"A persona named {name!r} already exists (id {other.id}).")
+
+
+def _snapshot(uow: UnitOfWork, row: Persona, change: str, now: datetime) -> None:
+    uow.session.add(PersonaVersion(persona_id=row.id, version=row.version, definition=definition_of(row),
+                                   change=change, created_at=now))
+
+
+def create_persona(uow: UnitOfWork, data: dict[str, Any], now: datetime) -> Persona:
+    """Create a persona (version 1) and queue the scoring of every open record against it."""
+    cleaned = _validated(uow, data)
+    _check_name_free(uow, cleaned["name"])
+    cleaned.setdefault("thresholds", dict(DEFAULT_THRESHOLDS))
+    row = Persona(**cleaned, version=1, created_at=now, updated_at=now)
+    uow.session.add(row)
+    uow.session.flush()
+    _snapshot(uow, row, "create", now)
+    request_rescore(uow, row.id, trigger="persona", now=now)
+    return row
+
+
+def update_persona(uow: UnitOfWork, persona_id: int, data: dict[str, Any], now: datetime) -> Persona:
+    """Change a persona: a new version when anything differs; a rescore when scoring rules changed."""
+    row = get_persona(uow, persona_id)
+    cleaned = _validated(uow, data)
+    if "name" in cleaned:
+        _check_name_free(uow, cleaned["name"], persona_id)
+    changed = [name for name, value in cleaned.items() if getattr(row, name) != value]
+    if not changed:
+        return row
+    for name in changed:
+        setattr(row, name, cleaned[name])
+    row.version += 1
+    row.updated_at = now
+    uow.session.flush()
+    _snapshot(uow, row, "update", now)
+    if any(name in SCORING for name in changed):
+        request_rescore(uow, row.id, trigger="persona", now=now)
+    return row
+
+
+def delete_persona(uow: UnitOfWork, persona_id: int, now: datetime) -> None:
+    """Remove a persona and queue a rescore that drops it from every record's scores."""
+    row = get_persona(uow, persona_id)
+    gates = [g.id for g in uow.session.scalars(select(Gate))
+             if (g.persona_requirement or {}).get("persona_id") == persona_id]
+    if gates:
+        raise ConflictError(f"Persona {persona_id} is required by gates {gates}; change those gates first.")
+    uow.session.delete(row)
+    uow.session.flush()
+    request_rescore(uow, None, trigger="persona", now=now)
+
+
+def mark_reviewed(uow: UnitOfWork, persona_id: int, today: date) -> Persona:
+    """Record that someone reviewed the portrait today (clears `stale` and re-arms the reminder)."""
+    row = get_persona(uow, persona_id)
+    row.last_reviewed_on, row.review_notified_at = today, None
+    uow.session.flush()
+    return row
+
+
+def get_persona(uow: UnitOfWork, persona_id: int) -> Persona:
+    """One persona; NotFoundError if absent."""
+    return get_or_404(uow.session, Persona, persona_id, "Persona")
+
+
+def find_persona(uow: UnitOfWork, ident: str) -> Persona:
+    """A persona by id or by exact name (for the CLI)."""
+    row = uow.session.get(Persona, int(ident)) if ident.isdigit() else None
+    row = row or uow.session.scalars(select(Persona).where(Persona.name == ident)).first()
+    if row is None:
+        raise InvalidInputError(f"No persona with id or name {ident!r}.", {"persona": ["Unknown persona."]})
+    return row
+
+
+def list_personas(uow: UnitOfWork, args: dict[str, Any], today: date) -> dict[str, Any]:
+    """A page of personas, filtered by ring, segment, active and stale."""
+    query = select(Persona).order_by(Persona.id)
+    for name in ("ring", "segment", "active"):
+        if args.get(name) is not None:
+            query = query.where(getattr(Persona, name) == args[name])
+    if args.get("stale") is not None:
+        rows = [r for r in uow.session.scalars(query) if is_stale(r, today) == args["stale"]]
+        start = (args["page"] - 1) * args["page_size"]
+        return {"items": [persona_view(r, today) for r in rows[start:start + args["page_size"]]],
+                "total": len(rows), "page": args["page"], "page_size": args["page_size"]}
+    result = paginate(uow.session, query, args["page"], args["page_size"])
+    result["items"] = [persona_view(r, today) for r in result["items"]]
+    return result
+
+
+def list_versions(uow: UnitOfWork, persona_id: int) -> list[PersonaVersion]:
+    """Every version of a persona, newest first."""
+    get_persona(uow, persona_id)
+    return list(uow.session.scalars(select(PersonaVersion).where(PersonaVersion.persona_id == persona_id)
+                                    .order_by(PersonaVersion.version.desc())))

@@ -1,0 +1,129 @@
+"""Background rescoring of all open records, in batches with a commit each (never a long lock on
+records): queued when a persona changes, nightly by the scheduler, or by `qualify rescore`."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime
+
+from sqlalchemy import Select, and_, exists, func, or_, select
+
+from service.models import Pipeline, Record, RescoreRun, Stage
+from service.runtime import Runtime
+from service.services.common import get_or_404
+from service.services.scoring import persona_set, score_records
+from service.unit_of_work import UnitOfWork
+
+log = logging.getLogger("qualify.rescore")
+
+Progress = Callable[[RescoreRun], None]
+
+
+def request_rescore(uow: UnitOfWork, persona_id: int | None, *, trigger: str, now: datetime) -> RescoreRun:
+    """Queue a rescore for one persona (None: all personas). A queued run that already covers it is
+    returned instead of a second one."""
+    queued = list(uow.session.scalars(select(RescoreRun).where(RescoreRun.status == "queued")))
+    for run in queued:
+        if run.persona_id is None or run.persona_id == persona_id:
+            return run
+    run = RescoreRun(persona_id=persona_id, trigger=trigger, status="queued", queued_at=now)
+    uow.session.add(run)
+    uow.session.flush()
+    return run
+
+
+def queue_nightly_rescore(runtime: Runtime) -> RescoreRun | None:
+    """Queue the day's full rescore once the nightly hour has come (None when not due or already queued)."""
+    now = runtime.clock()
+    if now.hour < runtime.settings.rescore_nightly_hour:
+        return None
+    midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    with runtime.uow() as uow:
+        done_today = uow.session.scalars(select(RescoreRun.id).where(
+            RescoreRun.trigger == "nightly", RescoreRun.queued_at >= midnight)).first()
+        if done_today is not None:
+            return None
+        run = RescoreRun(persona_id=None, trigger="nightly", status="queued", queued_at=now)
+        uow.session.add(run)
+        uow.commit()
+        return run
+
+
+def rescore_history(uow: UnitOfWork, persona_id: int | None, limit: int = 20) -> list[RescoreRun]:
+    """The latest rescore runs that covered a persona (its own and full ones), newest first."""
+    query = select(RescoreRun).order_by(RescoreRun.id.desc()).limit(limit)
+    if persona_id is not None:
+        query = query.where(or_(RescoreRun.persona_id == persona_id, RescoreRun.persona_id.is_(None)))
+    return list(uow.session.scalars(query))
+
+
+def get_run(uow: UnitOfWork, run_id: int) -> RescoreRun:
+    """One rescore run; NotFoundError if absent."""
+    return get_or_404(uow.session, RescoreRun, run_id, "Rescore run")
+
+
+def open_records(after: int) -> Select[tuple[int, dict]]:  # type: ignore[type-arg]
+    """Records to score, by id after `after`: not deleted and not in a won or lost stage."""
+    closed = exists().where(and_(Stage.pipeline_id == Pipeline.id, Pipeline.connection_id == Record.connection_id,
+                                 Stage.external_id == Record.stage_external_id, Stage.kind != "open"))
+    return (select(Record.id, Record.values).where(Record.deleted.is_(False), ~closed, Record.id > after)
+            .order_by(Record.id))
+
+
+def run_queued_rescores(runtime: Runtime, progress: Progress | None = None) -> int:
+    """Run every queued rescore (and resume ones whose process died), oldest first; returns how many ran."""
+    ran = 0
+    while True:
+        with runtime.uow() as uow:
+            now = runtime.clock()
+            stale = now.timestamp() - runtime.settings.rescore_stale_seconds
+            run = uow.session.scalars(select(RescoreRun).where(or_(
+                RescoreRun.status == "queued",
+                and_(RescoreRun.status == "running", RescoreRun.started_at < datetime.fromtimestamp(stale, now.tzinfo)),
+            )).order_by(RescoreRun.id)).first()
+            if run is None:
+                return ran
+            run_id = run.id
+        start_run(runtime, run_id)
+        execute_rescore(runtime, run_id, progress)
+        ran += 1
+
+
+def start_run(runtime: Runtime, run_id: int) -> None:
+    """Mark a run running (counting the records to score when it starts fresh)."""
+    with runtime.uow() as uow:
+        run = uow.session.get_one(RescoreRun, run_id)
+        if run.status == "queued":
+            run.total = uow.session.scalar(select(func.count()).select_from(open_records(0).subquery())) or 0
+        run.status, run.started_at = "running", runtime.clock()
+        uow.commit()
+
+
+def execute_rescore(runtime: Runtime, run_id: int, progress: Progress | None = None) -> RescoreRun:
+    """Score every open record in batches of `rescore_batch_size`, committing each with the run's progress."""
+    batch = runtime.settings.rescore_batch_size
+    try:
+        while True:
+            with runtime.uow() as uow:
+                now = runtime.clock()  # before reading: a newer score the worker writes meanwhile wins
+                run = uow.session.get_one(RescoreRun, run_id)
+                rows = uow.session.execute(open_records(run.last_record_id).limit(batch)).all()
+                if not rows:
+                    run.status, run.finished_at = "done", runtime.clock()
+                    uow.commit()
+                    return run
+                score_records(uow.session, [(rid, values or {}) for rid, values in rows], now,
+                              runtime.settings.persona_floor, persona_set(uow.session))
+                run.done += len(rows)
+                run.last_record_id = rows[-1][0]
+                uow.commit()
+            if progress is not None:
+                progress(run)
+    except Exception as exc:
+        log.exception("rescore run %s failed", run_id)
+        with runtime.uow() as uow:
+            run = uow.session.get_one(RescoreRun, run_id)
+            run.status, run.finished_at, run.last_error = "failed", runtime.clock(), f"{type(exc).__name__}: {exc}"
+            uow.commit()
+            return run

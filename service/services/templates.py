@@ -1,0 +1,83 @@
+"""Instantiating built-in templates: persona templates create their fields and persona; framework
+templates create their fields and the cumulative gates on the stages the admin maps them to."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+
+from service.domain.templates import TemplateError, TemplateInfo, expand_template, list_templates
+from service.errors import ConflictError, InvalidInputError
+from service.models import Field
+from service.services.fields import create_field
+from service.services.gates import create_gate, gate_view
+from service.services.personas import DEFINITION, create_persona, persona_view
+from service.unit_of_work import UnitOfWork
+
+
+def template_view(info: TemplateInfo) -> dict[str, Any]:
+    """The API view of a template."""
+    return {"key": info.key, "title": info.title, "title_ru": info.title_ru, "kind": info.kind,
+            "description": info.description, "stages": list(info.stages)}
+
+
+def templates() -> list[dict[str, Any]]:
+    """Every built-in template."""
+    return [template_view(t) for t in list_templates()]
+
+
+def _plan(data: dict[str, Any]) -> Any:
+    try:
+        return expand_template(data["template"], language=data["language"], field_prefix=data.get("field_prefix", ""))
+    except TemplateError as exc:
+        raise InvalidInputError(str(exc), getattr(exc, "errors", None) or {"template": [str(exc)]}) from exc
+
+
+def _stage_map(data: dict[str, Any], plan: Any) -> dict[str, str]:
+    """The CRM stage of each logical stage the admin mapped (a gate template needs at least one)."""
+    stages = data.get("stages") or {}
+    known = {g["logical_stage"] for g in plan.gates}
+    errors = {f"stages.{name}": [f"Not a stage of this template; expected one of {sorted(known)}."]
+              for name in stages if name not in known}
+    if not stages:
+        errors["stages"] = ["Map at least one of the template's stages to a CRM stage id."]
+    for name in ("connection_id", "pipeline"):
+        if data.get(name) is None:
+            errors[name] = ["Required by a gate template."]
+    if errors:
+        raise InvalidInputError("The stage mapping of a gate template is incomplete.", errors)
+    return dict(stages)
+
+
+def apply_template(uow: UnitOfWork, data: dict[str, Any], now: datetime) -> dict[str, Any]:
+    """Create what a template describes: its missing fields, then its personas or its gates."""
+    plan = _plan(data)
+    stage_map = _stage_map(data, plan) if plan.gates else {}
+    existing = {f.key: f for f in uow.session.scalars(select(Field))}
+    created, reused = [], []
+    for body in plan.fields:
+        row = existing.get(body["key"])
+        if row is None:
+            create_field(uow, dict(body))
+            created.append(body["key"])
+        elif row.type != body["type"]:
+            raise ConflictError(
+                f"Field {body['key']!r} exists with type {row.type!r}, the template needs {body['type']!r}; "
+                "apply the template with a field_prefix to keep both.", {"field_prefix": ["Needed here."]})
+        else:
+            reused.append(body["key"])
+    uow.session.flush()
+    personas = [create_persona(uow, {k: v for k, v in p.items() if k in DEFINITION}, now) for p in plan.personas]
+    gates = []
+    for gate in plan.gates:
+        stage = stage_map.get(gate["logical_stage"])
+        if stage is None:
+            continue
+        gates.append(create_gate(uow, {
+            "connection_id": data["connection_id"], "pipeline": data["pipeline"], "stage": stage,
+            "mode": data.get("mode", "enforce"), "description": gate.get("description"),
+            "requirements": [{"field": r["field"], "required_if": r.get("required_if")} for r in gate["required"]]}))
+    return {"template": data["template"], "fields_created": created, "fields_reused": reused,
+            "personas": [persona_view(p, now.date()) for p in personas], "gates": [gate_view(g) for g in gates]}

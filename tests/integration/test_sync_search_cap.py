@@ -1,0 +1,82 @@
+"""Sync over more deals than HubSpot's search serves per query (its 10,000-result window), end to end
+against the HubSpot sandbox on SQLite and PostgreSQL.
+
+Both caps are lowered to CAP so 1,500 deals need three query windows: the sandbox's (the same check
+that answers 400 past 10,000) and the one sync plans its windows by.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import select
+
+from adapters.sandbox import hubspot_search
+from adapters.sandbox.hubspot import HubSpotSandbox
+from service.models import Record, SyncRun
+from service.runtime import Runtime
+from service.services import sync
+from service.services.connections import create_connection, refresh_pipelines
+
+CAP = 600
+DEALS = 1_500
+TOKEN = "pat-cap-test"
+UNLIMITED = (10_000_000, 1.0)
+SEARCH = "/crm/v3/objects/deals/search"
+
+
+@pytest.fixture
+def crm(monkeypatch: pytest.MonkeyPatch) -> Iterator[HubSpotSandbox]:
+    """A sandbox holding DEALS deals whose search refuses to page past CAP results."""
+    monkeypatch.setattr(hubspot_search, "MAX_RESULTS", CAP)
+    sandbox = HubSpotSandbox(access_token=TOKEN, rate_limit=UNLIMITED, search_rate_limit=UNLIMITED)
+    sandbox.start()
+    for i in range(DEALS):
+        sandbox.ui_create_deal({"dealname": f"D{i}", "dealstage": "appointmentscheduled", "pipeline": "default"})
+    yield sandbox
+    sandbox.stop()
+
+
+def synced(runtime: Runtime, sandbox: HubSpotSandbox) -> SyncRun:
+    """A first sync of a new connection to the sandbox; the finished run."""
+    with runtime.uow() as uow:
+        connection = create_connection(runtime, uow, {
+            "name": "capped", "kind": "hubspot", "base_url": sandbox.base_url, "access_token": TOKEN,
+            "client_secret": "s", "rate_limits": {"default": {"requests": 1_000_000, "seconds": 1},
+                                                  "search": {"requests": 1_000_000, "seconds": 1}}})
+        uow.commit()
+        connection_id = connection.id
+    refresh_pipelines(runtime, connection_id)
+    with runtime.uow() as uow:
+        run_id = sync.request_sync(uow, connection_id, full=False, trigger="test", now=runtime.clock()).id
+        uow.commit()
+    sync.run_queued_syncs(runtime)
+    with runtime.uow() as uow:
+        return uow.session.get_one(SyncRun, run_id)
+
+
+def test_given_more_deals_than_the_search_cap_when_synced_then_every_deal_is_stored_exactly_once(
+        runtime: Runtime, crm: HubSpotSandbox, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sync, "SEARCH_RESULT_CAP", CAP)
+    run = synced(runtime, crm)
+    assert run.status == "done", run.last_error
+    with runtime.uow() as uow:
+        stored = list(uow.session.scalars(select(Record.external_id)))
+    with crm.lock:
+        expected = {deal.id for deal in crm.portal.live("deals")}
+    assert len(stored) == len(set(stored)) == DEALS
+    assert set(stored) == expected
+    # Deals sharing the instant a window restarts at are read again, and counted as updates, not records.
+    assert run.created == DEALS and run.fetched == run.created + run.updated
+    searches = crm.api_calls(method="POST", path_prefix=SEARCH)
+    assert {call["status"] for call in searches} == {200}
+    assert max(int(call["json"].get("after") or 0) for call in searches) == CAP - sync.PAGE_SIZE
+    windows = {call["json"]["filterGroups"][0]["filters"][0]["value"] for call in searches}
+    assert len(windows) == 3
+
+
+def test_without_the_window_split_the_capped_sandbox_refuses_the_sync(runtime: Runtime, crm: HubSpotSandbox) -> None:
+    run = synced(runtime, crm)  # sync still plans by HubSpot's real 10,000: it pages past CAP
+    assert run.status == "failed"
+    assert f"limited to {CAP} records" in (run.last_error or "")
