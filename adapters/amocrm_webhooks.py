@@ -14,7 +14,9 @@ v2 shape (``custom_fields[i][id]``, ``[values][j][value]``, ``[enum]``) and are 
 
 from __future__ import annotations
 
+import hashlib
 import hmac
+import json
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -123,6 +125,12 @@ def _occurred(item: Mapping[str, Any]) -> datetime:
     return datetime.now(UTC)  # delete events carry no timestamp
 
 
+def _digest(item: Mapping[str, Any]) -> str:
+    """A short, stable fingerprint of one webhook entity (its fields and custom field values)."""
+    canonical = json.dumps(item, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()[:16]
+
+
 def _event(object_type: str, action: str, index: int, item: Any, account: Mapping[str, Any]) -> WebhookEvent:
     if not isinstance(item, dict) or not str(item.get("id") or "").isdigit():
         raise WebhookFormatError("bad_event", f"{object_type} {action}[{index}] has no numeric id")
@@ -130,10 +138,13 @@ def _event(object_type: str, action: str, index: int, item: Any, account: Mappin
     account_id = _opt(account, "id") or _opt(item, "account_id") or "-"
     status_id, stamp = _opt(item, "status_id"), _opt(item, "last_modified") or _opt(item, "updated_at")
     # CRM-CONTRACTS 9: account:lead:status:last_modified. Other actions add the action so an
-    # update and a status change with the same timestamp stay two deliveries.
+    # update and a status change with the same timestamp stay two deliveries, and a digest of the
+    # entity: last_modified has whole seconds, so two different edits in one second (a manager's edit
+    # right after Qualify's own write-back, say) would otherwise share a key and the later one would
+    # be dropped as a duplicate. A repeated delivery of the same change has the same body and digest.
     key_tail = f"{status_id or '-'}:{stamp or '-'}"
     if action != "status":
-        key_tail = f"{action}:{key_tail}"
+        key_tail = f"{action}:{key_tail}:{_digest(item)}"
     is_status = action == "status"
     return WebhookEvent(
         delivery_key=f"{account_id}:{object_id}:{key_tail}",

@@ -52,12 +52,13 @@ BURST_WINDOW = 2.0
 
 
 def pipedrive_limiter_buckets() -> dict[str, tuple[int, float]]:
-    """Default bucket: 16 requests per 2 s (8 req/s), under the smallest per-token burst limit.
+    """Default bucket: 19 requests per 2.05 s (9.3 req/s, 93% of the smallest plan's burst limit).
 
     The lowest plan allows 20 requests per 2-second window per api_token
-    (https://pipedrive.readme.io/docs/core-api-concepts-rate-limiting); CRM-CONTRACTS 9 suggests ~8 req/s.
+    (https://pipedrive.readme.io/docs/core-api-concepts-rate-limiting); higher plans allow 40/80/120 and
+    can be set per connection (`rate_limits`). A 429 is still handled (Retry-After, x-ratelimit-reset).
     """
-    return {"default": (16, BURST_WINDOW)}
+    return {"default": (19, BURST_WINDOW + 0.05)}
 
 
 def _int_header(response: httpx.Response, name: str) -> int | None:

@@ -57,6 +57,8 @@ def _serve(kind: str, deals: int, limited: bool, conn: Connection) -> None:
             if command == "stop":
                 return
             conn.send(sandbox.api_calls(*args))
+    except EOFError:  # the benchmark process is gone
+        return
     finally:
         sandbox.stop()
 

@@ -18,6 +18,7 @@ SALES, PARTNERS = 7_000_001, 7_000_002
 INCOMING, FIRST_CONTACT, QUALIFIED, PROPOSAL = 7_000_010, 7_000_011, 7_000_012, 7_000_013
 P_NEW, P_NEGOTIATION = 7_000_020, 7_000_021
 INDUSTRY, COMPANY_SIZE, BUDGET, DECISION_MAKER, PAIN_POINTS, LOSS_REASON = range(900_001, 900_007)
+QUALIFY_FIT_SCORE, QUALIFY_FIT_GRADE, QUALIFY_PERSONA = range(900_007, 900_010)
 INDUSTRY_ENUMS = {910_001: "IT", 910_002: "Retail", 910_003: "Manufacturing"}
 USER_ANNA, USER_BORIS = 5_000_001, 5_000_002
 ENUM_TYPES = frozenset({"select", "radiobutton", "multiselect", "category"})
@@ -75,7 +76,8 @@ def _field(fid: int, name: str, kind: str, code: str, sort: int, required: list[
 
 
 def seed_custom_fields() -> list[dict[str, Any]]:
-    """industry (select), company_size, budget (numeric), decision_maker (checkbox), pain_points, loss_reason."""
+    """industry (select), company_size, budget (numeric), decision_maker (checkbox), pain_points, loss_reason,
+    and the fields an admin would have Qualify write a lead's best fit to (score numeric, grade and persona text)."""
     return [
         _field(INDUSTRY, "Industry", "select", "INDUSTRY", 10, [(SALES, QUALIFIED)], INDUSTRY_ENUMS),
         _field(COMPANY_SIZE, "Company size", "numeric", "COMPANY_SIZE", 20, [(SALES, PROPOSAL)]),
@@ -83,6 +85,9 @@ def seed_custom_fields() -> list[dict[str, Any]]:
         _field(DECISION_MAKER, "Decision maker", "checkbox", "DECISION_MAKER", 40),
         _field(PAIN_POINTS, "Pain points", "textarea", "PAIN_POINTS", 50),
         _field(LOSS_REASON, "Loss reason", "text", "LOSS_REASON", 60, [(SALES, LOST)]),
+        _field(QUALIFY_FIT_SCORE, "Qualify fit score", "numeric", "QUALIFY_FIT_SCORE", 70),
+        _field(QUALIFY_FIT_GRADE, "Qualify fit grade", "text", "QUALIFY_FIT_GRADE", 80),
+        _field(QUALIFY_PERSONA, "Qualify persona", "text", "QUALIFY_PERSONA", 90),
     ]
 
 

@@ -67,6 +67,10 @@ USERFIELDS: list[dict[str, Any]] = [
     {"FIELD_NAME": "UF_CRM_PAIN_POINTS", "USER_TYPE_ID": "string", "LABEL": "Pain points"},
     {"FIELD_NAME": "UF_CRM_LOSS_REASON", "USER_TYPE_ID": "enumeration", "LABEL": "Loss reason",
      "LIST": _enum([(201, "Price"), (202, "Competitor"), (203, "No budget"), (204, "No decision")])},
+    # Where an admin would have Qualify write a deal's best fit (score, grade, persona name).
+    {"FIELD_NAME": "UF_CRM_QUALIFY_FIT_SCORE", "USER_TYPE_ID": "double", "LABEL": "Qualify fit score"},
+    {"FIELD_NAME": "UF_CRM_QUALIFY_FIT_GRADE", "USER_TYPE_ID": "string", "LABEL": "Qualify fit grade"},
+    {"FIELD_NAME": "UF_CRM_QUALIFY_PERSONA", "USER_TYPE_ID": "string", "LABEL": "Qualify persona"},
 ]  # fmt: skip
 
 

@@ -22,7 +22,8 @@ def field_key(name: str) -> str:
 
 
 KEYS = {name: field_key(name) for name in
-        ("industry", "company_size", "budget", "decision_maker", "pain_points", "loss_reason")}  # fmt: skip
+        ("industry", "company_size", "budget", "decision_maker", "pain_points", "loss_reason",
+         "qualify_fit_score", "qualify_fit_grade", "qualify_persona")}  # fmt: skip
 INDUSTRY_OPTIONS = {31: "IT", 32: "Manufacturing", 33: "Retail", 34: "Finance", 35: "Healthcare"}
 
 
@@ -77,7 +78,10 @@ def _field(code: str, name: str, field_type: str, *, custom: bool, order: int,
 
 
 def deal_fields() -> list[dict[str, Any]]:
-    """Standard deal fields plus six custom ones; some are required at stages (Professional plan feature)."""
+    """Standard deal fields plus nine custom ones; some are required at stages (Professional plan feature).
+
+    The last three are where an admin would have Qualify write a deal's best fit (score, grade, persona).
+    """
     standard = [("title", "Title", "varchar"), ("value", "Value", "monetary"), ("currency", "Currency", "varchar"),
                 ("stage_id", "Stage", "stage"), ("pipeline_id", "Pipeline", "double"), ("owner_id", "Owner", "user"),
                 ("status", "Status", "status"), ("expected_close_date", "Expected close date", "date"),
@@ -95,5 +99,8 @@ def deal_fields() -> list[dict[str, Any]]:
                required={"enabled": True, "stage_ids": [4], "statuses": {}}),
         _field(KEYS["pain_points"], "Pain points", "text", custom=True, order=24),
         _field(KEYS["loss_reason"], "Loss reason", "varchar", custom=True, order=25),
+        _field(KEYS["qualify_fit_score"], "Qualify fit score", "double", custom=True, order=26),
+        _field(KEYS["qualify_fit_grade"], "Qualify fit grade", "varchar", custom=True, order=27),
+        _field(KEYS["qualify_persona"], "Qualify persona", "varchar", custom=True, order=28),
     ]  # fmt: skip
     return fields

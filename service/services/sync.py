@@ -130,7 +130,7 @@ def execute_sync(runtime: Runtime, run_id: int, progress: Progress | None = None
                 progress(last)
             if page.next_after is None:
                 break
-            _advance(window, page)
+            _advance(window, page, windowed=getattr(adapter, "windowed_search", False))
         return _finish(runtime, run_id, "done", None)
     except CRMError as exc:
         log.warning("sync run %s failed: %s", run_id, exc)
@@ -142,12 +142,17 @@ def execute_sync(runtime: Runtime, run_id: int, progress: Progress | None = None
         adapter.close()
 
 
-def _advance(window: _Window, page: DealPage) -> None:
+def _advance(window: _Window, page: DealPage, windowed: bool = True) -> None:
+    """Move to the next page; for a search capped at SEARCH_RESULT_CAP results (`windowed`), start a new
+    query at the newest modification time seen before reaching the cap."""
     window.seen += len(page.deals)
-    if window.seen + PAGE_SIZE > SEARCH_RESULT_CAP:
+    if windowed and window.seen + PAGE_SIZE > SEARCH_RESULT_CAP:
         # Start a new query at the newest modification time seen: the search is sorted ascending,
         # so nothing is skipped; the few deals sharing that instant are read again (harmless).
         newest = max((d.modified_at for d in page.deals if d.modified_at), default=window.since)
+        if newest <= window.since:
+            raise CRMError(f"more than {SEARCH_RESULT_CAP} deals share the modification time {newest.isoformat()}; "
+                           "the CRM's search cannot page past them (run a full sync later, or split the import)")
         window.since, window.after, window.seen = newest, None, 0
     else:
         window.after = page.next_after

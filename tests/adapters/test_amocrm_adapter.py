@@ -22,6 +22,9 @@ from adapters.sandbox.amocrm_state import (
     PARTNERS,
     PROPOSAL,
     QUALIFIED,
+    QUALIFY_FIT_GRADE,
+    QUALIFY_FIT_SCORE,
+    QUALIFY_PERSONA,
     SALES,
     USER_BORIS,
 )
@@ -178,6 +181,24 @@ def test_given_custom_fields_when_update_deal_then_enum_ids_and_values_written(
     assert (deal.properties[str(COMPANY_SIZE)], deal.properties["900004"], deal.amount) == ("40", "true", "700")
     adapter.update_deal("30000001", {str(COMPANY_SIZE): ""})
     assert adapter.get_deal("30000001", [str(COMPANY_SIZE)]).properties[str(COMPANY_SIZE)] is None
+
+
+def test_given_fit_write_back_when_update_deal_then_numeric_and_text_fields_written_and_blank_clears(
+    amocrm: AmoCRMSandbox, adapter: AmoCRMAdapter
+) -> None:
+    score, grade, persona = str(QUALIFY_FIT_SCORE), str(QUALIFY_FIT_GRADE), str(QUALIFY_PERSONA)
+
+    adapter.update_deal("30000001", {score: "87", grade: "A", persona: "Retail buyer"})
+    adapter.update_deal("30000001", {score: "35", persona: ""})  # below the floor: no persona fits
+
+    assert [c["json"] for c in amocrm.api_calls(method="PATCH")] == [
+        {"custom_fields_values": [{"field_id": QUALIFY_FIT_SCORE, "values": [{"value": "87"}]},
+                                  {"field_id": QUALIFY_FIT_GRADE, "values": [{"value": "A"}]},
+                                  {"field_id": QUALIFY_PERSONA, "values": [{"value": "Retail buyer"}]}]},
+        {"custom_fields_values": [{"field_id": QUALIFY_FIT_SCORE, "values": [{"value": "35"}]},
+                                  {"field_id": QUALIFY_PERSONA, "values": None}]}]
+    props = adapter.get_deal("30000001", [score, grade, persona]).properties
+    assert (props[score], props[grade], props[persona]) == ("35", "A", None)
 
 
 def test_given_invalid_status_when_update_deal_then_rejected_with_vendor_message(

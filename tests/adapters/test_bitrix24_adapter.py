@@ -121,6 +121,22 @@ def test_given_deal_when_update_deal_then_stage_moves_and_event_is_sent(
     assert [(e.kind, e.object_id) for e in events] == [("creation", deal_id), ("property_change", deal_id)]
 
 
+def test_given_fit_write_back_when_update_deal_then_user_fields_written_and_blank_clears(
+    bitrix24: Bitrix24Sandbox,
+) -> None:
+    score, grade, persona = "UF_CRM_QUALIFY_FIT_SCORE", "UF_CRM_QUALIFY_FIT_GRADE", "UF_CRM_QUALIFY_PERSONA"
+    deal_id = new_deal(bitrix24)
+
+    with make_adapter(bitrix24) as adapter:
+        adapter.update_deal(deal_id, {score: "87", grade: "A", persona: "Retail buyer"})
+        adapter.update_deal(deal_id, {score: "35", persona: ""})  # below the floor: no persona fits
+        props = adapter.get_deal(deal_id, [score, grade, persona]).properties
+
+    assert [c["params"]["fields"] for c in bitrix24.api_calls(method="crm.deal.update")] == [
+        {score: "87", grade: "A", persona: "Retail buyer"}, {score: "35", persona: ""}]
+    assert (props[score], props[grade], props[persona]) == ("35", "A", None)
+
+
 def test_given_other_category_when_update_deal_then_pipeline_and_stage_move(bitrix24: Bitrix24Sandbox) -> None:
     deal_id = new_deal(bitrix24)
 

@@ -217,6 +217,22 @@ def test_given_custom_values_as_strings_when_update_deal_then_sent_in_v2_types(
     assert len(pipedrive.api_calls(path_prefix="/api/v2/dealFields")) == 1  # field types read once
 
 
+def test_given_fit_write_back_when_update_deal_then_number_and_text_fields_written_and_blank_clears(
+    pipedrive: PipedriveSandbox, adapter: PipedriveAdapter
+) -> None:
+    score, grade, persona = KEYS["qualify_fit_score"], KEYS["qualify_fit_grade"], KEYS["qualify_persona"]
+    deal_id = new_deal(pipedrive)
+
+    adapter.update_deal(str(deal_id), {score: "87", grade: "A", persona: "Retail buyer"})
+    adapter.update_deal(str(deal_id), {score: "35", persona: ""})  # below the floor: no persona fits
+
+    assert [c["json"] for c in pipedrive.api_calls(method="PATCH")] == [
+        {"custom_fields": {score: 87, grade: "A", persona: "Retail buyer"}},
+        {"custom_fields": {score: 35, persona: None}}]
+    props = adapter.get_deal(str(deal_id), [score, grade, persona]).properties
+    assert (props[score], props[grade], props[persona]) == ("35", "A", None)
+
+
 def test_given_invalid_update_when_update_deal_then_rejected_with_vendor_message(
     pipedrive: PipedriveSandbox, adapter: PipedriveAdapter
 ) -> None:

@@ -80,7 +80,7 @@ def test_deal_fields_include_required_fields_only_when_asked(http: httpx.Client)
     asked = http.get("/api/v2/dealFields", params={"include_fields": "required_fields"}).json()["data"]
     assert "required_fields" not in plain[0] and "required_fields" in asked[0]
     custom = [f for f in asked if f["is_custom_field"]]
-    assert all(len(f["field_code"]) == 40 for f in custom) and len(custom) == 6
+    assert all(len(f["field_code"]) == 40 for f in custom) and len(custom) == 9  # portrait fields and three for the fit
 
 
 def test_ui_move_sends_v2_webhook_with_basic_auth_and_previous_stage(

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from adapters.base import DealPage, DealSnapshot
+from adapters.errors import CRMError
 from service.services.sync import EPOCH, PAGE_SIZE, SEARCH_RESULT_CAP, _advance, _Window
 
 T0 = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
@@ -61,3 +64,18 @@ def test_windows_follow_each_other_page_after_page_without_passing_the_cap() -> 
         restarts += window.since != before
     assert max(offsets) == SEARCH_RESULT_CAP - PAGE_SIZE  # the deepest offset HubSpot still serves
     assert restarts == 3
+
+
+def test_given_a_cursor_paged_crm_then_the_query_never_restarts_past_the_cap() -> None:
+    # Only HubSpot's search is capped; amoCRM and Bitrix24 keep whole-second times, and restarting at a
+    # second that more than the cap share would read the same deals forever.
+    window = _Window(since=EPOCH, after="x", seen=SEARCH_RESULT_CAP)
+    _advance(window, full_page(0, next_after="next"), windowed=False)
+    assert (window.since, window.after, window.seen) == (EPOCH, "next", SEARCH_RESULT_CAP + PAGE_SIZE)
+
+
+def test_given_a_full_window_sharing_one_instant_then_the_sync_stops_with_an_error_instead_of_looping() -> None:
+    window = _Window(since=T0, after="x", seen=SEARCH_RESULT_CAP - PAGE_SIZE)
+    page = DealPage(deals=tuple(deal(i, T0) for i in range(PAGE_SIZE)), next_after="y")
+    with pytest.raises(CRMError, match="share the modification time"):
+        _advance(window, page)
