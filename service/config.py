@@ -48,6 +48,7 @@ class Settings:
     sync_stale_seconds: float = 900.0
     persona_floor: int = 40
     rescore_batch_size: int = 5000
+    rescore_workers: int = 2
     rescore_stale_seconds: float = 1800.0
     rescore_nightly_hour: int = 3
     notify_webhook_url: str = ""

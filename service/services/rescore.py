@@ -7,11 +7,12 @@ import logging
 from collections.abc import Callable
 from datetime import datetime
 
-from sqlalchemy import Select, and_, exists, func, or_, select
+from sqlalchemy import Select, and_, func, or_, select, tuple_
 
 from service.models import Pipeline, Record, RescoreRun, Stage
 from service.runtime import Runtime
 from service.services.common import get_or_404
+from service.services.rescore_pool import PooledRescore
 from service.services.scoring import persona_set, score_records
 from service.unit_of_work import UnitOfWork
 
@@ -64,10 +65,16 @@ def get_run(uow: UnitOfWork, run_id: int) -> RescoreRun:
 
 
 def open_records(after: int) -> Select[tuple[int, dict]]:  # type: ignore[type-arg]
-    """Records to score, by id after `after`: not deleted and not in a won or lost stage."""
-    closed = exists().where(and_(Stage.pipeline_id == Pipeline.id, Pipeline.connection_id == Record.connection_id,
-                                 Stage.external_id == Record.stage_external_id, Stage.kind != "open"))
-    return (select(Record.id, Record.values).where(Record.deleted.is_(False), ~closed, Record.id > after)
+    """Records to score, by id after `after`: not deleted and not in a won or lost stage.
+
+    The closed stages are one uncorrelated subquery (a record is closed when its connection has a won or
+    lost stage with the record's stage id, in any pipeline), so PostgreSQL hashes them once and reads
+    records in id order, stopping at the batch's LIMIT, instead of probing stages per record."""
+    closed = select(Pipeline.connection_id, Stage.external_id).join(Pipeline, Stage.pipeline_id == Pipeline.id) \
+        .where(Stage.kind != "open")
+    is_open = or_(Record.stage_external_id.is_(None),
+                  tuple_(Record.connection_id, Record.stage_external_id).not_in(closed))
+    return (select(Record.id, Record.values).where(Record.deleted.is_(False), is_open, Record.id > after)
             .order_by(Record.id))
 
 
@@ -101,9 +108,16 @@ def start_run(runtime: Runtime, run_id: int) -> None:
 
 
 def execute_rescore(runtime: Runtime, run_id: int, progress: Progress | None = None) -> RescoreRun:
-    """Score every open record in batches of `rescore_batch_size`, committing each with the run's progress."""
-    batch = runtime.settings.rescore_batch_size
+    """Score every open record in batches of `rescore_batch_size`, committing each with the run's progress;
+    on PostgreSQL a run of more than one batch is scored by `rescore_workers` processes (rescore_pool)."""
+    batch, workers = runtime.settings.rescore_batch_size, runtime.settings.rescore_workers
     try:
+        if workers > 1 and runtime.engine.dialect.name == "postgresql":
+            with runtime.uow() as uow:
+                run = uow.session.get_one(RescoreRun, run_id)
+                left = run.total - run.done
+            if left > batch:  # worth starting worker processes for
+                return PooledRescore(runtime, workers, open_records).run(run_id, progress)
         while True:
             with runtime.uow() as uow:
                 now = runtime.clock()  # before reading: a newer score the worker writes meanwhile wins

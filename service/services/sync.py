@@ -13,7 +13,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, String, any_, bindparam, select
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.orm import Session
 
 from adapters.base import CRMAdapter, DealPage, DealSnapshot
 from adapters.errors import CRMError
@@ -22,7 +24,7 @@ from service.faults import crash_point
 from service.models import Connection, Record, SyncRun
 from service.runtime import Runtime
 from service.services.common import get_or_404
-from service.services.deals import mapped_fields
+from service.services.deals import MappedField, mapped_fields
 from service.services.observe import Observation, observe
 from service.services.record_bulk import upsert_unmoved
 from service.services.scoring import score_records
@@ -119,13 +121,15 @@ def execute_sync(runtime: Runtime, run_id: int, progress: Progress | None = None
         baseline = run.full or connection.sync_cursor is None
         window = _Window(since=EPOCH if run.full else (connection.sync_cursor or EPOCH))
         run.status, run.started_at, run.cursor_from = "running", run.started_at or runtime.clock(), window.since
-        properties = [m.property for m in mapped_fields(uow.session, connection.id)]
+        connection_id = connection.id
+        mapping = mapped_fields(uow.session, connection_id)
+        properties = [m.property for m in mapping]
         adapter = runtime.adapter(connection)
         uow.commit()
     try:
         while True:
             page = adapter.search_deals_modified_since(window.since, properties, window.after, PAGE_SIZE)
-            last = _apply_page(runtime, adapter, run_id, page, properties, baseline)
+            last = _apply_page(runtime, adapter, (run_id, connection_id), page, (properties, mapping), baseline)
             if progress is not None:
                 progress(last)
             if page.next_after is None:
@@ -164,27 +168,37 @@ def _details(runtime: Runtime, adapter: CRMAdapter, connection_id: int, deals: t
     with runtime.read_uow() as uow:
         rows = uow.session.execute(
             select(Record.external_id, Record.stage_external_id)
-            .where(Record.connection_id == connection_id, Record.external_id.in_([d.id for d in deals]))
+            .where(Record.connection_id == connection_id, _among(uow.session, [d.id for d in deals]))
         )
         known = {external_id: stage for external_id, stage in rows}
     moved = [d for d in deals if (d.id in known and known[d.id] != d.stage_id) or (d.id not in known and not baseline)]
     return {d.id: adapter.get_deal(d.id, properties) for d in moved}
 
 
-def _apply_page(runtime: Runtime, adapter: CRMAdapter, run_id: int, page: DealPage, properties: list[str],
-                baseline: bool) -> SyncRun:
-    with runtime.read_uow() as uow:
-        connection_id = uow.session.get_one(SyncRun, run_id).connection_id
+def _among(session: Session, external_ids: list[str]) -> ColumnElement[bool]:
+    """`records.external_id` among `external_ids` (on PostgreSQL one array parameter, not one per id, so
+    the statement text is the same every page)."""
+    if session.get_bind().dialect.name == "postgresql":
+        return Record.external_id == any_(bindparam("external_ids", external_ids, type_=ARRAY(String)))
+    return Record.external_id.in_(external_ids)
+
+
+def _apply_page(runtime: Runtime, adapter: CRMAdapter, ids: tuple[int, int], page: DealPage,
+                fields: tuple[list[str], list[MappedField]], baseline: bool) -> SyncRun:
+    """Write one page with the cursor it advances, in one transaction. `ids` is (run id, connection id),
+    `fields` the run's (properties, mapping), both read once when the run starts."""
+    run_id, connection_id = ids
+    properties, mapping = fields
     details = _details(runtime, adapter, connection_id, page.deals, properties, baseline)
     now = runtime.clock()
     window = timedelta(hours=runtime.settings.sync_window_hours)
     with runtime.uow() as uow:
-        run = uow.session.get_one(SyncRun, run_id)
-        connection = uow.session.get_one(Connection, connection_id)
-        mapping = mapped_fields(uow.session, connection.id)
+        run, connection = uow.session.execute(
+            select(SyncRun, Connection).join(Connection, Connection.id == SyncRun.connection_id)
+            .where(SyncRun.id == run_id)).one()
         # One query for which deals exist; the common case (no stage move) is then one upsert statement.
         known = set(uow.session.scalars(select(Record.external_id).where(
-            Record.connection_id == connection.id, Record.external_id.in_([d.id for d in page.deals]))))
+            Record.connection_id == connection.id, _among(uow.session, [d.id for d in page.deals]))))
         for deal in page.deals:
             if deal.id in details:
                 snapshot = details[deal.id]
