@@ -42,6 +42,8 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.gate_check
 	$(BIN)/python -m bench.webhooks
 	$(BIN)/python -m bench.sync --deals 20000
+	$(BIN)/python -m bench.scoring
+	$(BIN)/python -m bench.rescore --records 100000 --sqlite
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache .mypy_cache .ruff_cache
