@@ -21,8 +21,10 @@ from adapters.amocrm import PAGE_MAX as AMO_PAGE_MAX
 from adapters.amocrm_mapping import unix_of
 from adapters.bitrix24 import PAGE_SIZE as B24_PAGE_SIZE
 from adapters.bitrix24_mapping import iso_of, select_of
+from adapters.hubspot import hubspot_limiter_buckets
 from adapters.hubspot_mapping import props_of
 from adapters.pipedrive import PAGE_MAX as PD_PAGE_MAX
+from adapters.pipedrive import pipedrive_limiter_buckets
 from adapters.pipedrive_mapping import rfc3339_of
 from adapters.sandbox.amocrm import AmoCRMSandbox
 from adapters.sandbox.amocrm_state import USER_ANNA
@@ -112,7 +114,7 @@ class HubSpot(CRM):
     """POST /crm/v3/objects/deals/search, offset cursor `after`, 5 searches/s."""
 
     kind, label, token = "hubspot", "HubSpot", "pat-bench"
-    limit = Limit(24_000, 5, 1.0, (4, 1.0), "HubSpot's 5/s search limit")
+    limit = Limit(24_000, 5, 1.0, hubspot_limiter_buckets()["search"], "HubSpot's 5/s search limit")
 
     def sandbox(self, limited: bool) -> HubSpotSandbox:
         return HubSpotSandbox(access_token=self.token, rate_limit=(100, 10.0) if limited else (HUGE, 1.0),
@@ -151,7 +153,8 @@ class Pipedrive(CRM):
     """GET /api/v2/deals?updated_since=&sort_by=update_time, opaque `cursor`, 2-second burst window."""
 
     kind, label, token = "pipedrive", "Pipedrive", "sandbox-token"
-    limit = Limit(48_000, 20, 2.0, (16, 2.0), "Pipedrive's 20 per 2 s burst limit (Essential, the smallest plan)")
+    limit = Limit(48_000, 20, 2.0, pipedrive_limiter_buckets()["default"],
+                  "Pipedrive's 20 per 2 s burst limit (Essential, the smallest plan)")
 
     def sandbox(self, limited: bool) -> PipedriveSandbox:
         burst = (self.limit.requests, self.limit.seconds) if limited else (HUGE, 1.0)
