@@ -1,11 +1,13 @@
-"""Small helpers shared by the use cases: pagination and lookups that raise NotFoundError."""
+"""Small helpers shared by the use cases: pagination, lookups that raise NotFoundError, id-list filters."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, TypeVar
 
-from sqlalchemy import Select, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import ColumnElement, Integer, Select, String, any_, bindparam, func, select
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from service.errors import NotFoundError
 
@@ -25,3 +27,13 @@ def paginate(session: Session, query: Select[Any], page: int, page_size: int) ->
     total = session.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0
     items = session.scalars(query.limit(page_size).offset((page - 1) * page_size)).unique().all()
     return {"items": list(items), "total": total, "page": page, "page_size": page_size}
+
+
+def among(session: Session, column: InstrumentedAttribute[Any], values: Sequence[int] | Sequence[str],
+          name: str) -> ColumnElement[bool]:
+    """`column` among `values`: on PostgreSQL one array parameter (the statement text is the same for
+    every batch, so it is not re-parsed), elsewhere an IN list."""
+    if session.get_bind().dialect.name == "postgresql":
+        element = Integer if values and isinstance(values[0], int) else String
+        return column == any_(bindparam(name, list(values), type_=ARRAY(element)))
+    return column.in_(values)

@@ -14,10 +14,8 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     ColumnElement,
-    Integer,
     Table,
     Text,
-    any_,
     bindparam,
     cast,
     column,
@@ -26,7 +24,6 @@ from sqlalchemy import (
     literal,
     select,
 )
-from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import Insert as PgInsert
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import Insert as SqliteInsert
@@ -37,6 +34,7 @@ from service.domain.fields import FieldSpec
 from service.domain.personas import Grade, PersonaSpec, PersonaSpecError, Ring, parse_criteria, parse_thresholds
 from service.domain.scoring import CompiledPersona, prepare, trend
 from service.models import Field, Persona, RecordScore
+from service.services.common import among
 from service.services.policy import field_spec
 from service.services.write_back import queue_write_backs
 
@@ -145,10 +143,8 @@ def compute_row(personas: PersonaSet, record_id: int, values: Mapping[str, Any],
 
 
 def ids_in(session: Session, record_ids: Sequence[int]) -> ColumnElement[bool]:
-    """`record_scores.record_id` among `record_ids` (on PostgreSQL one array parameter, not one per id)."""
-    if session.get_bind().dialect.name == "postgresql":
-        return RecordScore.record_id == any_(bindparam("ids", list(record_ids), type_=ARRAY(Integer)))
-    return RecordScore.record_id.in_(record_ids)
+    """`record_scores.record_id` among `record_ids`."""
+    return among(session, RecordScore.record_id, record_ids, "ids")
 
 
 def previous_rows(session: Session, record_ids: Sequence[int]) -> dict[int, dict[str, Any]]:

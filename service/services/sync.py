@@ -13,8 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import ColumnElement, String, any_, bindparam, select
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import Session
 
 from adapters.base import CRMAdapter, DealPage, DealSnapshot
@@ -23,7 +22,7 @@ from service.errors import ConflictError
 from service.faults import crash_point
 from service.models import Connection, Record, SyncRun
 from service.runtime import Runtime
-from service.services.common import get_or_404
+from service.services.common import among, get_or_404
 from service.services.deals import MappedField, mapped_fields
 from service.services.observe import Observation, observe
 from service.services.record_bulk import upsert_unmoved
@@ -168,19 +167,17 @@ def _details(runtime: Runtime, adapter: CRMAdapter, connection_id: int, deals: t
     with runtime.read_uow() as uow:
         rows = uow.session.execute(
             select(Record.external_id, Record.stage_external_id)
-            .where(Record.connection_id == connection_id, _among(uow.session, [d.id for d in deals]))
+            .where(Record.connection_id == connection_id, _page_ids(uow.session, deals))
         )
         known = {external_id: stage for external_id, stage in rows}
     moved = [d for d in deals if (d.id in known and known[d.id] != d.stage_id) or (d.id not in known and not baseline)]
     return {d.id: adapter.get_deal(d.id, properties) for d in moved}
 
 
-def _among(session: Session, external_ids: list[str]) -> ColumnElement[bool]:
-    """`records.external_id` among `external_ids` (on PostgreSQL one array parameter, not one per id, so
-    the statement text is the same every page)."""
-    if session.get_bind().dialect.name == "postgresql":
-        return Record.external_id == any_(bindparam("external_ids", external_ids, type_=ARRAY(String)))
-    return Record.external_id.in_(external_ids)
+
+def _page_ids(session: Session, deals: tuple[DealSnapshot, ...]) -> ColumnElement[bool]:
+    """`records.external_id` among the page's deal ids."""
+    return among(session, Record.external_id, [d.id for d in deals], "external_ids")
 
 
 def _apply_page(runtime: Runtime, adapter: CRMAdapter, ids: tuple[int, int], page: DealPage,
@@ -198,7 +195,7 @@ def _apply_page(runtime: Runtime, adapter: CRMAdapter, ids: tuple[int, int], pag
             .where(SyncRun.id == run_id)).one()
         # One query for which deals exist; the common case (no stage move) is then one upsert statement.
         known = set(uow.session.scalars(select(Record.external_id).where(
-            Record.connection_id == connection.id, _among(uow.session, [d.id for d in page.deals]))))
+            Record.connection_id == connection.id, _page_ids(uow.session, page.deals))))
         for deal in page.deals:
             if deal.id in details:
                 snapshot = details[deal.id]
