@@ -145,7 +145,7 @@ def baseline(current: PersonaSet, n: int, seed: int, today: date, floor: int) ->
         count += len(values)
         started = time.perf_counter()
         for v in values:
-            prepared = prepare(v, current.fields, today)
+            prepared = current.preparer(v, today)
             for quick in quicks:
                 quick(prepared)
         middle = time.perf_counter()

@@ -1,7 +1,7 @@
 """Benchmark persona scoring: 5 personas x 20 mixed criteria over N synthetic leads (seeded).
 
 Run from the repo root: ``python -m bench.scoring [--leads N] [--seed S]``. Measures the pure
-scorer (``prepare`` once per lead, then ``CompiledPersona.quick`` per persona) in (lead x persona)
+scorer (a ``Preparer`` once per lead, then ``CompiledPersona.quick`` per persona) in (lead x persona)
 evaluations/s, and in the same run a NumPy evaluation of the same rules on the same data (columns
 as arrays, matches as boolean masks, weights as a matrix). Exits 1 unless both give identical
 (score, grade, completeness, disqualified) for every lead and persona. Not a test: timings are
@@ -26,7 +26,7 @@ import numpy as np
 
 from service.domain.fields import Constraints, FieldSpec, FieldType
 from service.domain.personas import Criterion, CriterionKind, Grade, Matcher, PersonaSpec, Ring, parse_criteria
-from service.domain.scoring import CompiledPersona, prepare
+from service.domain.scoring import CompiledPersona, Preparer
 
 TARGET = 200_000
 TODAY = date(2025, 6, 1)
@@ -137,13 +137,14 @@ def run_pure(fields: dict[str, FieldSpec], personas: Sequence[PersonaSpec], lead
     """((wall, CPU) seconds, results in lead-major order) of prepare once per lead + quick per persona."""
     compiled = [CompiledPersona(p, fields) for p in personas]
     quicks = [c.quick for c in compiled]
+    prepare = Preparer(fields)
     out: list[tuple[int, Grade, int, bool]] = []
     append = out.append
     gc.disable()  # as timeit does: keeping 1M results alive would otherwise trigger full collections
     try:
         start = clock()
         for values in leads:
-            prepared = prepare(values, fields, TODAY)
+            prepared = prepare(values, TODAY)
             for quick in quicks:
                 append(quick(prepared))
         return since(start), out

@@ -32,7 +32,7 @@ from sqlalchemy.orm import Session
 
 from service.domain.fields import FieldSpec
 from service.domain.personas import Grade, PersonaSpec, PersonaSpecError, Ring, parse_criteria, parse_thresholds
-from service.domain.scoring import CompiledPersona, prepare, trend
+from service.domain.scoring import CompiledPersona, Preparer, trend
 from service.models import Field, Persona, RecordScore
 from service.services.common import among
 from service.services.policy import field_spec
@@ -50,14 +50,16 @@ Insert = PgInsert | SqliteInsert
 @dataclass(frozen=True)
 class PersonaSet:
     """The active personas, compiled once per set of persona versions and field definitions; `scored` holds
-    only the fields some persona's criteria read (all prepare() needs for quick scoring) and `ranks` each
-    persona's ring order (core first, as best_fit breaks ties), aligned with `specs`."""
+    only the fields some persona's criteria read, `preparer` converts records' values of those fields for
+    quick scoring, and `ranks` holds each persona's ring order (core first, as best_fit breaks ties),
+    aligned with `specs`."""
 
     fields: dict[str, FieldSpec]
     compiled: tuple[CompiledPersona, ...]
     specs: tuple[PersonaSpec, ...]
     names: dict[int, str]
     scored: dict[str, FieldSpec]
+    preparer: Preparer
     ranks: tuple[int, ...]
 
     def rings(self) -> dict[int, Ring]:
@@ -107,8 +109,9 @@ def persona_set(session: Session) -> PersonaSet:
 def compile_set(fields: dict[str, FieldSpec], specs: Sequence[PersonaSpec], names: dict[int, str]) -> PersonaSet:
     """The PersonaSet of valid persona specs (PersonaSpecError when one no longer fits `fields`)."""
     read = {c.field for s in specs for c in s.criteria}
+    scored = {k: f for k, f in fields.items() if k in read}
     return PersonaSet(fields=fields, compiled=tuple(CompiledPersona(s, fields) for s in specs), specs=tuple(specs),
-                      names=names, scored={k: f for k, f in fields.items() if k in read},
+                      names=names, scored=scored, preparer=Preparer(scored),
                       ranks=tuple(list(Ring).index(s.ring) for s in specs))
 
 
@@ -116,7 +119,7 @@ def compute_row(personas: PersonaSet, record_id: int, values: Mapping[str, Any],
                 previous: Mapping[str, Any] | None, floor: int) -> dict[str, Any]:
     """The record_scores row of one record: every active persona's score, the best match (None below
     `floor`: no persona fits, as `best_fit` picks it) and the trend against the previous row."""
-    prepared = prepare(values, personas.scored, today)
+    prepared = personas.preparer(values, today)
     before = {s["persona_id"]: s["score"] for s in (previous or {}).get("scores") or ()}
     scores: list[dict[str, Any]] = []
     top: dict[str, Any] | None = None  # the first highest score

@@ -51,11 +51,30 @@ def test_domain_modules_import_only_pure_stdlib_and_the_domain_itself(path: Path
             assert name in ALLOWED_IMPORTS or name.startswith("service.domain"), f"{path.name} imports {name}"
 
 
+# The one exception: score_rules generates the quick scorer, and only from `_source`, which refuses any line
+# holding more than names, numbers and operators (see test_scoring's hostile-persona test).
+GENERATES_CODE = "score_rules.py"
+
+
 @pytest.mark.parametrize("path", MODULES, ids=lambda p: p.name)
 def test_domain_modules_never_evaluate_code(path: Path) -> None:
     for node in ast.walk(tree_of(path)):
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+            if path.name == GENERATES_CODE and node.func.id == "exec":
+                source = node.args[0]
+                assert isinstance(source, ast.Call) and isinstance(source.func, ast.Name), path.name
+                assert source.func.id == "_source", f"{path.name} executes code not built by _source"
+                continue
             assert node.func.id not in {"eval", "exec", "compile", "__import__", "open"}, path.name
+
+
+def test_generated_code_refuses_anything_but_names_and_operators() -> None:
+    from service.domain.score_rules import _source
+
+    assert _source("f", "v", ["r0 = G0(get(K0), N0)"], "return r0").startswith("def f(v):")
+    for line in ('r0 = "x"', "r0 = 1\nimport os", "r0 = b'\\x00'", "r0 = f(v); __import__(v)", "r0 = {}"):
+        with pytest.raises(ValueError, match="refusing"):
+            _source("f", "v", [line])
 
 
 @pytest.mark.parametrize("path", MODULES, ids=lambda p: p.name)

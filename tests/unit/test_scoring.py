@@ -398,3 +398,22 @@ def test_trend(previous: int | None, current: int, threshold: int, expected: Tre
 def test_the_benchmark_scenario_agrees_with_numpy() -> None:
     bench = pytest.importorskip("bench.scoring")
     assert bench.main(["--leads", "300", "--seed", "3"]) == 0
+
+
+def test_generated_quick_reads_keys_and_patterns_as_values_never_as_code() -> None:
+    hostile = 'x"] or __import__("os").exit(3) #\n'
+    fields = {hostile: FieldSpec(hostile, "Hostile", FieldType.TEXT), "n": FieldSpec("n", "N", FieldType.NUMBER)}
+    items = [{"field": hostile, "matcher": "regex", "pattern": '"\\); raise SystemExit #', "weight": 2},
+             {"field": hostile, "matcher": "in", "values": ['a"b', "\n"], "kind": "must"},
+             {"field": "n", "matcher": "range", "min": 1, "max": 2, "soft_margin": 1}]
+    compiled = CompiledPersona(PersonaSpec(1, 1, '")\nraise SystemExit', Ring.CORE, parse_criteria(items, fields)),
+                               fields)
+    for values in ({hostile: '"); raise SystemExit #', "n": 2.5}, {hostile: 'A"B', "n": 0}, {}):
+        prepared = prepare(values, fields, TODAY)
+        result = compiled.explain(prepared)
+        assert compiled.quick(prepared) == (result.score, result.grade, result.completeness, result.disqualified)
+    # W = 4: the pattern matches its own text (+2), the must misses (-1), n is in range (+1): 50 + 50 * 2 / 4 = 75,
+    # capped at 59 by the missed must.
+    matched = prepare({hostile: '"); raise SystemExit #', "n": 1.5}, fields, TODAY)
+    assert compiled.quick(matched)[:2] == (59, Grade.C)
+    assert compiled.explain(matched).capped
