@@ -59,8 +59,11 @@ def rfc3339_of(when: datetime) -> str:
 
 def text_of(value: object) -> str | None:
     """A raw API value as the string the service compares: 50000.0 -> "50000", [1, 2] -> "1,2"."""
-    if value is None:
-        return None
+    kind = type(value)
+    if kind is str or value is None:  # the common cases first: this runs for every field of every deal
+        return value  # type: ignore[return-value]
+    if kind is int:
+        return str(value)
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, float):

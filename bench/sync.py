@@ -60,7 +60,7 @@ class Pass:
 
 
 def bare_fetch(crm: CRM, sandbox: Any) -> Pass:
-    """Fetch every page with plain httpx, restarting the query after ~10,000 results as the sync does."""
+    """Fetch every page with plain httpx, restarting a windowed query after ~10,000 results as the sync does."""
     logged = len(crm.page_calls(sandbox))
     started, count, since, after, seen = time.perf_counter(), 0, EPOCH, None, 0
     with crm.client(sandbox) as client:
@@ -70,7 +70,7 @@ def bare_fetch(crm: CRM, sandbox: Any) -> Pass:
             if page.next_after is None:
                 return Pass(count, time.perf_counter() - started, crm.page_calls(sandbox)[logged:])
             seen += len(page.records)
-            if seen + PAGE_SIZE > SEARCH_RESULT_CAP:  # service.services.sync._advance
+            if crm.windowed and seen + PAGE_SIZE > SEARCH_RESULT_CAP:  # service.services.sync._advance
                 since = max((crm.modified(r) for r in page.records), default=since)
                 after, seen = None, 0
             else:

@@ -3,8 +3,9 @@ state, one page of the bare httpx fetch with exactly the query the adapter sends
 the rate-limited run's settings.
 
 Seeded deals get modification times 0.1 s apart ending just before now (HubSpot: the real creation time), so
-few deals share a second: every sync restarts its query at the newest modification time seen after ~10,000
-results (service.services.sync), re-reading the deals of that instant, and the bare loop does the same.
+few deals share a second. HubSpot's search stops at 10,000 results, so its sync restarts the query at the
+newest modification time seen after ~10,000 results (service.services.sync), re-reading the deals of that
+instant, and the bare loop does the same; the other CRMs page to the end.
 """
 
 from __future__ import annotations
@@ -76,6 +77,7 @@ class CRM(ABC):
     kind: str
     label: str
     limit: Limit
+    windowed = False  # the adapter's windowed_search: the query restarts every ~10,000 results
 
     @abstractmethod
     def sandbox(self, limited: bool) -> SandboxBase:
@@ -114,6 +116,7 @@ class HubSpot(CRM):
     """POST /crm/v3/objects/deals/search, offset cursor `after`, 5 searches/s."""
 
     kind, label, token = "hubspot", "HubSpot", "pat-bench"
+    windowed = True
     limit = Limit(24_000, 5, 1.0, hubspot_limiter_buckets()["search"], "HubSpot's 5/s search limit")
 
     def sandbox(self, limited: bool) -> HubSpotSandbox:

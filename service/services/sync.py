@@ -3,13 +3,14 @@
 Pages through the deals modified since the stored cursor, upserts them by (connection, external
 id), and gates every stage move it finds exactly as if its webhook had arrived. Each page is
 committed together with the cursor it advances, so a crash loses nothing and repeats nothing
-that matters (re-reading a page is idempotent).
+that matters (re-reading a page is idempotent). The next page is fetched while one is written.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -125,15 +126,29 @@ def execute_sync(runtime: Runtime, run_id: int, progress: Progress | None = None
         properties = [m.property for m in mapping]
         adapter = runtime.adapter(connection)
         uow.commit()
+    windowed = getattr(adapter, "windowed_search", False)
+
+    def fetch(since: datetime, after: str | None) -> DealPage:
+        return adapter.search_deals_modified_since(since, properties, after, PAGE_SIZE)
+
     try:
-        while True:
-            page = adapter.search_deals_modified_since(window.since, properties, window.after, PAGE_SIZE)
-            last = _apply_page(runtime, adapter, (run_id, connection_id), page, (properties, mapping), baseline)
-            if progress is not None:
-                progress(last)
-            if page.next_after is None:
-                break
-            _advance(window, page, windowed=getattr(adapter, "windowed_search", False))
+        # The next page is fetched while this one is written: its query is known before the write, and
+        # nothing about it is stored until its own page commits. The adapter is never used by both threads
+        # at once: stage-moved deals are read (_details) before the next fetch starts.
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"sync-{run_id}-fetch") as fetcher:
+            page = fetch(window.since, window.after)
+            while True:
+                details = _details(runtime, adapter, connection_id, page.deals, properties, baseline)
+                following: Future[DealPage] | None = None
+                if page.next_after is not None:
+                    _advance(window, page, windowed)
+                    following = fetcher.submit(fetch, window.since, window.after)
+                last = _apply_page(runtime, run_id, page, details, mapping)
+                if progress is not None:
+                    progress(last)
+                if following is None:
+                    break
+                page = following.result()
         return _finish(runtime, run_id, "done", None)
     except CRMError as exc:
         log.warning("sync run %s failed: %s", run_id, exc)
@@ -180,13 +195,10 @@ def _page_ids(session: Session, deals: tuple[DealSnapshot, ...]) -> ColumnElemen
     return among(session, Record.external_id, [d.id for d in deals], "external_ids")
 
 
-def _apply_page(runtime: Runtime, adapter: CRMAdapter, ids: tuple[int, int], page: DealPage,
-                fields: tuple[list[str], list[MappedField]], baseline: bool) -> SyncRun:
-    """Write one page with the cursor it advances, in one transaction. `ids` is (run id, connection id),
-    `fields` the run's (properties, mapping), both read once when the run starts."""
-    run_id, connection_id = ids
-    properties, mapping = fields
-    details = _details(runtime, adapter, connection_id, page.deals, properties, baseline)
+def _apply_page(runtime: Runtime, run_id: int, page: DealPage, details: dict[str, DealSnapshot],
+                mapping: list[MappedField]) -> SyncRun:
+    """Write one page with the cursor it advances, in one transaction. `details` holds the full snapshots
+    of the page's moved deals, `mapping` the run's fields (read once when the run starts)."""
     now = runtime.clock()
     window = timedelta(hours=runtime.settings.sync_window_hours)
     with runtime.uow() as uow:
