@@ -15,22 +15,17 @@ from adapters.sandbox.hubspot import HubSpotSandbox
 from service.models import Connection, Record, SyncRun
 from service.runtime import Runtime
 from service.services import sync
-from service.services.connections import create_connection, refresh_pipelines
+from tests.integration.syncing import connect_hubspot, hubspot_with_deals, run_sync
 
 DEALS = 1_000  # five pages
 TOKEN = "pat-prefetch-test"
-UNLIMITED = (10_000_000, 1.0)
 SEARCH = "/crm/v3/objects/deals/search"
 
 
 @pytest.fixture
 def crm() -> Iterator[HubSpotSandbox]:
-    sandbox = HubSpotSandbox(access_token=TOKEN, rate_limit=UNLIMITED, search_rate_limit=UNLIMITED)
-    sandbox.start()
-    for i in range(DEALS):
-        sandbox.ui_create_deal({"dealname": f"D{i}", "dealstage": "appointmentscheduled", "pipeline": "default"})
-    yield sandbox
-    sandbox.stop()
+    with hubspot_with_deals(TOKEN, DEALS) as sandbox:
+        yield sandbox
 
 
 class Overlap:
@@ -68,30 +63,9 @@ def overlap(runtime: Runtime, monkeypatch: pytest.MonkeyPatch) -> Overlap:
     return seen
 
 
-def connect(runtime: Runtime, sandbox: HubSpotSandbox) -> int:
-    with runtime.uow() as uow:
-        connection = create_connection(runtime, uow, {
-            "name": "prefetch", "kind": "hubspot", "base_url": sandbox.base_url, "access_token": TOKEN,
-            "client_secret": "s", "rate_limits": {"default": {"requests": 1_000_000, "seconds": 1},
-                                                  "search": {"requests": 1_000_000, "seconds": 1}}})
-        uow.commit()
-        connection_id = connection.id
-    refresh_pipelines(runtime, connection_id)
-    return connection_id
-
-
-def run_sync(runtime: Runtime, connection_id: int, progress: sync.Progress | None = None) -> SyncRun:
-    with runtime.uow() as uow:
-        run_id = sync.request_sync(uow, connection_id, full=False, trigger="test", now=runtime.clock()).id
-        uow.commit()
-    sync.run_queued_syncs(runtime, progress)
-    with runtime.uow() as uow:
-        return uow.session.get_one(SyncRun, run_id)
-
-
 def test_a_failure_on_a_prefetched_page_keeps_the_pages_before_it_and_the_next_run_resumes_there(
         runtime: Runtime, crm: HubSpotSandbox, overlap: Overlap) -> None:
-    connection_id = connect(runtime, crm)
+    connection_id = connect_hubspot(runtime, crm, TOKEN)
 
     def fail_after_first_page(run: SyncRun) -> None:
         if run.pages == 1:  # page 2 is already fetched by now: the failure hits page 3
@@ -117,7 +91,7 @@ def test_a_failure_on_a_prefetched_page_keeps_the_pages_before_it_and_the_next_r
 
 def test_moved_deals_are_read_while_no_page_is_being_fetched(
         runtime: Runtime, crm: HubSpotSandbox, overlap: Overlap) -> None:
-    connection_id = connect(runtime, crm)
+    connection_id = connect_hubspot(runtime, crm, TOKEN)
     assert run_sync(runtime, connection_id).status == "done"
     with crm.lock:
         ids = sorted(deal.id for deal in crm.portal.live("deals"))

@@ -17,12 +17,11 @@ from adapters.sandbox.hubspot import HubSpotSandbox
 from service.models import Record, SyncRun
 from service.runtime import Runtime
 from service.services import sync
-from service.services.connections import create_connection, refresh_pipelines
+from tests.integration.syncing import connect_hubspot, hubspot_with_deals, run_sync
 
 CAP = 600
 DEALS = 1_500
 TOKEN = "pat-cap-test"
-UNLIMITED = (10_000_000, 1.0)
 SEARCH = "/crm/v3/objects/deals/search"
 
 
@@ -30,30 +29,13 @@ SEARCH = "/crm/v3/objects/deals/search"
 def crm(monkeypatch: pytest.MonkeyPatch) -> Iterator[HubSpotSandbox]:
     """A sandbox holding DEALS deals whose search refuses to page past CAP results."""
     monkeypatch.setattr(hubspot_search, "MAX_RESULTS", CAP)
-    sandbox = HubSpotSandbox(access_token=TOKEN, rate_limit=UNLIMITED, search_rate_limit=UNLIMITED)
-    sandbox.start()
-    for i in range(DEALS):
-        sandbox.ui_create_deal({"dealname": f"D{i}", "dealstage": "appointmentscheduled", "pipeline": "default"})
-    yield sandbox
-    sandbox.stop()
+    with hubspot_with_deals(TOKEN, DEALS) as sandbox:
+        yield sandbox
 
 
 def synced(runtime: Runtime, sandbox: HubSpotSandbox) -> SyncRun:
     """A first sync of a new connection to the sandbox; the finished run."""
-    with runtime.uow() as uow:
-        connection = create_connection(runtime, uow, {
-            "name": "capped", "kind": "hubspot", "base_url": sandbox.base_url, "access_token": TOKEN,
-            "client_secret": "s", "rate_limits": {"default": {"requests": 1_000_000, "seconds": 1},
-                                                  "search": {"requests": 1_000_000, "seconds": 1}}})
-        uow.commit()
-        connection_id = connection.id
-    refresh_pipelines(runtime, connection_id)
-    with runtime.uow() as uow:
-        run_id = sync.request_sync(uow, connection_id, full=False, trigger="test", now=runtime.clock()).id
-        uow.commit()
-    sync.run_queued_syncs(runtime)
-    with runtime.uow() as uow:
-        return uow.session.get_one(SyncRun, run_id)
+    return run_sync(runtime, connect_hubspot(runtime, sandbox, TOKEN))
 
 
 def test_given_more_deals_than_the_search_cap_when_synced_then_every_deal_is_stored_exactly_once(

@@ -11,10 +11,10 @@ from sqlalchemy import func, select
 
 from adapters.sandbox.amocrm import AmoCRMSandbox
 from adapters.sandbox.amocrm_state import USER_ANNA
-from service.models import Record, SyncRun
+from service.models import Record
 from service.runtime import Runtime
 from service.services import sync
-from service.services.connections import create_connection, refresh_pipelines
+from tests.integration.syncing import UNLIMITED, connect, run_sync
 
 CAP = 600  # the planning cap lowered so a few hundred leads stand for HubSpot's 10,000
 LEADS = 1_500
@@ -39,21 +39,13 @@ def crm() -> Iterator[AmoCRMSandbox]:
 def test_leads_sharing_one_second_beyond_the_cap_are_synced_once_each(
         runtime: Runtime, crm: AmoCRMSandbox, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(sync, "SEARCH_RESULT_CAP", CAP)
-    with runtime.uow() as uow:
-        connection = create_connection(runtime, uow, {
-            "name": "amo", "kind": "amocrm", "base_url": crm.base_url, "access_token": crm.access_token,
-            "account_id": str(crm.account_id), "rate_limits": {"default": {"requests": 1_000_000, "seconds": 1}}})
-        uow.commit()
-        connection_id = connection.id
-    refresh_pipelines(runtime, connection_id)
-    with runtime.uow() as uow:
-        run_id = sync.request_sync(uow, connection_id, full=False, trigger="test", now=runtime.clock()).id
-        uow.commit()
+    connection_id = connect(runtime, {
+        "name": "amo", "kind": "amocrm", "base_url": crm.base_url, "access_token": crm.access_token,
+        "account_id": str(crm.account_id), "rate_limits": {"default": UNLIMITED}})
 
-    sync.run_queued_syncs(runtime)
+    run = run_sync(runtime, connection_id)
 
     with runtime.read_uow() as uow:
-        run = uow.session.get_one(SyncRun, run_id)
         stored = uow.session.scalar(select(func.count()).select_from(Record)) or 0
         distinct = uow.session.scalar(select(func.count(func.distinct(Record.external_id)))) or 0
     assert (run.status, run.last_error) == ("done", None)
