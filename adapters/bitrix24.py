@@ -53,7 +53,7 @@ from adapters.bitrix24_mapping import (
 from adapters.bitrix24_webhooks import offline_event_of
 from adapters.errors import CRMRejected, CRMUnavailable
 from adapters.http import RetryPolicy, build_client, send_with_retry
-from adapters.leaky_bucket import LeakyBucket, Limiter
+from adapters.leaky_bucket import CLIENT_HEADROOM, LeakyBucket, Limiter
 from adapters.ratelimit import RateLimiter
 
 PAGE_SIZE = 50  # fixed by Bitrix24 for every *.list method
@@ -84,7 +84,7 @@ class Bitrix24Adapter(StageMover):
         `LeakyBucket.for_plan("enterprise")` for 5/250, or any RateLimiter.
         """
         base_url, self._token = endpoint_of(credentials)
-        self._limiter = limiter or LeakyBucket()
+        self._limiter = limiter or LeakyBucket.for_plan("standard", headroom=CLIENT_HEADROOM)
         self._policy = policy or RetryPolicy()
         self._offline_process_id: str | None = None
         self._client = build_client(

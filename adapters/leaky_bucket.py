@@ -23,6 +23,9 @@ Sleep = Callable[[float], None]
 
 STANDARD_PLAN = (2.0, 50)  # (drain per second, capacity) on every plan but Enterprise
 ENTERPRISE_PLAN = (5.0, 250)
+# Calls our counter keeps free under the portal's capacity: a request reaches Bitrix24 a little later than
+# we count it, so a counter run at exactly the portal's capacity is occasionally refused.
+CLIENT_HEADROOM = 2
 
 
 class Limiter(Protocol):
@@ -56,9 +59,10 @@ class LeakyBucket:
 
     @classmethod
     def for_plan(
-        cls, plan: str = "standard", *, clock: Clock = time.monotonic, sleep: Sleep = time.sleep
+        cls, plan: str = "standard", *, headroom: int = 0, clock: Clock = time.monotonic, sleep: Sleep = time.sleep
     ) -> LeakyBucket:
-        """The bucket for a Bitrix24 plan: "standard" (2/s, 50) or "enterprise" (5/s, 250).
+        """The bucket for a Bitrix24 plan: "standard" (2/s, 50) or "enterprise" (5/s, 250), its capacity
+        lowered by `headroom` (CLIENT_HEADROOM for our own side of a portal).
 
         Raises ValueError for another plan name.
         """
@@ -66,7 +70,7 @@ class LeakyBucket:
         if plan not in plans:
             raise ValueError(f"unknown Bitrix24 plan {plan!r}; expected one of {sorted(plans)}")
         rate, capacity = plans[plan]
-        return cls(rate, capacity, clock=clock, sleep=sleep)
+        return cls(rate, capacity - headroom, clock=clock, sleep=sleep)
 
     @property
     def level(self) -> float:

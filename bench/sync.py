@@ -199,13 +199,14 @@ def limited_run(crm: CRM, deals: int | None = None) -> None:
     if limit.burst:
         accepted = sorted(c["received_at"] for c in every if c["status"] not in REJECTED)
         drain = limit.requests / limit.seconds
-        phases = bucket_phases(accepted, drain, limit.burst)
+        phases = bucket_phases(accepted, drain, limit.qualify_burst or limit.burst)  # filled as far as we let it
         burst_rate = phases.burst_calls / phases.burst_seconds if phases.burst_seconds else 0.0
         print(f"{crm.kind} rate-limited sync: {len(calls)} page requests; burst until the bucket was full: "
               f"{phases.burst_calls} requests in {phases.burst_seconds:.1f} s = {burst_rate:.1f} req/s; then steady "
               f"drain: {phases.steady_calls} requests at {phases.steady_rate:.2f} req/s = "
               f"{phases.steady_rate / drain:.0%} of {limit.what} (target >= 90%), {phases.steady_rate / ours:.0%} "
-              f"of Qualify's own bucket; peak bucket level {phases.peak:.1f} (capacity {limit.burst}); {tail}")
+              f"of Qualify's own bucket; peak bucket level {phases.peak:.1f} (capacity {limit.burst}, Qualify's "
+              f"{limit.qualify_burst or limit.burst}); {tail}")
         return
     rate = windowed_rate(times, limit.seconds)
     published = limit.requests / limit.seconds

@@ -19,11 +19,13 @@ from typing import Any
 import httpx
 
 from adapters.amocrm import PAGE_MAX as AMO_PAGE_MAX
+from adapters.amocrm import amocrm_limiter_buckets
 from adapters.amocrm_mapping import unix_of
 from adapters.bitrix24 import PAGE_SIZE as B24_PAGE_SIZE
 from adapters.bitrix24_mapping import iso_of, select_of
 from adapters.hubspot import hubspot_limiter_buckets
 from adapters.hubspot_mapping import props_of
+from adapters.leaky_bucket import CLIENT_HEADROOM, STANDARD_PLAN
 from adapters.pipedrive import PAGE_MAX as PD_PAGE_MAX
 from adapters.pipedrive import pipedrive_limiter_buckets
 from adapters.pipedrive_mapping import rfc3339_of
@@ -63,6 +65,7 @@ class Limit:
     qualify: tuple[int, float]
     what: str
     burst: int = 0
+    qualify_burst: int = 0  # Qualify's own bucket capacity (kept under the CRM's `burst`)
 
 
 def seed_times(deals: int) -> list[float]:
@@ -204,7 +207,7 @@ class AmoCRM(CRM):
     """GET /api/v4/leads?filter[updated_at][from]=&order[updated_at]=asc, page numbers, 7 requests/s."""
 
     kind, label = "amocrm", "amoCRM"
-    limit = Limit(36_000, 7, 1.0, (6, 1.0), "amoCRM's 7/s limit")
+    limit = Limit(36_000, 7, 1.0, amocrm_limiter_buckets()["default"], "amoCRM's 7/s limit")
 
     def sandbox(self, limited: bool) -> AmoCRMSandbox:
         return AmoCRMSandbox(rate_limit=(self.limit.requests, self.limit.seconds) if limited else (HUGE, 1.0))
@@ -250,7 +253,8 @@ class Bitrix24(CRM):
     """crm.deal.list with a >ID cursor and start=-1 (50 per page), leaky bucket 2/s, burst 50."""
 
     kind, label = "bitrix24", "Bitrix24"
-    limit = Limit(5_500, 2, 1.0, (2, 1.0), "Bitrix24's leaky bucket (2/s drain)", burst=50)
+    limit = Limit(5_500, 2, 1.0, (2, 1.0), "Bitrix24's leaky bucket (2/s drain)", burst=STANDARD_PLAN[1],
+                  qualify_burst=STANDARD_PLAN[1] - CLIENT_HEADROOM)
 
     def sandbox(self, limited: bool) -> Bitrix24Sandbox:
         bucket = (self.limit.requests / self.limit.seconds, self.limit.burst) if limited else (float(HUGE), HUGE)

@@ -75,10 +75,14 @@ class Runtime:
         return build_adapter(connection, self.secrets(connection), **kwargs)
 
     def _leaky_bucket(self, connection_id: int) -> Any:
-        from adapters.leaky_bucket import LeakyBucket
+        from adapters.leaky_bucket import CLIENT_HEADROOM, LeakyBucket
 
         with self.cache_lock:
-            return self.cache.setdefault(("leaky-bucket", connection_id), LeakyBucket())
+            bucket = self.cache.get(("leaky-bucket", connection_id))
+            if bucket is None:
+                bucket = self.cache[("leaky-bucket", connection_id)] = LeakyBucket.for_plan(
+                    "standard", headroom=CLIENT_HEADROOM)
+            return bucket
 
     def verifier(self, connection: Any) -> WebhookVerifier:
         """The webhook verifier for a connection model."""

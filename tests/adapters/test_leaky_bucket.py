@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from adapters.leaky_bucket import ENTERPRISE_PLAN, STANDARD_PLAN, LeakyBucket
+from adapters.leaky_bucket import CLIENT_HEADROOM, ENTERPRISE_PLAN, STANDARD_PLAN, LeakyBucket
 from adapters.ratelimit import RateLimitTimeoutError
 
 
@@ -93,6 +93,8 @@ def test_given_plans_when_for_plan_then_standard_and_enterprise_limits() -> None
     assert (enterprise.drain_rate, enterprise.capacity) == ENTERPRISE_PLAN == (5.0, 250)
     with pytest.raises(ValueError):
         LeakyBucket.for_plan("gold")
+    ours = LeakyBucket.for_plan("standard", headroom=CLIENT_HEADROOM)
+    assert (ours.drain_rate, ours.capacity) == (2.0, 50 - CLIENT_HEADROOM)
 
 
 @pytest.mark.parametrize(("rate", "capacity"), [(0.0, 5), (-1.0, 5), (2.0, 0)])
