@@ -68,6 +68,9 @@ class Bitrix24Adapter(StageMover):
 
     kind = "bitrix24"
     stage_property, pipeline_property = "STAGE_ID", "CATEGORY_ID"
+    # Deal pages come in ID order (the fast >ID pattern), not by modification time: sync moves its
+    # cursor only after the last page.
+    modification_ordered = False
 
     def __init__(
         self,
@@ -166,27 +169,31 @@ class Bitrix24Adapter(StageMover):
     def search_deals_modified_since(
         self, since: datetime, properties: Sequence[str], after: str | None = None, limit: int = 200
     ) -> DealPage:
-        """One page (50, fixed by Bitrix24) of deals with DATE_MODIFY >= `since`, in ID order.
+        """Deals with DATE_MODIFY >= `since` in ID order, as many calls of Bitrix24's fixed 50 as fill `limit`.
 
         Uses the fast pattern from settings/performance/huge-data.md: `start=-1` (no COUNT, so
         `total` is None) and a `>ID` filter; the cursor is the last deal id seen. `>=` rather than `>`
         on DATE_MODIFY because Bitrix24 dates have whole seconds. Pages are in ID order, not by
-        modification time: advance `since` only after the last page. `limit` is ignored.
-        Raises CRMUnavailable when the cursor does not advance.
+        modification time (see `modification_ordered`). Raises CRMUnavailable when the cursor does not advance.
         """
         last_id = int(after) if after else 0
-        params = {
-            "filter": {">=DATE_MODIFY": iso_of(since), ">ID": last_id},
-            "order": {"ID": "ASC"}, "select": select_of(properties), "start": -1,
-        }  # fmt: skip
-        records = self._result("crm.deal.list", params) or []
-        deals = tuple(snapshot_of(record) for record in records)
-        if len(deals) < PAGE_SIZE:
-            return DealPage(deals=deals, next_after=None)
-        newest = max(int(d.id) for d in deals)
-        if newest <= last_id:
-            raise CRMUnavailable(f"crm.deal.list: >ID cursor did not advance past {last_id}")
-        return DealPage(deals=deals, next_after=str(newest))
+        deals: list[DealSnapshot] = []
+        while True:
+            params = {
+                "filter": {">=DATE_MODIFY": iso_of(since), ">ID": last_id},
+                "order": {"ID": "ASC"}, "select": select_of(properties), "start": -1,
+            }  # fmt: skip
+            records = self._result("crm.deal.list", params) or []
+            batch = [snapshot_of(record) for record in records]
+            deals.extend(batch)
+            if len(batch) < PAGE_SIZE:
+                return DealPage(deals=tuple(deals), next_after=None)
+            newest = max(int(d.id) for d in batch)
+            if newest <= last_id:
+                raise CRMUnavailable(f"crm.deal.list: >ID cursor did not advance past {last_id}")
+            last_id = newest
+            if len(deals) >= limit:
+                return DealPage(deals=tuple(deals), next_after=str(newest))
 
     def update_deal(self, deal_id: str, properties: Mapping[str, str]) -> None:
         """crm.deal.update with `fields` (STAGE_ID, UF_CRM_*...; unknown fields are ignored by Bitrix24).

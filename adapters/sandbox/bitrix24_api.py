@@ -8,8 +8,10 @@ and `next`, settings/performance/huge-data.md). Filters understand the prefixes 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from bisect import bisect_right
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from itertools import islice
 from typing import Any
 from urllib.parse import unquote
 
@@ -42,8 +44,10 @@ def _compare(actual: Any, op: str, wanted: Any) -> bool:
         return op in ("!", "!=") and wanted not in (None, "")
     left: Any
     right: Any
-    left_time, right_time = parse_time(actual), parse_time(wanted)
-    if left_time is not None and right_time is not None and not str(wanted).lstrip("-").isdigit():
+    # A digits-only wanted value (an ID) compares as a number, never as a time: no need to parse times.
+    timed = not str(wanted).lstrip("-").isdigit()
+    left_time, right_time = (parse_time(actual), parse_time(wanted)) if timed else (None, None)
+    if left_time is not None and right_time is not None:
         left, right = left_time, right_time
     else:
         try:
@@ -56,17 +60,26 @@ def _compare(actual: Any, op: str, wanted: Any) -> bool:
     }[op]  # fmt: skip
 
 
-def matches(record: Mapping[str, Any], flt: Any) -> bool:
-    """Whether a record passes a Bitrix24 filter object (case-insensitive field names)."""
-    if not isinstance(flt, dict):
-        return True
-    upper = {str(k).upper(): v for k, v in record.items()}
-    for key, wanted in flt.items():
+def _field(record: Mapping[str, Any], name: str) -> Any:
+    """A record's value of an upper-case field name, matching its keys case-insensitively."""
+    if name in record:
+        return record[name]
+    return {str(k).upper(): v for k, v in record.items()}.get(name)
+
+
+def _terms(flt: Any) -> list[tuple[str, str, Any]]:
+    """A filter object as (upper-case field, operator, wanted value) terms."""
+    terms = []
+    for key, wanted in (flt.items() if isinstance(flt, dict) else ()):
         op = next((o for o in _OPS if str(key).startswith(o)), "")
-        field = str(key)[len(op) :].upper()
-        if not _compare(upper.get(field), op, wanted):
-            return False
-    return True
+        terms.append((str(key)[len(op) :].upper(), op, wanted))
+    return terms
+
+
+def matching(records: Iterable[Mapping[str, Any]], flt: Any) -> list[Any]:
+    """The records that pass a Bitrix24 filter object (the filter read once for all of them)."""
+    terms = _terms(flt)
+    return [r for r in records if all(_compare(_field(r, field), op, wanted) for field, op, wanted in terms)]
 
 
 def ordered(records: list[dict[str, Any]], order: Any) -> list[dict[str, Any]]:
@@ -75,7 +88,9 @@ def ordered(records: list[dict[str, Any]], order: Any) -> list[dict[str, Any]]:
     for field, direction in reversed(list(order.items()) if isinstance(order, dict) else []):
 
         def key(r: dict[str, Any], f: str = str(field).upper()) -> tuple[int, float, str]:
-            value = {str(k).upper(): v for k, v in r.items()}.get(f)
+            value = _field(r, f)
+            if type(value) is int:
+                return 0, float(value), ""
             text = "" if value is None else str(value)
             return (0, float(text), "") if text.lstrip("-").replace(".", "", 1).isdigit() else (1, 0.0, text)
 
@@ -83,13 +98,17 @@ def ordered(records: list[dict[str, Any]], order: Any) -> list[dict[str, Any]]:
     return out
 
 
-def page(records: list[Any], params: Mapping[str, Any], wrap: str | None = None) -> dict[str, Any]:
-    """One page of 50 from `start`; start=-1 answers the first 50 with neither total nor next."""
+def page(records: list[Any], params: Mapping[str, Any], wrap: str | None = None,
+         shape: Callable[[Any], Any] | None = None) -> dict[str, Any]:
+    """One page of 50 from `start`, each record passed through `shape`; start=-1 answers the first 50
+    with neither total nor next."""
     try:
         start = int(str(params.get("start", 0) or 0))
     except ValueError:
         start = 0
     chunk = records[max(start, 0) : max(start, 0) + PAGE]
+    if shape is not None:
+        chunk = [shape(r) for r in chunk]
     body: dict[str, Any] = {"result": {wrap: chunk} if wrap else chunk}
     if start >= 0:
         body["total"] = len(records)
@@ -124,9 +143,36 @@ def deal_list(ctx: Context, p: dict[str, Any]) -> dict[str, Any]:
     flt = p.get("filter")
     if "ignore_id_filter" in ctx.quirks and isinstance(flt, dict):
         flt = {k: v for k, v in flt.items() if k.upper().lstrip("<>=!") != "ID"}
-    records = [d for d in ctx.portal.deals.values() if matches(d, flt)]
-    records = ordered(records, p.get("order") or {"ID": "ASC"})
-    return page([selected(d, p.get("select")) for d in records], p)
+    order = p.get("order") or {"ID": "ASC"}
+    after = _after_id(flt) if str(p.get("start")) == "-1" and _by_id(order) else None
+    if after is not None:  # the fast pattern (start=-1, >ID, ID order): walk the ID index, as the portal's DB does
+        records = _first_after(ctx.portal.deals, after, _terms(flt))
+    else:
+        records = ordered(matching(ctx.portal.deals.values(), flt), order)
+    return page(records, p, shape=lambda d: selected(d, p.get("select")))
+
+
+def _by_id(order: Any) -> bool:
+    return isinstance(order, dict) and [(str(k).upper(), str(v).upper()) for k, v in order.items()] == [("ID", "ASC")]
+
+
+def _after_id(flt: Any) -> int | None:
+    """The `>ID` bound of a filter, when it has a whole-number one."""
+    wanted = flt.get(">ID", flt.get(">id")) if isinstance(flt, dict) else None
+    return int(str(wanted)) if wanted is not None and str(wanted).lstrip("-").isdigit() else None
+
+
+def _first_after(deals: Mapping[int, dict[str, Any]], after: int, terms: list[tuple[str, str, Any]]) -> list[Any]:
+    """The first PAGE deals with an ID above `after`, in ID order, that pass every filter term."""
+    ids = sorted(deals)
+    found: list[Any] = []
+    for deal_id in islice(ids, bisect_right(ids, after), None):
+        deal = deals[deal_id]
+        if all(_compare(_field(deal, field), op, wanted) for field, op, wanted in terms):
+            found.append(deal)
+            if len(found) == PAGE:
+                break
+    return found
 
 
 def deal_add(ctx: Context, p: dict[str, Any]) -> dict[str, Any]:
@@ -154,8 +200,8 @@ def item_update(ctx: Context, p: dict[str, Any]) -> dict[str, Any]:
 def stage_history(ctx: Context, p: dict[str, Any]) -> dict[str, Any]:
     if str(p.get("entityTypeId")) != "2":
         raise B24Error(400, "ENTITY_TYPE_NOT_SUPPORTED", f"Entity type {p.get('entityTypeId')} is not supported")
-    records = ordered([h for h in ctx.portal.history if matches(h, p.get("filter"))], p.get("order") or {})
-    return page([selected(h, p.get("select") or list(h)) for h in records], p, wrap="items")
+    records = ordered(matching(ctx.portal.history, p.get("filter")), p.get("order") or {})
+    return page(records, p, wrap="items", shape=lambda h: selected(h, p.get("select") or list(h)))
 
 
 def category_list(ctx: Context, p: dict[str, Any]) -> dict[str, Any]:
@@ -166,7 +212,7 @@ def category_list(ctx: Context, p: dict[str, Any]) -> dict[str, Any]:
 
 
 def status_list(ctx: Context, p: dict[str, Any]) -> dict[str, Any]:
-    records = ordered([s for s in ctx.portal.statuses if matches(s, p.get("filter"))], p.get("order") or {})
+    records = ordered(matching(ctx.portal.statuses, p.get("filter")), p.get("order") or {})
     return {"result": records}
 
 
@@ -175,7 +221,7 @@ def deal_fields(ctx: Context, p: dict[str, Any]) -> dict[str, Any]:
 
 
 def userfield_list(ctx: Context, p: dict[str, Any]) -> dict[str, Any]:
-    return page([u for u in ctx.portal.userfields if matches(u, p.get("filter"))], p)
+    return page(matching(ctx.portal.userfields, p.get("filter")), p)
 
 
 def todo_add(ctx: Context, p: dict[str, Any]) -> dict[str, Any]:
@@ -183,8 +229,8 @@ def todo_add(ctx: Context, p: dict[str, Any]) -> dict[str, Any]:
 
 
 def activity_list(ctx: Context, p: dict[str, Any]) -> dict[str, Any]:
-    records = ordered([a for a in ctx.portal.activities if matches(a, p.get("filter"))], p.get("order") or {})
-    return page([selected(a, p.get("select")) for a in records], p)
+    records = ordered(matching(ctx.portal.activities, p.get("filter")), p.get("order") or {})
+    return page(records, p, shape=lambda a: selected(a, p.get("select")))
 
 
 def task_add(ctx: Context, p: dict[str, Any]) -> dict[str, Any]:
@@ -196,7 +242,7 @@ def task_get(ctx: Context, p: dict[str, Any]) -> dict[str, Any]:
 
 
 def task_list(ctx: Context, p: dict[str, Any]) -> dict[str, Any]:
-    records = ordered([t for t in ctx.portal.tasks if matches(t, p.get("filter"))], p.get("order") or {"ID": "ASC"})
+    records = ordered(matching(ctx.portal.tasks, p.get("filter")), p.get("order") or {"ID": "ASC"})
     return page([tasks.render(t, p.get("select")) for t in records], p, wrap="tasks")
 
 
@@ -207,7 +253,7 @@ def comment_add(ctx: Context, p: dict[str, Any]) -> dict[str, Any]:
 def user_get(ctx: Context, p: dict[str, Any]) -> dict[str, Any]:
     flt = p.get("filter") or p.get("FILTER") or {}
     flt = {k: v for k, v in flt.items() if str(k).upper() != "ACTIVE"} if isinstance(flt, dict) else {}
-    return page([u for u in ctx.portal.users if matches(u, flt)], p)
+    return page(matching(ctx.portal.users, flt), p)
 
 
 def _app_only(ctx: Context) -> None:

@@ -127,6 +127,7 @@ def execute_sync(runtime: Runtime, run_id: int, progress: Progress | None = None
         adapter = runtime.adapter(connection)
         uow.commit()
     windowed = getattr(adapter, "windowed_search", False)
+    ordered = getattr(adapter, "modification_ordered", True)
 
     def fetch(since: datetime, after: str | None) -> DealPage:
         return adapter.search_deals_modified_since(since, properties, after, PAGE_SIZE)
@@ -143,7 +144,7 @@ def execute_sync(runtime: Runtime, run_id: int, progress: Progress | None = None
                 if page.next_after is not None:
                     _advance(window, page, windowed)
                     following = fetcher.submit(fetch, window.since, window.after)
-                last = _apply_page(runtime, run_id, page, details, mapping)
+                last = _apply_page(runtime, run_id, page, details, mapping, ordered)
                 if progress is not None:
                     progress(last)
                 if following is None:
@@ -196,9 +197,10 @@ def _page_ids(session: Session, deals: tuple[DealSnapshot, ...]) -> ColumnElemen
 
 
 def _apply_page(runtime: Runtime, run_id: int, page: DealPage, details: dict[str, DealSnapshot],
-                mapping: list[MappedField]) -> SyncRun:
+                mapping: list[MappedField], ordered: bool = True) -> SyncRun:
     """Write one page with the cursor it advances, in one transaction. `details` holds the full snapshots
-    of the page's moved deals, `mapping` the run's fields (read once when the run starts)."""
+    of the page's moved deals, `mapping` the run's fields (read once when the run starts); `ordered`: the
+    CRM pages in modification order."""
     now = runtime.clock()
     window = timedelta(hours=runtime.settings.sync_window_hours)
     with runtime.uow() as uow:
@@ -223,8 +225,14 @@ def _apply_page(runtime: Runtime, run_id: int, page: DealPage, details: dict[str
         run.pages += 1
         run.fetched += len(page.deals)
         newest = max((d.modified_at for d in page.deals if d.modified_at), default=None)
-        if newest is not None and (connection.sync_cursor is None or newest > connection.sync_cursor):
-            connection.sync_cursor = run.cursor_to = newest
+        if newest is not None and (run.cursor_to is None or newest > run.cursor_to):
+            run.cursor_to = newest
+        # Pages in modification order move the cursor with each page. Pages in another order (Bitrix24: by
+        # ID) only with the last: a later page may still hold deals modified before this page's newest.
+        advance = ordered or page.next_after is None
+        if advance and run.cursor_to is not None and (
+                connection.sync_cursor is None or run.cursor_to > connection.sync_cursor):
+            connection.sync_cursor = run.cursor_to
         uow.commit()
     crash_point("after_sync_page")
     return run

@@ -76,7 +76,7 @@ def test_given_many_deals_when_searching_modified_since_then_pages_by_id_to_the_
     pages = 0
     with make_adapter(bitrix24, style) as adapter:
         while True:
-            page = adapter.search_deals_modified_since(since, ["UF_CRM_INDUSTRY"], after=after)
+            page = adapter.search_deals_modified_since(since, ["UF_CRM_INDUSTRY"], after=after, limit=50)
             pages += 1
             assert page.total is None  # start=-1 skips the COUNT
             seen.extend(d.id for d in page.deals)
@@ -91,6 +91,22 @@ def test_given_many_deals_when_searching_modified_since_then_pages_by_id_to_the_
     assert [c["params"]["filter"][">ID"] for c in calls] == [0, int(seen[49]), int(seen[99])]
     assert ">=DATE_MODIFY" in calls[0]["params"]["filter"]
 
+    with make_adapter(bitrix24, style) as adapter:  # the default limit (200): one page from the same 3 calls
+        whole = adapter.search_deals_modified_since(since, ["UF_CRM_INDUSTRY"])
+    assert [d.id for d in whole.deals] == seen and whole.next_after is None
+    again = bitrix24.api_calls("crm.deal.list")[len(calls):]
+    assert [c["params"]["filter"][">ID"] for c in again] == [0, int(seen[49]), int(seen[99])]
+
+
+def test_a_page_stops_at_the_limit_and_continues_from_its_last_id(bitrix24: Bitrix24Sandbox) -> None:
+    ids = [new_deal(bitrix24, f"Deal {i}") for i in range(160)]
+    since = datetime.now(UTC) - timedelta(minutes=5)
+    with make_adapter(bitrix24, "webhook") as adapter:
+        first = adapter.search_deals_modified_since(since, [], limit=100)
+        rest = adapter.search_deals_modified_since(since, [], after=first.next_after, limit=100)
+    assert [d.id for d in first.deals] == ids[:100] and first.next_after == ids[99]
+    assert [d.id for d in rest.deals] == ids[100:] and rest.next_after is None
+
 
 def test_given_server_ignoring_id_cursor_when_paging_then_error_not_loop(bitrix24: Bitrix24Sandbox) -> None:
     for i in range(55):
@@ -99,9 +115,11 @@ def test_given_server_ignoring_id_cursor_when_paging_then_error_not_loop(bitrix2
     since = datetime.now(UTC) - timedelta(minutes=5)
 
     with make_adapter(bitrix24) as adapter:
-        first = adapter.search_deals_modified_since(since, [])
+        first = adapter.search_deals_modified_since(since, [], limit=50)
         with pytest.raises(CRMUnavailable, match="did not advance"):
-            adapter.search_deals_modified_since(since, [], after=first.next_after)
+            adapter.search_deals_modified_since(since, [], after=first.next_after, limit=50)
+        with pytest.raises(CRMUnavailable, match="did not advance"):  # within one page of several calls too
+            adapter.search_deals_modified_since(since, [])
 
 
 @pytest.mark.parametrize("style", AUTH_STYLES)

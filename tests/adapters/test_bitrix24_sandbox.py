@@ -153,3 +153,19 @@ def test_given_tasks_module_when_adding_tasks_then_documented_errors_list_filter
     assert rest(http, bitrix24, "tasks.task.get", taskId=42).json()["result"] == []
     [stored] = http.get("/_sandbox/users/7/tasks").json()["results"]
     assert (stored["ID"], stored["TITLE"], stored["UF_CRM_TASK"]) == ("1", "Call back", [])
+
+
+@pytest.mark.parametrize("after", [-1, 0, 37, 119, 400])
+def test_the_fast_id_pattern_answers_what_the_full_scan_does(
+    bitrix24: Bitrix24Sandbox, http: httpx.Client, after: int
+) -> None:
+    ids = [bitrix24.ui_create_deal({"TITLE": f"Deal {i}", "OPPORTUNITY": str(i % 7)}) for i in range(130)]
+    for deal_id in ids[::9]:
+        bitrix24.ui_delete_deal(deal_id)
+    query = {"filter": {">ID": after, ">=OPPORTUNITY": 3}, "order": {"ID": "ASC"}, "select": ["ID", "TITLE"]}
+    fast = rest(http, bitrix24, "crm.deal.list", **query, start=-1).json()
+    scanned = rest(http, bitrix24, "crm.deal.list", **query, start=0).json()
+    assert fast["result"] == scanned["result"]
+    assert "total" not in fast and "next" not in fast
+    assert all(int(d["ID"]) > after for d in fast["result"]) and len(fast["result"]) <= 50
+    assert after > 0 or len(fast["result"]) == 50
