@@ -71,6 +71,7 @@ class Bitrix24Adapter(StageMover):
     # Deal pages come in ID order (the fast >ID pattern), not by modification time: sync moves its
     # cursor only after the last page.
     modification_ordered = False
+    sync_page_size = 500
 
     def __init__(
         self,

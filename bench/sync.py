@@ -165,7 +165,7 @@ def throughput(crm: CRM, deals: int, postgres: str | None, profile: bool = False
               f"seeded {deals} in {sandbox.seed_seconds:.1f} s)")
         targets = [("SQLite", None)] + ([("PostgreSQL", postgres)] if postgres else [])
         for name, url in targets:
-            profiler = cProfile.Profile() if profile and url is None else None
+            profiler = cProfile.Profile() if profile else None
             passes = []
             for _ in range(repeat):
                 with tempfile.TemporaryDirectory() as tmp, scratch_database(url, tmp) as db:
@@ -225,7 +225,7 @@ def main() -> None:
     parser.add_argument("--limited-deals", type=int, default=None,
                         help="deals for the rate-limited runs (default: per CRM, ~30 s at Qualify's cap)")
     parser.add_argument("--skip", choices=["throughput", "limited"], default=None, help="leave one part out")
-    parser.add_argument("--profile", action="store_true", help="cProfile the SQLite sync run and print the top")
+    parser.add_argument("--profile", action="store_true", help="cProfile the sync runs (main thread) and print the top")
     parser.add_argument("--repeat", type=int, default=1, help="run each throughput pass N times, keep the fastest")
     args = parser.parse_args()
     for kind in CRMS if args.crm == "all" else [args.crm]:

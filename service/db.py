@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import DateTime, Engine, MetaData, create_engine, event
-from sqlalchemy.orm import DeclarativeBase, sessionmaker
+from sqlalchemy import DateTime, Engine, MetaData, create_engine, event, text
+from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
 NAMING = {
@@ -92,3 +92,13 @@ def make_session_factory(engine: Engine) -> sessionmaker[Any]:
 def is_postgres(engine: Engine) -> bool:
     """Whether the engine talks to PostgreSQL (enables SKIP LOCKED and advisory locks)."""
     return engine.dialect.name == "postgresql"
+
+
+def relax_commit(session: Session) -> None:
+    """Let the session's current transaction commit without waiting for its WAL flush (PostgreSQL's
+    `synchronous_commit = off`, for this transaction only). Only for transactions whose loss in a
+    database crash costs nothing: the data can be read again and nothing outside the database acted on
+    it. A crash never leaves such a transaction half applied; SQLite (WAL, synchronous=NORMAL) already
+    commits this way."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SET LOCAL synchronous_commit TO OFF"))

@@ -53,26 +53,28 @@ def upsert_unmoved(session: Session, connection: Connection, snapshots: Iterable
     separator = MULTI_SEPARATORS.get(connection.kind, ";")
     written_at = utcnow()
     values = {s.id: portrait_values(s, mapping, placeholders, separator) for s in latest.values()}
+    dialect = session.get_bind().dialect.name
+    # On PostgreSQL the rows go as one JSON parameter instead of ~15 per row (psycopg re-parses, does not
+    # cache, long statements), so times are written as the UTC text UTCDateTime stores.
+    stamp: Any = _utc_text if dialect == "postgresql" else _same
+    at, at_now = stamp(written_at), stamp(now)
     rows = [{
         "connection_id": connection.id, "external_id": s.id, "kind": "deal", "name": s.name,
         "owner_external_id": s.owner_id, "amount": s.amount, "values": values[s.id],
-        "crm_modified_at": s.modified_at, "pipeline_external_id": s.pipeline_id,
-        "stage_external_id": s.stage_id, "stage_changed_at": s.modified_at or now, "deleted": False,
-        "version": 1, "created_at": written_at, "updated_at": written_at,
-    } for s in latest.values()]
-    dialect = session.get_bind().dialect.name
+        "crm_modified_at": modified, "pipeline_external_id": s.pipeline_id,
+        "stage_external_id": s.stage_id, "stage_changed_at": modified or at_now, "deleted": False,
+        "version": 1, "created_at": at, "updated_at": at,
+    } for s in latest.values() for modified in (None if s.modified_at is None else stamp(s.modified_at),)]
     if dialect == "postgresql":
-        # One JSON parameter instead of ~15 per row: psycopg re-parses (does not cache) long statements.
-        written = session.execute(_upsert(dialect), {"rows": json.dumps([_json_row(row) for row in rows])})
+        written = session.execute(_upsert(dialect), {"rows": json.dumps(rows)})
     else:
         written = session.execute(_upsert(dialect), rows)
     ids = {str(row.external_id): int(row.id) for row in written}
     return [(ids[external_id], values[external_id]) for external_id in latest]
 
 
-def _json_row(row: dict[str, Any]) -> dict[str, Any]:
-    """A row as JSON-ready values, times in UTC like UTCDateTime stores them (ValueError if naive)."""
-    return {name: _utc_text(value) if isinstance(value, datetime) else value for name, value in row.items()}
+def _same(value: datetime) -> datetime:
+    return value
 
 
 def _utc_text(value: datetime) -> str:

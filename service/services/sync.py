@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from adapters.base import CRMAdapter, DealPage, DealSnapshot
 from adapters.errors import CRMError
+from service.db import relax_commit
 from service.errors import ConflictError
 from service.faults import crash_point
 from service.models import Connection, Record, SyncRun
@@ -129,8 +130,10 @@ def execute_sync(runtime: Runtime, run_id: int, progress: Progress | None = None
     windowed = getattr(adapter, "windowed_search", False)
     ordered = getattr(adapter, "modification_ordered", True)
 
+    size = getattr(adapter, "sync_page_size", PAGE_SIZE)  # deals per page (and per commit)
+
     def fetch(since: datetime, after: str | None) -> DealPage:
-        return adapter.search_deals_modified_since(since, properties, after, PAGE_SIZE)
+        return adapter.search_deals_modified_since(since, properties, after, size)
 
     try:
         # The next page is fetched while this one is written: its query is known before the write, and
@@ -207,6 +210,10 @@ def _apply_page(runtime: Runtime, run_id: int, page: DealPage, details: dict[str
         run, connection = uow.session.execute(
             select(SyncRun, Connection).join(Connection, Connection.id == SyncRun.connection_id)
             .where(SyncRun.id == run_id)).one()
+        if not details:
+            # No stage moved, so nothing here acts outside the database: a page lost in a database crash
+            # goes with the cursor it advanced and is simply read again.
+            relax_commit(uow.session)
         # One query for which deals exist; the common case (no stage move) is then one upsert statement.
         known = set(uow.session.scalars(select(Record.external_id).where(
             Record.connection_id == connection.id, _page_ids(uow.session, page.deals))))

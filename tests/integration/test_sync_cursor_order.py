@@ -11,14 +11,15 @@ from datetime import datetime, timedelta
 import pytest
 from sqlalchemy import func, select
 
+from adapters.bitrix24 import Bitrix24Adapter
 from adapters.sandbox.bitrix24 import Bitrix24Sandbox
 from adapters.sandbox.bitrix24_state import PORTAL_TZ
 from service.models import Connection, Record, SyncRun
 from service.runtime import Runtime
-from service.services import sync
 from tests.integration.syncing import connect, run_sync
 
-DEALS = 300  # two sync pages of 200 (four and two crm.deal.list calls)
+PAGE = Bitrix24Adapter.sync_page_size  # deals per sync page (several crm.deal.list calls of 50)
+DEALS = PAGE + 200  # two sync pages
 RECENT = 10  # the lowest ids, modified after all the others
 
 
@@ -50,7 +51,7 @@ def test_a_sync_stopped_after_a_page_keeps_the_cursor_so_later_pages_are_not_ski
     stopped = run_sync(runtime, connection_id, stop_after_first_page)
     assert stopped.status == "failed" and stopped.pages == 1
     with runtime.uow() as uow:
-        assert uow.session.scalar(select(func.count()).select_from(Record)) == sync.PAGE_SIZE
+        assert uow.session.scalar(select(func.count()).select_from(Record)) == PAGE
         assert uow.session.get_one(Connection, connection_id).sync_cursor is None  # not this page's newest
 
     finished = run_sync(runtime, connection_id)
