@@ -84,6 +84,8 @@ def select_of(names: Sequence[str]) -> list[str]:
 
 def value_of(value: Any) -> str | None:
     """A property value as a string: None stays None, lists (multiple fields) join with commas."""
+    if type(value) is str:  # most values: this runs for every field of every deal
+        return value
     if value is None or value is False:
         return None
     if isinstance(value, list | tuple):
