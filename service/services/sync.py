@@ -142,12 +142,12 @@ def execute_sync(runtime: Runtime, run_id: int, progress: Progress | None = None
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"sync-{run_id}-fetch") as fetcher:
             page = fetch(window.since, window.after)
             while True:
-                details = _details(runtime, adapter, connection_id, page.deals, properties, baseline)
+                details, known = _details(runtime, adapter, connection_id, page.deals, properties, baseline)
                 following: Future[DealPage] | None = None
                 if page.next_after is not None:
                     _advance(window, page, windowed)
                     following = fetcher.submit(fetch, window.since, window.after)
-                last = _apply_page(runtime, run_id, page, details, mapping, ordered)
+                last = _apply_page(runtime, run_id, page, (details, known), mapping, ordered)
                 if progress is not None:
                     progress(last)
                 if following is None:
@@ -181,8 +181,9 @@ def _advance(window: _Window, page: DealPage, windowed: bool = True) -> None:
 
 
 def _details(runtime: Runtime, adapter: CRMAdapter, connection_id: int, deals: tuple[DealSnapshot, ...],
-             properties: list[str], baseline: bool) -> dict[str, DealSnapshot]:
-    """Full snapshots (with stage history) of the deals whose stage moved or that are new since the cursor."""
+             properties: list[str], baseline: bool) -> tuple[dict[str, DealSnapshot], set[str]]:
+    """Full snapshots (with stage history) of the deals whose stage moved or that are new since the cursor,
+    and the ids of the page's deals already stored."""
     with runtime.read_uow() as uow:
         rows = uow.session.execute(
             select(Record.external_id, Record.stage_external_id)
@@ -190,7 +191,7 @@ def _details(runtime: Runtime, adapter: CRMAdapter, connection_id: int, deals: t
         )
         known = {external_id: stage for external_id, stage in rows}
     moved = [d for d in deals if (d.id in known and known[d.id] != d.stage_id) or (d.id not in known and not baseline)]
-    return {d.id: adapter.get_deal(d.id, properties) for d in moved}
+    return {d.id: adapter.get_deal(d.id, properties) for d in moved}, set(known)
 
 
 
@@ -199,11 +200,13 @@ def _page_ids(session: Session, deals: tuple[DealSnapshot, ...]) -> ColumnElemen
     return among(session, Record.external_id, [d.id for d in deals], "external_ids")
 
 
-def _apply_page(runtime: Runtime, run_id: int, page: DealPage, details: dict[str, DealSnapshot],
+def _apply_page(runtime: Runtime, run_id: int, page: DealPage, found: tuple[dict[str, DealSnapshot], set[str]],
                 mapping: list[MappedField], ordered: bool = True) -> SyncRun:
-    """Write one page with the cursor it advances, in one transaction. `details` holds the full snapshots
-    of the page's moved deals, `mapping` the run's fields (read once when the run starts); `ordered`: the
-    CRM pages in modification order."""
+    """Write one page with the cursor it advances, in one transaction. `found` is what `_details` read: the
+    full snapshots of the page's moved deals and the ids already stored (it only counts created/updated
+    deals); `mapping` holds the run's fields (read once when the run starts); `ordered`: the CRM pages in
+    modification order."""
+    details, known = found
     now = runtime.clock()
     window = timedelta(hours=runtime.settings.sync_window_hours)
     with runtime.uow() as uow:
@@ -214,9 +217,7 @@ def _apply_page(runtime: Runtime, run_id: int, page: DealPage, details: dict[str
             # No stage moved, so nothing here acts outside the database: a page lost in a database crash
             # goes with the cursor it advanced and is simply read again.
             relax_commit(uow.session)
-        # One query for which deals exist; the common case (no stage move) is then one upsert statement.
-        known = set(uow.session.scalars(select(Record.external_id).where(
-            Record.connection_id == connection.id, _page_ids(uow.session, page.deals))))
+        # The common case (no stage move) is one upsert statement.
         for deal in page.deals:
             if deal.id in details:
                 snapshot = details[deal.id]
