@@ -94,6 +94,13 @@ def is_postgres(engine: Engine) -> bool:
     return engine.dialect.name == "postgresql"
 
 
+def utc_text(value: datetime) -> str:
+    """An aware time as ISO text in UTC, as UTCDateTime stores it (ValueError if naive)."""
+    if value.tzinfo is None:
+        raise ValueError("naive datetime given to a UTC column")
+    return value.astimezone(UTC).isoformat()
+
+
 def relax_commit(session: Session) -> None:
     """Let the session's current transaction commit without waiting for its WAL flush (PostgreSQL's
     `synchronous_commit = off`, for this transaction only). Only for transactions whose loss in a

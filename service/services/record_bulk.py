@@ -13,8 +13,8 @@ stands); an existing record's stage is left to `observe`.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
-from datetime import UTC, datetime
+from collections.abc import Callable, Iterable
+from datetime import datetime
 from functools import cache
 from typing import Any
 
@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql.dml import ReturningInsert
 
 from adapters.base import DealSnapshot
-from service.db import utcnow
+from service.db import utc_text, utcnow
 from service.models import Connection, Record
 from service.services.deals import MULTI_SEPARATORS, MappedField, portrait_values
 from service.services.policy import placeholders_of
@@ -56,15 +56,20 @@ def upsert_unmoved(session: Session, connection: Connection, snapshots: Iterable
     dialect = session.get_bind().dialect.name
     # On PostgreSQL the rows go as one JSON parameter instead of ~15 per row (psycopg re-parses, does not
     # cache, long statements), so times are written as the UTC text UTCDateTime stores.
-    stamp: Any = _utc_text if dialect == "postgresql" else _same
+    stamp: Callable[[datetime], Any] = utc_text if dialect == "postgresql" else _same
     at, at_now = stamp(written_at), stamp(now)
-    rows = [{
-        "connection_id": connection.id, "external_id": s.id, "kind": "deal", "name": s.name,
-        "owner_external_id": s.owner_id, "amount": s.amount, "values": values[s.id],
-        "crm_modified_at": modified, "pipeline_external_id": s.pipeline_id,
-        "stage_external_id": s.stage_id, "stage_changed_at": modified or at_now, "deleted": False,
-        "version": 1, "created_at": at, "updated_at": at,
-    } for s in latest.values() for modified in (None if s.modified_at is None else stamp(s.modified_at),)]
+
+    def row(s: DealSnapshot) -> dict[str, Any]:
+        modified = None if s.modified_at is None else stamp(s.modified_at)
+        return {
+            "connection_id": connection.id, "external_id": s.id, "kind": "deal", "name": s.name,
+            "owner_external_id": s.owner_id, "amount": s.amount, "values": values[s.id],
+            "crm_modified_at": modified, "pipeline_external_id": s.pipeline_id,
+            "stage_external_id": s.stage_id, "stage_changed_at": modified or at_now, "deleted": False,
+            "version": 1, "created_at": at, "updated_at": at,
+        }
+
+    rows = [row(s) for s in latest.values()]
     if dialect == "postgresql":
         written = session.execute(_upsert(dialect), {"rows": json.dumps(rows)})
     else:
@@ -75,12 +80,6 @@ def upsert_unmoved(session: Session, connection: Connection, snapshots: Iterable
 
 def _same(value: datetime) -> datetime:
     return value
-
-
-def _utc_text(value: datetime) -> str:
-    if value.tzinfo is None:
-        raise ValueError("naive datetime given to a UTC column")
-    return value.astimezone(UTC).isoformat()
 
 
 @cache

@@ -25,6 +25,7 @@ from typing import Any
 
 from sqlalchemy import Select, Text, cast, delete, select
 
+from service.db import utc_text
 from service.models import Record, RecordScore, RescoreRun
 from service.runtime import Runtime
 from service.services.scoring import (
@@ -33,7 +34,6 @@ from service.services.scoring import (
     compute_row,
     ids_in,
     persona_set,
-    utc_text,
     write_json_rows,
 )
 from service.services.write_back import queue_write_backs

@@ -7,7 +7,7 @@ import json
 import logging
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from functools import cache
 from typing import Any
 
@@ -30,6 +30,7 @@ from sqlalchemy.dialects.sqlite import Insert as SqliteInsert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from service.db import utc_text
 from service.domain.fields import FieldSpec
 from service.domain.personas import Grade, PersonaSpec, PersonaSpecError, Ring, parse_criteria, parse_thresholds
 from service.domain.scoring import CompiledPersona, Preparer, trend
@@ -174,13 +175,6 @@ def write_json_rows(session: Session, rows: Sequence[str]) -> None:
     goes as one JSON array parameter (the record_bulk trick), one short statement instead of ~10 parameters
     per row."""
     session.execute(_upsert("postgresql"), {"rows": "[" + ",".join(rows) + "]"})
-
-
-def utc_text(value: datetime) -> str:
-    """An aware time as ISO text in UTC, as UTCDateTime stores it (ValueError if naive)."""
-    if value.tzinfo is None:
-        raise ValueError("naive datetime given to a UTC column")
-    return value.astimezone(UTC).isoformat()
 
 
 @cache

@@ -127,10 +127,11 @@ def execute_sync(runtime: Runtime, run_id: int, progress: Progress | None = None
         properties = [m.property for m in mapping]
         adapter = runtime.adapter(connection)
         uow.commit()
+    # How the CRM pages (attributes an adapter sets only where it differs): a result cap that needs query
+    # windows (HubSpot), pages not in modification order (Bitrix24), deals per page and per commit.
     windowed = getattr(adapter, "windowed_search", False)
     ordered = getattr(adapter, "modification_ordered", True)
-
-    size = getattr(adapter, "sync_page_size", PAGE_SIZE)  # deals per page (and per commit)
+    size = getattr(adapter, "sync_page_size", PAGE_SIZE)
 
     def fetch(since: datetime, after: str | None) -> DealPage:
         return adapter.search_deals_modified_since(since, properties, after, size)
@@ -142,12 +143,12 @@ def execute_sync(runtime: Runtime, run_id: int, progress: Progress | None = None
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"sync-{run_id}-fetch") as fetcher:
             page = fetch(window.since, window.after)
             while True:
-                details, known = _details(runtime, adapter, connection_id, page.deals, properties, baseline)
+                found = _details(runtime, adapter, connection_id, page.deals, properties, baseline)
                 following: Future[DealPage] | None = None
                 if page.next_after is not None:
                     _advance(window, page, windowed)
                     following = fetcher.submit(fetch, window.since, window.after)
-                last = _apply_page(runtime, run_id, page, (details, known), mapping, ordered)
+                last = _apply_page(runtime, run_id, page, found, mapping, ordered)
                 if progress is not None:
                     progress(last)
                 if following is None:
