@@ -3,9 +3,9 @@
 The bulk counterpart of `deals.apply_snapshot` for sync pages: same stored fields, same rules
 (crm_modified_at only moves forward, deleted cleared, version + 1), but one
 `INSERT ... ON CONFLICT (connection_id, external_id) DO UPDATE ... RETURNING` per page instead of
-one ORM flush per deal. The statement is built once per dialect: on PostgreSQL it reads the page
-from one JSON parameter (json_to_recordset), on SQLite it runs with one parameter set per row,
-which SQLAlchemy sends as multi-row VALUES batches ("insertmanyvalues").
+one ORM flush per deal. The statement is built once per dialect and reads the whole page from one
+JSON parameter (json_to_recordset on PostgreSQL, json_each on SQLite): ~15 bound parameters per row
+would cost more to process than the database takes to write the row.
 Stage fields are written only for records it creates (a baseline sync records a deal where it
 stands); an existing record's stage is left to `observe`.
 """
@@ -16,9 +16,10 @@ import json
 from collections.abc import Callable, Iterable
 from datetime import datetime
 from functools import cache
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import JSON, Table, Text, bindparam, case, cast, column, func, select
+from sqlalchemy import JSON, Dialect, Table, Text, bindparam, case, column, func, literal_column, select, true
+from sqlalchemy import cast as sql_cast
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.dml import ReturningInsert
@@ -53,46 +54,49 @@ def upsert_unmoved(session: Session, connection: Connection, snapshots: Iterable
     separator = MULTI_SEPARATORS.get(connection.kind, ";")
     written_at = utcnow()
     values = {s.id: portrait_values(s, mapping, placeholders, separator) for s in latest.values()}
-    dialect = session.get_bind().dialect.name
-    # On PostgreSQL the rows go as one JSON parameter instead of ~15 per row (psycopg re-parses, does not
-    # cache, long statements), so times are written as the UTC text UTCDateTime stores.
-    stamp: Callable[[datetime], Any] = utc_text if dialect == "postgresql" else _same
+    dialect = session.get_bind().dialect
+    stamp = _time_text(dialect)
     at, at_now = stamp(written_at), stamp(now)
 
-    def row(s: DealSnapshot) -> dict[str, Any]:
+    def row(s: DealSnapshot) -> tuple[Any, ...]:  # in COLUMNS order
         modified = None if s.modified_at is None else stamp(s.modified_at)
-        return {
-            "connection_id": connection.id, "external_id": s.id, "kind": "deal", "name": s.name,
-            "owner_external_id": s.owner_id, "amount": s.amount, "values": values[s.id],
-            "crm_modified_at": modified, "pipeline_external_id": s.pipeline_id,
-            "stage_external_id": s.stage_id, "stage_changed_at": modified or at_now, "deleted": False,
-            "version": 1, "created_at": at, "updated_at": at,
-        }
+        return (connection.id, s.id, "deal", s.name, s.owner_id, s.amount, values[s.id], modified, s.pipeline_id,
+                s.stage_id, modified or at_now, False, 1, at, at)
 
     rows = [row(s) for s in latest.values()]
-    if dialect == "postgresql":
-        written = session.execute(_upsert(dialect), {"rows": json.dumps(rows)})
-    else:
-        written = session.execute(_upsert(dialect), rows)
+    # json_to_recordset reads objects; SQLite reads arrays, whose elements it finds faster than keys.
+    page = [dict(zip(COLUMNS, r, strict=True)) for r in rows] if dialect.name == "postgresql" else rows
+    written = session.execute(_upsert(dialect.name), {"rows": json.dumps(page)})
     ids = {str(row.external_id): int(row.id) for row in written}
     return [(ids[external_id], values[external_id]) for external_id in latest]
 
 
-def _same(value: datetime) -> datetime:
-    return value
+def _time_text(dialect: Dialect) -> Callable[[datetime], str]:
+    """How a time is written inside the JSON rows: as the text the database's UTCDateTime column holds."""
+    if dialect.name == "sqlite":  # SQLite stores the text of SQLAlchemy's DateTime ("2026-11-23 02:50:59.000000")
+        process = RECORDS.c.crm_modified_at.type.dialect_impl(dialect).bind_processor(dialect)
+        assert process is not None
+        return cast(Callable[[datetime], str], process)
+    return utc_text
 
 
 @cache
 def _upsert(dialect: str) -> ReturningInsert[Any]:
-    """The upsert of record rows: on PostgreSQL from one JSON array parameter `rows`, on SQLite one
-    parameter set per row (SQLAlchemy batches them into multi-row VALUES)."""
+    """The upsert of record rows from one JSON array parameter `rows`: of objects keyed by COLUMNS on
+    PostgreSQL, of arrays in COLUMNS order on SQLite."""
+    rows = bindparam("rows", type_=Text)
     if dialect == "postgresql":
-        source = func.json_to_recordset(cast(bindparam("rows", type_=Text), JSON)).table_valued(
+        source = func.json_to_recordset(sql_cast(rows, JSON)).table_valued(
             *(column(name, RECORDS.c[name].type) for name in COLUMNS)).render_derived(with_types=True)
         insert: postgresql.Insert | sqlite.Insert = postgresql.insert(RECORDS).from_select(
             list(COLUMNS), select(*source.c))
     elif dialect == "sqlite":
-        insert = sqlite.insert(RECORDS)
+        each = func.json_each(rows).table_valued("value")
+        # No type_coerce to the columns' types: the JSON already holds the stored text, and `->>` (SQLite
+        # 3.38+) gives the "values" object back as JSON text. The WHERE tells SQLite's parser that the
+        # ON CONFLICT belongs to the INSERT, not to a join.
+        fields = [each.c.value.op("->>")(literal_column(str(i))) for i in range(len(COLUMNS))]
+        insert = sqlite.insert(RECORDS).from_select(list(COLUMNS), select(*fields).where(true()))
     else:
         raise ValueError(f"bulk upsert is not supported on {dialect}")
     incoming, stored = insert.excluded, RECORDS.c

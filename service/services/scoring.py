@@ -203,7 +203,8 @@ def score_records(session: Session, items: Iterable[tuple[int, Mapping[str, Any]
         return []
     personas = personas or persona_set(session)
     if not personas.compiled:  # nothing to score against: drop what scores of deleted personas remain
-        session.execute(delete(RecordScore).where(RecordScore.record_id.in_([rid for rid, _ in items])))
+        ids = [rid for rid, _ in items]
+        session.execute(delete(RecordScore).where(among(session, RecordScore.record_id, ids, "record_ids")))
         return []
     previous = previous_rows(session, [rid for rid, _ in items])
     today = now.date()

@@ -137,18 +137,21 @@ def execute_sync(runtime: Runtime, run_id: int, progress: Progress | None = None
         return adapter.search_deals_modified_since(since, properties, after, size)
 
     try:
-        # The next page is fetched while this one is written: its query is known before the write, and
-        # nothing about it is stored until its own page commits. The adapter is never used by both threads
-        # at once: stage-moved deals are read (_details) before the next fetch starts.
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"sync-{run_id}-fetch") as fetcher:
-            page = fetch(window.since, window.after)
+        # One thread makes every CRM call, in the order asked, so the adapter is never used by two threads at
+        # once; the next page is fetched on it while this one is checked and written. Its query is known
+        # before the write, and nothing about it is stored until its own page commits. Full snapshots of the
+        # deals whose stage moved are read on the same thread, after that fetch.
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"sync-{run_id}-crm") as crm:
+            page = crm.submit(fetch, window.since, window.after).result()
             while True:
-                found = _details(runtime, adapter, connection_id, page.deals, properties, baseline)
                 following: Future[DealPage] | None = None
                 if page.next_after is not None:
                     _advance(window, page, windowed)
-                    following = fetcher.submit(fetch, window.since, window.after)
-                last = _apply_page(runtime, run_id, page, found, mapping, ordered)
+                    following = crm.submit(fetch, window.since, window.after)
+                known = _stored_stages(runtime, connection_id, page.deals)
+                moved = _moved(page.deals, known, baseline)
+                details = crm.submit(_read_deals, adapter, moved, properties).result() if moved else {}
+                last = _apply_page(runtime, run_id, page, (details, set(known)), mapping, ordered)
                 if progress is not None:
                     progress(last)
                 if following is None:
@@ -181,19 +184,26 @@ def _advance(window: _Window, page: DealPage, windowed: bool = True) -> None:
         window.after = page.next_after
 
 
-def _details(runtime: Runtime, adapter: CRMAdapter, connection_id: int, deals: tuple[DealSnapshot, ...],
-             properties: list[str], baseline: bool) -> tuple[dict[str, DealSnapshot], set[str]]:
-    """Full snapshots (with stage history) of the deals whose stage moved or that are new since the cursor,
-    and the ids of the page's deals already stored."""
+def _stored_stages(runtime: Runtime, connection_id: int, deals: tuple[DealSnapshot, ...]) -> dict[str, str | None]:
+    """The stored stage of each of the page's deals already recorded, by external id."""
     with runtime.read_uow() as uow:
         rows = uow.session.execute(
             select(Record.external_id, Record.stage_external_id)
             .where(Record.connection_id == connection_id, _page_ids(uow.session, deals))
         )
-        known = {external_id: stage for external_id, stage in rows}
-    moved = [d for d in deals if (d.id in known and known[d.id] != d.stage_id) or (d.id not in known and not baseline)]
-    return {d.id: adapter.get_deal(d.id, properties) for d in moved}, set(known)
+        return {external_id: stage for external_id, stage in rows}
 
+
+def _moved(deals: tuple[DealSnapshot, ...], known: dict[str, str | None], baseline: bool) -> list[str]:
+    """Ids of the deals whose stage moved, and, unless this is the baseline sync, of the deals new since the
+    cursor (their move into the stage they stand in is checked too)."""
+    return [d.id for d in deals
+            if (d.id in known and known[d.id] != d.stage_id) or (d.id not in known and not baseline)]
+
+
+def _read_deals(adapter: CRMAdapter, ids: list[str], properties: list[str]) -> dict[str, DealSnapshot]:
+    """Full snapshots (with stage history) of the given deals, by id."""
+    return {deal_id: adapter.get_deal(deal_id, properties) for deal_id in ids}
 
 
 def _page_ids(session: Session, deals: tuple[DealSnapshot, ...]) -> ColumnElement[bool]:
@@ -203,8 +213,8 @@ def _page_ids(session: Session, deals: tuple[DealSnapshot, ...]) -> ColumnElemen
 
 def _apply_page(runtime: Runtime, run_id: int, page: DealPage, found: tuple[dict[str, DealSnapshot], set[str]],
                 mapping: list[MappedField], ordered: bool = True) -> SyncRun:
-    """Write one page with the cursor it advances, in one transaction. `found` is what `_details` read: the
-    full snapshots of the page's moved deals and the ids already stored (it only counts created/updated
+    """Write one page with the cursor it advances, in one transaction. `found` holds the full snapshots of
+    the page's moved deals (`_read_deals`) and the ids already stored (`_stored_stages`) (it only counts created/updated
     deals); `mapping` holds the run's fields (read once when the run starts); `ordered`: the CRM pages in
     modification order."""
     details, known = found

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Text, cast, select
 
 from adapters.base import DealSnapshot
 from service.domain.fields import Constraints, FieldSpec, FieldType
@@ -112,6 +112,24 @@ def test_given_the_same_snapshots_then_bulk_and_single_record_paths_store_the_sa
     assert {key: row["version"] for key, row in records.items()} == {"A": 2, "B": 2, "C": 2, "D": 1}
     assert (records["D"]["stage_external_id"], records["D"]["stage_changed_at"]) == ("contractsent",
                                                                                        T0 + timedelta(days=4))
+
+
+def test_the_bulk_path_stores_times_as_the_same_text_as_the_single_record_path(runtime: Runtime) -> None:
+    # Times are compared as text in SQL (crm_modified_at only moves forward; cursors, reports): a bulk row in
+    # another text form would sort wrongly against the rest on SQLite.
+    single, bulk = add_connection(runtime, "single"), add_connection(runtime, "bulk")
+    one_by_one(runtime, single, FIRST)
+    in_bulk(runtime, bulk, FIRST)
+
+    def texts(connection_id: int) -> dict[str, tuple[str | None, str | None]]:
+        with runtime.uow() as uow:
+            rows = uow.session.execute(select(Record.external_id, cast(Record.crm_modified_at, Text),
+                                              cast(Record.stage_changed_at, Text))
+                                       .where(Record.connection_id == connection_id))
+            return {external_id: (modified, changed) for external_id, modified, changed in rows}
+
+    assert texts(bulk) == texts(single)
+    assert texts(bulk)["A"][0] is not None
 
 
 def test_the_bulk_path_returns_the_written_record_ids_with_their_stored_values(runtime: Runtime) -> None:
