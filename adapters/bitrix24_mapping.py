@@ -114,7 +114,9 @@ def history_of(items: Iterable[Mapping[str, Any]]) -> tuple[StageChange, ...]:
 
 def snapshot_of(deal: Mapping[str, Any], history: Iterable[Mapping[str, Any]] = ()) -> DealSnapshot:
     """A DealSnapshot from a crm.deal.get/list record: every returned field lands in `properties`."""
-    props = {str(k): value_of(v) for k, v in deal.items()}
+    # Sync converts every deal it reads: strings (most values) and None skip value_of's call.
+    props = {k if type(k) is str else str(k): v if type(v) is str or v is None else value_of(v)
+             for k, v in deal.items()}
     get = props.get
     return DealSnapshot(
         id=str(deal["ID"]),
@@ -125,7 +127,7 @@ def snapshot_of(deal: Mapping[str, Any], history: Iterable[Mapping[str, Any]] = 
         name=get("TITLE"),
         modified_at=parse_bitrix_time(get("DATE_MODIFY")),
         properties=props,
-        stage_history=history_of(history),
+        stage_history=history_of(history) if history else (),
     )
 
 

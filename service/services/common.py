@@ -36,4 +36,4 @@ def among(session: Session, column: InstrumentedAttribute[Any], values: Sequence
     if session.get_bind().dialect.name == "postgresql":
         element = Integer if values and isinstance(values[0], int) else String
         return column == any_(bindparam(name, list(values), type_=ARRAY(element)))
-    return column.in_(values)
+    return column.in_(bindparam(name, list(values), expanding=True))  # no per-value coercion

@@ -67,7 +67,7 @@ def upsert_unmoved(session: Session, connection: Connection, snapshots: Iterable
     # json_to_recordset reads objects; SQLite reads arrays, whose elements it finds faster than keys.
     page = [dict(zip(COLUMNS, r, strict=True)) for r in rows] if dialect.name == "postgresql" else rows
     written = session.execute(_upsert(dialect.name), {"rows": json.dumps(page)})
-    ids = {str(row.external_id): int(row.id) for row in written}
+    ids = {str(external_id): int(record_id) for record_id, external_id in written.all()}
     return [(ids[external_id], values[external_id]) for external_id in latest]
 
 

@@ -214,9 +214,9 @@ def _page_ids(session: Session, deals: tuple[DealSnapshot, ...]) -> ColumnElemen
 def _apply_page(runtime: Runtime, run_id: int, page: DealPage, found: tuple[dict[str, DealSnapshot], set[str]],
                 mapping: list[MappedField], ordered: bool = True) -> SyncRun:
     """Write one page with the cursor it advances, in one transaction. `found` holds the full snapshots of
-    the page's moved deals (`_read_deals`) and the ids already stored (`_stored_stages`) (it only counts created/updated
-    deals); `mapping` holds the run's fields (read once when the run starts); `ordered`: the CRM pages in
-    modification order."""
+    the page's moved deals (`_read_deals`) and the ids already stored (`_stored_stages`, for the created and
+    updated counts); `mapping` holds the run's fields (read once when the run starts); `ordered`: the CRM
+    pages in modification order."""
     details, known = found
     now = runtime.clock()
     window = timedelta(hours=runtime.settings.sync_window_hours)
@@ -229,16 +229,15 @@ def _apply_page(runtime: Runtime, run_id: int, page: DealPage, found: tuple[dict
             # goes with the cursor it advanced and is simply read again.
             relax_commit(uow.session)
         # The common case (no stage move) is one upsert statement.
-        for deal in page.deals:
-            if deal.id in details:
-                snapshot = details[deal.id]
-                moved_at = snapshot.stage_history[0].at if snapshot.stage_history else now
-                observe(runtime, uow.session, connection, Observation(
-                    snapshot=snapshot, seen_at=moved_at, origin="sync", new_stage=snapshot.stage_id,
-                    audit_only=now - moved_at > window), mapping)
-                run.moves += 1
-            run.created += 0 if deal.id in known else 1
-            run.updated += 1 if deal.id in known else 0
+        for snapshot in details.values():
+            moved_at = snapshot.stage_history[0].at if snapshot.stage_history else now
+            observe(runtime, uow.session, connection, Observation(
+                snapshot=snapshot, seen_at=moved_at, origin="sync", new_stage=snapshot.stage_id,
+                audit_only=now - moved_at > window), mapping)
+        updated = sum(1 for deal in page.deals if deal.id in known)
+        run.moves += len(details)
+        run.created += len(page.deals) - updated
+        run.updated += updated
         written = upsert_unmoved(uow.session, connection, [d for d in page.deals if d.id not in details], mapping, now)
         score_records(uow.session, written, now, runtime.settings.persona_floor)
         run.pages += 1
