@@ -9,7 +9,7 @@ and `next`, settings/performance/huge-data.md). Filters understand the prefixes 
 from __future__ import annotations
 
 from bisect import bisect_right
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import islice
 from typing import Any
@@ -146,7 +146,7 @@ def deal_list(ctx: Context, p: dict[str, Any]) -> dict[str, Any]:
     order = p.get("order") or {"ID": "ASC"}
     after = _after_id(flt) if str(p.get("start")) == "-1" and _by_id(order) else None
     if after is not None:  # the fast pattern (start=-1, >ID, ID order): walk the ID index, as the portal's DB does
-        records = _first_after(ctx.portal.deals, after, _terms(flt))
+        records = _first_after(ctx.portal.deals, ctx.portal.deal_ids, after, _terms(flt))
     else:
         records = ordered(matching(ctx.portal.deals.values(), flt), order)
     return page(records, p, shape=lambda d: selected(d, p.get("select")))
@@ -162,9 +162,10 @@ def _after_id(flt: Any) -> int | None:
     return int(str(wanted)) if wanted is not None and str(wanted).lstrip("-").isdigit() else None
 
 
-def _first_after(deals: Mapping[int, dict[str, Any]], after: int, terms: list[tuple[str, str, Any]]) -> list[Any]:
-    """The first PAGE deals with an ID above `after`, in ID order, that pass every filter term."""
-    ids = sorted(deals)
+def _first_after(deals: Mapping[int, dict[str, Any]], ids: Sequence[int], after: int,
+                 terms: list[tuple[str, str, Any]]) -> list[Any]:
+    """The first PAGE deals with an ID above `after`, in ID order (`ids`: every deal's, ascending), that pass
+    every filter term."""
     found: list[Any] = []
     for deal_id in islice(ids, bisect_right(ids, after), None):
         deal = deals[deal_id]

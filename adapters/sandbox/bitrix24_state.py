@@ -62,6 +62,7 @@ class Portal:
         self.fields = seed.deal_fields()
         self.userfields = seed.userfield_records()
         self.deals: dict[int, dict[str, Any]] = {}
+        self.deal_ids: list[int] = []  # ascending: the ID index the fast >ID pattern walks (ids only grow)
         self.history: list[dict[str, Any]] = []
         self.activities: list[dict[str, Any]] = []
         self.comments: list[dict[str, Any]] = []
@@ -118,6 +119,7 @@ class Portal:
         deal.update(self._writable(fields))
         deal["ASSIGNED_BY_ID"] = self._user(deal["ASSIGNED_BY_ID"])
         self.deals[deal_id] = deal
+        self.deal_ids.append(deal_id)
         self._record_history(deal, 1)
         self._emit("ONCRMDEALADD", deal_id)
         return deal_id
@@ -164,6 +166,7 @@ class Portal:
     def delete_deal(self, deal_id: object) -> None:
         deal = self.deal(deal_id)
         del self.deals[int(deal["ID"])]
+        self.deal_ids.remove(int(deal["ID"]))
         self._emit("ONCRMDEALDELETE", int(deal["ID"]))
 
     def _record_history(self, deal: dict[str, Any], type_id: int) -> None:
