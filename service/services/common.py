@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, Integer, Select, String, any_, bindparam, func, select
+from sqlalchemy import ColumnElement, Integer, Select, String, Text, any_, bindparam, func, select
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
@@ -31,9 +32,14 @@ def paginate(session: Session, query: Select[Any], page: int, page_size: int) ->
 
 def among(session: Session, column: InstrumentedAttribute[Any], values: Sequence[int] | Sequence[str],
           name: str) -> ColumnElement[bool]:
-    """`column` among `values`: on PostgreSQL one array parameter (the statement text is the same for
-    every batch, so it is not re-parsed), elsewhere an IN list."""
-    if session.get_bind().dialect.name == "postgresql":
+    """`column` among `values` as one parameter, so the statement is the same for every batch (not
+    re-parsed, nothing rendered per value): an array on PostgreSQL, a JSON array read by json_each on
+    SQLite, elsewhere an expanding IN list."""
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
         element = Integer if values and isinstance(values[0], int) else String
         return column == any_(bindparam(name, list(values), type_=ARRAY(element)))
-    return column.in_(bindparam(name, list(values), expanding=True))  # no per-value coercion
+    if dialect == "sqlite":
+        listed = func.json_each(bindparam(name, json.dumps(list(values)), type_=Text)).table_valued("value")
+        return column.in_(select(listed.c.value))
+    return column.in_(bindparam(name, list(values), expanding=True))
