@@ -46,6 +46,7 @@ class Settings:
     allow_loopback_crm: bool = False
     sync_window_hours: float = 24.0
     sync_stale_seconds: float = 900.0
+    thread_switch_seconds: float = 0.001
     persona_floor: int = 40
     rescore_batch_size: int = 5000
     rescore_workers: int = 2

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -106,6 +107,11 @@ def build_runtime(settings: Settings, engine: Engine | None = None) -> Runtime:
     from pathlib import Path
 
     Path(settings.instance_path).mkdir(parents=True, exist_ok=True)
+    if settings.thread_switch_seconds > 0:
+        # Sync fetches the next CRM page on a thread while this one is written. With Python's default 5 ms
+        # switch interval, a writer busy in Python keeps the GIL that long after the CRM's answer arrived
+        # (the convoy effect), and every request of the page chain waits for it.
+        sys.setswitchinterval(settings.thread_switch_seconds)
     engine = engine or make_engine(settings.database_url)
     reader = None
     if engine.dialect.name == "sqlite":
