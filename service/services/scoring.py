@@ -22,7 +22,9 @@ from sqlalchemy import (
     delete,
     func,
     literal,
+    null,
     select,
+    union_all,
 )
 from sqlalchemy.dialects.postgresql import Insert as PgInsert
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -85,12 +87,14 @@ def field_specs(session: Session) -> dict[str, FieldSpec]:
 
 def persona_set(session: Session) -> PersonaSet:
     """The active personas compiled for scoring (cached while neither personas nor fields change)."""
-    rows = list(session.scalars(select(Persona).where(Persona.active.is_(True)).order_by(Persona.id)))
-    field_rows = list(session.scalars(select(Field).order_by(Field.id)))
-    key = (tuple((r.id, r.version) for r in rows), tuple((f.id, f.updated_at) for f in field_rows))
+    key = _set_key(session)
     cached = _CACHE.get(key)
     if cached is not None:
         return cached
+    # Rows changed after the key was read only make this entry newer than its key; versions and update
+    # times only grow, so that key is never read again.
+    rows = list(session.scalars(select(Persona).where(Persona.active.is_(True)).order_by(Persona.id)))
+    field_rows = list(session.scalars(select(Field).order_by(Field.id)))
     fields = {f.key: field_spec(f) for f in field_rows}
     specs: list[PersonaSpec] = []
     for row in rows:
@@ -105,6 +109,16 @@ def persona_set(session: Session) -> PersonaSet:
         _CACHE.clear()
     _CACHE[key] = result
     return result
+
+
+def _set_key(session: Session) -> tuple[Any, ...]:
+    """What the cached PersonaSet depends on, in one light query (every sync page and worker batch asks):
+    ((persona id, version) of the active personas, (field id, updated_at) of every field), both by id."""
+    fields = select(literal("f").label("kind"), Field.id, null().label("version"), Field.updated_at)
+    personas = select(literal("p"), Persona.id, Persona.version, null()).where(Persona.active.is_(True))
+    rows: list[Any] = list(session.execute(union_all(fields, personas).order_by("kind", "id")))
+    return (tuple((row.id, row.version) for row in rows if row.kind == "p"),
+            tuple((row.id, row.updated_at) for row in rows if row.kind == "f"))
 
 
 def compile_set(fields: dict[str, FieldSpec], specs: Sequence[PersonaSpec], names: dict[int, str]) -> PersonaSet:

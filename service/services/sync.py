@@ -234,12 +234,13 @@ def _apply_page(runtime: Runtime, run_id: int, page: DealPage, found: tuple[dict
             observe(runtime, uow.session, connection, Observation(
                 snapshot=snapshot, seen_at=moved_at, origin="sync", new_stage=snapshot.stage_id,
                 audit_only=now - moved_at > window), mapping)
+        written = upsert_unmoved(uow.session, connection, [d for d in page.deals if d.id not in details], mapping, now)
+        score_records(uow.session, written, now, runtime.settings.persona_floor)
+        # The run's counts change after the last query, so they are written with the commit in one UPDATE.
         updated = sum(1 for deal in page.deals if deal.id in known)
         run.moves += len(details)
         run.created += len(page.deals) - updated
         run.updated += updated
-        written = upsert_unmoved(uow.session, connection, [d for d in page.deals if d.id not in details], mapping, now)
-        score_records(uow.session, written, now, runtime.settings.persona_floor)
         run.pages += 1
         run.fetched += len(page.deals)
         newest = max((d.modified_at for d in page.deals if d.modified_at), default=None)
