@@ -148,8 +148,10 @@ def execute_sync(runtime: Runtime, run_id: int, progress: Progress | None = None
                 if page.next_after is not None:
                     _advance(window, page, windowed)
                     following = crm.submit(fetch, window.since, window.after)
-                last = _write_page(runtime, run_id, page, mapping, ordered, baseline,
-                                   lambda moved: crm.submit(_read_deals, adapter, moved, properties).result())
+                known = _stored_stages(runtime, connection_id, page.deals)
+                moved = _moved(page.deals, known, baseline)
+                details = crm.submit(_read_deals, adapter, moved, properties).result() if moved else {}
+                last = _apply_page(runtime, run_id, page, (details, set(known)), mapping, ordered)
                 if progress is not None:
                     progress(last)
                 if following is None:
@@ -182,39 +184,14 @@ def _advance(window: _Window, page: DealPage, windowed: bool = True) -> None:
         window.after = page.next_after
 
 
-def _write_page(runtime: Runtime, run_id: int, page: DealPage, mapping: list[MappedField], ordered: bool,
-                baseline: bool, read_deals: Callable[[list[str]], dict[str, DealSnapshot]]) -> SyncRun:
-    """Check one page against the stored stages and write it with the cursor it advances. A page where no
-    stage moved (the common case) is read and written in one transaction; otherwise that one is left
-    before `read_deals` (full snapshots from the CRM: no transaction is held open during CRM calls) and
-    the page is written in a new one."""
-    with runtime.uow() as uow:
-        run, connection = _run_and_connection(uow.session, run_id)
-        known = _stored_stages(uow.session, connection.id, page.deals)
-        moved = _moved(page.deals, known, baseline)
-        if not moved:
-            return _apply_page(runtime, uow, run, connection, page, ({}, set(known)), mapping, ordered)
-    details = read_deals(moved)  # the first transaction is closed by now
-    with runtime.uow() as uow:
-        run, connection = _run_and_connection(uow.session, run_id)
-        return _apply_page(runtime, uow, run, connection, page, (details, set(known)), mapping, ordered)
-
-
-def _run_and_connection(session: Session, run_id: int) -> tuple[SyncRun, Connection]:
-    """The sync run and its connection, in one query."""
-    run, connection = session.execute(
-        select(SyncRun, Connection).join(Connection, Connection.id == SyncRun.connection_id)
-        .where(SyncRun.id == run_id)).one()
-    return run, connection
-
-
-def _stored_stages(session: Session, connection_id: int, deals: tuple[DealSnapshot, ...]) -> dict[str, str | None]:
+def _stored_stages(runtime: Runtime, connection_id: int, deals: tuple[DealSnapshot, ...]) -> dict[str, str | None]:
     """The stored stage of each of the page's deals already recorded, by external id."""
-    rows = session.execute(
-        select(Record.external_id, Record.stage_external_id)
-        .where(Record.connection_id == connection_id, _page_ids(session, deals))
-    )
-    return {external_id: stage for external_id, stage in rows}
+    with runtime.read_uow() as uow:
+        rows = uow.session.execute(
+            select(Record.external_id, Record.stage_external_id)
+            .where(Record.connection_id == connection_id, _page_ids(uow.session, deals))
+        )
+        return {external_id: stage for external_id, stage in rows}
 
 
 def _moved(deals: tuple[DealSnapshot, ...], known: dict[str, str | None], baseline: bool) -> list[str]:
@@ -234,45 +211,48 @@ def _page_ids(session: Session, deals: tuple[DealSnapshot, ...]) -> ColumnElemen
     return among(session, Record.external_id, [d.id for d in deals], "external_ids")
 
 
-def _apply_page(runtime: Runtime, uow: UnitOfWork, run: SyncRun, connection: Connection, page: DealPage,
-                found: tuple[dict[str, DealSnapshot], set[str]], mapping: list[MappedField],
-                ordered: bool = True) -> SyncRun:
-    """Write one page with the cursor it advances, and commit `uow`. `found` holds the full snapshots of the
-    page's moved deals (`_read_deals`) and the ids already stored (`_stored_stages`, for the created and
+def _apply_page(runtime: Runtime, run_id: int, page: DealPage, found: tuple[dict[str, DealSnapshot], set[str]],
+                mapping: list[MappedField], ordered: bool = True) -> SyncRun:
+    """Write one page with the cursor it advances, in one transaction. `found` holds the full snapshots of
+    the page's moved deals (`_read_deals`) and the ids already stored (`_stored_stages`, for the created and
     updated counts); `mapping` holds the run's fields (read once when the run starts); `ordered`: the CRM
     pages in modification order."""
     details, known = found
     now = runtime.clock()
     window = timedelta(hours=runtime.settings.sync_window_hours)
-    if not details:
-        # No stage moved, so nothing here acts outside the database: a page lost in a database crash
-        # goes with the cursor it advanced and is simply read again.
-        relax_commit(uow.session)
-    # The common case (no stage move) is one upsert statement.
-    for snapshot in details.values():
-        moved_at = snapshot.stage_history[0].at if snapshot.stage_history else now
-        observe(runtime, uow.session, connection, Observation(
-            snapshot=snapshot, seen_at=moved_at, origin="sync", new_stage=snapshot.stage_id,
-            audit_only=now - moved_at > window), mapping)
-    written = upsert_unmoved(uow.session, connection, [d for d in page.deals if d.id not in details], mapping, now)
-    score_records(uow.session, written, now, runtime.settings.persona_floor)
-    # The run's counts change after the last query, so they are written with the commit in one UPDATE.
-    updated = sum(1 for deal in page.deals if deal.id in known)
-    run.moves += len(details)
-    run.created += len(page.deals) - updated
-    run.updated += updated
-    run.pages += 1
-    run.fetched += len(page.deals)
-    newest = max((d.modified_at for d in page.deals if d.modified_at), default=None)
-    if newest is not None and (run.cursor_to is None or newest > run.cursor_to):
-        run.cursor_to = newest
-    # Pages in modification order move the cursor with each page. Pages in another order (Bitrix24: by
-    # ID) only with the last: a later page may still hold deals modified before this page's newest.
-    advance = ordered or page.next_after is None
-    if advance and run.cursor_to is not None and (
-            connection.sync_cursor is None or run.cursor_to > connection.sync_cursor):
-        connection.sync_cursor = run.cursor_to
-    uow.commit()
+    with runtime.uow() as uow:
+        run, connection = uow.session.execute(
+            select(SyncRun, Connection).join(Connection, Connection.id == SyncRun.connection_id)
+            .where(SyncRun.id == run_id)).one()
+        if not details:
+            # No stage moved, so nothing here acts outside the database: a page lost in a database crash
+            # goes with the cursor it advanced and is simply read again.
+            relax_commit(uow.session)
+        # The common case (no stage move) is one upsert statement.
+        for snapshot in details.values():
+            moved_at = snapshot.stage_history[0].at if snapshot.stage_history else now
+            observe(runtime, uow.session, connection, Observation(
+                snapshot=snapshot, seen_at=moved_at, origin="sync", new_stage=snapshot.stage_id,
+                audit_only=now - moved_at > window), mapping)
+        written = upsert_unmoved(uow.session, connection, [d for d in page.deals if d.id not in details], mapping, now)
+        score_records(uow.session, written, now, runtime.settings.persona_floor)
+        # The run's counts change after the last query, so they are written with the commit in one UPDATE.
+        updated = sum(1 for deal in page.deals if deal.id in known)
+        run.moves += len(details)
+        run.created += len(page.deals) - updated
+        run.updated += updated
+        run.pages += 1
+        run.fetched += len(page.deals)
+        newest = max((d.modified_at for d in page.deals if d.modified_at), default=None)
+        if newest is not None and (run.cursor_to is None or newest > run.cursor_to):
+            run.cursor_to = newest
+        # Pages in modification order move the cursor with each page. Pages in another order (Bitrix24: by
+        # ID) only with the last: a later page may still hold deals modified before this page's newest.
+        advance = ordered or page.next_after is None
+        if advance and run.cursor_to is not None and (
+                connection.sync_cursor is None or run.cursor_to > connection.sync_cursor):
+            connection.sync_cursor = run.cursor_to
+        uow.commit()
     crash_point("after_sync_page")
     return run
 
