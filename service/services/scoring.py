@@ -91,8 +91,6 @@ def persona_set(session: Session) -> PersonaSet:
     cached = _CACHE.get(key)
     if cached is not None:
         return cached
-    # Rows changed after the key was read only make this entry newer than its key; versions and update
-    # times only grow, so that key is never read again.
     rows = list(session.scalars(select(Persona).where(Persona.active.is_(True)).order_by(Persona.id)))
     field_rows = list(session.scalars(select(Field).order_by(Field.id)))
     fields = {f.key: field_spec(f) for f in field_rows}
@@ -105,6 +103,8 @@ def persona_set(session: Session) -> PersonaSet:
         except PersonaSpecError as exc:  # a field it reads changed type since; skipped until fixed
             log.warning("persona %s is not scored: %s %s", row.id, exc, getattr(exc, "errors", ""))
     result = compile_set(fields, specs, {r.id: r.name for r in rows})
+    if _set_key(session) != key:  # changed while loading (a separate statement): not cached under the old key
+        return result
     if len(_CACHE) >= _CACHE_SIZE:
         _CACHE.clear()
     _CACHE[key] = result
