@@ -87,7 +87,7 @@ def snapshot_of(lead: Mapping[str, Any], requested: Sequence[str] = ()) -> DealS
     props.update({name: str_or_none(lead.get(name)) for name in STANDARD_FIELDS})
     props.update(custom_values(lead.get("custom_fields_values")))
     get = props.get
-    return DealSnapshot(
+    return DealSnapshot.trusted(
         id=str(lead["id"]), pipeline_id=get("pipeline_id"), stage_id=get("status_id"),
         owner_id=get("responsible_user_id") or None, amount=get("price"), name=get("name"),
         modified_at=unix_time(lead.get("updated_at")), properties=props, stage_history=(),

@@ -96,6 +96,18 @@ class DealSnapshot:
     properties: Mapping[str, str | None]
     stage_history: tuple[StageChange, ...] = ()
 
+    @classmethod
+    def trusted(cls, id: str, pipeline_id: str | None, stage_id: str | None, owner_id: str | None,
+                amount: str | None, name: str | None, modified_at: datetime | None,
+                properties: Mapping[str, str | None], stage_history: tuple[StageChange, ...] = ()) -> DealSnapshot:
+        """The same snapshot as the constructor's, built without its per-field checks: sync converts every
+        deal it reads, and a frozen dataclass's __init__ costs several times more than the conversion."""
+        snapshot = object.__new__(cls)
+        snapshot.__dict__.update(id=id, pipeline_id=pipeline_id, stage_id=stage_id, owner_id=owner_id, amount=amount,
+                                 name=name, modified_at=modified_at, properties=properties,
+                                 stage_history=stage_history)
+        return snapshot
+
 
 @dataclass(frozen=True)
 class DealPage:

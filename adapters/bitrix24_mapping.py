@@ -33,6 +33,8 @@ _WEBHOOK_PATH = re.compile(r"^(?P<root>.*/rest/\d+/[^/]+)/?$")
 DEAL_ENTITY_TYPE_ID = 2  # CRM object type id of deals (crm/data-types.md#object_type)
 BASE_FIELDS = ("ID", "TITLE", "STAGE_ID", "CATEGORY_ID", "ASSIGNED_BY_ID", "OPPORTUNITY", "CURRENCY_ID",
                "DATE_MODIFY")  # fmt: skip
+_STRINGS = frozenset({str})
+_PLAIN = frozenset({str, type(None)})  # value types a snapshot keeps as they are
 # crm.stagehistory.list TYPE_ID values (crm-stage-history-list.md).
 HISTORY_TYPES = {"1": "creation", "2": "intermediate", "3": "final", "5": "category_change"}
 # crm.deal.fields types -> a HubSpot-like field_type the UI understands.
@@ -48,9 +50,12 @@ def parse_bitrix_time(value: object) -> datetime | None:
     if value in (None, "", False):
         return None
     try:
-        parsed = datetime.fromisoformat(str(value).strip().replace("Z", "+00:00"))
+        parsed = datetime.fromisoformat(value if type(value) is str else str(value))  # sync: every deal
     except ValueError:
-        return None
+        try:
+            parsed = datetime.fromisoformat(str(value).strip().replace("Z", "+00:00"))
+        except ValueError:
+            return None
     return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
 
 
@@ -114,20 +119,22 @@ def history_of(items: Iterable[Mapping[str, Any]]) -> tuple[StageChange, ...]:
 
 def snapshot_of(deal: Mapping[str, Any], history: Iterable[Mapping[str, Any]] = ()) -> DealSnapshot:
     """A DealSnapshot from a crm.deal.get/list record: every returned field lands in `properties`."""
-    # Sync converts every deal it reads: strings (most values) and None skip value_of's call.
-    props = {k if type(k) is str else str(k): v if type(v) is str or v is None else value_of(v)
-             for k, v in deal.items()}
+    # Sync converts every deal it reads; in most, every key is a string and every value a string or None,
+    # which a copy keeps as they are (checked by type, without a Python loop).
+    props: dict[str, str | None] = dict(deal)
+    if not (_STRINGS.issuperset(map(type, props)) and _PLAIN.issuperset(map(type, props.values()))):
+        props = {str(k): value_of(v) for k, v in deal.items()}
     get = props.get
-    return DealSnapshot(
-        id=str(deal["ID"]),
-        pipeline_id=get("CATEGORY_ID") or "0",  # a deal outside any category is in the default one (0)
-        stage_id=get("STAGE_ID"),
-        owner_id=get("ASSIGNED_BY_ID") or None,
-        amount=get("OPPORTUNITY"),
-        name=get("TITLE"),
-        modified_at=parse_bitrix_time(get("DATE_MODIFY")),
-        properties=props,
-        stage_history=history_of(history) if history else (),
+    return DealSnapshot.trusted(
+        str(deal["ID"]),
+        get("CATEGORY_ID") or "0",  # a deal outside any category is in the default one (0)
+        get("STAGE_ID"),
+        get("ASSIGNED_BY_ID") or None,
+        get("OPPORTUNITY"),
+        get("TITLE"),
+        parse_bitrix_time(get("DATE_MODIFY")),
+        props,
+        history_of(history) if history else (),
     )
 
 

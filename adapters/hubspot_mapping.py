@@ -69,7 +69,7 @@ def snapshot_of(obj: Mapping[str, Any]) -> DealSnapshot:
         get("amount"),
         get("dealname"),
     )
-    return DealSnapshot(str(obj["id"]), *head, modified, props, tuple(history))
+    return DealSnapshot.trusted(str(obj["id"]), *head, modified, props, tuple(history))
 
 
 def stage_of(raw: Mapping[str, Any]) -> StageInfo:

@@ -91,7 +91,7 @@ def snapshot_of(deal: Mapping[str, Any], requested: Sequence[str] = ()) -> DealS
     props.update({name: text_of(deal.get(name)) for name in STANDARD_FIELDS if name in deal})
     props.update(custom_properties(deal.get("custom_fields") or {}))
     get = props.get
-    return DealSnapshot(
+    return DealSnapshot.trusted(
         str(deal["id"]), get("pipeline_id"), get("stage_id"), get("owner_id"), get("value"), get("title"),
         parse_pipedrive_time(deal.get("update_time")), props, (),
     )  # fmt: skip
