@@ -40,6 +40,11 @@ def among(session: Session, column: InstrumentedAttribute[Any], values: Sequence
         element = Integer if values and isinstance(values[0], int) else String
         return column == any_(bindparam(name, list(values), type_=ARRAY(element)))
     if dialect == "sqlite":
-        listed = func.json_each(bindparam(name, json.dumps(list(values)), type_=Text)).table_valued("value")
-        return column.in_(select(listed.c.value))
+        return column.in_(json_listed(name, json.dumps(list(values))))
     return column.in_(bindparam(name, list(values), expanding=True))
+
+
+def json_listed(name: str, value: str | None = None) -> Select[Any]:
+    """The elements of the JSON array text bound to parameter `name` (SQLite's json_each), as a subquery for
+    IN; `value` None leaves the parameter to each execution of a statement built once."""
+    return select(func.json_each(bindparam(name, value, type_=Text)).table_valued("value").c.value)

@@ -8,14 +8,16 @@ that matters (re-reading a page is idempotent). The next page is fetched while o
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import cache
 
-from sqlalchemy import ColumnElement, select
-from sqlalchemy.orm import Session
+from sqlalchemy import JSON, Select, Text, bindparam, func, select, true
+from sqlalchemy import cast as sql_cast
 
 from adapters.base import CRMAdapter, DealPage, DealSnapshot
 from adapters.errors import CRMError
@@ -24,7 +26,7 @@ from service.errors import ConflictError
 from service.faults import crash_point
 from service.models import Connection, Record, SyncRun
 from service.runtime import Runtime
-from service.services.common import among, get_or_404
+from service.services.common import get_or_404, json_listed
 from service.services.deals import MappedField, mapped_fields
 from service.services.observe import Observation, observe
 from service.services.record_bulk import upsert_unmoved
@@ -187,11 +189,31 @@ def _advance(window: _Window, page: DealPage, windowed: bool = True) -> None:
 def _stored_stages(runtime: Runtime, connection_id: int, deals: tuple[DealSnapshot, ...]) -> dict[str, str | None]:
     """The stored stage of each of the page's deals already recorded, by external id."""
     with runtime.read_uow() as uow:
-        rows = uow.session.execute(
-            select(Record.external_id, Record.stage_external_id)
-            .where(Record.connection_id == connection_id, _page_ids(uow.session, deals))
-        )
+        query = _stored_stages_query(uow.session.get_bind().dialect.name)
+        rows = uow.session.execute(query, {"connection_id": connection_id,
+                                           "external_ids": json.dumps([d.id for d in deals])})
         return {external_id: stage for external_id, stage in rows}
+
+
+@cache
+def _stored_stages_query(dialect: str) -> Select[str, str | None]:
+    """(external id, stored stage) of the records of connection `connection_id` among the JSON array of
+    external ids `external_ids`.
+
+    On PostgreSQL each id is looked up on its own through the (connection, external id) unique index. As
+    one `external_id = ANY(...)` filter, the planner's estimate for a table a first sync is still filling
+    (no statistics yet) made it scan every record of the connection for each page: 13 ms per page at
+    100,000 records instead of 1.
+    """
+    if dialect == "postgresql":
+        page = func.json_array_elements_text(sql_cast(bindparam("external_ids", type_=Text), JSON)) \
+            .table_valued("value").alias("page")
+        stored = select(Record.stage_external_id).where(
+            Record.connection_id == bindparam("connection_id"), Record.external_id == page.c.value,
+        ).limit(1).lateral("stored")  # LIMIT keeps it a per-id lookup (a lateral join could be flattened)
+        return select(page.c.value, stored.c.stage_external_id).select_from(page.join(stored, true()))
+    return select(Record.external_id, Record.stage_external_id).where(
+        Record.connection_id == bindparam("connection_id"), Record.external_id.in_(json_listed("external_ids")))
 
 
 def _moved(deals: tuple[DealSnapshot, ...], known: dict[str, str | None], baseline: bool) -> list[str]:
@@ -204,11 +226,6 @@ def _moved(deals: tuple[DealSnapshot, ...], known: dict[str, str | None], baseli
 def _read_deals(adapter: CRMAdapter, ids: list[str], properties: list[str]) -> dict[str, DealSnapshot]:
     """Full snapshots (with stage history) of the given deals, by id."""
     return {deal_id: adapter.get_deal(deal_id, properties) for deal_id in ids}
-
-
-def _page_ids(session: Session, deals: tuple[DealSnapshot, ...]) -> ColumnElement[bool]:
-    """`records.external_id` among the page's deal ids."""
-    return among(session, Record.external_id, [d.id for d in deals], "external_ids")
 
 
 def _apply_page(runtime: Runtime, run_id: int, page: DealPage, found: tuple[dict[str, DealSnapshot], set[str]],
