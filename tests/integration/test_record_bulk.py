@@ -5,7 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 from sqlalchemy import Text, cast, select
+from sqlalchemy.exc import DataError
 
 from adapters.base import DealSnapshot
 from service.domain.fields import Constraints, FieldSpec, FieldType
@@ -156,3 +158,15 @@ def test_nothing_to_write_is_no_statement_and_no_result(runtime: Runtime) -> Non
     connection_id = add_connection(runtime, "bulk")
     assert in_bulk(runtime, connection_id, []) == []
     assert stored(runtime, connection_id) == {}
+
+
+def test_a_value_longer_than_its_column_is_never_cut(runtime: Runtime) -> None:
+    connection_id = add_connection(runtime, "bulk")
+    long_name = "N" * 301  # records.name is VARCHAR(300)
+    if runtime.engine.dialect.name == "postgresql":
+        with pytest.raises(DataError):
+            in_bulk(runtime, connection_id, [deal("A", T0, name=long_name)])
+        assert stored(runtime, connection_id) == {}
+    else:  # SQLite does not enforce lengths: the whole value is kept
+        in_bulk(runtime, connection_id, [deal("A", T0, name=long_name)])
+        assert stored(runtime, connection_id)["A"]["name"] == long_name
