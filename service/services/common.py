@@ -6,7 +6,7 @@ import json
 from collections.abc import Sequence
 from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, Integer, Select, String, Text, any_, bindparam, func, select
+from sqlalchemy import ColumnElement, Integer, Select, String, Text, any_, bindparam, cast, func, select
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
@@ -37,8 +37,11 @@ def among(session: Session, column: InstrumentedAttribute[Any], values: Sequence
     SQLite, elsewhere an expanding IN list."""
     dialect = session.get_bind().dialect.name
     if dialect == "postgresql":
-        element = Integer if values and isinstance(values[0], int) else String
-        return column == any_(bindparam(name, list(values), type_=ARRAY(element)))
+        if values and isinstance(values[0], int):
+            # As array text: psycopg takes ~1.5 us per element to write a list of numbers.
+            listed = bindparam(name, "{" + ",".join(map(str, values)) + "}", type_=Text)
+            return column == any_(cast(listed, ARRAY(Integer)))
+        return column == any_(bindparam(name, list(values), type_=ARRAY(String)))
     if dialect == "sqlite":
         return column.in_(json_listed(name, json.dumps(list(values))))
     return column.in_(bindparam(name, list(values), expanding=True))

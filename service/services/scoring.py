@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     ColumnElement,
+    Executable,
     Table,
     Text,
     bindparam,
@@ -114,11 +115,17 @@ def persona_set(session: Session) -> PersonaSet:
 def _set_key(session: Session) -> tuple[Any, ...]:
     """What the cached PersonaSet depends on, in one light query (every sync page and worker batch asks):
     ((persona id, version) of the active personas, (field id, updated_at) of every field), both by id."""
-    fields = select(literal("f").label("kind"), Field.id, null().label("version"), Field.updated_at)
-    personas = select(literal("p"), Persona.id, Persona.version, null()).where(Persona.active.is_(True))
-    rows: list[Any] = list(session.execute(union_all(fields, personas).order_by("kind", "id")))
+    rows: list[Any] = list(session.execute(_set_key_query()))
     return (tuple((row.id, row.version) for row in rows if row.kind == "p"),
             tuple((row.id, row.updated_at) for row in rows if row.kind == "f"))
+
+
+@cache
+def _set_key_query() -> Executable:
+    """_set_key's query, built once."""
+    fields = select(literal("f").label("kind"), Field.id, null().label("version"), Field.updated_at)
+    personas = select(literal("p"), Persona.id, Persona.version, null()).where(Persona.active.is_(True))
+    return union_all(fields, personas).order_by("kind", "id")
 
 
 def compile_set(fields: dict[str, FieldSpec], specs: Sequence[PersonaSpec], names: dict[int, str]) -> PersonaSet:
