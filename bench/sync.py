@@ -17,6 +17,7 @@ import argparse
 import cProfile
 import io
 import pstats
+import statistics
 import tempfile
 import time
 import uuid
@@ -153,32 +154,40 @@ def print_profile(profile: cProfile.Profile, top: int = 15) -> None:
 
 
 def throughput(crm: CRM, deals: int, postgres: str | None, profile: bool = False, repeat: int = 1) -> None:
-    """Print records/s through Qualify vs bare httpx on SQLite (and PostgreSQL), limits off; with `repeat` > 1
-    every pass runs that many times and the fastest counts (the machine may be shared)."""
-    best = f" (best of {repeat})" if repeat > 1 else ""
+    """Print records/s through Qualify vs bare httpx on SQLite (and PostgreSQL), limits off.
+
+    With `repeat` > 1 the passes run in `repeat` rounds (bare, then each database), each sync compared with
+    the bare pass of its own round, and the median ratio counts: this machine's speed drifts over minutes,
+    and a bare pass measured minutes apart would count the drift as Qualify's.
+    """
+    targets = [("SQLite", None)] + ([("PostgreSQL", postgres)] if postgres else [])
+    ratios: dict[str, list[float]] = {name: [] for name, _ in targets}
     with running(crm.kind, deals) as sandbox:
-        bare = min((bare_fetch(crm, sandbox) for _ in range(repeat)), key=lambda p: p.seconds)
-        bare_requests = [crm.request_of(c) for c in bare.calls]
-        busy = server_seconds(bare.calls)
-        print(f"{crm.kind} bare httpx: {bare.records} deals in {len(bare.calls)} pages, {bare.seconds:.1f} s = "
-              f"{bare.rate:.0f} records/s{best} (sandbox busy {busy:.1f} s = {busy / bare.seconds:.0%} of it; "
-              f"seeded {deals} in {sandbox.seed_seconds:.1f} s)")
-        targets = [("SQLite", None)] + ([("PostgreSQL", postgres)] if postgres else [])
-        for name, url in targets:
-            profiler = cProfile.Profile() if profile else None
-            passes = []
-            for _ in range(repeat):
+        for round_number in range(1, repeat + 1):
+            bare = bare_fetch(crm, sandbox)
+            bare_requests = [crm.request_of(c) for c in bare.calls]
+            busy = server_seconds(bare.calls)
+            label = f" (round {round_number} of {repeat})" if repeat > 1 else ""
+            print(f"{crm.kind} bare httpx{label}: {bare.records} deals in {len(bare.calls)} pages, "
+                  f"{bare.seconds:.1f} s = {bare.rate:.0f} records/s (sandbox busy {busy:.1f} s = {busy / bare.seconds:.0%} of it; seeded "
+                  f"{deals} in {sandbox.seed_seconds:.1f} s)")
+            for name, url in targets:
+                profiler = cProfile.Profile() if profile else None
                 with tempfile.TemporaryDirectory() as tmp, scratch_database(url, tmp) as db:
-                    passes.append(qualify_sync(crm, sandbox, db, profile=profiler))
-            run, seconds, calls = min(passes, key=lambda p: p[1])
-            rate = run.fetched / seconds
-            same = "yes" if [crm.request_of(c) for c in calls] == bare_requests else "NO"
-            print(f"{crm.kind} sync {name}: {run.fetched} deals in {run.pages} pages, {seconds:.1f} s = {rate:.0f} "
-                  f"records/s{best}; bare httpx {bare.rate:.0f} records/s; ratio {rate / bare.rate:.2f} "
-                  f"(target >= 0.7); same requests as bare: {same}; sandbox busy {server_seconds(calls):.1f} s; "
-                  f"status {run.status} {run.last_error or ''}".rstrip())
-            if profiler is not None:
-                print_profile(profiler)
+                    run, seconds, calls = qualify_sync(crm, sandbox, db, profile=profiler)
+                rate = run.fetched / seconds
+                ratios[name].append(rate / bare.rate)
+                same = "yes" if [crm.request_of(c) for c in calls] == bare_requests else "NO"
+                print(f"{crm.kind} sync {name}{label}: {run.fetched} deals in {run.pages} pages, {seconds:.1f} s = "
+                      f"{rate:.0f} records/s; bare httpx {bare.rate:.0f} records/s; ratio {rate / bare.rate:.2f} "
+                      f"(target >= 0.7); same requests as bare: {same}; sandbox busy {server_seconds(calls):.1f} s; "
+                      f"status {run.status} {run.last_error or ''}".rstrip())
+                if profiler is not None:
+                    print_profile(profiler)
+    if repeat > 1:
+        for name, found in ratios.items():
+            print(f"{crm.kind} sync {name}: median ratio {statistics.median(found):.2f} over {repeat} rounds "
+                  f"(min {min(found):.2f}, max {max(found):.2f}; target >= 0.7)")
 
 
 def limited_run(crm: CRM, deals: int | None = None) -> None:
@@ -226,7 +235,8 @@ def main() -> None:
                         help="deals for the rate-limited runs (default: per CRM, ~30 s at Qualify's cap)")
     parser.add_argument("--skip", choices=["throughput", "limited"], default=None, help="leave one part out")
     parser.add_argument("--profile", action="store_true", help="cProfile the sync runs (main thread) and print the top")
-    parser.add_argument("--repeat", type=int, default=1, help="run each throughput pass N times, keep the fastest")
+    parser.add_argument("--repeat", type=int, default=1,
+                        help="run the throughput passes in N rounds (bare, then each database); the median ratio counts")
     args = parser.parse_args()
     for kind in CRMS if args.crm == "all" else [args.crm]:
         if args.skip != "throughput":
