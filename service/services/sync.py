@@ -15,9 +15,11 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import cache
+from typing import Any
 
-from sqlalchemy import JSON, Select, Text, bindparam, func, select, true
+from sqlalchemy import JSON, Select, Text, bindparam, func, or_, select, true, update
 from sqlalchemy import cast as sql_cast
+from sqlalchemy.orm import Session
 
 from adapters.base import CRMAdapter, DealPage, DealSnapshot
 from adapters.errors import CRMError
@@ -124,11 +126,13 @@ def execute_sync(runtime: Runtime, run_id: int, progress: Progress | None = None
         baseline = run.full or connection.sync_cursor is None
         window = _Window(since=EPOCH if run.full else (connection.sync_cursor or EPOCH))
         run.status, run.started_at, run.cursor_from = "running", run.started_at or runtime.clock(), window.since
-        connection_id = connection.id
-        mapping = mapped_fields(uow.session, connection_id)
+        mapping = mapped_fields(uow.session, connection.id)
         properties = [m.property for m in mapping]
         adapter = runtime.adapter(connection)
         uow.commit()
+    # Both stay detached: `tally` holds the run's counts as committed so far, `config` the connection as
+    # the run found it (read once, like the field mapping).
+    tally, config = run, connection
     # How the CRM pages (attributes an adapter sets only where it differs): a result cap that needs query
     # windows (HubSpot), pages not in modification order (Bitrix24), deals per page and per commit.
     windowed = getattr(adapter, "windowed_search", False)
@@ -150,12 +154,10 @@ def execute_sync(runtime: Runtime, run_id: int, progress: Progress | None = None
                 if page.next_after is not None:
                     _advance(window, page, windowed)
                     following = crm.submit(fetch, window.since, window.after)
-                known = _stored_stages(runtime, connection_id, page.deals)
-                moved = _moved(page.deals, known, baseline)
-                details = crm.submit(_read_deals, adapter, moved, properties).result() if moved else {}
-                last = _apply_page(runtime, run_id, page, (details, set(known)), mapping, ordered)
+                _take_page(runtime, tally, page, _PageRules(config, mapping, ordered, baseline),
+                           lambda ids: crm.submit(_read_deals, adapter, ids, properties).result())
                 if progress is not None:
-                    progress(last)
+                    progress(tally)
                 if following is None:
                     break
                 page = following.result()
@@ -186,13 +188,11 @@ def _advance(window: _Window, page: DealPage, windowed: bool = True) -> None:
         window.after = page.next_after
 
 
-def _stored_stages(runtime: Runtime, connection_id: int, deals: tuple[DealSnapshot, ...]) -> dict[str, str | None]:
+def _stored_stages(session: Session, connection_id: int, deals: tuple[DealSnapshot, ...]) -> dict[str, str | None]:
     """The stored stage of each of the page's deals already recorded, by external id."""
-    with runtime.read_uow() as uow:
-        query = _stored_stages_query(uow.session.get_bind().dialect.name)
-        rows = uow.session.execute(query, {"connection_id": connection_id,
-                                           "external_ids": json.dumps([d.id for d in deals])})
-        return {external_id: stage for external_id, stage in rows}
+    query = _stored_stages_query(session.get_bind().dialect.name)
+    rows = session.execute(query, {"connection_id": connection_id, "external_ids": json.dumps([d.id for d in deals])})
+    return {external_id: stage for external_id, stage in rows}
 
 
 @cache
@@ -228,50 +228,76 @@ def _read_deals(adapter: CRMAdapter, ids: list[str], properties: list[str]) -> d
     return {deal_id: adapter.get_deal(deal_id, properties) for deal_id in ids}
 
 
-def _apply_page(runtime: Runtime, run_id: int, page: DealPage, found: tuple[dict[str, DealSnapshot], set[str]],
-                mapping: list[MappedField], ordered: bool = True) -> SyncRun:
-    """Write one page with the cursor it advances, in one transaction. `found` holds the full snapshots of
-    the page's moved deals (`_read_deals`) and the ids already stored (`_stored_stages`, for the created and
-    updated counts); `mapping` holds the run's fields (read once when the run starts); `ordered`: the CRM
-    pages in modification order."""
+@dataclass(frozen=True)
+class _PageRules:
+    """What a run's pages are written with: the connection and field mapping as the run found them, whether
+    the CRM pages in modification order, whether this is the baseline sync."""
+
+    config: Connection
+    mapping: list[MappedField]
+    ordered: bool
+    baseline: bool
+
+
+def _take_page(runtime: Runtime, tally: SyncRun, page: DealPage, rules: _PageRules,
+               read_moved: Callable[[list[str]], dict[str, DealSnapshot]]) -> None:
+    """Check one page against the stored stages and write it with the cursor it advances; `tally` takes the
+    page's counts once they are committed. `read_moved` reads the full snapshots of moved deals from the CRM.
+
+    A page without stage moves (the common case) is read and written in one transaction. With moves, the
+    CRM is read between two transactions, never while one holds SQLite's write lock.
+    """
+    with runtime.uow() as uow:
+        known = _stored_stages(uow.session, rules.config.id, page.deals)
+        moved = _moved(page.deals, known, rules.baseline)
+        if not moved:
+            # Nothing here acts outside the database: a page lost in a database crash goes with the cursor it
+            # advanced and is simply read again.
+            relax_commit(uow.session)
+            counts = _write_page(runtime, uow.session, tally, rules.config, page, ({}, set(known)), rules)
+            uow.commit()
+    if moved:
+        details = read_moved(moved)
+        with runtime.uow() as uow:
+            connection = uow.session.get_one(Connection, rules.config.id)
+            counts = _write_page(runtime, uow.session, tally, connection, page, (details, set(known)), rules)
+            uow.commit()
+    for name, value in counts.items():
+        setattr(tally, name, value)
+    crash_point("after_sync_page")
+
+
+def _write_page(runtime: Runtime, session: Session, tally: SyncRun, connection: Connection, page: DealPage,
+                found: tuple[dict[str, DealSnapshot], set[str]], rules: _PageRules) -> dict[str, Any]:
+    """Write one page in the session's transaction: the moved deals through `observe`, the rest in one
+    upsert, their scores, the run's counts and the connection's cursor. `found` holds the full snapshots of
+    the moved deals and the ids already stored. Returns the run's counts as written."""
     details, known = found
     now = runtime.clock()
     window = timedelta(hours=runtime.settings.sync_window_hours)
-    with runtime.uow() as uow:
-        run, connection = uow.session.execute(
-            select(SyncRun, Connection).join(Connection, Connection.id == SyncRun.connection_id)
-            .where(SyncRun.id == run_id)).one()
-        if not details:
-            # No stage moved, so nothing here acts outside the database: a page lost in a database crash
-            # goes with the cursor it advanced and is simply read again.
-            relax_commit(uow.session)
-        # The common case (no stage move) is one upsert statement.
-        for snapshot in details.values():
-            moved_at = snapshot.stage_history[0].at if snapshot.stage_history else now
-            observe(runtime, uow.session, connection, Observation(
-                snapshot=snapshot, seen_at=moved_at, origin="sync", new_stage=snapshot.stage_id,
-                audit_only=now - moved_at > window), mapping)
-        written = upsert_unmoved(uow.session, connection, [d for d in page.deals if d.id not in details], mapping, now)
-        score_records(uow.session, written, now, runtime.settings.persona_floor)
-        # The run's counts change after the last query, so they are written with the commit in one UPDATE.
-        updated = sum(1 for deal in page.deals if deal.id in known)
-        run.moves += len(details)
-        run.created += len(page.deals) - updated
-        run.updated += updated
-        run.pages += 1
-        run.fetched += len(page.deals)
-        newest = max((d.modified_at for d in page.deals if d.modified_at), default=None)
-        if newest is not None and (run.cursor_to is None or newest > run.cursor_to):
-            run.cursor_to = newest
-        # Pages in modification order move the cursor with each page. Pages in another order (Bitrix24: by
-        # ID) only with the last: a later page may still hold deals modified before this page's newest.
-        advance = ordered or page.next_after is None
-        if advance and run.cursor_to is not None and (
-                connection.sync_cursor is None or run.cursor_to > connection.sync_cursor):
-            connection.sync_cursor = run.cursor_to
-        uow.commit()
-    crash_point("after_sync_page")
-    return run
+    for snapshot in details.values():
+        moved_at = snapshot.stage_history[0].at if snapshot.stage_history else now
+        observe(runtime, session, connection, Observation(
+            snapshot=snapshot, seen_at=moved_at, origin="sync", new_stage=snapshot.stage_id,
+            audit_only=now - moved_at > window), rules.mapping)
+    written = upsert_unmoved(session, connection, [d for d in page.deals if d.id not in details], rules.mapping, now)
+    score_records(session, written, now, runtime.settings.persona_floor)
+    updated = sum(1 for deal in page.deals if deal.id in known)
+    newest = max((d.modified_at for d in page.deals if d.modified_at), default=None)
+    counts: dict[str, Any] = {
+        "moves": tally.moves + len(details), "created": tally.created + len(page.deals) - updated,
+        "updated": tally.updated + updated, "pages": tally.pages + 1, "fetched": tally.fetched + len(page.deals),
+        "cursor_to": newest if newest is not None and (tally.cursor_to is None or newest > tally.cursor_to)
+        else tally.cursor_to}  # fmt: skip
+    session.execute(update(SyncRun).where(SyncRun.id == tally.id).values(**counts))
+    # Pages in modification order move the cursor with each page. Pages in another order (Bitrix24: by ID)
+    # only with the last: a later page may still hold deals modified before this page's newest.
+    cursor = counts["cursor_to"]
+    if (rules.ordered or page.next_after is None) and cursor is not None:
+        session.execute(update(Connection).where(
+            Connection.id == connection.id, or_(Connection.sync_cursor.is_(None), Connection.sync_cursor < cursor),
+        ).values(sync_cursor=cursor))
+    return counts
 
 
 def _finish(runtime: Runtime, run_id: int, status: str, error: str | None) -> SyncRun:

@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import text
 
+from adapters.base import DealSnapshot
 from service.runtime import Runtime
 from service.services.sync import _stored_stages, _stored_stages_query
 from tests.integration.test_record_bulk import T0, add_connection, deal, in_bulk
@@ -20,9 +21,9 @@ def test_it_gives_the_stored_stage_of_stored_deals_only(runtime: Runtime) -> Non
     in_bulk(runtime, ours, [deal("1", T0, stage="a"), deal("2", T0, stage="b")])
     in_bulk(runtime, other, [deal("3", T0, stage="c")])
     page = (deal("1", T0, stage="moved"), deal("2", T0), deal("3", T0), deal("4", T0))
-    assert _stored_stages(runtime, ours, page) == {"1": "a", "2": "b"}
-    assert _stored_stages(runtime, other, page) == {"3": "c"}
-    assert _stored_stages(runtime, ours, ()) == {}
+    assert stages(runtime, ours, page) == {"1": "a", "2": "b"}
+    assert stages(runtime, other, page) == {"3": "c"}
+    assert stages(runtime, ours, ()) == {}
 
 
 def test_each_id_is_looked_up_through_the_unique_index_for_a_connection_the_statistics_do_not_know(
@@ -41,7 +42,12 @@ def test_each_id_is_looked_up_through_the_unique_index_for_a_connection_the_stat
     assert plan, "no records scan keyed on both columns"
     if runtime.engine.dialect.name == "postgresql":
         assert UNIQUE_INDEX in plan, plan
-    assert len(_stored_stages(runtime, new, tuple(deal(str(i), T0) for i in range(2500, 3000)))) == 500
+    assert len(stages(runtime, new, tuple(deal(str(i), T0) for i in range(2500, 3000)))) == 500
+
+
+def stages(runtime: Runtime, connection_id: int, deals: tuple[DealSnapshot, ...]) -> dict[str, str | None]:
+    with runtime.read_uow() as uow:
+        return _stored_stages(uow.session, connection_id, deals)
 
 
 def explain(runtime: Runtime, params: dict[str, Any]) -> str:
