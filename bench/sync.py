@@ -169,8 +169,8 @@ def throughput(crm: CRM, deals: int, postgres: str | None, profile: bool = False
             busy = server_seconds(bare.calls)
             label = f" (round {round_number} of {repeat})" if repeat > 1 else ""
             print(f"{crm.kind} bare httpx{label}: {bare.records} deals in {len(bare.calls)} pages, "
-                  f"{bare.seconds:.1f} s = {bare.rate:.0f} records/s (sandbox busy {busy:.1f} s = {busy / bare.seconds:.0%} of it; seeded "
-                  f"{deals} in {sandbox.seed_seconds:.1f} s)")
+                  f"{bare.seconds:.1f} s = {bare.rate:.0f} records/s (sandbox busy {busy:.1f} s = "
+                  f"{busy / bare.seconds:.0%} of it; seeded {deals} in {sandbox.seed_seconds:.1f} s)")
             for name, url in targets:
                 profiler = cProfile.Profile() if profile else None
                 with tempfile.TemporaryDirectory() as tmp, scratch_database(url, tmp) as db:
@@ -236,7 +236,7 @@ def main() -> None:
     parser.add_argument("--skip", choices=["throughput", "limited"], default=None, help="leave one part out")
     parser.add_argument("--profile", action="store_true", help="cProfile the sync runs (main thread) and print the top")
     parser.add_argument("--repeat", type=int, default=1,
-                        help="run the throughput passes in N rounds (bare, then each database); the median ratio counts")
+                        help="run the throughput passes in N rounds (bare, then each database); median ratio")
     args = parser.parse_args()
     for kind in CRMS if args.crm == "all" else [args.crm]:
         if args.skip != "throughput":
