@@ -107,10 +107,10 @@ def _upsert(dialect: str) -> ReturningInsert[Any]:
         # way, which the stored "values" object keeps.
         row = func.jsonb_array_elements(sql_cast(rows, JSONB)).table_valued("value").c.value
         # Strings are left as text (a cast to VARCHAR(n) would cut a long value instead of refusing it).
-        typed = {"values": lambda at: sql_cast(row.op("->")(at), JSON),
-                 "crm_modified_at": lambda at: sql_cast(row.op("->>")(at), RECORDS.c.crm_modified_at.type)}
-        fields: list[Any] = [typed.get(name, lambda at: row.op("->>")(at))(at)
-                             for name, at in zip(ROW_COLUMNS, positions, strict=True)]
+        fields: list[Any] = [row.op("->>")(at) for at in positions]
+        at_values, at_modified = ROW_COLUMNS.index("values"), ROW_COLUMNS.index("crm_modified_at")
+        fields[at_values] = sql_cast(row.op("->")(positions[at_values]), JSON)
+        fields[at_modified] = sql_cast(fields[at_modified], RECORDS.c.crm_modified_at.type)
         make: Callable[[Table], postgresql.Insert | sqlite.Insert] = postgresql.insert
     elif dialect == "sqlite":
         row = func.json_each(rows).table_valued("value").c.value
