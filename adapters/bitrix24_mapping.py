@@ -30,6 +30,8 @@ from adapters.formdata import encode_php_form
 from adapters.http import parse_retry_after
 
 _WEBHOOK_PATH = re.compile(r"^(?P<root>.*/rest/\d+/[^/]+)/?$")
+PAGE_SIZE = 50  # fixed by Bitrix24 for every *.list method
+BATCH_MAX = 50  # commands per `batch` call (settings/how-to-call-rest-api/batch.md)
 DEAL_ENTITY_TYPE_ID = 2  # CRM object type id of deals (crm/data-types.md#object_type)
 BASE_FIELDS = ("ID", "TITLE", "STAGE_ID", "CATEGORY_ID", "ASSIGNED_BY_ID", "OPPORTUNITY", "CURRENCY_ID",
                "DATE_MODIFY")  # fmt: skip
@@ -85,6 +87,31 @@ def user_task_fields(request: TaskRequest) -> dict[str, Any]:
 def select_of(names: Sequence[str]) -> list[str]:
     """The `select` list for crm.deal.get/list: the base fields, the asked ones, and every UF_CRM_*."""
     return list(dict.fromkeys([*BASE_FIELDS, *names, "UF_*"]))
+
+
+def deal_list_params(since: datetime, properties: Sequence[str], after_id: int | str) -> dict[str, Any]:
+    """crm.deal.list parameters of the fast pattern (settings/performance/huge-data.md): the deals modified
+    since `since` with an ID above `after_id`, in ID order, without the COUNT (`start=-1`).
+
+    `after_id` is a number or, inside a batch, a reference to an earlier command's result.
+    """
+    return {"filter": {">=DATE_MODIFY": iso_of(since), ">ID": after_id}, "order": {"ID": "ASC"},
+            "select": select_of(properties), "start": -1}  # fmt: skip
+
+
+def chained_deal_lists(since: datetime, properties: Sequence[str], after_id: int,
+                       count: int) -> dict[str, tuple[str, dict[str, Any]]]:  # fmt: skip
+    """`count` batch commands ``l0``, ``l1``, ... listing deals as `deal_list_params` does: the first after
+    `after_id`, each later one after the last ID the one before it listed (``$result[l0][49][ID]``, batch.md).
+
+    Only lists up to the first short one (fewer than 50 deals) mean anything: a later one refers to an element
+    that does not exist.
+    """
+    commands: dict[str, tuple[str, dict[str, Any]]] = {}
+    for i in range(count):
+        bound: int | str = after_id if i == 0 else f"$result[l{i - 1}][{PAGE_SIZE - 1}][ID]"
+        commands[f"l{i}"] = ("crm.deal.list", deal_list_params(since, properties, bound))
+    return commands
 
 
 def value_of(value: Any) -> str | None:

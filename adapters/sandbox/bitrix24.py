@@ -149,22 +149,30 @@ class Bitrix24Sandbox(SandboxBase):
             self.portal.delete_deal(deal_id)
 
     def fail_next(self, mode: str, count: int = 1, method: str | None = None, delay: float = 10.0) -> None:
-        """Fail the next `count` calls (of methods starting with `method`): "500", "QUERY_LIMIT_EXCEEDED",
-        "OPERATION_TIME_LIMIT", "401" or "timeout" (answer after `delay` seconds). ValueError otherwise."""
+        """Fail the next `count` calls (of methods starting with `method`; batch commands too): "500",
+        "QUERY_LIMIT_EXCEEDED", "OPERATION_TIME_LIMIT", "401" or "timeout" (whole calls only: answer after
+        `delay` seconds). ValueError otherwise."""
         if mode not in FAILURES and mode != "timeout":
             raise ValueError(f"unknown failure mode {mode!r}; known: {[*FAILURES, 'timeout']}")
         with self.lock:
             self.failures.append(Failure(mode, int(count), method, float(delay)))
 
-    def _take_failure(self, method: str) -> Failure | None:
+    def _take_failure(self, method: str, *, command: bool = False) -> Failure | None:
         with self.lock:
             for rule in self.failures:
+                if command and rule.mode == "timeout":
+                    continue
                 if rule.method is None or method.startswith(rule.method):
                     rule.count -= 1
                     if rule.count <= 0:
                         self.failures.remove(rule)
                     return rule
         return None
+
+    def _command_failure(self, method: str) -> B24Error | None:
+        """The error a due failure rule gives a batch command of `method`."""
+        rule = self._take_failure(method, command=True)
+        return None if rule is None else B24Error(*FAILURES[rule.mode])
 
     # ---- WSGI ---------------------------------------------------------------------------------
     def _control(self, request: Request) -> Response:
@@ -205,7 +213,8 @@ class Bitrix24Sandbox(SandboxBase):
             if self.bucket.try_acquire() > 0:
                 raise B24Error(503, "QUERY_LIMIT_EXCEEDED", "Too many requests")
             with self.lock:
-                ctx = api.Context(self.portal, user_id, self.offline, auth == "oauth", frozenset(self.quirks))
+                ctx = api.Context(self.portal, user_id, self.offline, auth == "oauth", frozenset(self.quirks),
+                                  self._command_failure)
                 body = api.call(ctx, method, params)
         except B24Error as exc:
             status, body = exc.status, exc.body

@@ -8,6 +8,7 @@ and `next`, settings/performance/huge-data.md). Filters understand the prefixes 
 
 from __future__ import annotations
 
+import re
 from bisect import bisect_right
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -21,6 +22,9 @@ from adapters.sandbox.bitrix24_state import B24Error, Portal, parse_time
 
 PAGE = 50
 _OPS = (">=", "<=", "!=", ">", "<", "=", "!")
+# A reference to an earlier batch command's answer: $result[name][0][ID] (batch.md, "Using Results").
+_REFERENCE = re.compile(r"\$(result|result_error|result_total|result_next)\[([^\]]+)\]((?:\[[^\]]*\])*)")
+_STEP = re.compile(r"\[([^\]]*)\]")
 
 
 @dataclass
@@ -32,6 +36,8 @@ class Context:
     offline: Any  # adapters.sandbox.bitrix24_events.OfflineQueue
     oauth: bool
     quirks: frozenset[str] = frozenset()  # deliberate misbehaviour for client tests ("ignore_id_filter")
+    # An injected failure for a batch command of this method, if one is due (Bitrix24Sandbox.fail_next).
+    failure: Callable[[str], B24Error | None] = lambda method: None
 
 
 Handler = Callable[[Context, dict[str, Any]], dict[str, Any]]
@@ -157,8 +163,11 @@ def _by_id(order: Any) -> bool:
 
 
 def _after_id(flt: Any) -> int | None:
-    """The `>ID` bound of a filter, when it has a whole-number one."""
+    """The `>ID` bound of a filter, when it has a whole-number one; an empty one counts as 0, as MySQL casts
+    '' for an integer column."""
     wanted = flt.get(">ID", flt.get(">id")) if isinstance(flt, dict) else None
+    if wanted == "":
+        return 0
     return int(str(wanted)) if wanted is not None and str(wanted).lstrip("-").isdigit() else None
 
 
@@ -300,7 +309,8 @@ def call(ctx: Context, method: str, params: dict[str, Any]) -> dict[str, Any]:
 
 
 def batch(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
-    """`batch`: up to 50 "method?query" commands; results and errors keyed by command name."""
+    """`batch`: up to 50 "method?query" commands run in order; results and errors keyed by command name. A
+    command's parameters may refer to earlier answers (``$result[name][49][ID]``)."""
     cmd = params.get("cmd") or {}
     if not isinstance(cmd, dict) or len(cmd) > PAGE:
         raise B24Error(400, "ERROR_BATCH_LENGTH_EXCEEDED", f"Max batch length exceeded {PAGE}")
@@ -312,7 +322,10 @@ def batch(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
             out["result_error"][key] = {"error": "ERROR_BATCH_METHOD_NOT_ALLOWED", "error_description": "No batch"}
             continue
         try:
-            answer = call(ctx, unquote(method), parse_php_form(query))
+            injected = ctx.failure(unquote(method))
+            if injected is not None:
+                raise injected
+            answer = call(ctx, unquote(method), _resolved(parse_php_form(query), out))
         except B24Error as exc:
             out["result_error"][key] = exc.body
             if halt:
@@ -324,3 +337,28 @@ def batch(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
                 out[f"result_{field}"][key] = answer[field]
     # PHP encodes an empty associative array as [] - Bitrix24 answers empty sections that way.
     return {"result": {k: (v or []) for k, v in out.items()} | {"result_time": []}}
+
+
+def _resolved(value: Any, out: Mapping[str, Mapping[str, Any]]) -> Any:
+    """A command's parameters with every $result[...] reference replaced by the value it names in the
+    answers so far. A reference to nothing (a list shorter than its index) becomes "": the docs do not say
+    what Bitrix24 does there, and the adapter never relies on it."""
+    if isinstance(value, dict):
+        return {key: _resolved(item, out) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_resolved(item, out) for item in value]
+    if isinstance(value, str) and "$" in value:
+        return _REFERENCE.sub(lambda found: _referenced(found, out), value)
+    return value
+
+
+def _referenced(found: re.Match[str], out: Mapping[str, Mapping[str, Any]]) -> str:
+    node: Any = out[found.group(1)].get(found.group(2))
+    for step in _STEP.findall(found.group(3)):
+        if isinstance(node, list) and step.isdigit() and int(step) < len(node):
+            node = node[int(step)]
+        elif isinstance(node, dict) and step in node:
+            node = node[step]
+        else:
+            return ""
+    return "" if node is None or isinstance(node, dict | list) else str(node)

@@ -10,6 +10,7 @@ from adapters.base import Credentials, TaskRequest
 from adapters.bitrix24 import endpoint_of
 from adapters.bitrix24_webhooks import Bitrix24WebhookVerifier
 from adapters.errors import CRMAuthError, CRMRejected, CRMUnavailable
+from adapters.formdata import parse_php_form
 from adapters.sandbox.bitrix24 import Bitrix24Sandbox
 from tests.adapters.bitrix24_fixtures import (  # noqa: F401
     APP_TOKEN,
@@ -91,11 +92,46 @@ def test_given_many_deals_when_searching_modified_since_then_pages_by_id_to_the_
     assert [c["params"]["filter"][">ID"] for c in calls] == [0, int(seen[49]), int(seen[99])]
     assert ">=DATE_MODIFY" in calls[0]["params"]["filter"]
 
-    with make_adapter(bitrix24, style) as adapter:  # the default limit (200): one page from the same 3 calls
+    before = len(bitrix24.api_calls())
+    with make_adapter(bitrix24, style) as adapter:  # the default limit (200): one list, then the rest chained
         whole = adapter.search_deals_modified_since(since, ["UF_CRM_INDUSTRY"])
     assert [d.id for d in whole.deals] == seen and whole.next_after is None
-    again = bitrix24.api_calls("crm.deal.list")[len(calls):]
-    assert [c["params"]["filter"][">ID"] for c in again] == [0, int(seen[49]), int(seen[99])]
+    first, chained = bitrix24.api_calls()[before:]
+    assert (first["method"], first["params"]["filter"][">ID"]) == ("crm.deal.list", 0)
+    commands = {name: parse_php_form(text.partition("?")[2]) for name, text in chained["params"]["cmd"].items()}
+    assert chained["method"] == "batch" and list(commands) == ["l0", "l1", "l2"]  # 150 more deals wanted
+    assert [c["filter"][">ID"] for c in commands.values()] == [seen[49], "$result[l0][49][ID]", "$result[l1][49][ID]"]
+    assert all(c["start"] == "-1" and c["order"] == {"ID": "ASC"} and ">=DATE_MODIFY" in c["filter"]
+               for c in commands.values())
+
+
+def test_given_a_cursor_when_searching_then_the_page_comes_in_one_batch_request(bitrix24: Bitrix24Sandbox) -> None:
+    ids = [new_deal(bitrix24, f"Deal {i}") for i in range(620)]
+    since = datetime.now(UTC) - timedelta(minutes=5)
+    with make_adapter(bitrix24, "webhook") as adapter:
+        first = adapter.search_deals_modified_since(since, [], limit=500)
+        before = len(bitrix24.api_calls())
+        full = adapter.search_deals_modified_since(since, [], after=ids[49], limit=500)
+        full_calls = bitrix24.api_calls()[before:]
+        last = adapter.search_deals_modified_since(since, [], after=full.next_after, limit=500)
+
+    assert [d.id for d in first.deals] == ids[:500] and first.next_after == ids[499]
+    assert [d.id for d in full.deals] == ids[50:550] and full.next_after == ids[549]
+    assert [c["method"] for c in full_calls] == ["batch"] and len(full_calls[0]["params"]["cmd"]) == 10
+    assert [d.id for d in last.deals] == ids[550:] and last.next_after is None  # 70 left: the chain ends short
+
+
+def test_given_a_chained_list_fails_when_searching_then_unavailable_not_a_short_page(
+    bitrix24: Bitrix24Sandbox,
+) -> None:
+    ids = [new_deal(bitrix24, f"Deal {i}") for i in range(200)]
+    since = datetime.now(UTC) - timedelta(minutes=5)
+    with make_adapter(bitrix24, "webhook") as adapter:
+        bitrix24.fail_next("500", method="crm.deal.list")
+        with pytest.raises(CRMUnavailable, match="in batch: INTERNAL_SERVER_ERROR"):
+            adapter.search_deals_modified_since(since, [], after=ids[49], limit=200)
+        again = adapter.search_deals_modified_since(since, [], after=ids[49], limit=200)
+    assert [d.id for d in again.deals] == ids[50:200]
 
 
 def test_a_page_stops_at_the_limit_and_continues_from_its_last_id(bitrix24: Bitrix24Sandbox) -> None:

@@ -169,3 +169,23 @@ def test_the_fast_id_pattern_answers_what_the_full_scan_does(
     assert "total" not in fast and "next" not in fast
     assert all(int(d["ID"]) > after for d in fast["result"]) and len(fast["result"]) <= 50
     assert after > 0 or len(fast["result"]) == 50
+
+
+def test_given_batch_references_when_calling_then_earlier_answers_fill_later_commands(
+    bitrix24: Bitrix24Sandbox, http: httpx.Client
+) -> None:
+    ids = [bitrix24.ui_create_deal({"TITLE": f"Deal {i}"}) for i in range(60)]
+    fast = "crm.deal.list?start=-1&order[ID]=ASC&select[0]=ID"
+    cmd = {
+        "a": f"{fast}&filter[>ID]=0",
+        "b": f"{fast}&filter[>ID]=%24result%5Ba%5D%5B49%5D%5BID%5D",  # URL-encoded, as the docs require
+        "c": f"{fast}&filter[>ID]=$result[b][49][ID]",  # b has 10 deals: no element 49
+        "d": "crm.deal.get?id=$result[a][0][ID]",
+    }
+
+    answer = rest(http, bitrix24, "batch", halt=1, cmd=cmd).json()["result"]["result"]
+
+    assert [d["ID"] for d in answer["a"]] == ids[:50]
+    assert [d["ID"] for d in answer["b"]] == ids[50:]
+    assert [d["ID"] for d in answer["c"]] == ids[:50]  # a reference to nothing is empty, and >ID '' is >ID 0
+    assert answer["d"]["ID"] == ids[0]
