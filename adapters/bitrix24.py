@@ -39,6 +39,7 @@ from adapters.bitrix24_mapping import (
     DEAL_ENTITY_TYPE_ID,
     PAGE_SIZE,
     batch_command,
+    batch_command_error,
     batch_section,
     chained_deal_lists,
     classify_for,
@@ -200,8 +201,9 @@ class Bitrix24Adapter(StageMover):
     def _deal_lists(self, since: datetime, properties: Sequence[str], after_id: int, count: int) -> list[list[Any]]:
         """`count` consecutive crm.deal.list results after `after_id`: one call, or a chain in one batch.
 
-        Lists after the first short one are cut off (they refer to elements that do not exist). Raises
-        CRMUnavailable when a command of the chain failed before that.
+        Lists after the first short one are cut off (they refer to elements that do not exist). A command of
+        the chain that failed before that raises its error, typed as a failed call would be (an
+        OPERATION_TIME_LIMIT block is CRMRateLimited).
         """
         if count <= 1:
             return [self._result("crm.deal.list", deal_list_params(since, properties, after_id)) or []]
@@ -209,9 +211,7 @@ class Bitrix24Adapter(StageMover):
         lists: list[list[Any]] = []
         for name in (f"l{i}" for i in range(count)):
             if name in errors:
-                error = errors[name] if isinstance(errors[name], dict) else {}
-                raise CRMUnavailable(f"crm.deal.list in batch: {error.get('error')}",
-                                     vendor_message=str(error.get("error_description") or "") or None)
+                raise batch_command_error("crm.deal.list", errors[name])
             lists.append(results.get(name) or [])
             if len(lists[-1]) < PAGE_SIZE:
                 break

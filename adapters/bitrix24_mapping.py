@@ -251,9 +251,24 @@ def classify_bitrix24(response: httpx.Response, method: str) -> CRMError | None:
         return None
     code, description = error_code_of(response)
     text = f"{method} -> {status}" + (f": {code}" if code else "") + (f": {description}" if description else "")
-    kw: dict[str, Any] = {"status": status, "vendor_message": description or code or None,
-                          "body": response.text[:2000]}  # fmt: skip
-    header_wait = parse_retry_after(response.headers.get("retry-after"))
+    return error_for(text, status, code, description, body=response.text[:2000],
+                     header_wait=parse_retry_after(response.headers.get("retry-after")))
+
+
+def batch_command_error(method: str, error: Any) -> CRMError:
+    """The typed error for a failed batch command's {"error", "error_description"}, by its code as
+    classify_bitrix24 would type it; an unknown code counts as a server failure (the batch itself answered
+    200, so there is no status to go by)."""
+    known = error if isinstance(error, dict) else {}
+    code, description = str(known.get("error") or ""), str(known.get("error_description") or "")
+    text = f"{method} in batch" + (f": {code}" if code else "") + (f": {description}" if description else "")
+    return error_for(text, 500, code, description)
+
+
+def error_for(text: str, status: int, code: str, description: str, *, body: str = "",
+              header_wait: float | None = None) -> CRMError:  # fmt: skip
+    """The typed error for a Bitrix24 status, error code and description (see classify_bitrix24)."""
+    kw: dict[str, Any] = {"status": status, "vendor_message": description or code or None, "body": body}
     if code == "QUERY_LIMIT_EXCEEDED":
         return CRMRateLimited(text, retry_after=max(header_wait or 0.0, QUERY_LIMIT_WAIT), **kw)
     if code == "OPERATION_TIME_LIMIT":

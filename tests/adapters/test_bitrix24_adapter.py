@@ -9,7 +9,7 @@ import pytest
 from adapters.base import Credentials, TaskRequest
 from adapters.bitrix24 import endpoint_of
 from adapters.bitrix24_webhooks import Bitrix24WebhookVerifier
-from adapters.errors import CRMAuthError, CRMRejected, CRMUnavailable
+from adapters.errors import CRMAuthError, CRMRateLimited, CRMRejected, CRMUnavailable
 from adapters.formdata import parse_php_form
 from adapters.sandbox.bitrix24 import Bitrix24Sandbox
 from tests.adapters.bitrix24_fixtures import (  # noqa: F401
@@ -121,16 +121,20 @@ def test_given_a_cursor_when_searching_then_the_page_comes_in_one_batch_request(
     assert [d.id for d in last.deals] == ids[550:] and last.next_after is None  # 70 left: the chain ends short
 
 
-def test_given_a_chained_list_fails_when_searching_then_unavailable_not_a_short_page(
+def test_given_a_chained_list_fails_when_searching_then_its_error_not_a_short_page(
     bitrix24: Bitrix24Sandbox,
 ) -> None:
     ids = [new_deal(bitrix24, f"Deal {i}") for i in range(200)]
     since = datetime.now(UTC) - timedelta(minutes=5)
     with make_adapter(bitrix24, "webhook") as adapter:
         bitrix24.fail_next("500", method="crm.deal.list")
-        with pytest.raises(CRMUnavailable, match="in batch: INTERNAL_SERVER_ERROR"):
+        with pytest.raises(CRMUnavailable, match=r"crm\.deal\.list in batch: INTERNAL_SERVER_ERROR"):
+            adapter.search_deals_modified_since(since, [], after=ids[49], limit=200)
+        bitrix24.fail_next("OPERATION_TIME_LIMIT", method="crm.deal.list")
+        with pytest.raises(CRMRateLimited) as blocked:  # the method's time budget: the caller reschedules
             adapter.search_deals_modified_since(since, [], after=ids[49], limit=200)
         again = adapter.search_deals_modified_since(since, [], after=ids[49], limit=200)
+    assert blocked.value.retry_after is not None and blocked.value.retry_after >= 60
     assert [d.id for d in again.deals] == ids[50:200]
 
 
