@@ -39,12 +39,13 @@ from adapters.bitrix24_mapping import (
     DEAL_ENTITY_TYPE_ID,
     PAGE_SIZE,
     batch_command,
-    batch_command_error,
     batch_section,
     chained_deal_lists,
+    chained_results,
     classify_for,
     deal_list_params,
     endpoint_of,
+    lists_wanted,
     owner_of,
     pipeline_of,
     property_of,
@@ -185,7 +186,7 @@ class Bitrix24Adapter(StageMover):
         last_id = int(after) if after else 0
         deals: list[DealSnapshot] = []
         while True:
-            wanted = 1 if after is None and not deals else min(BATCH_MAX, -(-(limit - len(deals)) // PAGE_SIZE))
+            wanted = lists_wanted(limit, len(deals), fresh=after is None)
             for records in self._deal_lists(since, properties, last_id, wanted):
                 batch = [snapshot_of(record) for record in records]
                 deals.extend(batch)
@@ -199,23 +200,13 @@ class Bitrix24Adapter(StageMover):
                     return DealPage(deals=tuple(deals), next_after=str(newest))
 
     def _deal_lists(self, since: datetime, properties: Sequence[str], after_id: int, count: int) -> list[list[Any]]:
-        """`count` consecutive crm.deal.list results after `after_id`: one call, or a chain in one batch.
-
-        Lists after the first short one are cut off (they refer to elements that do not exist). A command of
-        the chain that failed before that raises its error, typed as a failed call would be (an
-        OPERATION_TIME_LIMIT block is CRMRateLimited).
+        """`count` consecutive crm.deal.list results after `after_id`: one call, or a chain in one batch cut
+        as `chained_results` cuts it (a failed command raises its error; OPERATION_TIME_LIMIT is CRMRateLimited).
         """
         if count <= 1:
             return [self._result("crm.deal.list", deal_list_params(since, properties, after_id)) or []]
         results, errors = self.batch(chained_deal_lists(since, properties, after_id, count), halt=True)
-        lists: list[list[Any]] = []
-        for name in (f"l{i}" for i in range(count)):
-            if name in errors:
-                raise batch_command_error("crm.deal.list", errors[name])
-            lists.append(results.get(name) or [])
-            if len(lists[-1]) < PAGE_SIZE:
-                break
-        return lists
+        return chained_results(results, errors, count)
 
     def update_deal(self, deal_id: str, properties: Mapping[str, str]) -> None:
         """crm.deal.update with `fields` (STAGE_ID, UF_CRM_*...; unknown fields are ignored by Bitrix24).

@@ -105,13 +105,34 @@ def chained_deal_lists(since: datetime, properties: Sequence[str], after_id: int
     `after_id`, each later one after the last ID the one before it listed (``$result[l0][49][ID]``, batch.md).
 
     Only lists up to the first short one (fewer than 50 deals) mean anything: a later one refers to an element
-    that does not exist.
+    that does not exist (see `chained_results`).
     """
+    base = deal_list_params(since, properties, after_id)
     commands: dict[str, tuple[str, dict[str, Any]]] = {}
     for i in range(count):
         bound: int | str = after_id if i == 0 else f"$result[l{i - 1}][{PAGE_SIZE - 1}][ID]"
-        commands[f"l{i}"] = ("crm.deal.list", deal_list_params(since, properties, bound))
+        commands[f"l{i}"] = ("crm.deal.list", {**base, "filter": {**base["filter"], ">ID": bound}})
     return commands
+
+
+def lists_wanted(limit: int, have: int, fresh: bool) -> int:
+    """How many lists of 50 the next request of a deal query asks for, holding `have` of `limit` deals: one
+    for the first request of a query without a cursor (`fresh`: an incremental sync mostly finds fewer than
+    50 deals), else enough to reach `limit`, at most one batch's worth."""
+    return 1 if fresh and not have else min(BATCH_MAX, -(-(limit - have) // PAGE_SIZE))
+
+
+def chained_results(results: Mapping[str, Any], errors: Mapping[str, Any], count: int) -> list[list[Any]]:
+    """The lists a `chained_deal_lists` batch answered that mean something: in order, up to and including the
+    first short one. A command that failed before that raises its typed error (`batch_command_error`)."""
+    lists: list[list[Any]] = []
+    for name in (f"l{i}" for i in range(count)):
+        if name in errors:
+            raise batch_command_error("crm.deal.list", errors[name])
+        lists.append(results.get(name) or [])
+        if len(lists[-1]) < PAGE_SIZE:
+            break
+    return lists
 
 
 def value_of(value: Any) -> str | None:

@@ -22,9 +22,15 @@ from adapters.amocrm import PAGE_MAX as AMO_PAGE_MAX
 from adapters.amocrm import amocrm_limiter_buckets
 from adapters.amocrm_mapping import unix_of
 from adapters.bitrix24 import Bitrix24Adapter
-from adapters.bitrix24_mapping import BATCH_MAX as B24_BATCH_MAX
 from adapters.bitrix24_mapping import PAGE_SIZE as B24_PAGE_SIZE
-from adapters.bitrix24_mapping import batch_command, chained_deal_lists, deal_list_params
+from adapters.bitrix24_mapping import (
+    batch_command,
+    batch_section,
+    chained_deal_lists,
+    chained_results,
+    deal_list_params,
+    lists_wanted,
+)
 from adapters.hubspot import hubspot_limiter_buckets
 from adapters.hubspot_mapping import props_of
 from adapters.leaky_bucket import CLIENT_HEADROOM, STANDARD_PLAN
@@ -287,8 +293,7 @@ class Bitrix24(CRM):
         last_id = int(after) if after else 0
         records: list[dict[str, Any]] = []
         while True:
-            wanted = 1 if after is None and not records else min(
-                B24_BATCH_MAX, -(-(self.page_size - len(records)) // B24_PAGE_SIZE))
+            wanted = lists_wanted(self.page_size, len(records), fresh=after is None)
             for found in self._lists(client, since, last_id, wanted):
                 records.extend(found)
                 if len(found) < B24_PAGE_SIZE:
@@ -304,13 +309,8 @@ class Bitrix24(CRM):
             return [client.post("crm.deal.list.json", json=deal_list_params(since, [], last_id)).json()["result"]]
         commands = {name: batch_command(*command)
                     for name, command in chained_deal_lists(since, [], last_id, count).items()}
-        answers = client.post("batch.json", json={"halt": 1, "cmd": commands}).json()["result"]["result"]
-        lists: list[list[dict[str, Any]]] = []
-        for name in commands:
-            lists.append(answers.get(name) or [])
-            if len(lists[-1]) < B24_PAGE_SIZE:
-                break
-        return lists
+        answer = client.post("batch.json", json={"halt": 1, "cmd": commands}).json()["result"]
+        return chained_results(batch_section(answer["result"]), batch_section(answer["result_error"]), count)
 
     def modified(self, record: dict[str, Any]) -> datetime:
         return datetime.fromisoformat(record["DATE_MODIFY"])
