@@ -227,7 +227,8 @@ def build_parser() -> argparse.ArgumentParser:
     sandbox.add_argument("--access-token", default="pat-sandbox-token", help="HubSpot only")
     sandbox.set_defaults(func=cmd_sandbox)
     demo = sub.add_parser("demo", help="play a manager moving deals against the sandbox")
-    demo.add_argument("--verbose", action="store_true")
+    demo.add_argument("-v", "--verbose", action="store_true",
+                      help="show the logs (on stderr) at QUALIFY_LOG_LEVEL, not only warnings")
     demo.add_argument("--crm", choices=("hubspot", "pipedrive", "amocrm", "bitrix24"), default="hubspot")
     demo.set_defaults(func=cmd_demo)
     return parser
@@ -237,9 +238,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `qualify` console script."""
     args = build_parser().parse_args(argv)
     settings = Settings.from_env()
-    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    for noisy in ("apscheduler", "alembic.runtime.plugins"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    # Logs go to stderr, so a command's own output on stdout stays clean. The demo's stdout is its
+    # narration: there the logs are quiet (warnings and errors only) unless -v/--verbose.
+    quiet = args.command == "demo" and not args.verbose
+    logging.basicConfig(level=logging.WARNING if quiet else settings.log_level, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # werkzeug sets its own logger to INFO when unset, so the root level alone would not quiet it.
+    noisy = ("apscheduler", "alembic.runtime.plugins") + (("werkzeug",) if quiet else ())
+    for name in noisy:
+        logging.getLogger(name).setLevel(logging.WARNING)
     result: int = args.func(args, settings)
     return result
 

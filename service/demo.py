@@ -41,7 +41,10 @@ GATES: list[dict[str, Any]] = [
 
 
 class Narrator:
-    """Prints timeline lines with the time since the story began."""
+    """Prints the story on stdout, one timeline line per step with the time since the story began.
+
+    Nothing else of the demo goes to stdout: logs go to stderr (see `service.cli.main`).
+    """
 
     def __init__(self) -> None:
         self.t0 = time.monotonic()
@@ -49,6 +52,10 @@ class Narrator:
     def say(self, text: str) -> None:
         """One line of the timeline."""
         print(f"[{time.monotonic() - self.t0:6.2f}s] {text}", flush=True)
+
+    def more(self, text: str) -> None:
+        """A continuation of the previous timeline line (a quoted text), indented under it."""
+        print(f"{'':10} | {text}", flush=True)
 
 
 def wait_for(predicate: Callable[[], Any], timeout: float = 10.0) -> Any:
@@ -79,8 +86,13 @@ def configure(api: httpx.Client, sandbox_url: str, portal_id: str) -> int:
 
 
 def run_demo(verbose: bool = False) -> int:
-    """Play the story; 0 when every step happened as expected."""
-    say = Narrator().say
+    """Play the story; 0 when every step happened as expected.
+
+    `verbose` is accepted for the command line's sake: how much is logged (on stderr) is set by the
+    caller's logging configuration; the narration on stdout is the same either way.
+    """
+    narrator = Narrator()
+    say = narrator.say
     with tempfile.TemporaryDirectory() as tmp:
         settings = Settings(instance_path=tmp, secret_key=Fernet.generate_key().decode(),
                             allow_loopback_crm=True, worker_poll_seconds=0.05).resolved()
@@ -98,13 +110,14 @@ def run_demo(verbose: bool = False) -> int:
                 hook = f"{base}/v1/webhooks/{cid}"
                 httpx.post(f"{sandbox_url}/_sandbox/config", json={"webhook_url": hook}).raise_for_status()
                 say("admin: 5 portrait fields, gates on 'Qualified To Buy' and 'Presentation Scheduled'")
-                return _story(say, sandbox, api)
+                return _story(narrator, sandbox, api)
         finally:
             service.stop()
             sandbox.stop()
 
 
-def _story(say: Callable[[str], None], sandbox: HubSpotSandbox, api: httpx.Client) -> int:
+def _story(narrator: Narrator, sandbox: HubSpotSandbox, api: httpx.Client) -> int:
+    say = narrator.say
     deal = sandbox.ui_create_deal({"dealname": "Acme Retail", "dealstage": "appointmentscheduled",
                                    "pipeline": "default", "amount": "12000", "hubspot_owner_id": "101"},
                                   user_id=MANAGER)
@@ -119,7 +132,7 @@ def _story(say: Callable[[str], None], sandbox: HubSpotSandbox, api: httpx.Clien
     say(f"task for owner {task.get('hubspot_owner_id')}: {task['hs_task_subject']}")
     for line in task["hs_task_body"].splitlines():
         if line.strip() and "qualify-ref" not in line:
-            print(f"           | {line}")
+            narrator.more(line)
     sandbox.ui_update_deal(deal, {"industry": "retail", "company_size": "120", "decision_maker": "true",
                                   "budget": "25000", "pain_points": "Manual order entry loses 10% of orders"},
                            user_id=MANAGER)

@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
+import re
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
 from service.demo import run_demo
+
+ROOT = Path(__file__).resolve().parents[2]
+# A narration line: the time since the story began, then the step; or a quoted text's line under it.
+NARRATION = re.compile(r"\[ *\d+\.\d\ds\] \S|           \| ")
 
 
 def test_the_demo_story_completes(capsys: pytest.CaptureFixture[str]) -> None:
@@ -21,3 +30,13 @@ def test_the_demo_story_completes_on_the_other_crms(crm: str, capsys: pytest.Cap
     assert run_crm_demo(crm) == 0
     out = capsys.readouterr().out
     assert "BLOCKED" in out and "ALLOWED" in out
+
+
+def test_qualify_demo_prints_only_its_narration_on_stdout_and_no_info_logs() -> None:
+    done = subprocess.run([sys.executable, "-m", "service.cli", "demo"], cwd=ROOT, capture_output=True,
+                          text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines and lines[-1].endswith("demo finished: every step happened as expected")
+    assert [line for line in lines if not NARRATION.match(line)] == []
+    assert " INFO " not in done.stderr and "werkzeug" not in done.stderr
