@@ -20,7 +20,8 @@ from adapters.base import PipelineInfo, StageInfo
 from service.config import Settings
 from service.migrate import upgrade
 from service.runtime import Runtime, build_runtime
-from service.services import connections, fields, gates
+from service.services import connections, fields
+from service.services import gate_admin as gates
 from service.services.keys import create_key
 
 STAGES = ("appointmentscheduled", "qualifiedtobuy", "presentationscheduled", "closedwon", "closedlost")
@@ -47,22 +48,21 @@ def configured_runtime(settings: Settings, n_fields: int = 30, base_url: str = "
     upgrade(runtime.engine)
     with runtime.uow() as uow:
         for i in range(n_fields):
-            fields.create_field(uow, {"key": f"f{i:02d}", "label": f"Field {i}", "type": "text",
+            fields.add_field(uow.session, {"key": f"f{i:02d}", "label": f"Field {i}", "type": "text",
                                       "constraints": {"min_length": 2}})
-        conn = connections.create_connection(runtime, uow, {
+        conn = connections.add_connection(runtime, uow.session, {
             "name": "bench", "kind": "hubspot", "base_url": base_url, "access_token": "pat-bench-token",
             "client_secret": CLIENT_SECRET})
         stages = tuple(StageInfo(s, s.title(), i, is_closed=s.startswith("closed"), is_won=s == "closedwon")
                        for i, s in enumerate(STAGES))
-        connections.apply_pipelines(uow, conn, (PipelineInfo("default", "Sales", 0, stages),))
+        connections.apply_pipelines(uow.session, conn, (PipelineInfo("default", "Sales", 0, stages),))
         requirements: list[dict[str, Any]] = [{"field": f"f{i:02d}"} for i in range(n_fields)]
         for r in requirements[::3]:
             r["required_if"] = {"field": "f00", "op": "eq", "value": "yes"}
-        gates.create_gate(uow, {"connection_id": conn.id, "pipeline": "default", "stage": "qualifiedtobuy",
+        gates.add_gate(uow.session, {"connection_id": conn.id, "pipeline": "default", "stage": "qualifiedtobuy",
                                 "mode": "enforce", "requirements": requirements})
-        key = create_key(uow, "admin", "bench")
         uow.commit()
-        return runtime, conn.id, key
+    return runtime, conn.id, create_key(runtime, "admin", "bench")
 
 
 def free_port() -> int:

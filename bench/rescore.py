@@ -66,15 +66,15 @@ def set_up(runtime: Runtime, seed: int) -> int:
     now = runtime.clock()
     with runtime.uow() as uow:
         for spec in FIELDS:
-            fields.create_field(uow, {**spec, "label": spec["key"].replace("_", " ").title()})
-        conn = connections.create_connection(runtime, uow, {
+            fields.add_field(uow.session, {**spec, "label": spec["key"].replace("_", " ").title()})
+        conn = connections.add_connection(runtime, uow.session, {
             "name": "bench", "kind": "hubspot", "base_url": "http://127.0.0.1:9", "access_token": "pat-bench",
             "client_secret": "bench-secret"})
         stages = tuple(StageInfo(s, s.title(), i, is_closed=s.startswith("closed"), is_won=s == "closedwon")
                        for i, s in enumerate(STAGES))
-        connections.apply_pipelines(uow, conn, (PipelineInfo("default", "Sales", 0, stages),))
+        connections.apply_pipelines(uow.session, conn, (PipelineInfo("default", "Sales", 0, stages),))
         for definition in persona_definitions(seed):
-            personas.create_persona(uow, definition, now)
+            personas.add_persona(uow.session, definition, now)
         uow.commit()
         connection_id = conn.id
     run_queued_rescores(runtime)
@@ -84,7 +84,7 @@ def set_up(runtime: Runtime, seed: int) -> int:
 def timed_rescore(runtime: Runtime, profile: cProfile.Profile | None) -> dict[str, Any]:
     """Queue a full rescore and run it; seconds, CPU and memory figures."""
     with runtime.uow() as uow:
-        request_rescore(uow, None, trigger="bench", now=runtime.clock())
+        request_rescore(uow.session, None, trigger="bench", now=runtime.clock())
         uow.commit()
     hwm = reset_peak_rss()
     sampler = RssSampler()

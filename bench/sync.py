@@ -39,9 +39,10 @@ from service.db import make_engine
 from service.migrate import upgrade
 from service.models import SyncRun
 from service.runtime import build_runtime
-from service.services.connections import create_connection, refresh_pipelines
+from service.services.connections import add_connection, refresh_pipelines
 from service.services.kinds import KINDS
-from service.services.sync import EPOCH, PAGE_SIZE, SEARCH_RESULT_CAP, request_sync, run_queued_syncs
+from service.services.sync import EPOCH, PAGE_SIZE, SEARCH_RESULT_CAP
+from service.services.sync_runs import request_sync, run_queued_syncs
 
 REJECTED = (429, 503)
 
@@ -97,7 +98,7 @@ def qualify_sync(crm: CRM, sandbox: Any, database_url: str, *, limited: bool = F
         runtime = build_runtime(bench_settings(Path(tmp)), engine=make_engine(database_url))
         upgrade(runtime.engine)
         with runtime.uow() as uow:
-            connection = create_connection(runtime, uow, {
+            connection = add_connection(runtime, uow.session, {
                 "name": "bench", "kind": crm.kind, **crm.connection(sandbox),
                 "rate_limits": None if limited else lifted_rate_limits(crm.kind)})
             uow.commit()
@@ -105,9 +106,9 @@ def qualify_sync(crm: CRM, sandbox: Any, database_url: str, *, limited: bool = F
         forget_limiter(f"connection:{cid}")  # another run's window must not carry over
         if not limited and KINDS[crm.kind].limiter_buckets is None:
             runtime.cache[("leaky-bucket", cid)] = LeakyBucket(float(HUGE), HUGE)
-        refresh_pipelines(runtime, cid)
+        refresh_pipelines(runtime, cid, "")
         with runtime.uow() as uow:
-            request_sync(uow, cid, full=False, trigger="bench", now=runtime.clock())
+            request_sync(uow.session, cid, full=False, trigger="bench", now=runtime.clock())
             uow.commit()
         logged = len(crm.page_calls(sandbox))
         started = time.perf_counter()

@@ -90,9 +90,7 @@ def measure_latency(moves: int = 40) -> None:
         service = LiveService(bench_settings(Path(tmp)))
         base = service.start()
         try:
-            with service.runtime.uow() as uow:
-                key = create_key(uow, "admin", "bench")
-                uow.commit()
+            key = create_key(service.runtime, "admin", "bench")
             with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {key}"}) as api:
                 cid = configure(api, sandbox_url, str(sandbox.portal_id))
             httpx.post(f"{sandbox_url}/_sandbox/config", json={"webhook_url": f"{base}/v1/webhooks/{cid}"})

@@ -32,10 +32,7 @@ def cmd_bootstrap(args: argparse.Namespace, settings: Settings) -> int:
     """Print a one-time admin key if the database has none."""
     from service.services.keys import bootstrap_admin_key
 
-    runtime = _runtime(settings)
-    with runtime.uow() as uow:
-        key = bootstrap_admin_key(uow)
-        uow.commit()
+    key = bootstrap_admin_key(_runtime(settings))
     if key:
         print("=" * 72)
         print("Bootstrap admin API key (shown once, stored hashed; keep it safe):")
@@ -51,11 +48,7 @@ def cmd_keys_create(args: argparse.Namespace, settings: Settings) -> int:
     """Create an API key with a role and print it once."""
     from service.services.keys import create_key
 
-    runtime = _runtime(settings)
-    with runtime.uow() as uow:
-        key = create_key(uow, args.role, args.name or args.role)
-        uow.commit()
-    print(key)
+    print(create_key(_runtime(settings), args.role, args.name or args.role))
     return 0
 
 
@@ -105,58 +98,42 @@ def cmd_scheduler(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_sync(args: argparse.Namespace, settings: Settings) -> int:
     """Sync one connection now, showing progress; exit 1 when the run failed."""
     from service.errors import ServiceError
-    from service.services.sync import execute_sync, request_sync
-
-    runtime = _runtime(settings)
-    try:
-        with runtime.uow() as uow:
-            run = request_sync(uow, args.connection, full=args.full, trigger="cli", now=runtime.clock(),
-                               stale_after=settings.sync_stale_seconds)
-            run.status, run.started_at = "running", runtime.clock()
-            uow.commit()
-    except ServiceError as exc:
-        print(f"qualify sync: {exc.detail}", file=sys.stderr)
-        return 2
+    from service.services.sync_runs import sync_now
 
     def show(progress: object) -> None:
         print(f"\rpage {getattr(progress, 'pages', 0)}: {getattr(progress, 'fetched', 0)} deals read, "
               f"{getattr(progress, 'moves', 0)} moves checked", end="", file=sys.stderr, flush=True)
 
-    result = execute_sync(runtime, run.id, show)
+    try:
+        result = sync_now(_runtime(settings), args.connection, full=args.full, trigger="cli", progress=show)
+    except ServiceError as exc:
+        print(f"qualify sync: {exc.detail}", file=sys.stderr)
+        return 2
     print(file=sys.stderr)
-    print(f"sync run {result.id}: {result.status}; {result.fetched} deals in {result.pages} pages, "
-          f"{result.created} new, {result.moves} moves checked" + (f"; error: {result.last_error}" if
-                                                                   result.last_error else ""))
-    return 0 if result.status == "done" else 1
+    print(f"sync run {result['id']}: {result['status']}; {result['fetched']} deals in {result['pages']} pages, "
+          f"{result['created']} new, {result['moves']} moves checked"
+          + (f"; error: {result['last_error']}" if result["last_error"] else ""))
+    return 0 if result["status"] == "done" else 1
 
 
 def cmd_rescore(args: argparse.Namespace, settings: Settings) -> int:
     """Rescore every open record for one persona (or all), showing progress; exit 1 when it failed."""
     from service.errors import ServiceError
-    from service.services.personas import find_persona
-    from service.services.rescore import execute_rescore, request_rescore, start_run
-
-    runtime = _runtime(settings)
-    try:
-        with runtime.uow() as uow:
-            persona_id = find_persona(uow, args.persona).id if args.persona else None
-            run = request_rescore(uow, persona_id, trigger="cli", now=runtime.clock())
-            uow.commit()
-            run_id = run.id
-    except ServiceError as exc:
-        print(f"qualify rescore: {exc.detail}", file=sys.stderr)
-        return 2
-    start_run(runtime, run_id)
+    from service.services.rescore import rescore_now
 
     def show(progress: object) -> None:
         done, total = getattr(progress, "done", 0), getattr(progress, "total", 0) or 1
         print(f"\rscored {done}/{total} records ({100 * done / total:.0f}%)", end="", file=sys.stderr, flush=True)
 
-    result = execute_rescore(runtime, run_id, show)
+    try:
+        result = rescore_now(_runtime(settings), args.persona, show)
+    except ServiceError as exc:
+        print(f"qualify rescore: {exc.detail}", file=sys.stderr)
+        return 2
     print(file=sys.stderr)
-    print(f"rescore run {result.id}: {result.status}; {result.done} records scored"
-          + (f"; error: {result.last_error}" if result.last_error else ""))
-    return 0 if result.status == "done" else 1
+    print(f"rescore run {result['id']}: {result['status']}; {result['done']} records scored"
+          + (f"; error: {result['last_error']}" if result["last_error"] else ""))
+    return 0 if result["status"] == "done" else 1
 
 
 def cmd_sandbox(args: argparse.Namespace, settings: Settings) -> int:

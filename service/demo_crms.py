@@ -120,9 +120,7 @@ def run_crm_demo(kind: str) -> int:
         service = LiveService(settings)
         try:
             base = service.start()
-            with service.runtime.uow() as uow:
-                key = create_key(uow, "admin", "demo")
-                uow.commit()
+            key = create_key(service.runtime, "admin", "demo")
             with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {key}"}, timeout=10) as api:
                 say(f"{kind} sandbox on {scenario.sandbox.base_url}, Qualify on {base}")
                 setup = configure_gate(api, scenario)

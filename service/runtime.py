@@ -7,7 +7,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar, cast
 
 import httpx
 from sqlalchemy import Engine
@@ -20,6 +20,8 @@ from service.config import Settings
 from service.db import make_engine, make_session_factory, utcnow
 from service.secrets import Vault, load_or_create_keys
 from service.unit_of_work import UnitOfWork
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -90,6 +92,23 @@ class Runtime:
         from service.services.kinds import build_verifier
 
         return build_verifier(connection, self.secrets(connection), self.settings.webhook_max_age_seconds)
+
+    def cached_for(self, connection: Any, kind: str, build: Callable[[], T]) -> T:
+        """The `kind` of compiled configuration cached for the connection's current configuration version,
+        built on first use; entries of older versions of the same connection are evicted.
+
+        `connection` is the model or a row with id, created_at and config_version. created_at is part of the
+        key because SQLite may give a deleted connection's id to a new one."""
+        key = (kind, connection.id, connection.created_at, connection.config_version)
+        cached = self.cache.get(key)
+        if cached is not None:
+            return cast(T, cached)
+        value = build()
+        with self.cache_lock:
+            for old in [k for k in list(self.cache) if isinstance(k, tuple) and k[:2] == key[:2]]:
+                self.cache.pop(old, None)
+            self.cache[key] = value
+        return value
 
     def wake_worker(self) -> None:
         """Tell an embedded worker that new work arrived, so it need not wait for its next poll."""

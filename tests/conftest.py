@@ -109,9 +109,7 @@ def make_key(runtime: Runtime, role: str) -> str:
     """Store a key with `role` and return it."""
     from service.services.keys import create_key
 
-    with runtime.uow() as uow:
-        key = create_key(uow, role, role)
-        uow.commit()
+    key = create_key(runtime, role, role)
     return key
 
 

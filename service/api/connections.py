@@ -22,35 +22,15 @@ from schemas.connections import (
 )
 from schemas.gates import ImportArgsSchema, ImportResultSchema
 from service.api.common import ID, errors, protected_blueprint, runtime
-from service.models import Connection
 from service.services import connections as service
-from service.services import sync as sync_service
-from service.services.kinds import webhook_query
+from service.services import sync_runs as sync_service
 from service.services.native_rules import import_native_rules
 
 blp = protected_blueprint("connections", __name__, "/v1/connections", "CRM connections")
 
-VIEW_ATTRIBUTES = ("id", "name", "kind", "base_url", "account_id", "app_id", "language", "signature_versions",
-                   "placeholders", "active", "self_hosted", "rate_limits", "sync_interval_seconds", "score_write_back",
-                   "last_synced_at", "pipelines_synced_at", "created_at", "updated_at")
-
-
-def webhook_url(row: Connection) -> str:
-    """The URL to paste into the CRM's webhook settings (with Qualify's token where the CRM signs nothing)."""
-    base = runtime().settings.public_url.rstrip("/") or request.host_url.rstrip("/")
-    return f"{base}/v1/webhooks/{row.id}{webhook_query(row.kind, runtime().secrets(row))}"
-
-
-def connection_view(row: Connection) -> dict[str, Any]:
-    """The API view of a connection: no secrets, live pipelines only, and its webhook URL."""
-    view = {name: getattr(row, name) for name in VIEW_ATTRIBUTES}
-    view["webhook_url"] = webhook_url(row)
-    view["pipelines"] = [
-        {"external_id": p.external_id, "label": p.label, "order": p.order,
-         "stages": [s for s in p.stages if not s.archived]}
-        for p in row.pipelines if not p.archived
-    ]
-    return view
+def request_base() -> str:
+    """The base URL this request came to: webhook URLs fall back to it when QUALIFY_PUBLIC_URL is unset."""
+    return request.host_url
 
 
 @blp.route("")
@@ -62,19 +42,14 @@ class Connections(MethodView):
     @errors(blp, 401, 422)
     def get(self, args: dict[str, Any]) -> dict[str, Any]:
         """List connections."""
-        with runtime().read_uow() as uow:
-            page = service.list_connections(uow, args["page"], args["page_size"])
-            return {**page, "items": [connection_view(c) for c in page["items"]]}
+        return service.list_connections(runtime(), args["page"], args["page_size"], request_base())
 
     @blp.arguments(ConnectionInSchema)
     @blp.response(201, ConnectionOutSchema)
     @errors(blp, 400, 401, 403, 413, 422)
     def post(self, data: dict[str, Any]) -> dict[str, Any]:
         """Connect a CRM account (credentials are stored encrypted and never returned)."""
-        with runtime().uow() as uow:
-            row = service.create_connection(runtime(), uow, data)
-            uow.commit()
-            return connection_view(row)
+        return service.create_connection(runtime(), data, request_base())
 
 
 @blp.route(f"/<{ID}:connection_id>")
@@ -85,26 +60,20 @@ class ConnectionById(MethodView):
     @errors(blp, 401, 404)
     def get(self, connection_id: int) -> dict[str, Any]:
         """Read a connection with its pipelines."""
-        with runtime().read_uow() as uow:
-            return connection_view(service.get_connection(uow, connection_id))
+        return service.get_connection(runtime(), connection_id, request_base())
 
     @blp.arguments(ConnectionPatchSchema)
     @blp.response(200, ConnectionOutSchema)
     @errors(blp, 400, 401, 403, 404, 413, 422)
     def patch(self, data: dict[str, Any], connection_id: int) -> dict[str, Any]:
         """Change a connection."""
-        with runtime().uow() as uow:
-            row = service.update_connection(runtime(), uow, connection_id, data)
-            uow.commit()
-            return connection_view(row)
+        return service.update_connection(runtime(), connection_id, data, request_base())
 
     @blp.response(204)
     @errors(blp, 401, 403, 404)
     def delete(self, connection_id: int) -> None:
         """Delete a connection and everything stored for it."""
-        with runtime().uow() as uow:
-            service.delete_connection(uow, connection_id)
-            uow.commit()
+        service.delete_connection(runtime(), connection_id)
 
 
 @blp.route(f"/<{ID}:connection_id>/pipelines/refresh", methods=["POST"])
@@ -112,9 +81,7 @@ class ConnectionById(MethodView):
 @errors(blp, 401, 403, 404, 502)
 def refresh_pipelines(connection_id: int) -> dict[str, Any]:
     """Pull pipelines and stages from the CRM."""
-    service.refresh_pipelines(runtime(), connection_id)
-    with runtime().uow() as uow:
-        return connection_view(service.get_connection(uow, connection_id))
+    return service.refresh_pipelines(runtime(), connection_id, request_base())
 
 
 @blp.route(f"/<{ID}:connection_id>/properties", methods=["GET"])
@@ -133,18 +100,14 @@ class Mappings(MethodView):
     @errors(blp, 401, 404)
     def get(self, connection_id: int) -> dict[str, Any]:
         """Read the mappings."""
-        with runtime().read_uow() as uow:
-            return {"mappings": service.get_mappings(uow, connection_id)}
+        return {"mappings": service.get_mappings(runtime(), connection_id)}
 
     @blp.arguments(MappingsInSchema)
     @blp.response(200, MappingsOutSchema)
     @errors(blp, 400, 401, 403, 404, 413, 422)
     def put(self, data: dict[str, Any], connection_id: int) -> dict[str, Any]:
         """Replace the mappings."""
-        with runtime().uow() as uow:
-            result = service.replace_mappings(uow, connection_id, data["mappings"])
-            uow.commit()
-            return {"mappings": result}
+        return {"mappings": service.replace_mappings(runtime(), connection_id, data["mappings"])}
 
 
 @blp.route(f"/<{ID}:connection_id>/sync")
@@ -155,21 +118,14 @@ class Sync(MethodView):
     @errors(blp, 401, 404)
     def get(self, connection_id: int) -> dict[str, Any]:
         """The running or queued sync, if any, and the latest runs."""
-        with runtime().read_uow() as uow:
-            history = sync_service.sync_history(uow, connection_id)
-        current = next((r for r in history if r.status in sync_service.ACTIVE), None)
-        return {"current": current, "history": history}
+        return sync_service.sync_status(runtime(), connection_id)
 
     @blp.arguments(SyncRequestSchema, required=False)
     @blp.response(202, SyncRunSchema)
     @errors(blp, 400, 401, 403, 404, 409, 413, 422)
     def post(self, data: dict[str, Any], connection_id: int) -> Any:
         """Queue a sync; the scheduler runs it within seconds. 409 while one is queued or running."""
-        with runtime().uow() as uow:
-            run = sync_service.request_sync(uow, connection_id, full=data.get("full", False), trigger="api",
-                                            now=runtime().clock(), stale_after=runtime().settings.sync_stale_seconds)
-            uow.commit()
-            return run
+        return sync_service.queue_sync(runtime(), connection_id, full=data.get("full", False), trigger="api")
 
 
 @blp.route(f"/<{ID}:connection_id>/gates/import", methods=["POST"])

@@ -10,7 +10,7 @@ from typing import Any
 from flask import Flask, Response, g, json, request
 from werkzeug.exceptions import HTTPException
 
-from adapters.errors import CRMError
+from adapters.errors import CRMError, WebhookAuthError, WebhookFormatError
 from service.api.auth import AuthProblem
 from service.domain.errors import DomainError
 from service.errors import ServiceError
@@ -85,6 +85,16 @@ def handle_crm(exc: CRMError) -> Response:
     return problem(502, detail)
 
 
+def handle_webhook_auth(exc: WebhookAuthError) -> Response:
+    """A delivery that is not authentic (bad or missing signature, stale timestamp, another account)."""
+    return problem(401, f"Webhook not authentic: {exc.detail}", {"reason": [exc.reason]})
+
+
+def handle_webhook_format(exc: WebhookFormatError) -> Response:
+    """An authentic delivery whose body cannot be understood."""
+    return problem(400, f"Webhook body not understood: {exc.detail}", {"reason": [exc.reason]})
+
+
 def handle_unexpected(exc: Exception) -> Response:
     """Anything else: log with the request id, answer a generic 500 without internals."""
     if isinstance(exc, HTTPException):
@@ -111,4 +121,6 @@ def configure_errors(app: Flask) -> None:
     app.register_error_handler(ServiceError, handle_service)
     app.register_error_handler(DomainError, handle_domain)
     app.register_error_handler(CRMError, handle_crm)
+    app.register_error_handler(WebhookAuthError, handle_webhook_auth)
+    app.register_error_handler(WebhookFormatError, handle_webhook_format)
     app.register_error_handler(Exception, handle_unexpected)

@@ -23,18 +23,14 @@ class Fields(MethodView):
     @errors(blp, 401, 422)
     def get(self, args: dict[str, Any]) -> dict[str, Any]:
         """List fields."""
-        with runtime().read_uow() as uow:
-            return service.list_fields(uow, args["page"], args["page_size"])
+        return service.list_fields(runtime(), args["page"], args["page_size"])
 
     @blp.arguments(FieldInSchema)
     @blp.response(201, FieldOutSchema)
     @errors(blp, 400, 401, 403, 409, 413, 422)
-    def post(self, data: dict[str, Any]) -> Any:
+    def post(self, data: dict[str, Any]) -> dict[str, Any]:
         """Define a field."""
-        with runtime().uow() as uow:
-            row = service.create_field(uow, data)
-            uow.commit()
-            return row
+        return service.create_field(runtime(), data)
 
 
 @blp.route(f"/<{ID}:field_id>")
@@ -43,25 +39,19 @@ class FieldById(MethodView):
 
     @blp.response(200, FieldOutSchema)
     @errors(blp, 401, 404)
-    def get(self, field_id: int) -> Any:
+    def get(self, field_id: int) -> dict[str, Any]:
         """Read a field."""
-        with runtime().read_uow() as uow:
-            return service.get_field(uow, field_id)
+        return service.get_field(runtime(), field_id)
 
     @blp.arguments(FieldPatchSchema)
     @blp.response(200, FieldOutSchema)
     @errors(blp, 400, 401, 403, 404, 413, 422)
-    def patch(self, data: dict[str, Any], field_id: int) -> Any:
+    def patch(self, data: dict[str, Any], field_id: int) -> dict[str, Any]:
         """Change a field's label, group, description or constraints."""
-        with runtime().uow() as uow:
-            row = service.update_field(uow, field_id, data)
-            uow.commit()
-            return row
+        return service.update_field(runtime(), field_id, data)
 
     @blp.response(204)
     @errors(blp, 401, 403, 404, 409)
     def delete(self, field_id: int) -> None:
         """Delete a field no gate uses."""
-        with runtime().uow() as uow:
-            service.delete_field(uow, field_id)
-            uow.commit()
+        service.delete_field(runtime(), field_id)

@@ -18,8 +18,8 @@ from schemas.gates import (
     GatePatchSchema,
 )
 from service.api.common import ID, errors, protected_blueprint, runtime
-from service.services import gates as service
-from service.services.check import check_move
+from service.services import gate_admin as service
+from service.services.gate_check import check_move
 
 blp = protected_blueprint("gates", __name__, "/v1/gates", "Stage gates: required fields per stage")
 check_blp = protected_blueprint("gate", __name__ + ".check", "/v1/gate", "Ask before moving")
@@ -38,18 +38,14 @@ class Gates(MethodView):
     @errors(blp, 401, 422)
     def get(self, args: dict[str, Any]) -> dict[str, Any]:
         """List gates."""
-        with runtime().read_uow() as uow:
-            return service.list_gates(uow, args.get("connection_id"), args["page"], args["page_size"])
+        return service.list_gates(runtime(), args.get("connection_id"), args["page"], args["page_size"])
 
     @blp.arguments(GateInSchema)
     @blp.response(201, GateOutSchema)
     @errors(blp, 400, 401, 403, 404, 409, 413, 422)
     def post(self, data: dict[str, Any]) -> dict[str, Any]:
         """Define the gate of a stage."""
-        with runtime().uow() as uow:
-            row = service.create_gate(uow, data)
-            uow.commit()
-            return service.gate_view(row)
+        return service.create_gate(runtime(), data)
 
 
 @blp.route(f"/<{ID}:gate_id>")
@@ -60,26 +56,20 @@ class GateById(MethodView):
     @errors(blp, 401, 404)
     def get(self, gate_id: int) -> dict[str, Any]:
         """Read a gate."""
-        with runtime().read_uow() as uow:
-            return service.gate_view(service.get_gate(uow, gate_id))
+        return service.get_gate(runtime(), gate_id)
 
     @blp.arguments(GatePatchSchema)
     @blp.response(200, GateOutSchema)
     @errors(blp, 400, 401, 403, 404, 413, 422)
     def patch(self, data: dict[str, Any], gate_id: int) -> dict[str, Any]:
         """Change a gate."""
-        with runtime().uow() as uow:
-            row = service.update_gate(uow, gate_id, data)
-            uow.commit()
-            return service.gate_view(row)
+        return service.update_gate(runtime(), gate_id, data)
 
     @blp.response(204)
     @errors(blp, 401, 403, 404)
     def delete(self, gate_id: int) -> None:
         """Remove a gate."""
-        with runtime().uow() as uow:
-            service.delete_gate(uow, gate_id)
-            uow.commit()
+        service.delete_gate(runtime(), gate_id)
 
 
 @check_blp.route("/check")

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import text
-
 from schemas.common import HealthSchema
 from service.api.common import errors, public_blueprint, runtime
+from service.services.health import readiness
 
 blp = public_blueprint("health", __name__, None, "Liveness and readiness")
 
@@ -24,17 +23,6 @@ def healthz() -> dict[str, Any]:
 @blp.doc(security=[])
 @blp.response(200, HealthSchema)
 @errors(blp, 503, descriptions={503: "The database does not answer or is not migrated"})
-def readyz() -> Any:
+def readyz() -> dict[str, Any]:
     """The database answers and carries the latest migration."""
-    from service.api.errors import problem
-    from service.migrate import current_revision, head_revision
-
-    try:
-        with runtime().engine.connect() as conn:
-            conn.execute(text("SELECT 1"))
-            current = current_revision(conn)
-    except Exception:
-        return problem(503, "The database does not answer.")
-    if current != head_revision():
-        return problem(503, f"Database at migration {current}, expected {head_revision()}.")
-    return {"status": "ok", "checks": {"database": "ok", "migration": str(current)}}
+    return readiness(runtime())

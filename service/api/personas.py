@@ -20,11 +20,9 @@ from schemas.personas import (
 )
 from schemas.scores import RecordScoresSchema, ScoreInSchema, ScoreOutSchema
 from service.api.common import ID, errors, protected_blueprint, runtime
-from service.models import RescoreRun
 from service.services import personas as service
 from service.services.fit import record_scores, score_payload
-from service.services.personas import version_view
-from service.services.rescore import request_rescore, rescore_history
+from service.services.rescore import queue_rescore, rescore_history
 
 blp = protected_blueprint("personas", __name__, "/v1", "Personas and lead scores")
 
@@ -39,15 +37,6 @@ class LanguageArgs(Schema):
     language = fields.String(load_default="en", validate=validate.OneOf(LANGUAGES))
 
 
-def run_view(run: RescoreRun) -> dict[str, Any]:
-    """The API view of a rescore run with its progress in percent."""
-    progress = 100.0 if run.status == "done" else (100.0 * run.done / run.total if run.total else 0.0)
-    return {"id": run.id, "persona_id": run.persona_id, "trigger": run.trigger, "status": run.status,
-            "total": run.total, "done": run.done, "progress": round(min(progress, 100.0), 1),
-            "queued_at": run.queued_at, "started_at": run.started_at, "finished_at": run.finished_at,
-            "last_error": run.last_error}
-
-
 @blp.route("/personas")
 class Personas(MethodView):
     """The collection of personas."""
@@ -57,20 +46,14 @@ class Personas(MethodView):
     @errors(blp, 401, 422)
     def get(self, args: dict[str, Any]) -> dict[str, Any]:
         """List personas (`stale`: past their review date)."""
-        with runtime().read_uow() as uow:
-            return service.list_personas(uow, args, runtime().clock().date())
+        return service.list_personas(runtime(), args)
 
     @blp.arguments(PersonaInSchema)
     @blp.response(201, PersonaOutSchema)
     @errors(blp, 400, 401, 403, 409, 413, 422)
     def post(self, data: dict[str, Any]) -> dict[str, Any]:
         """Create a persona; every open record is then scored against it in the background."""
-        rt = runtime()
-        with rt.uow() as uow:
-            row = service.create_persona(uow, data, rt.clock())
-            uow.commit()
-            rt.wake_worker()
-            return service.persona_view(row, rt.clock().date())
+        return service.create_persona(runtime(), data)
 
 
 @blp.route(f"/personas/<{ID}:persona_id>")
@@ -81,30 +64,20 @@ class PersonaById(MethodView):
     @errors(blp, 401, 404)
     def get(self, persona_id: int) -> dict[str, Any]:
         """Read a persona."""
-        with runtime().read_uow() as uow:
-            return service.persona_view(service.get_persona(uow, persona_id), runtime().clock().date())
+        return service.get_persona(runtime(), persona_id)
 
     @blp.arguments(PersonaPatchSchema)
     @blp.response(200, PersonaOutSchema)
     @errors(blp, 400, 401, 403, 404, 409, 413, 422)
     def patch(self, data: dict[str, Any], persona_id: int) -> dict[str, Any]:
         """Change a persona: a new version; a background rescore when its scoring rules changed."""
-        rt = runtime()
-        with rt.uow() as uow:
-            row = service.update_persona(uow, persona_id, data, rt.clock())
-            uow.commit()
-            rt.wake_worker()
-            return service.persona_view(row, rt.clock().date())
+        return service.update_persona(runtime(), persona_id, data)
 
     @blp.response(204)
     @errors(blp, 401, 403, 404, 409)
     def delete(self, persona_id: int) -> None:
         """Remove a persona (its scores are dropped by a background rescore)."""
-        rt = runtime()
-        with rt.uow() as uow:
-            service.delete_persona(uow, persona_id, rt.clock())
-            uow.commit()
-            rt.wake_worker()
+        service.delete_persona(runtime(), persona_id)
 
 
 @blp.route(f"/personas/<{ID}:persona_id>/versions", methods=["GET"])
@@ -112,8 +85,7 @@ class PersonaById(MethodView):
 @errors(blp, 401, 404)
 def list_versions(persona_id: int) -> dict[str, Any]:
     """Every version of a persona, newest first."""
-    with runtime().read_uow() as uow:
-        return {"items": [version_view(v) for v in service.list_versions(uow, persona_id)]}
+    return {"items": service.list_versions(runtime(), persona_id)}
 
 
 @blp.route(f"/personas/<{ID}:persona_id>/review", methods=["POST"])
@@ -121,11 +93,7 @@ def list_versions(persona_id: int) -> dict[str, Any]:
 @errors(blp, 401, 403, 404)
 def review(persona_id: int) -> dict[str, Any]:
     """Mark the portrait reviewed today: no longer stale, reminder re-armed."""
-    rt = runtime()
-    with rt.uow() as uow:
-        row = service.mark_reviewed(uow, persona_id, rt.clock().date())
-        uow.commit()
-        return service.persona_view(row, rt.clock().date())
+    return service.mark_reviewed(runtime(), persona_id)
 
 
 @blp.route(f"/personas/<{ID}:persona_id>/rescore")
@@ -136,21 +104,13 @@ class Rescore(MethodView):
     @errors(blp, 401, 403, 404)
     def post(self, persona_id: int) -> dict[str, Any]:
         """Start a rescore (an already queued one is returned instead of a second)."""
-        rt = runtime()
-        with rt.uow() as uow:
-            service.get_persona(uow, persona_id)
-            run = request_rescore(uow, persona_id, trigger="api", now=rt.clock())
-            uow.commit()
-            rt.wake_worker()
-            return run_view(run)
+        return queue_rescore(runtime(), persona_id, trigger="api")
 
     @blp.response(200, RescoreRunListSchema)
     @errors(blp, 401, 404)
     def get(self, persona_id: int) -> dict[str, Any]:
         """The latest rescores covering this persona, with progress."""
-        with runtime().read_uow() as uow:
-            service.get_persona(uow, persona_id)
-            return {"items": [run_view(r) for r in rescore_history(uow, persona_id)]}
+        return {"items": rescore_history(runtime(), persona_id)}
 
 
 @blp.route(f"/records/<{ID}:record_id>/scores", methods=["GET"])
@@ -168,6 +128,4 @@ def get_record_scores(args: dict[str, Any], record_id: int) -> dict[str, Any]:
 @errors(blp, 400, 401, 413, 422)
 def score(data: dict[str, Any]) -> dict[str, Any]:
     """Score field values (a form, a UI extension) against the personas, explained; nothing is stored."""
-    rt = runtime()
-    with rt.read_uow() as uow:
-        return score_payload(uow, data, rt.settings.persona_floor, rt.clock().date())
+    return score_payload(runtime(), data)

@@ -25,8 +25,7 @@ blp = protected_blueprint("records", __name__, "/v1", "Records, transitions and 
 @errors(blp, 401, 422)
 def list_records(args: dict[str, Any]) -> dict[str, Any]:
     """List synced records."""
-    with runtime().read_uow() as uow:
-        return queries.list_records(uow, args)
+    return queries.list_records(runtime(), args)
 
 
 @blp.route(f"/records/<{ID}:record_id>", methods=["GET"])
@@ -43,8 +42,7 @@ def get_record(record_id: int) -> dict[str, Any]:
 @errors(blp, 401, 422)
 def list_transitions(args: dict[str, Any]) -> dict[str, Any]:
     """List observed stage moves and decisions, newest first."""
-    with runtime().read_uow() as uow:
-        return queries.list_transitions(uow, args)
+    return queries.list_transitions(runtime(), args)
 
 
 @blp.route("/events", methods=["GET"])
@@ -53,26 +51,20 @@ def list_transitions(args: dict[str, Any]) -> dict[str, Any]:
 @errors(blp, 401, 422)
 def list_events(args: dict[str, Any]) -> dict[str, Any]:
     """List stored webhook events, newest first."""
-    with runtime().read_uow() as uow:
-        return queries.list_events(uow, args)
+    return queries.list_events(runtime(), args)
 
 
 @blp.route(f"/events/<{ID}:event_id>", methods=["GET"])
 @blp.response(200, EventOutSchema)
 @errors(blp, 401, 404)
-def get_event(event_id: int) -> Any:
+def get_event(event_id: int) -> dict[str, Any]:
     """Read one stored event."""
-    with runtime().read_uow() as uow:
-        return queries.get_event(uow, event_id)
+    return queries.get_event(runtime(), event_id)
 
 
 @blp.route(f"/events/<{ID}:event_id>/replay", methods=["POST"])
 @blp.response(202, EventOutSchema)
 @errors(blp, 401, 403, 404, 409)
-def replay(event_id: int) -> Any:
+def replay(event_id: int) -> dict[str, Any]:
     """Queue a failed or ignored event to be processed again."""
-    with runtime().uow() as uow:
-        event = replay_event(uow, event_id, runtime().clock())
-        uow.commit()
-    runtime().wake_worker()
-    return event
+    return replay_event(runtime(), event_id)

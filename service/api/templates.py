@@ -25,9 +25,4 @@ def list_all() -> dict[str, Any]:
 @errors(blp, 400, 401, 403, 404, 409, 413, 422)
 def from_template(data: dict[str, Any]) -> dict[str, Any]:
     """Create a template's missing fields and its persona, or its cumulative gates on the mapped stages."""
-    rt = runtime()
-    with rt.uow() as uow:
-        result = apply_template(uow, data, rt.clock())
-        uow.commit()
-    rt.wake_worker()
-    return result
+    return apply_template(runtime(), data)

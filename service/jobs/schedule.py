@@ -5,12 +5,9 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
 
 from apscheduler.schedulers.background import BackgroundScheduler
-from sqlalchemy import delete
 
-from service.models import ExpectedRevert
 from service.runtime import Runtime
 
 log = logging.getLogger("qualify.scheduler")
@@ -18,15 +15,14 @@ log = logging.getLogger("qualify.scheduler")
 
 def purge_expected_reverts(runtime: Runtime) -> None:
     """Delete expected reverts that expired more than a day ago."""
-    with runtime.uow() as uow:
-        cutoff = runtime.clock() - timedelta(days=1)
-        uow.session.execute(delete(ExpectedRevert).where(ExpectedRevert.expires_at < cutoff))
-        uow.commit()
+    from service.services.echoes import purge
+
+    purge(runtime)
 
 
 def sync_connections(runtime: Runtime) -> None:
     """Queue the syncs that are due (each connection's interval) and run every queued sync."""
-    from service.services.sync import queue_due_syncs, run_queued_syncs
+    from service.services.sync_runs import queue_due_syncs, run_queued_syncs
 
     queue_due_syncs(runtime)
     run_queued_syncs(runtime)

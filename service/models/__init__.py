@@ -8,11 +8,14 @@ from service.models.keys import ApiKey
 from service.models.outbox import ExpectedRevert, OutboxAction
 from service.models.personas import Persona, PersonaVersion, RecordScore, RescoreRun
 from service.models.records import Record, Transition
+from service.models.statuses import ActionStatus, EventStatus, RunStatus
 from service.models.sync import SyncRun
 
 __all__ = [
+    "ActionStatus",
     "ApiKey",
     "Connection",
+    "EventStatus",
     "ExpectedRevert",
     "Field",
     "FieldMapping",
@@ -25,6 +28,7 @@ __all__ = [
     "Record",
     "RecordScore",
     "RescoreRun",
+    "RunStatus",
     "Stage",
     "SyncRun",
     "Transition",

@@ -9,6 +9,7 @@ from sqlalchemy import JSON, ForeignKey, Index, Integer, LargeBinary, String, Te
 from sqlalchemy.orm import Mapped, mapped_column
 
 from service.db import Base, UTCDateTime, utcnow
+from service.models.statuses import EventStatus
 
 
 class WebhookDelivery(Base):
@@ -48,7 +49,7 @@ class InboundEvent(Base):
     change_source: Mapped[str | None] = mapped_column(String(40))
     actor: Mapped[str | None] = mapped_column(String(120))
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)
-    status: Mapped[str] = mapped_column(String(16), default="received")
+    status: Mapped[str] = mapped_column(String(16), default=EventStatus.RECEIVED)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     error: Mapped[str | None] = mapped_column(Text)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

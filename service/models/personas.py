@@ -9,6 +9,7 @@ from sqlalchemy import JSON, Date, ForeignKey, Index, Integer, String, Text, Uni
 from sqlalchemy.orm import Mapped, mapped_column
 
 from service.db import Base, UTCDateTime, utcnow
+from service.models.statuses import RunStatus
 
 
 class Persona(Base):
@@ -79,7 +80,7 @@ class RescoreRun(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     persona_id: Mapped[int | None] = mapped_column(ForeignKey("personas.id", ondelete="CASCADE"))
     trigger: Mapped[str] = mapped_column(String(16), default="api")
-    status: Mapped[str] = mapped_column(String(16), default="queued")
+    status: Mapped[str] = mapped_column(String(16), default=RunStatus.QUEUED)
     total: Mapped[int] = mapped_column(Integer, default=0)
     done: Mapped[int] = mapped_column(Integer, default=0)
     last_record_id: Mapped[int] = mapped_column(Integer, default=0)

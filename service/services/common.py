@@ -6,7 +6,7 @@ import json
 from collections.abc import Sequence
 from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, Integer, Select, String, Text, any_, bindparam, cast, func, select
+from sqlalchemy import ColumnElement, Integer, Select, String, Text, any_, bindparam, cast, func, inspect, select
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
@@ -21,6 +21,17 @@ def get_or_404(session: Session, model: type[T], ident: int, what: str) -> T:
     if row is None:
         raise NotFoundError(f"{what} {ident} does not exist.")
     return row
+
+
+def error_text(exc: BaseException, limit: int = 2000) -> str:
+    """How a failure is stored on the work it stopped: its type and its message (a CRM error's message names
+    the call, the status, the vendor's message and request id, so it can be quoted to the CRM's support)."""
+    return f"{type(exc).__name__}: {exc}"[:limit]
+
+
+def row_view(row: Any) -> dict[str, Any]:
+    """A stored row as a plain dict of its columns (what the API shows of it, before its schema picks)."""
+    return {attr.key: getattr(row, attr.key) for attr in inspect(row).mapper.column_attrs}
 
 
 def paginate(session: Session, query: Select[Any], page: int, page_size: int) -> dict[str, Any]:

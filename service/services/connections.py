@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from sqlalchemy import select
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import Session, selectinload
 
 from adapters.base import CRMAdapter, PipelineInfo
 from adapters.errors import CRMError
@@ -16,24 +16,54 @@ from service.db import utcnow
 from service.errors import InvalidInputError, UpstreamError
 from service.models import Connection, Field, FieldMapping, Pipeline, Stage
 from service.runtime import Runtime
-from service.services.common import get_or_404, paginate
-from service.services.kinds import KINDS, SECRET_INPUTS, check_secrets, new_webhook_token
-from service.services.policy import bump_config
-from service.unit_of_work import UnitOfWork
+from service.services.common import get_or_404, paginate, row_view
+from service.services.kinds import KINDS, SECRET_INPUTS, check_secrets, new_webhook_token, webhook_query
+from service.services.stored_config import bump_config
 
 log = logging.getLogger("qualify.connections")
 T = TypeVar("T")
 
 
-def list_connections(uow: UnitOfWork, page: int, page_size: int) -> dict[str, Any]:
+VIEW_ATTRIBUTES = ("id", "name", "kind", "base_url", "account_id", "app_id", "language", "signature_versions",
+                   "placeholders", "active", "self_hosted", "rate_limits", "sync_interval_seconds", "score_write_back",
+                   "last_synced_at", "pipelines_synced_at", "created_at", "updated_at")
+
+
+def webhook_url(runtime: Runtime, row: Connection, request_base: str) -> str:
+    """The URL to paste into the CRM's webhook settings (with Qualify's token where the CRM signs nothing),
+    under QUALIFY_PUBLIC_URL, else under the base URL the request came to."""
+    base = runtime.settings.public_url.rstrip("/") or request_base.rstrip("/")
+    return f"{base}/v1/webhooks/{row.id}{webhook_query(row.kind, runtime.secrets(row))}"
+
+
+def connection_view(runtime: Runtime, row: Connection, request_base: str) -> dict[str, Any]:
+    """The API view of a connection: no secrets, live pipelines only, and its webhook URL."""
+    view = {name: getattr(row, name) for name in VIEW_ATTRIBUTES}
+    view["webhook_url"] = webhook_url(runtime, row, request_base)
+    view["pipelines"] = [
+        {"external_id": p.external_id, "label": p.label, "order": p.order,
+         "stages": [row_view(s) for s in p.stages if not s.archived]}
+        for p in row.pipelines if not p.archived
+    ]
+    return view
+
+
+def list_connections(runtime: Runtime, page: int, page_size: int, request_base: str) -> dict[str, Any]:
     """A page of connections ordered by id."""
     query = select(Connection).options(selectinload(Connection.pipelines).selectinload(Pipeline.stages))
-    return paginate(uow.session, query.order_by(Connection.id), page, page_size)
+    with runtime.read_uow() as uow:
+        result = paginate(uow.session, query.order_by(Connection.id), page, page_size)
+        return {**result, "items": [connection_view(runtime, c, request_base) for c in result["items"]]}
 
 
-def get_connection(uow: UnitOfWork, connection_id: int) -> Connection:
-    """One connection; NotFoundError if absent."""
-    return get_or_404(uow.session, Connection, connection_id, "Connection")
+def get_connection(runtime: Runtime, connection_id: int, request_base: str) -> dict[str, Any]:
+    """One connection with its pipelines; NotFoundError if absent."""
+    with runtime.read_uow() as uow:
+        return connection_view(runtime, _connection(uow.session, connection_id), request_base)
+
+
+def _connection(session: Session, connection_id: int) -> Connection:
+    return get_or_404(session, Connection, connection_id, "Connection")
 
 
 def check_base_url(runtime: Runtime, kind: str, url: str | None, *, self_hosted: bool = False) -> str:
@@ -54,9 +84,17 @@ def check_base_url(runtime: Runtime, kind: str, url: str | None, *, self_hosted:
         raise InvalidInputError(f"Refused CRM base URL: {exc}", {"base_url": [f"{exc} ({exc.reason})"]}) from None
 
 
-def create_connection(runtime: Runtime, uow: UnitOfWork, data: dict[str, Any]) -> Connection:
+def create_connection(runtime: Runtime, data: dict[str, Any], request_base: str) -> dict[str, Any]:
     """Store a connection with its secrets encrypted (plus a generated webhook token where the CRM
     signs nothing); InvalidInputError for a missing secret or a refused CRM host."""
+    with runtime.uow() as uow:
+        row = add_connection(runtime, uow.session, data)
+        uow.commit()
+        return connection_view(runtime, row, request_base)
+
+
+def add_connection(runtime: Runtime, session: Session, data: dict[str, Any]) -> Connection:
+    """Add a connection to the session's transaction (see create_connection)."""
     secrets = {k: data.pop(k) for k in SECRET_INPUTS if data.get(k) is not None}
     data["base_url"] = check_base_url(runtime, data["kind"], data.get("base_url"),
                                       self_hosted=bool(data.get("self_hosted")))
@@ -65,30 +103,36 @@ def create_connection(runtime: Runtime, uow: UnitOfWork, data: dict[str, Any]) -
     if token:
         secrets["webhook_token"] = token
     row = Connection(**data, credentials_encrypted=runtime.vault.encrypt(secrets))
-    uow.session.add(row)
-    uow.session.flush()
+    session.add(row)
+    session.flush()
     return row
 
 
-def update_connection(runtime: Runtime, uow: UnitOfWork, connection_id: int, data: dict[str, Any]) -> Connection:
-    """Change a connection; secrets given replace the stored ones."""
-    row = get_connection(uow, connection_id)
-    given = {k: data.pop(k) for k in SECRET_INPUTS if k in data}
-    if given:
-        row.credentials_encrypted = runtime.vault.encrypt({**runtime.vault.decrypt(row.credentials_encrypted), **given})
-    if "base_url" in data or "self_hosted" in data:
-        data["base_url"] = check_base_url(runtime, row.kind, data.get("base_url", row.base_url),
-                                          self_hosted=bool(data.get("self_hosted", row.self_hosted)))
-    for name, value in data.items():
-        setattr(row, name, value)
-    row.config_version += 1
-    uow.session.flush()
-    return row
+def update_connection(runtime: Runtime, connection_id: int, data: dict[str, Any],
+                      request_base: str) -> dict[str, Any]:
+    """Change a connection; secrets given replace the stored ones. NotFoundError, InvalidInputError for a
+    refused CRM host."""
+    with runtime.uow() as uow:
+        row = _connection(uow.session, connection_id)
+        given = {k: data.pop(k) for k in SECRET_INPUTS if k in data}
+        if given:
+            row.credentials_encrypted = runtime.vault.encrypt({**runtime.secrets(row), **given})
+        if "base_url" in data or "self_hosted" in data:
+            data["base_url"] = check_base_url(runtime, row.kind, data.get("base_url", row.base_url),
+                                              self_hosted=bool(data.get("self_hosted", row.self_hosted)))
+        for name, value in data.items():
+            setattr(row, name, value)
+        row.config_version += 1
+        uow.session.flush()
+        uow.commit()
+        return connection_view(runtime, row, request_base)
 
 
-def delete_connection(uow: UnitOfWork, connection_id: int) -> None:
-    """Delete a connection with everything stored for it."""
-    uow.session.delete(get_connection(uow, connection_id))
+def delete_connection(runtime: Runtime, connection_id: int) -> None:
+    """Delete a connection with everything stored for it; NotFoundError if absent."""
+    with runtime.uow() as uow:
+        uow.session.delete(_connection(uow.session, connection_id))
+        uow.commit()
 
 
 def _stage_kind(is_closed: bool, is_won: bool) -> str:
@@ -97,7 +141,7 @@ def _stage_kind(is_closed: bool, is_won: bool) -> str:
     return "lost" if is_closed else "open"
 
 
-def apply_pipelines(uow: UnitOfWork, connection: Connection, infos: tuple[PipelineInfo, ...]) -> None:
+def apply_pipelines(session: Session, connection: Connection, infos: tuple[PipelineInfo, ...]) -> None:
     """Mirror the CRM's pipelines: upsert by external id, archive what the CRM no longer has."""
     existing = {p.external_id: p for p in connection.pipelines}
     seen: set[str] = set()
@@ -113,20 +157,20 @@ def apply_pipelines(uow: UnitOfWork, connection: Connection, infos: tuple[Pipeli
             stage.probability, stage.archived = stage_info.probability, False
         for gone in stages.values():
             gone.archived = True
-        uow.session.add(pipeline)
+        session.add(pipeline)
     for external_id, pipeline in existing.items():
         if external_id not in seen:
             pipeline.archived = True
     connection.pipelines_synced_at = utcnow()
-    bump_config(uow.session, connection.id)
-    uow.session.flush()
+    bump_config(session, connection.id)
+    session.flush()
 
 
 def ask_crm(runtime: Runtime, connection_id: int, call: Callable[[CRMAdapter], T]) -> T:
     """Run one adapter call for a request; CRM errors propagate, and an answer the adapter cannot read
     (the URL is not that CRM, a changed API) becomes an UpstreamError instead of a crash."""
-    with runtime.uow() as uow:
-        adapter = runtime.adapter(get_connection(uow, connection_id))
+    with runtime.read_uow() as uow:
+        adapter = runtime.adapter(_connection(uow.session, connection_id))
     try:
         return call(adapter)
     except CRMError:
@@ -139,13 +183,14 @@ def ask_crm(runtime: Runtime, connection_id: int, call: Callable[[CRMAdapter], T
         adapter.close()
 
 
-def refresh_pipelines(runtime: Runtime, connection_id: int) -> None:
-    """Pull pipelines and stages from the CRM and mirror them; CRM errors propagate."""
+def refresh_pipelines(runtime: Runtime, connection_id: int, request_base: str) -> dict[str, Any]:
+    """Pull pipelines and stages from the CRM and mirror them; returns the connection. CRM errors propagate."""
     infos = ask_crm(runtime, connection_id, lambda adapter: adapter.list_pipelines())
     with runtime.uow() as uow:
-        connection = get_connection(uow, connection_id)
-        apply_pipelines(uow, connection, infos)
+        connection = _connection(uow.session, connection_id)
+        apply_pipelines(uow.session, connection, infos)
         uow.commit()
+        return connection_view(runtime, connection, request_base)
 
 
 def crm_properties(runtime: Runtime, connection_id: int) -> list[dict[str, Any]]:
@@ -158,10 +203,15 @@ def crm_properties(runtime: Runtime, connection_id: int) -> list[dict[str, Any]]
     ]
 
 
-def get_mappings(uow: UnitOfWork, connection_id: int) -> list[dict[str, Any]]:
-    """Every property-to-field mapping of a connection."""
-    get_connection(uow, connection_id)
-    rows = uow.session.execute(
+def get_mappings(runtime: Runtime, connection_id: int) -> list[dict[str, Any]]:
+    """Every property-to-field mapping of a connection; NotFoundError for an unknown connection."""
+    with runtime.read_uow() as uow:
+        return _mappings(uow.session, connection_id)
+
+
+def _mappings(session: Session, connection_id: int) -> list[dict[str, Any]]:
+    _connection(session, connection_id)
+    rows = session.execute(
         select(FieldMapping, Field.key)
         .join(Field, Field.id == FieldMapping.field_id)
         .where(FieldMapping.connection_id == connection_id)
@@ -170,30 +220,34 @@ def get_mappings(uow: UnitOfWork, connection_id: int) -> list[dict[str, Any]]:
     return [{"property": m.property, "field": key, "value_map": m.value_map} for m, key in rows]
 
 
-def replace_mappings(uow: UnitOfWork, connection_id: int, mappings: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def replace_mappings(runtime: Runtime, connection_id: int, mappings: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Replace the mappings; InvalidInputError on unknown fields or a property/field mapped twice."""
-    get_connection(uow, connection_id)
-    fields = {f.key: f for f in uow.session.scalars(select(Field))}
-    errors: dict[str, list[str]] = {}
-    seen_props: set[str] = set()
-    seen_fields: set[str] = set()
-    for i, m in enumerate(mappings):
-        if m["field"] not in fields:
-            errors[f"mappings[{i}].field"] = [f"No field with key {m['field']!r}."]
-        if m["property"] in seen_props:
-            errors[f"mappings[{i}].property"] = ["This property is mapped twice."]
-        if m["field"] in seen_fields:
-            errors[f"mappings[{i}].field"] = ["This field is mapped twice."]
-        seen_props.add(m["property"])
-        seen_fields.add(m["field"])
-    if errors:
-        raise InvalidInputError("Some mappings are invalid.", errors)
-    for old in uow.session.scalars(select(FieldMapping).where(FieldMapping.connection_id == connection_id)):
-        uow.session.delete(old)
-    uow.session.flush()
-    for m in mappings:
-        uow.session.add(FieldMapping(connection_id=connection_id, field_id=fields[m["field"]].id,
+    with runtime.uow() as uow:
+        session = uow.session
+        _connection(session, connection_id)
+        fields = {f.key: f for f in session.scalars(select(Field))}
+        errors: dict[str, list[str]] = {}
+        seen_props: set[str] = set()
+        seen_fields: set[str] = set()
+        for i, m in enumerate(mappings):
+            if m["field"] not in fields:
+                errors[f"mappings[{i}].field"] = [f"No field with key {m['field']!r}."]
+            if m["property"] in seen_props:
+                errors[f"mappings[{i}].property"] = ["This property is mapped twice."]
+            if m["field"] in seen_fields:
+                errors[f"mappings[{i}].field"] = ["This field is mapped twice."]
+            seen_props.add(m["property"])
+            seen_fields.add(m["field"])
+        if errors:
+            raise InvalidInputError("Some mappings are invalid.", errors)
+        for old in session.scalars(select(FieldMapping).where(FieldMapping.connection_id == connection_id)):
+            session.delete(old)
+        session.flush()
+        for m in mappings:
+            session.add(FieldMapping(connection_id=connection_id, field_id=fields[m["field"]].id,
                                      property=m["property"], value_map=m.get("value_map") or {}))
-    bump_config(uow.session, connection_id)
-    uow.session.flush()
-    return get_mappings(uow, connection_id)
+        bump_config(session, connection_id)
+        session.flush()
+        result = _mappings(session, connection_id)
+        uow.commit()
+        return result

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from adapters.base import DealSnapshot
 from service.domain.fields import FieldSpec, FieldType, normalize_for_storage
 from service.models import Connection, Field, FieldMapping, Pipeline, Record, Stage
-from service.services.policy import field_spec, placeholders_of
+from service.services.stored_config import field_spec, placeholders_of
 
 # How each adapter joins a multi-select value into one string (HubSpot's own format is "a;b").
 MULTI_SEPARATORS = {"hubspot": ";", "pipedrive": ",", "amocrm": ",", "bitrix24": ","}

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping, Sequence
-from datetime import date
 from enum import Enum
 from typing import Any
 
@@ -100,9 +99,12 @@ def _normalized(values: Mapping[str, Any], fields: Mapping[str, FieldSpec]) -> t
     return normalized, invalid
 
 
-def score_payload(uow: UnitOfWork, data: dict[str, Any], floor: int, today: date) -> dict[str, Any]:
-    """The fit of ad-hoc field values to the active personas (or those named), explained; nothing stored."""
-    personas = persona_set(uow.session)
+def score_payload(runtime: Runtime, data: dict[str, Any]) -> dict[str, Any]:
+    """The fit of ad-hoc field values to the active personas (or those named), explained; nothing stored.
+    InvalidInputError for unknown fields or personas."""
+    with runtime.read_uow() as uow:
+        personas = persona_set(uow.session)
+    floor, today = runtime.settings.persona_floor, runtime.clock().date()
     values, invalid = _normalized(data["values"], personas.fields)
     wanted = data.get("persona_ids")
     if wanted:

@@ -14,7 +14,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from adapters.base import WebhookEvent, WebhookVerifier
 from adapters.errors import WebhookAuthError
 from service.errors import NotFoundError, StorageError
-from service.models import Connection, InboundEvent, WebhookDelivery
+from service.models import Connection, EventStatus, InboundEvent, WebhookDelivery
 from service.runtime import Runtime
 
 log = logging.getLogger("qualify.intake")
@@ -30,12 +30,12 @@ def _event_row(connection_id: int, event: WebhookEvent) -> dict[str, Any]:
         "new_stage": event.new_stage, "source": event.source, "actor": event.source_id,
         "old_stage": event.old_stage, "new_pipeline": event.new_pipeline, "old_pipeline": event.old_pipeline,
         "change_source": event.change_source,
-        "status": "received", "attempts": 0, "received_at": None,
+        "status": EventStatus.RECEIVED, "attempts": 0, "received_at": None,
     }
 
 
 # Built once: intake runs it on every delivery and only needs the cache key and the active flag.
-VERSION_QUERY = select(Connection.config_version, Connection.created_at, Connection.active).where(
+VERSION_QUERY = select(Connection.id, Connection.config_version, Connection.created_at, Connection.active).where(
     Connection.id == bindparam("id"))
 
 
@@ -44,13 +44,12 @@ def _verifier(runtime: Runtime, session: Any, connection_id: int) -> tuple[Webho
     row = session.connection().execute(VERSION_QUERY, {"id": connection_id}).first()
     if row is None or not row.active:
         raise NotFoundError(f"No active connection {connection_id}.")
-    key = ("verifier", connection_id, row.created_at, row.config_version)
-    cached = runtime.cache.get(key)
-    if cached is None:
+
+    def build() -> tuple[WebhookVerifier, str | None]:
         connection = session.get_one(Connection, connection_id)
-        cached = (runtime.verifier(connection), connection.account_id)
-        runtime.cache[key] = cached
-    return cached  # type: ignore[no-any-return]
+        return runtime.verifier(connection), connection.account_id
+
+    return runtime.cached_for(row, "verifier", build)
 
 
 def _check_account(account_id: str | None, events: list[WebhookEvent]) -> None:

@@ -7,17 +7,18 @@ from typing import Any
 
 from sqlalchemy import select
 
-from service.models import Field, FieldMapping, Gate, Pipeline, Stage
+from service.models import Connection, Field, FieldMapping, Gate, Pipeline, Stage
 from service.runtime import Runtime
-from service.services.connections import ask_crm, get_connection
-from service.services.policy import bump_config
+from service.services.common import get_or_404
+from service.services.connections import ask_crm
+from service.services.stored_config import bump_config
 
 
 def import_native_rules(runtime: Runtime, connection_id: int, *, dry_run: bool, mode: str) -> dict[str, Any]:
     """Plan (and unless `dry_run`, apply) gates from the CRM's native stage requirements."""
     native = ask_crm(runtime, connection_id, lambda adapter: adapter.native_stage_requirements())
     with runtime.uow() as uow:
-        get_connection(uow, connection_id)
+        get_or_404(uow.session, Connection, connection_id, "Connection")
         rows = uow.session.execute(
             select(FieldMapping.property, Field.key).join(Field, Field.id == FieldMapping.field_id)
             .where(FieldMapping.connection_id == connection_id))

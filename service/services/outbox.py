@@ -4,16 +4,22 @@ from __future__ import annotations
 
 import logging
 import random
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
 
 from adapters.base import CRMAdapter, TaskRequest
 from adapters.errors import CRMError
 from service.faults import crash_point
-from service.models import Connection, ExpectedRevert, OutboxAction
+from service.models import ActionStatus, Connection, OutboxAction
 from service.runtime import Runtime
+from service.services import echoes
+from service.services.claims import claim
+from service.services.common import error_text
 from service.services.write_back import WRITE_FIELDS, forget_written
 
 log = logging.getLogger("qualify.outbox")
@@ -32,23 +38,19 @@ def claim_actions(runtime: Runtime, limit: int) -> list[int]:
     """Mark up to `limit` due actions (or ones a crashed worker left in flight) as being delivered."""
     now = runtime.clock()
     stale = now - timedelta(seconds=runtime.settings.outbox_in_flight_stale_seconds)
-    with runtime.uow() as uow:
-        query = (
-            select(OutboxAction)
-            .where(or_(
-                (OutboxAction.status == "pending") & (OutboxAction.next_attempt_at <= now),
-                (OutboxAction.status == "in_flight") & (OutboxAction.next_attempt_at <= stale),
-            ))
-            .order_by(OutboxAction.next_attempt_at, OutboxAction.id)
-            .limit(limit)
-        )
-        if runtime.engine.dialect.name == "postgresql":
-            query = query.with_for_update(skip_locked=True)
-        actions = uow.session.scalars(query).all()
-        for action in actions:
-            action.status, action.attempts, action.next_attempt_at = "in_flight", action.attempts + 1, now
-        uow.commit()
-        return [a.id for a in actions]
+    ready = (
+        select(OutboxAction)
+        .where(or_(
+            (OutboxAction.status == ActionStatus.PENDING) & (OutboxAction.next_attempt_at <= now),
+            (OutboxAction.status == ActionStatus.IN_FLIGHT) & (OutboxAction.next_attempt_at <= stale),
+        ))
+        .order_by(OutboxAction.next_attempt_at, OutboxAction.id)
+    )
+
+    def take(action: OutboxAction) -> None:
+        action.status, action.attempts, action.next_attempt_at = ActionStatus.IN_FLIGHT, action.attempts + 1, now
+
+    return claim(runtime, ready, limit, take)
 
 
 def deliver_action(runtime: Runtime, action_id: int) -> None:
@@ -59,51 +61,41 @@ def deliver_action(runtime: Runtime, action_id: int) -> None:
         kind, payload, key = action.kind, dict(action.payload), action.idempotency_key
         payload["_retry"] = action.attempts > 1
         adapter = runtime.adapter(connection)
+    deliverer = DELIVERERS[kind]
     try:
-        result = DELIVERERS[kind](adapter, payload)
+        result = deliverer.deliver(adapter, payload)
     except CRMError as exc:
         _failed(runtime, action_id, exc)
         return
     except Exception as exc:
         log.exception("outbox action %s (%s) failed unexpectedly", action_id, key)
-        _failed(runtime, action_id, CRMError(f"{type(exc).__name__}: {exc}"))
+        _failed(runtime, action_id, exc)
         return
     finally:
         adapter.close()
     crash_point(f"after_crm_call:{kind}")
     with runtime.uow() as uow:
         action = uow.session.get_one(OutboxAction, action_id)
-        action.status, action.done_at = "done", runtime.clock()
+        action.status, action.done_at = ActionStatus.DONE, runtime.clock()
         action.crm_object_id, action.note = result.get("object_id"), result.get("note")
-        if kind == "revert_stage" and result.get("reverted"):
-            _extend_expected_revert(uow.session, action, runtime.clock() + timedelta(
-                seconds=runtime.settings.expected_revert_ttl_seconds))
+        if deliverer.on_done is not None:
+            deliverer.on_done(runtime, uow.session, action, result)
         uow.commit()
 
 
-def _extend_expected_revert(session: Any, action: OutboxAction, expires: datetime) -> None:
-    session.execute(
-        update(ExpectedRevert)
-        .where(ExpectedRevert.connection_id == action.connection_id,
-               ExpectedRevert.external_id == action.payload["deal_id"],
-               ExpectedRevert.stage_id == action.payload["stage"], ExpectedRevert.consumed_at.is_(None))
-        .values(expires_at=expires)
-    )
-
-
-def _failed(runtime: Runtime, action_id: int, exc: CRMError) -> None:
+def _failed(runtime: Runtime, action_id: int, exc: Exception) -> None:
     with runtime.uow() as uow:
         action = uow.session.get_one(OutboxAction, action_id)
-        action.last_error = f"{type(exc).__name__}: {exc.message}"[:2000]
-        action.vendor_message = exc.vendor_message
-        if exc.retryable and action.attempts < runtime.settings.outbox_max_attempts:
-            delay = backoff_seconds(action.attempts, getattr(exc, "retry_after", None),
-                                    runtime.settings.outbox_max_backoff_seconds)
-            action.status, action.next_attempt_at = "pending", runtime.clock() + timedelta(seconds=delay)
+        action.last_error = error_text(exc)
+        action.vendor_message = exc.vendor_message if isinstance(exc, CRMError) else None
+        if isinstance(exc, CRMError) and exc.retryable and action.attempts < runtime.settings.outbox_max_attempts:
+            delay = backoff_seconds(action.attempts, exc.retry_after, runtime.settings.outbox_max_backoff_seconds)
+            action.status, action.next_attempt_at = ActionStatus.PENDING, runtime.clock() + timedelta(seconds=delay)
         else:
-            action.status = "failed"
-            if action.kind == WRITE_FIELDS:
-                forget_written(uow.session, action.record_id, list(action.payload.get("properties") or {}))
+            action.status = ActionStatus.FAILED
+            on_failed = DELIVERERS[action.kind].on_failed
+            if on_failed is not None:
+                on_failed(uow.session, action)
         uow.commit()
 
 
@@ -141,5 +133,27 @@ def _notify_owner(adapter: CRMAdapter, payload: dict[str, Any]) -> dict[str, Any
     return {"object_id": adapter.create_task(request)}
 
 
-DELIVERERS = {"revert_stage": _revert_stage, "create_task": _create_task, WRITE_FIELDS: _write_fields,
-              "notify_owner": _notify_owner}
+def _revert_delivered(runtime: Runtime, session: Session, action: OutboxAction, result: dict[str, Any]) -> None:
+    # The echo of a revert comes after its delivery, which may be long after it was queued.
+    if result.get("reverted"):
+        echoes.extend(session, action.connection_id, action.payload["deal_id"], action.payload["stage"],
+                      runtime.clock() + timedelta(seconds=runtime.settings.expected_revert_ttl_seconds))
+
+
+def _write_failed(session: Session, action: OutboxAction) -> None:
+    forget_written(session, action.record_id, list(action.payload.get("properties") or {}))
+
+
+@dataclass(frozen=True)
+class Deliverer:
+    """How one kind of action is carried out in the CRM, and its bookkeeping once delivered or given up."""
+
+    deliver: Callable[[CRMAdapter, dict[str, Any]], dict[str, Any]]
+    on_done: Callable[[Runtime, Session, OutboxAction, dict[str, Any]], None] | None = None
+    on_failed: Callable[[Session, OutboxAction], None] | None = None
+
+
+DELIVERERS = {"revert_stage": Deliverer(_revert_stage, on_done=_revert_delivered),
+              "create_task": Deliverer(_create_task),
+              WRITE_FIELDS: Deliverer(_write_fields, on_failed=_write_failed),
+              "notify_owner": Deliverer(_notify_owner)}

@@ -44,7 +44,7 @@ from adapters.base import DealSnapshot
 from service.db import utc_text, utcnow
 from service.models import Connection, Record
 from service.services.deals import MULTI_SEPARATORS, MappedField, portrait_values
-from service.services.policy import placeholders_of
+from service.services.stored_config import placeholders_of
 
 RECORDS: Table = Record.metadata.tables[Record.__tablename__]
 # What differs from row to row travels in the JSON rows; the rest (connection, times of the write, the

@@ -6,32 +6,75 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Select, and_, func, or_, select, tuple_
+from sqlalchemy.orm import Session
 
-from service.models import Pipeline, Record, RescoreRun, Stage
+from service.errors import InvalidInputError
+from service.models import Persona, Pipeline, Record, RescoreRun, RunStatus, Stage
 from service.runtime import Runtime
-from service.services.common import get_or_404
+from service.services.common import error_text, get_or_404
 from service.services.rescore_pool import PooledRescore
 from service.services.scoring import persona_set, score_records
-from service.unit_of_work import UnitOfWork
 
 log = logging.getLogger("qualify.rescore")
 
 Progress = Callable[[RescoreRun], None]
 
 
-def request_rescore(uow: UnitOfWork, persona_id: int | None, *, trigger: str, now: datetime) -> RescoreRun:
-    """Queue a rescore for one persona (None: all personas). A queued run that already covers it is
-    returned instead of a second one."""
-    queued = list(uow.session.scalars(select(RescoreRun).where(RescoreRun.status == "queued")))
+def run_view(run: RescoreRun) -> dict[str, Any]:
+    """The API view of a rescore run with its progress in percent."""
+    progress = 100.0 if run.status == RunStatus.DONE else (100.0 * run.done / run.total if run.total else 0.0)
+    return {"id": run.id, "persona_id": run.persona_id, "trigger": run.trigger, "status": run.status,
+            "total": run.total, "done": run.done, "progress": round(min(progress, 100.0), 1),
+            "queued_at": run.queued_at, "started_at": run.started_at, "finished_at": run.finished_at,
+            "last_error": run.last_error}
+
+
+def request_rescore(session: Session, persona_id: int | None, *, trigger: str, now: datetime) -> RescoreRun:
+    """Queue a rescore for one persona (None: all personas) in the session's transaction. A queued run
+    that already covers it is returned instead of a second one."""
+    queued = list(session.scalars(select(RescoreRun).where(RescoreRun.status == RunStatus.QUEUED)))
     for run in queued:
         if run.persona_id is None or run.persona_id == persona_id:
             return run
-    run = RescoreRun(persona_id=persona_id, trigger=trigger, status="queued", queued_at=now)
-    uow.session.add(run)
-    uow.session.flush()
+    run = RescoreRun(persona_id=persona_id, trigger=trigger, status=RunStatus.QUEUED, queued_at=now)
+    session.add(run)
+    session.flush()
     return run
+
+
+def queue_rescore(runtime: Runtime, persona: int | str | None, *, trigger: str) -> dict[str, Any]:
+    """Queue a rescore of every open record for one persona (by id, or by id or exact name as text) or for
+    all (None), and wake the worker; an already queued run covering it is returned instead. NotFoundError
+    for an unknown persona id, InvalidInputError for an unknown name."""
+    with runtime.uow() as uow:
+        persona_id = None if persona is None else find_persona(uow.session, persona).id
+        run = request_rescore(uow.session, persona_id, trigger=trigger, now=runtime.clock())
+        uow.commit()
+        view = run_view(run)
+    runtime.wake_worker()
+    return view
+
+
+def rescore_now(runtime: Runtime, persona: str | None, progress: Progress | None = None) -> dict[str, Any]:
+    """Rescore every open record for one persona (id or exact name) or all (None) in this process; returns
+    the finished run (status done or failed). InvalidInputError for an unknown persona."""
+    run_id = queue_rescore(runtime, persona, trigger="cli")["id"]
+    start_run(runtime, run_id)
+    return run_view(execute_rescore(runtime, run_id, progress))
+
+
+def find_persona(session: Session, ident: int | str) -> Persona:
+    """A persona by id, or by id or exact name given as text; NotFoundError / InvalidInputError if none."""
+    if isinstance(ident, int):
+        return get_or_404(session, Persona, ident, "Persona")
+    row = session.get(Persona, int(ident)) if ident.isdigit() else None
+    row = row or session.scalars(select(Persona).where(Persona.name == ident)).first()
+    if row is None:
+        raise InvalidInputError(f"No persona with id or name {ident!r}.", {"persona": ["Unknown persona."]})
+    return row
 
 
 def queue_nightly_rescore(runtime: Runtime) -> RescoreRun | None:
@@ -45,23 +88,20 @@ def queue_nightly_rescore(runtime: Runtime) -> RescoreRun | None:
             RescoreRun.trigger == "nightly", RescoreRun.queued_at >= midnight)).first()
         if done_today is not None:
             return None
-        run = RescoreRun(persona_id=None, trigger="nightly", status="queued", queued_at=now)
+        run = RescoreRun(persona_id=None, trigger="nightly", status=RunStatus.QUEUED, queued_at=now)
         uow.session.add(run)
         uow.commit()
         return run
 
 
-def rescore_history(uow: UnitOfWork, persona_id: int | None, limit: int = 20) -> list[RescoreRun]:
-    """The latest rescore runs that covered a persona (its own and full ones), newest first."""
-    query = select(RescoreRun).order_by(RescoreRun.id.desc()).limit(limit)
-    if persona_id is not None:
-        query = query.where(or_(RescoreRun.persona_id == persona_id, RescoreRun.persona_id.is_(None)))
-    return list(uow.session.scalars(query))
-
-
-def get_run(uow: UnitOfWork, run_id: int) -> RescoreRun:
-    """One rescore run; NotFoundError if absent."""
-    return get_or_404(uow.session, RescoreRun, run_id, "Rescore run")
+def rescore_history(runtime: Runtime, persona_id: int, limit: int = 20) -> list[dict[str, Any]]:
+    """The latest rescore runs that covered a persona (its own and full ones), newest first; NotFoundError
+    for an unknown persona."""
+    query = select(RescoreRun).order_by(RescoreRun.id.desc()).limit(limit).where(
+        or_(RescoreRun.persona_id == persona_id, RescoreRun.persona_id.is_(None)))
+    with runtime.read_uow() as uow:
+        get_or_404(uow.session, Persona, persona_id, "Persona")
+        return [run_view(r) for r in uow.session.scalars(query)]
 
 
 def open_records(after: int) -> Select[tuple[int, dict]]:  # type: ignore[type-arg]
@@ -84,10 +124,10 @@ def run_queued_rescores(runtime: Runtime, progress: Progress | None = None) -> i
     while True:
         with runtime.uow() as uow:
             now = runtime.clock()
-            stale = now.timestamp() - runtime.settings.rescore_stale_seconds
+            stale = datetime.fromtimestamp(now.timestamp() - runtime.settings.rescore_stale_seconds, now.tzinfo)
             run = uow.session.scalars(select(RescoreRun).where(or_(
-                RescoreRun.status == "queued",
-                and_(RescoreRun.status == "running", RescoreRun.started_at < datetime.fromtimestamp(stale, now.tzinfo)),
+                RescoreRun.status == RunStatus.QUEUED,
+                and_(RescoreRun.status == RunStatus.RUNNING, RescoreRun.started_at < stale),
             )).order_by(RescoreRun.id)).first()
             if run is None:
                 return ran
@@ -101,9 +141,9 @@ def start_run(runtime: Runtime, run_id: int) -> None:
     """Mark a run running (counting the records to score when it starts fresh)."""
     with runtime.uow() as uow:
         run = uow.session.get_one(RescoreRun, run_id)
-        if run.status == "queued":
+        if run.status == RunStatus.QUEUED:
             run.total = uow.session.scalar(select(func.count()).select_from(open_records(0).subquery())) or 0
-        run.status, run.started_at = "running", runtime.clock()
+        run.status, run.started_at = RunStatus.RUNNING, runtime.clock()
         uow.commit()
 
 
@@ -124,7 +164,7 @@ def execute_rescore(runtime: Runtime, run_id: int, progress: Progress | None = N
                 run = uow.session.get_one(RescoreRun, run_id)
                 rows = uow.session.execute(open_records(run.last_record_id).limit(batch)).all()
                 if not rows:
-                    run.status, run.finished_at = "done", runtime.clock()
+                    run.status, run.finished_at = RunStatus.DONE, runtime.clock()
                     uow.commit()
                     return run
                 score_records(uow.session, [(rid, values or {}) for rid, values in rows], now,
@@ -138,6 +178,6 @@ def execute_rescore(runtime: Runtime, run_id: int, progress: Progress | None = N
         log.exception("rescore run %s failed", run_id)
         with runtime.uow() as uow:
             run = uow.session.get_one(RescoreRun, run_id)
-            run.status, run.finished_at, run.last_error = "failed", runtime.clock(), f"{type(exc).__name__}: {exc}"
+            run.status, run.finished_at, run.last_error = RunStatus.FAILED, runtime.clock(), error_text(exc)
             uow.commit()
             return run

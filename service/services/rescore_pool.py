@@ -26,7 +26,7 @@ from typing import Any
 from sqlalchemy import Select, Text, cast, delete, select
 
 from service.db import utc_text
-from service.models import Record, RecordScore, RescoreRun
+from service.models import Record, RecordScore, RescoreRun, RunStatus
 from service.runtime import Runtime
 from service.services.scoring import (
     PersonaSet,
@@ -110,7 +110,7 @@ class PooledRescore:
                         batch.stack.close()
         with self.runtime.uow() as uow:
             run = uow.session.get_one(RescoreRun, run_id)
-            run.status, run.finished_at = "done", self.runtime.clock()
+            run.status, run.finished_at = RunStatus.DONE, self.runtime.clock()
             uow.commit()
             return run
 

@@ -39,7 +39,7 @@ from service.domain.personas import Grade, PersonaSpec, PersonaSpecError, Ring, 
 from service.domain.scoring import CompiledPersona, Preparer, trend
 from service.models import Field, Persona, RecordScore
 from service.services.common import among
-from service.services.policy import field_spec
+from service.services.stored_config import field_spec
 from service.services.write_back import queue_write_backs
 
 log = logging.getLogger("qualify.scoring")

@@ -24,24 +24,20 @@ from sqlalchemy.orm import Session
 from adapters.base import CRMAdapter, DealPage, DealSnapshot
 from adapters.errors import CRMError
 from service.db import relax_commit
-from service.errors import ConflictError
 from service.faults import crash_point
-from service.models import Connection, Record, SyncRun
+from service.models import Connection, Record, RunStatus, SyncRun
 from service.runtime import Runtime
-from service.services.common import get_or_404, json_listed
+from service.services.common import error_text, json_listed
 from service.services.deals import MappedField, mapped_fields
-from service.services.observe import Observation, observe
+from service.services.moves import Observation, observe
 from service.services.record_bulk import upsert_unmoved
 from service.services.scoring import score_records
-from service.unit_of_work import UnitOfWork
 
 log = logging.getLogger("qualify.sync")
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 PAGE_SIZE = 200
 SEARCH_RESULT_CAP = 10_000  # HubSpot's search refuses to page past 10,000 results per query
-ACTIVE = ("queued", "running")
-
 Progress = Callable[["SyncRun"], None]
 
 
@@ -54,70 +50,6 @@ class _Window:
     seen: int = 0
 
 
-def request_sync(uow: UnitOfWork, connection_id: int, *, full: bool, trigger: str, now: datetime,
-                 stale_after: float = 900.0) -> SyncRun:
-    """Queue a sync run; ConflictError when one is already queued or running. A run left `running`
-    longer than `stale_after` seconds (its process died) is marked failed first: the cursor only ever
-    moved with committed pages, so the next run resumes where that one stopped."""
-    get_or_404(uow.session, Connection, connection_id, "Connection")
-    active = uow.session.scalars(
-        select(SyncRun).where(SyncRun.connection_id == connection_id, SyncRun.status.in_(ACTIVE))
-    ).first()
-    if active is not None and active.status == "running" and active.started_at is not None \
-            and (now - active.started_at).total_seconds() > stale_after:
-        active.status, active.finished_at = "failed", now
-        active.last_error = "abandoned: the process running it stopped"
-        active = None
-    if active is not None:
-        raise ConflictError(f"Sync run {active.id} of connection {connection_id} is {active.status}.")
-    run = SyncRun(connection_id=connection_id, full=full, trigger=trigger, status="queued", queued_at=now)
-    uow.session.add(run)
-    uow.session.flush()
-    return run
-
-
-def sync_history(uow: UnitOfWork, connection_id: int, limit: int = 20) -> list[SyncRun]:
-    """The latest sync runs of a connection, newest first."""
-    get_or_404(uow.session, Connection, connection_id, "Connection")
-    return list(uow.session.scalars(
-        select(SyncRun).where(SyncRun.connection_id == connection_id).order_by(SyncRun.id.desc()).limit(limit)
-    ))
-
-
-def queue_due_syncs(runtime: Runtime) -> list[int]:
-    """Queue a run for every active connection whose interval has passed; returns the run ids."""
-    now = runtime.clock()
-    queued: list[int] = []
-    with runtime.uow() as uow:
-        for connection in uow.session.scalars(select(Connection).where(Connection.active.is_(True))):
-            due = connection.last_synced_at is None or (
-                connection.last_synced_at + timedelta(seconds=connection.sync_interval_seconds) <= now)
-            if not due:
-                continue
-            try:
-                queued.append(request_sync(uow, connection.id, full=False, trigger="schedule", now=now,
-                                           stale_after=runtime.settings.sync_stale_seconds).id)
-            except ConflictError:
-                continue
-        uow.commit()
-    return queued
-
-
-def run_queued_syncs(runtime: Runtime, progress: Progress | None = None) -> int:
-    """Run every queued sync, oldest first; returns how many ran."""
-    ran = 0
-    while True:
-        with runtime.uow() as uow:
-            run = uow.session.scalars(select(SyncRun).where(SyncRun.status == "queued").order_by(SyncRun.id)).first()
-            if run is None:
-                return ran
-            run.status, run.started_at = "running", runtime.clock()
-            uow.commit()
-            run_id = run.id
-        execute_sync(runtime, run_id, progress)
-        ran += 1
-
-
 def execute_sync(runtime: Runtime, run_id: int, progress: Progress | None = None) -> SyncRun:
     """Run a claimed sync to the end; CRM errors end the run as `failed` with the error kept."""
     with runtime.uow() as uow:
@@ -125,7 +57,7 @@ def execute_sync(runtime: Runtime, run_id: int, progress: Progress | None = None
         connection = uow.session.get_one(Connection, run.connection_id)
         baseline = run.full or connection.sync_cursor is None
         window = _Window(since=EPOCH if run.full else (connection.sync_cursor or EPOCH))
-        run.status, run.started_at, run.cursor_from = "running", run.started_at or runtime.clock(), window.since
+        run.status, run.started_at, run.cursor_from = RunStatus.RUNNING, run.started_at or runtime.clock(), window.since
         mapping = mapped_fields(uow.session, connection.id)
         properties = [m.property for m in mapping]
         adapter = runtime.adapter(connection)
@@ -161,13 +93,13 @@ def execute_sync(runtime: Runtime, run_id: int, progress: Progress | None = None
                 if following is None:
                     break
                 page = following.result()
-        return _finish(runtime, run_id, "done", None)
+        return _finish(runtime, run_id, RunStatus.DONE, None)
     except CRMError as exc:
         log.warning("sync run %s failed: %s", run_id, exc)
-        return _finish(runtime, run_id, "failed", f"{type(exc).__name__}: {exc.vendor_message or exc.message}")
+        return _finish(runtime, run_id, RunStatus.FAILED, error_text(exc))
     except Exception as exc:
         log.exception("sync run %s failed unexpectedly", run_id)
-        return _finish(runtime, run_id, "failed", f"{type(exc).__name__}: {exc}")
+        return _finish(runtime, run_id, RunStatus.FAILED, error_text(exc))
     finally:
         adapter.close()
 
@@ -300,7 +232,7 @@ def _write_page(runtime: Runtime, session: Session, tally: SyncRun, connection: 
     return counts
 
 
-def _finish(runtime: Runtime, run_id: int, status: str, error: str | None) -> SyncRun:
+def _finish(runtime: Runtime, run_id: int, status: RunStatus, error: str | None) -> SyncRun:
     with runtime.uow() as uow:
         run = uow.session.get_one(SyncRun, run_id)
         run.status, run.finished_at, run.last_error = status, runtime.clock(), error

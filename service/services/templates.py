@@ -7,14 +7,15 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from service.domain.templates import TemplateError, TemplateInfo, expand_template, list_templates
 from service.errors import ConflictError, InvalidInputError
 from service.models import Field
-from service.services.fields import create_field
-from service.services.gates import create_gate, gate_view
-from service.services.personas import DEFINITION, create_persona, persona_view
-from service.unit_of_work import UnitOfWork
+from service.runtime import Runtime
+from service.services.fields import add_field
+from service.services.gate_admin import add_gate, gate_view
+from service.services.personas import DEFINITION, add_persona, persona_view
 
 
 def template_view(info: TemplateInfo) -> dict[str, Any]:
@@ -51,16 +52,27 @@ def _stage_map(data: dict[str, Any], plan: Any) -> dict[str, str]:
     return dict(stages)
 
 
-def apply_template(uow: UnitOfWork, data: dict[str, Any], now: datetime) -> dict[str, Any]:
-    """Create what a template describes: its missing fields, then its personas or its gates."""
+def apply_template(runtime: Runtime, data: dict[str, Any]) -> dict[str, Any]:
+    """Create what a template describes: its missing fields, then its personas or its gates, in one
+    transaction; InvalidInputError for a bad template or stage mapping, ConflictError for a field of the same
+    key and another type."""
+    now = runtime.clock()
+    with runtime.uow() as uow:
+        result = _apply(uow.session, data, now)
+        uow.commit()
+    runtime.wake_worker()
+    return result
+
+
+def _apply(session: Session, data: dict[str, Any], now: datetime) -> dict[str, Any]:
     plan = _plan(data)
     stage_map = _stage_map(data, plan) if plan.gates else {}
-    existing = {f.key: f for f in uow.session.scalars(select(Field))}
+    existing = {f.key: f for f in session.scalars(select(Field))}
     created, reused = [], []
     for body in plan.fields:
         row = existing.get(body["key"])
         if row is None:
-            create_field(uow, dict(body))
+            add_field(session, dict(body))
             created.append(body["key"])
         elif row.type != body["type"]:
             raise ConflictError(
@@ -68,14 +80,14 @@ def apply_template(uow: UnitOfWork, data: dict[str, Any], now: datetime) -> dict
                 "apply the template with a field_prefix to keep both.", {"field_prefix": ["Needed here."]})
         else:
             reused.append(body["key"])
-    uow.session.flush()
-    personas = [create_persona(uow, {k: v for k, v in p.items() if k in DEFINITION}, now) for p in plan.personas]
+    session.flush()
+    personas = [add_persona(session, {k: v for k, v in p.items() if k in DEFINITION}, now) for p in plan.personas]
     gates = []
     for gate in plan.gates:
         stage = stage_map.get(gate["logical_stage"])
         if stage is None:
             continue
-        gates.append(create_gate(uow, {
+        gates.append(add_gate(session, {
             "connection_id": data["connection_id"], "pipeline": data["pipeline"], "stage": stage,
             "mode": data.get("mode", "enforce"), "description": gate.get("description"),
             "requirements": [{"field": r["field"], "required_if": r.get("required_if")} for r in gate["required"]]}))

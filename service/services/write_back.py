@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from service.models import Connection, OutboxAction, Persona, Record, RecordScore
+from service.models import ActionStatus, Connection, OutboxAction, Persona, Record, RecordScore
 
 WRITE_FIELDS = "write_fields"
 
@@ -32,9 +32,9 @@ def _supersede_pending(session: Session, record_id: int, now: datetime) -> dict[
     carried: dict[str, str] = {}
     for action in session.scalars(select(OutboxAction).where(
             OutboxAction.record_id == record_id, OutboxAction.kind == WRITE_FIELDS,
-            OutboxAction.status == "pending").order_by(OutboxAction.id)):
+            OutboxAction.status == ActionStatus.PENDING).order_by(OutboxAction.id)):
         carried.update(action.payload.get("properties") or {})
-        action.status, action.done_at, action.note = "done", now, "superseded by a newer write"
+        action.status, action.done_at, action.note = ActionStatus.DONE, now, "superseded by a newer write"
     return carried
 
 

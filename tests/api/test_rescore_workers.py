@@ -39,12 +39,12 @@ def seed(runtime: Runtime, write_back: bool = False) -> list[int]:
     open records' ids."""
     now = runtime.clock()
     with runtime.uow() as uow:
-        fields.create_field(uow, {"key": "industry", "label": "Industry", "type": "enum",
+        fields.add_field(uow.session, {"key": "industry", "label": "Industry", "type": "enum",
                                   "constraints": {"options": ["retail", "it", "other"]}})
-        fields.create_field(uow, {"key": "budget", "label": "Budget", "type": "number"})
-        fields.create_field(uow, {"key": "region", "label": "Region", "type": "text"})
-        personas.create_persona(uow, {"name": "Retail EU", "ring": "target", "criteria": CRITERIA}, now)
-        personas.create_persona(uow, {"name": "Any EU", "ring": "core", "criteria": CRITERIA[2:]}, now)
+        fields.add_field(uow.session, {"key": "budget", "label": "Budget", "type": "number"})
+        fields.add_field(uow.session, {"key": "region", "label": "Region", "type": "text"})
+        personas.add_persona(uow.session, {"name": "Retail EU", "ring": "target", "criteria": CRITERIA}, now)
+        personas.add_persona(uow.session, {"name": "Any EU", "ring": "core", "criteria": CRITERIA[2:]}, now)
         uow.commit()
     assert run_queued_rescores(runtime) == 2  # no records yet
     with runtime.uow() as uow:
@@ -52,7 +52,7 @@ def seed(runtime: Runtime, write_back: bool = False) -> list[int]:
                                 credentials_encrypted="x", score_write_back={"score": "fit"} if write_back else None)
         uow.session.add(connection)
         uow.session.flush()
-        apply_pipelines(uow, connection, (PipelineInfo("p", "Sales", 0, (
+        apply_pipelines(uow.session, connection, (PipelineInfo("p", "Sales", 0, (
             StageInfo("open1", "Open", 0), StageInfo("won", "Won", 1, is_closed=True, is_won=True),
             StageInfo("lost", "Lost", 2, is_closed=True))),))
         records = [Record(connection_id=connection.id, external_id=str(i), stage_external_id=STAGES[i % 5],
@@ -60,7 +60,7 @@ def seed(runtime: Runtime, write_back: bool = False) -> list[int]:
                                                         "region": ("EU-west", "us", None)[i % 3]})
                    for i in range(40)]
         uow.session.add_all(records)
-        request_rescore(uow, None, trigger="api", now=now)
+        request_rescore(uow.session, None, trigger="api", now=now)
         uow.commit()
         return [r.id for r in records if r.stage_external_id not in ("won", "lost") and not r.deleted]
 
@@ -96,8 +96,7 @@ def test_given_many_batches_then_workers_store_what_compute_row_gives_and_the_tr
     first, want_first = stored(pooled), expected(pooled, open_ids, {})
     with pooled.uow() as uow:
         retail = uow.session.scalars(select(Persona.id).where(Persona.name == "Retail EU")).one()
-        personas.update_persona(uow, retail, {"criteria": CRITERIA[:3]}, pooled.clock())
-        uow.commit()
+    personas.update_persona(pooled, retail, {"criteria": CRITERIA[:3]})
     assert run_queued_rescores(pooled) == 1
     second = stored(pooled)
 

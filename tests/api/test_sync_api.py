@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from service.runtime import Runtime
-from service.services.sync import run_queued_syncs
+from service.services.sync_runs import run_queued_syncs
 from tests.api.conftest import assert_problem
 
 

@@ -94,11 +94,9 @@ def test_a_move_whose_webhook_was_lost_is_reverted_by_the_next_sync(setup: Setup
 def run_sync(setup: Setup) -> Any:
     """Queue and run one sync of the connection; the finished run."""
     from service.models import SyncRun
-    from service.services.sync import request_sync, run_queued_syncs
+    from service.services.sync_runs import queue_sync, run_queued_syncs
 
-    with setup.runtime.uow() as uow:
-        run_id = request_sync(uow, setup.connection_id, full=False, trigger="test", now=setup.runtime.clock()).id
-        uow.commit()
+    run_id = queue_sync(setup.runtime, setup.connection_id, full=False, trigger="test")["id"]
     run_queued_syncs(setup.runtime)
     with setup.runtime.uow() as uow:
         return uow.session.get_one(SyncRun, run_id)

@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from service.jobs.worker import Worker
 from service.models import SyncRun
-from service.services.sync import request_sync, run_queued_syncs
+from service.services.sync_runs import queue_sync, run_queued_syncs
 from tests.e2e.conftest import MANAGER, Stack, wait_until
 from tests.e2e.test_gate_flow import FILLED
 
@@ -17,9 +17,7 @@ from tests.e2e.test_gate_flow import FILLED
 def sync(stack: Stack, full: bool = False) -> SyncRun:
     """Queue and run one sync of the stack's connection; the finished run."""
     runtime = stack.runtime
-    with runtime.uow() as uow:
-        run_id = request_sync(uow, stack.connection_id, full=full, trigger="test", now=runtime.clock()).id
-        uow.commit()
+    run_id = queue_sync(runtime, stack.connection_id, full=full, trigger="test")["id"]
     run_queued_syncs(runtime)
     with runtime.uow() as uow:
         return uow.session.get_one(SyncRun, run_id)

@@ -9,8 +9,8 @@ from typing import Any
 from adapters.sandbox.hubspot import HubSpotSandbox
 from service.models import SyncRun
 from service.runtime import Runtime
-from service.services import sync
-from service.services.connections import create_connection, refresh_pipelines
+from service.services import sync, sync_runs
+from service.services.connections import add_connection, refresh_pipelines
 
 UNLIMITED = {"requests": 1_000_000, "seconds": 1}
 SANDBOX_UNLIMITED = (10_000_000, 1.0)
@@ -32,10 +32,10 @@ def hubspot_with_deals(token: str, deals: int) -> Iterator[HubSpotSandbox]:
 def connect(runtime: Runtime, payload: dict[str, Any]) -> int:
     """A new connection from `payload` with its pipelines read; its id."""
     with runtime.uow() as uow:
-        connection = create_connection(runtime, uow, payload)
+        connection = add_connection(runtime, uow.session, payload)
         uow.commit()
         connection_id = connection.id
-    refresh_pipelines(runtime, connection_id)
+    refresh_pipelines(runtime, connection_id, "")
     return connection_id
 
 
@@ -48,9 +48,7 @@ def connect_hubspot(runtime: Runtime, sandbox: HubSpotSandbox, token: str) -> in
 
 def run_sync(runtime: Runtime, connection_id: int, progress: sync.Progress | None = None) -> SyncRun:
     """Queue and run one incremental sync of the connection; the finished run."""
-    with runtime.uow() as uow:
-        run_id = sync.request_sync(uow, connection_id, full=False, trigger="test", now=runtime.clock()).id
-        uow.commit()
-    sync.run_queued_syncs(runtime, progress)
+    run_id = sync_runs.queue_sync(runtime, connection_id, full=False, trigger="test")["id"]
+    sync_runs.run_queued_syncs(runtime, progress)
     with runtime.uow() as uow:
         return uow.session.get_one(SyncRun, run_id)

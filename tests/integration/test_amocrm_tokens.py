@@ -12,7 +12,7 @@ from adapters.errors import CRMAuthError
 from adapters.sandbox.amocrm import AmoCRMSandbox
 from service.models import Connection
 from service.runtime import Runtime
-from service.services.connections import create_connection
+from service.services.connections import add_connection
 
 
 @pytest.fixture
@@ -30,7 +30,7 @@ def stored(runtime: Runtime, cid: int) -> dict[str, Any]:
 
 def connect(runtime: Runtime, amo: AmoCRMSandbox) -> int:
     with runtime.uow() as uow:
-        row = create_connection(runtime, uow, {
+        row = add_connection(runtime, uow.session, {
             "name": "amo", "kind": "amocrm", "base_url": amo.base_url, "access_token": amo.access_token,
             "refresh_token": amo.refresh_token, "client_secret": amo.client_secret, "app_id": amo.client_id})
         uow.commit()

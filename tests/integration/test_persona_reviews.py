@@ -74,9 +74,10 @@ def test_a_stale_persona_is_reported_once_and_again_only_after_a_review_falls_du
     assert [(p["event"], p["persona_id"], p["owner"]) for p in receiver.posts] == [
         ("persona.review_due", stale, "ops@example.com")]
     assert receiver.posts[0]["review_due_on"] == (today - timedelta(days=1)).isoformat()
-    with runtime.uow() as uow:
-        mark_reviewed(uow, stale, today - timedelta(days=40))  # a review that is itself overdue again
-        uow.commit()
+    clock = runtime.clock
+    runtime.clock = lambda: clock() - timedelta(days=40)  # a review that is itself overdue again
+    mark_reviewed(runtime, stale)
+    runtime.clock = clock
     assert notify_stale_personas(runtime) == [stale]
     assert len(receiver.posts) == 2
 
@@ -109,14 +110,15 @@ def test_without_a_receiver_the_reminder_is_logged_and_marked(
 def test_an_owner_with_a_crm_user_gets_a_task_in_the_crm(runtime: Runtime) -> None:
     from adapters.sandbox.hubspot import HubSpotSandbox
     from service.jobs.worker import Worker
-    from service.services.connections import create_connection
+    from service.services.connections import add_connection
 
     sandbox = HubSpotSandbox(access_token="pat-review")
     sandbox.start()
     try:
         with runtime.uow() as uow:
-            connection = create_connection(runtime, uow, {"name": "hs", "kind": "hubspot", "base_url": sandbox.base_url,
-                                                          "access_token": "pat-review", "client_secret": "s"})
+            connection = add_connection(runtime, uow.session, {
+                "name": "hs", "kind": "hubspot", "base_url": sandbox.base_url, "access_token": "pat-review",
+                "client_secret": "s"})
             uow.commit()
             cid = connection.id
         stale = add_persona(runtime, runtime.clock().date() - timedelta(days=60), owner_connection_id=cid,

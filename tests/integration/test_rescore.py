@@ -52,7 +52,7 @@ def test_a_rescore_scores_open_records_in_committed_batches(runtime: Runtime) ->
     ids = seed(runtime, ["new", "new", "won", "new", "lost", "new", "new"], deleted=(6,))
     seen: list[tuple[int, int]] = []
     with runtime.uow() as uow:
-        request_rescore(uow, None, trigger="test", now=runtime.clock())
+        request_rescore(uow.session, None, trigger="test", now=runtime.clock())
         uow.commit()
 
     assert run_queued_rescores(runtime, progress=lambda run: seen.append((run.done, run.total))) == 1
@@ -107,8 +107,8 @@ def test_a_queued_full_rescore_absorbs_later_requests(runtime: Runtime) -> None:
     seed(runtime, ["new"])
     with runtime.uow() as uow:
         persona_id = uow.session.scalars(select(Persona.id)).one()
-        full = request_rescore(uow, None, trigger="test", now=runtime.clock())
-        again = request_rescore(uow, persona_id, trigger="test", now=runtime.clock())
+        full = request_rescore(uow.session, None, trigger="test", now=runtime.clock())
+        again = request_rescore(uow.session, persona_id, trigger="test", now=runtime.clock())
         uow.commit()
 
     assert again.id == full.id

@@ -5,13 +5,13 @@ from __future__ import annotations
 from sqlalchemy import text
 
 from service.runtime import Runtime
-from service.services.connections import create_connection
+from service.services.connections import add_connection
 
 
 def test_the_access_token_is_not_readable_in_the_database(runtime: Runtime) -> None:
     token = "pat-na1-0123456789-secret"
     with runtime.uow() as uow:
-        create_connection(runtime, uow, {"name": "c", "kind": "hubspot", "base_url": None,
+        add_connection(runtime, uow.session, {"name": "c", "kind": "hubspot", "base_url": None,
                                          "access_token": token, "client_secret": "shh"})
         uow.commit()
     with runtime.engine.connect() as conn:

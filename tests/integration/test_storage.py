@@ -103,14 +103,12 @@ def test_a_failed_event_can_be_replayed_but_not_one_in_flight(runtime: Runtime) 
         store_events(runtime, uow.session, cid, [event("a")], {}, b"[]")
         uow.commit()
     (event_id,) = claim_events(runtime, 1)
-    with pytest.raises(ConflictError), runtime.uow() as uow:
-        replay_event(uow, event_id, runtime.clock())
+    with pytest.raises(ConflictError):
+        replay_event(runtime, event_id)
     with runtime.uow() as uow:
         uow.session.get_one(InboundEvent, event_id).status = "failed"
         uow.commit()
-    with runtime.uow() as uow:
-        replay_event(uow, event_id, runtime.clock())
-        uow.commit()
+    replay_event(runtime, event_id)
     assert claim_events(runtime, 1) == [event_id]
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+from collections.abc import Iterable
 from pathlib import Path
 
 import pytest
@@ -10,14 +11,20 @@ import pytest
 from schemas import common
 from service.domain.fields import FieldType
 from service.domain.gating import GateMode, Outcome, Reason
+from service.models.statuses import EventStatus
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def imported_modules(folder: str) -> list[tuple[str, str]]:
     """(file, imported module) for every import under a top-level folder."""
+    return imports_of((ROOT / folder).rglob("*.py"))
+
+
+def imports_of(paths: Iterable[Path]) -> list[tuple[str, str]]:
+    """(file, imported module) for every import in the given files."""
     found = []
-    for path in (ROOT / folder).rglob("*.py"):
+    for path in paths:
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.Import):
                 found += [(str(path), alias.name) for alias in node.names]
@@ -54,3 +61,21 @@ def test_schema_vocabularies_match_the_domain() -> None:
     assert set(common.GATE_MODES) == {m.value for m in GateMode}
     assert set(common.OUTCOMES) == {o.value for o in Outcome}
     assert set(common.REASONS) == {r.value for r in Reason}
+    assert set(common.EVENT_STATUSES) == {s.value for s in EventStatus}
+
+
+def interface_files() -> list[Path]:
+    """The modules of the two interfaces over the use cases (API and web views) and the CLI."""
+    return [p for folder in ("service/api", "service/web") for p in (ROOT / folder).rglob("*.py")] + [
+        ROOT / "service/cli.py"]
+
+
+def test_views_and_the_cli_never_commit_a_unit_of_work() -> None:
+    offenders = [str(p) for p in interface_files() if "commit(" in p.read_text()]
+    assert offenders == []
+
+
+def test_views_and_the_cli_never_touch_the_models() -> None:
+    offenders = [(f, m) for f, m in imports_of(interface_files())
+                 if m == "service.models" or m.startswith("service.models.")]
+    assert offenders == []

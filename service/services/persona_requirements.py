@@ -1,4 +1,5 @@
-"""Gate persona requirements at decision time: the lead's explained fit, turned into decision issues."""
+"""The persona requirements of gates: loaded from the stored gates, and checked at decision time against the
+lead's explained fit, which becomes decision issues."""
 
 from __future__ import annotations
 
@@ -28,19 +29,6 @@ def load_requirements(session: Session, connection_id: int) -> Requirements:
             key = (gate.stage.pipeline.external_id, gate.stage.external_id)
             found[key] = requirement_from_dict(gate.stage.external_id, GateMode(gate.mode), gate.persona_requirement)
     return found
-
-
-def requirements_for(runtime: Any, session: Session, connection: Any) -> Requirements:
-    """The cached persona requirements for the connection's current configuration version."""
-    key = ("persona-requirements", connection.id, connection.created_at, connection.config_version)
-    cached = runtime.cache.get(key)
-    if cached is None:
-        cached = load_requirements(session, connection.id)
-        with runtime.cache_lock:
-            for old in [k for k in runtime.cache if isinstance(k, tuple) and k[:2] == key[:2]]:
-                runtime.cache.pop(old, None)
-            runtime.cache[key] = cached
-    return cached  # type: ignore[no-any-return]
 
 
 def relevant(requirements: Requirements, decision: Decision, target: StageRef) -> list[PersonaRequirement]:

@@ -5,16 +5,16 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from service.domain.condition_parse import validate_condition
 from service.domain.conditions import parse_condition
 from service.domain.errors import DomainError
 from service.errors import ConflictError, InvalidInputError
-from service.models import Field, Gate, Persona, Pipeline, Stage
+from service.models import Connection, Field, Gate, Persona, Pipeline, Stage
+from service.runtime import Runtime
 from service.services.common import get_or_404, paginate
-from service.services.connections import get_connection
-from service.services.policy import bump_config, field_spec
-from service.unit_of_work import UnitOfWork
+from service.services.stored_config import bump_config, field_spec
 
 
 def gate_view(row: Gate) -> dict[str, Any]:
@@ -28,8 +28,8 @@ def gate_view(row: Gate) -> dict[str, Any]:
     }
 
 
-def _check_requirements(uow: UnitOfWork, requirements: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    specs = {f.key: field_spec(f) for f in uow.session.scalars(select(Field))}
+def _check_requirements(session: Session, requirements: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    specs = {f.key: field_spec(f) for f in session.scalars(select(Field))}
     known = set(specs)
     errors: dict[str, list[str]] = {}
     cleaned: list[dict[str, Any]] = []
@@ -53,13 +53,13 @@ def _check_requirements(uow: UnitOfWork, requirements: list[dict[str, Any]]) -> 
     return cleaned
 
 
-def _check_persona_requirement(uow: UnitOfWork, requirement: dict[str, Any] | None) -> dict[str, Any] | None:
+def _check_persona_requirement(session: Session, requirement: dict[str, Any] | None) -> dict[str, Any] | None:
     """The stored form of a persona requirement; InvalidInputError when it asks for nothing or names no persona."""
     if requirement is None:
         return None
     errors: dict[str, list[str]] = {}
     persona_id = requirement.get("persona_id")
-    if persona_id is not None and uow.session.get(Persona, persona_id) is None:
+    if persona_id is not None and session.get(Persona, persona_id) is None:
         errors["persona_requirement.persona_id"] = [f"Persona {persona_id} does not exist."]
     if requirement.get("min_score") is None and not requirement.get("not_disqualified"):
         errors["persona_requirement"] = ["Set min_score, not_disqualified or both."]
@@ -75,8 +75,8 @@ def _check_not_empty(requirements: list[dict[str, Any]], persona_requirement: di
                                 {"requirements": ["Give at least one, or a persona_requirement."]})
 
 
-def _find_stage(uow: UnitOfWork, connection_id: int, pipeline: str, stage: str) -> Stage:
-    row = uow.session.scalars(
+def _find_stage(session: Session, connection_id: int, pipeline: str, stage: str) -> Stage:
+    row = session.scalars(
         select(Stage).join(Pipeline)
         .where(Pipeline.connection_id == connection_id, Pipeline.external_id == pipeline, Stage.external_id == stage)
     ).first()
@@ -89,56 +89,71 @@ def _find_stage(uow: UnitOfWork, connection_id: int, pipeline: str, stage: str) 
     return row
 
 
-def list_gates(uow: UnitOfWork, connection_id: int | None, page: int, page_size: int) -> dict[str, Any]:
+def list_gates(runtime: Runtime, connection_id: int | None, page: int, page_size: int) -> dict[str, Any]:
     """A page of gates, optionally for one connection."""
     query = select(Gate).order_by(Gate.id)
     if connection_id is not None:
         query = query.where(Gate.connection_id == connection_id)
-    result = paginate(uow.session, query, page, page_size)
-    result["items"] = [gate_view(g) for g in result["items"]]
-    return result
+    with runtime.read_uow() as uow:
+        result = paginate(uow.session, query, page, page_size)
+        return {**result, "items": [gate_view(g) for g in result["items"]]}
 
 
-def get_gate(uow: UnitOfWork, gate_id: int) -> Gate:
+def get_gate(runtime: Runtime, gate_id: int) -> dict[str, Any]:
     """One gate; NotFoundError if absent."""
-    return get_or_404(uow.session, Gate, gate_id, "Gate")
+    with runtime.read_uow() as uow:
+        return gate_view(get_or_404(uow.session, Gate, gate_id, "Gate"))
 
 
-def create_gate(uow: UnitOfWork, data: dict[str, Any]) -> Gate:
-    """Define the gate of one stage; ConflictError if the stage already has one."""
-    get_connection(uow, data["connection_id"])
-    stage = _find_stage(uow, data["connection_id"], data["pipeline"], data["stage"])
-    if uow.session.scalars(select(Gate).where(Gate.stage_id == stage.id)).first():
+def add_gate(session: Session, data: dict[str, Any]) -> Gate:
+    """Add the gate of one stage to the session's transaction; ConflictError if the stage already has one,
+    InvalidInputError for an unknown stage, field or persona."""
+    get_or_404(session, Connection, data["connection_id"], "Connection")
+    stage = _find_stage(session, data["connection_id"], data["pipeline"], data["stage"])
+    if session.scalars(select(Gate).where(Gate.stage_id == stage.id)).first():
         raise ConflictError(f"Stage {data['stage']!r} already has a gate; change that one instead.")
-    requirements = _check_requirements(uow, data.get("requirements") or [])
-    persona_requirement = _check_persona_requirement(uow, data.get("persona_requirement"))
+    requirements = _check_requirements(session, data.get("requirements") or [])
+    persona_requirement = _check_persona_requirement(session, data.get("persona_requirement"))
     _check_not_empty(requirements, persona_requirement)
     row = Gate(connection_id=data["connection_id"], stage=stage, mode=data["mode"], requirements=requirements,
                persona_requirement=persona_requirement, description=data.get("description"))
-    uow.session.add(row)
-    bump_config(uow.session, data["connection_id"])
-    uow.session.flush()
+    session.add(row)
+    bump_config(session, data["connection_id"])
+    session.flush()
     return row
 
 
-def update_gate(uow: UnitOfWork, gate_id: int, data: dict[str, Any]) -> Gate:
+def create_gate(runtime: Runtime, data: dict[str, Any]) -> dict[str, Any]:
+    """Define the gate of one stage (see add_gate for the errors)."""
+    with runtime.uow() as uow:
+        row = add_gate(uow.session, data)
+        uow.commit()
+        return gate_view(row)
+
+
+def update_gate(runtime: Runtime, gate_id: int, data: dict[str, Any]) -> dict[str, Any]:
     """Change a gate's mode, requirements or description."""
-    row = get_gate(uow, gate_id)
-    if "requirements" in data:
-        row.requirements = _check_requirements(uow, data["requirements"])
-    if "persona_requirement" in data:
-        row.persona_requirement = _check_persona_requirement(uow, data["persona_requirement"])
-    _check_not_empty(row.requirements, row.persona_requirement)
-    for name in ("mode", "description"):
-        if name in data:
-            setattr(row, name, data[name])
-    bump_config(uow.session, row.connection_id)
-    uow.session.flush()
-    return row
+    with runtime.uow() as uow:
+        session = uow.session
+        row = get_or_404(session, Gate, gate_id, "Gate")
+        if "requirements" in data:
+            row.requirements = _check_requirements(session, data["requirements"])
+        if "persona_requirement" in data:
+            row.persona_requirement = _check_persona_requirement(session, data["persona_requirement"])
+        _check_not_empty(row.requirements, row.persona_requirement)
+        for name in ("mode", "description"):
+            if name in data:
+                setattr(row, name, data[name])
+        bump_config(session, row.connection_id)
+        session.flush()
+        uow.commit()
+        return gate_view(row)
 
 
-def delete_gate(uow: UnitOfWork, gate_id: int) -> None:
+def delete_gate(runtime: Runtime, gate_id: int) -> None:
     """Remove a gate."""
-    row = get_gate(uow, gate_id)
-    bump_config(uow.session, row.connection_id)
-    uow.session.delete(row)
+    with runtime.uow() as uow:
+        row = get_or_404(uow.session, Gate, gate_id, "Gate")
+        bump_config(uow.session, row.connection_id)
+        uow.session.delete(row)
+        uow.commit()
