@@ -102,9 +102,7 @@ def run_demo(verbose: bool = False) -> int:
         try:
             base = service.start()
             say(f"HubSpot sandbox on {sandbox_url}, Qualify on {base}")
-            with service.runtime.uow() as uow:
-                key = create_key(uow, "admin", "demo")
-                uow.commit()
+            key = create_key(service.runtime, "admin", "demo")
             with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {key}"}, timeout=10) as api:
                 cid = configure(api, sandbox_url, str(sandbox.portal_id))
                 hook = f"{base}/v1/webhooks/{cid}"

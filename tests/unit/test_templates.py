@@ -23,7 +23,7 @@ from service.domain.templates import (
 )
 from service.models import Field
 from service.services.fields import _clean_constraints
-from service.services.policy import field_spec
+from service.services.stored_config import field_spec
 
 PERSONA_TEMPLATES = ("customer-portrait", "b2b-icp")
 GATE_TEMPLATES = ("bant", "champ", "meddpicc", "gpctba-ci", "spiced")
