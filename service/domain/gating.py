@@ -30,35 +30,12 @@ from service.domain.pipeline import (
     Gate,
     GateMode,
     Pipeline,
-    Requirement,
     Stage,
     StageKind,
     StageRef,
-    parse_requirements,
-    requirements_to_list,
 )
 from service.domain.routing import CompiledRequirement, Route, build_route
 from service.domain.specs import validate_spec
-
-__all__ = [
-    "Decision",
-    "Direction",
-    "FieldIssue",
-    "Gate",
-    "GateMode",
-    "Gatekeeper",
-    "Outcome",
-    "Pipeline",
-    "Reason",
-    "Requirement",
-    "Stage",
-    "StageCompleteness",
-    "StageKind",
-    "StageRef",
-    "decide",
-    "parse_requirements",
-    "requirements_to_list",
-]
 
 _OUTCOME_BY_RANK = {MODE_RANK[mode]: outcome for mode, outcome in OUTCOME_FOR_MODE.items()}
 _MODE_BY_RANK = {rank: mode for mode, rank in MODE_RANK.items()}

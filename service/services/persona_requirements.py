@@ -11,8 +11,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from service.domain.fields import normalize_for_storage
-from service.domain.gating import Decision, GateMode, StageRef
+from service.domain.issues import Decision
 from service.domain.persona_gate import PersonaRequirement, persona_issues, requirement_from_dict, with_persona_issues
+from service.domain.pipeline import GateMode, StageRef
 from service.domain.scoring import prepare
 from service.models import Gate
 from service.services.deals import stage_label

@@ -8,7 +8,7 @@ from sqlalchemy import Select, select
 
 from schemas.decisions import issue_view
 from service.domain.errors import PipelineError
-from service.domain.gating import StageRef
+from service.domain.pipeline import StageRef
 from service.models import Connection, InboundEvent, Record, Transition
 from service.runtime import Runtime
 from service.services.common import get_or_404, paginate, row_view

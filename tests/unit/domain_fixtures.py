@@ -8,16 +8,8 @@ from decimal import Decimal
 
 from service.domain.conditions import parse_condition
 from service.domain.fields import Constraints, FieldSpec, FieldType
-from service.domain.gating import (
-    Gate,
-    Gatekeeper,
-    GateMode,
-    Pipeline,
-    Requirement,
-    Stage,
-    StageKind,
-    StageRef,
-)
+from service.domain.gating import Gatekeeper
+from service.domain.pipeline import Gate, GateMode, Pipeline, Requirement, Stage, StageKind, StageRef
 
 FIELDS = (
     FieldSpec(

@@ -10,7 +10,8 @@ import pytest
 
 from schemas import common
 from service.domain.fields import FieldType
-from service.domain.gating import GateMode, Outcome, Reason
+from service.domain.issues import Outcome, Reason
+from service.domain.pipeline import GateMode
 from service.models.statuses import EventStatus
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from bench.decide import build
-from service.domain.gating import Outcome, StageRef
+from service.domain.issues import Outcome
+from service.domain.pipeline import StageRef
 
 
 def test_the_benchmark_gate_blocks_on_the_two_unfilled_fields() -> None:

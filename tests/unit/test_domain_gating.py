@@ -9,19 +9,16 @@ import pytest
 
 from service.domain.errors import ConditionError, FieldSpecError, PipelineError
 from service.domain.fields import FieldSpec, FieldType
-from service.domain.gating import (
-    Decision,
+from service.domain.gating import Gatekeeper, decide
+from service.domain.issues import Decision, Outcome, Reason
+from service.domain.pipeline import (
     Direction,
     Gate,
-    Gatekeeper,
     GateMode,
-    Outcome,
     Pipeline,
-    Reason,
     Requirement,
     Stage,
     StageKind,
-    decide,
     parse_requirements,
     requirements_to_list,
 )

@@ -10,20 +10,9 @@ from hypothesis import strategies as st
 
 from service.domain.conditions import AllOf, AnyOf, Comparison, Condition
 from service.domain.fields import Constraints, FieldSpec, FieldType
-from service.domain.gating import (
-    Decision,
-    Direction,
-    Gate,
-    Gatekeeper,
-    GateMode,
-    Outcome,
-    Pipeline,
-    Reason,
-    Requirement,
-    Stage,
-    StageKind,
-    StageRef,
-)
+from service.domain.gating import Gatekeeper
+from service.domain.issues import Decision, Outcome, Reason
+from service.domain.pipeline import Direction, Gate, GateMode, Pipeline, Requirement, Stage, StageKind, StageRef
 
 PROPERTY = settings(max_examples=200, deadline=None)
 

@@ -10,8 +10,9 @@ from decimal import Decimal
 import pytest
 
 from service.domain.fields import Constraints, FieldSpec, FieldType
-from service.domain.gating import FieldIssue, GateMode, Outcome, Reason
+from service.domain.issues import FieldIssue, Outcome, Reason
 from service.domain.messages import decision_message, issue_message, plural_ru, task_text
+from service.domain.pipeline import GateMode
 
 
 def issue(
