@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from flask import Flask
@@ -19,6 +20,7 @@ def create_app(settings: Settings | None = None, runtime: Any = None) -> Flask:
     app.extensions["qualify"] = runtime or build_runtime(settings)
     configure_proxy(app, settings)
     configure_errors_and_api(app)
+    configure_security(app, settings)
     return app
 
 
@@ -40,6 +42,10 @@ def configure_settings(app: Flask, settings: Settings) -> None:
         JSON_SORT_KEYS=False,
     )
     app.config["QUALIFY_SETTINGS"] = settings
+    if not settings.embedded and not settings.public_url:
+        logging.getLogger("qualify.app").warning(
+            "QUALIFY_PUBLIC_URL is not set: connections show no webhook_url until it is (in production it is never "
+            "built from a request's Host header)")
 
 
 def configure_proxy(app: Flask, settings: Settings) -> None:
@@ -48,6 +54,13 @@ def configure_proxy(app: Flask, settings: Settings) -> None:
         from werkzeug.middleware.proxy_fix import ProxyFix
 
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1, x_port=1, x_prefix=1)  # type: ignore[method-assign]
+
+
+def configure_security(app: Flask, settings: Settings) -> None:
+    """Request ids, security headers and the failed-authentication throttle."""
+    from service.api.security import configure_security as configure
+
+    configure(app, settings)
 
 
 def configure_errors_and_api(app: Flask) -> None:

@@ -9,7 +9,7 @@ import sys
 import threading
 from collections.abc import Sequence
 
-from service.config import Settings
+from service.config import Settings, SettingsError
 
 
 def _runtime(settings: Settings):  # type: ignore[no-untyped-def]
@@ -50,6 +50,27 @@ def cmd_keys_create(args: argparse.Namespace, settings: Settings) -> int:
 
     print(create_key(_runtime(settings), args.role, args.name or args.role))
     return 0
+
+
+def cmd_keys_list(args: argparse.Namespace, settings: Settings) -> int:
+    """List the API keys (prefix, role, name, created, revoked); secrets are never shown."""
+    from service.services.keys import list_keys
+
+    for key in list_keys(_runtime(settings)):
+        revoked = f"revoked {key['revoked_at']:%Y-%m-%d %H:%M}" if key["revoked_at"] else "live"
+        print(f"{key['prefix']}  {key['role']:<7}  {revoked:<24}  {key['name']}")
+    return 0
+
+
+def cmd_keys_revoke(args: argparse.Namespace, settings: Settings) -> int:
+    """Revoke a key by its prefix; it stops working at once. Exit 1 when no live key has that prefix."""
+    from service.services.keys import revoke_key
+
+    if revoke_key(_runtime(settings), args.prefix):
+        print(f"key {args.prefix} revoked")
+        return 0
+    print(f"qualify keys revoke: no live key with prefix {args.prefix!r} (see `qualify keys list`)", file=sys.stderr)
+    return 1
 
 
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
@@ -188,6 +209,10 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("--role", choices=("admin", "manager"), required=True)
     create.add_argument("--name", default=None)
     create.set_defaults(func=cmd_keys_create)
+    keys.add_parser("list", help="list keys (prefix, role, name; never the secret)").set_defaults(func=cmd_keys_list)
+    revoke = keys.add_parser("revoke", help="revoke a key at once, by the prefix `keys list` shows")
+    revoke.add_argument("prefix", help="the 8 characters after qk_")
+    revoke.set_defaults(func=cmd_keys_revoke)
     sync = sub.add_parser("sync", help="sync one connection now (incremental, or --full)")
     sync.add_argument("connection", type=int, help="connection id")
     sync.add_argument("--full", action="store_true", help="read every deal, not only those changed since last time")
@@ -214,7 +239,12 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `qualify` console script."""
     args = build_parser().parse_args(argv)
-    settings = Settings.from_env()
+    try:
+        settings = Settings.from_env()
+        settings.check_deployment()
+    except SettingsError as exc:
+        print(f"qualify: {exc}", file=sys.stderr)
+        return 2
     # Logs go to stderr, so a command's own output on stdout stays clean. The demo's stdout is its
     # narration: there the logs are quiet (warnings and errors only) unless -v/--verbose.
     quiet = args.command == "demo" and not args.verbose

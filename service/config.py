@@ -54,6 +54,8 @@ class Settings:
     rescore_nightly_hour: int = 3
     notify_webhook_url: str = ""
     log_level: str = "INFO"
+    auth_failures_per_minute: int = 30
+    redis_url: str = ""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -76,6 +78,20 @@ class Settings:
             except ValueError as exc:
                 raise SettingsError(f"QUALIFY_{f.name.upper()}: {exc}") from exc
         return cls(**values).resolved()
+
+    @property
+    def embedded(self) -> bool:
+        """Whether this is the embedded mode (SQLite, one process); anything else is a production deployment."""
+        return self.database_url.startswith("sqlite") or not self.database_url
+
+    def check_deployment(self) -> None:
+        """SettingsError when the settings cannot run as configured: outside the embedded mode every process
+        must share QUALIFY_SECRET_KEY (each would otherwise generate its own key and could not decrypt the CRM
+        credentials the others stored)."""
+        if not self.embedded and not self.secret_key:
+            raise SettingsError(
+                "QUALIFY_SECRET_KEY is required when the database is not the embedded SQLite (generate one with "
+                "python -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())')")
 
     def resolved(self) -> Settings:
         """Fill the embedded defaults that depend on other settings (SQLite under the instance path)."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from datetime import UTC, datetime
 from typing import Any
 
@@ -64,6 +65,16 @@ def _sqlite_begin(conn: Any) -> None:
     conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+def _owner_only(path: str | None) -> None:
+    """Create the SQLite database file readable and writable by its owner only (0600) before SQLite opens it,
+    and narrow an existing one: it holds webhook payloads and encrypted credentials. SQLite gives its -wal and
+    -shm files the database file's permissions."""
+    if not path or path == ":memory:" or path.startswith("file:"):
+        return
+    os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+    os.chmod(path, 0o600)
+
+
 def make_engine(url: str, *, read_only: bool = False, **kwargs: Any) -> Engine:
     """Create an engine for `url` with the pragmas the embedded SQLite mode needs.
 
@@ -72,6 +83,7 @@ def make_engine(url: str, *, read_only: bool = False, **kwargs: Any) -> Engine:
     """
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 10}, **kwargs)
+        _owner_only(engine.url.database)
         event.listen(engine, "connect", _sqlite_pragmas)
 
         @event.listens_for(engine, "connect")

@@ -125,6 +125,7 @@ def build_runtime(settings: Settings, engine: Engine | None = None) -> Runtime:
     """Wire a runtime from settings (creates the instance folder for the embedded mode)."""
     from pathlib import Path
 
+    settings.check_deployment()
     Path(settings.instance_path).mkdir(parents=True, exist_ok=True)
     if settings.thread_switch_seconds > 0:
         # Sync fetches the next CRM page on a thread while this one is written. With Python's default 5 ms

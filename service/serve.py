@@ -8,6 +8,7 @@ from typing import Any
 from gunicorn.app.base import BaseApplication
 
 from service.config import Settings
+from service.connection_close import serving
 
 log = logging.getLogger("qualify.serve")
 
@@ -20,7 +21,8 @@ class QualifyServer(BaseApplication):  # type: ignore[misc]
         self.options = {
             "bind": f"{host}:{port}", "workers": workers, "threads": threads, "worker_class": "gthread",
             "timeout": 30, "graceful_timeout": 10, "accesslog": "-", "loglevel": settings.log_level.lower(),
-            "post_worker_init": self._post_worker_init,
+            "logger_class": "service.access_log.RedactingLogger",
+            "post_worker_init": self._post_worker_init, "pre_request": _pre_request,
         }
         super().__init__()
 
@@ -46,6 +48,10 @@ class QualifyServer(BaseApplication):  # type: ignore[misc]
         if self._scheduler_lock is not None:
             build_scheduler(runtime).start()
         log.info("embedded worker started; scheduler %s", "started" if self._scheduler_lock else "led elsewhere")
+
+
+def _pre_request(worker: Any, request: Any) -> None:
+    serving(request)
 
 
 def serve(settings: Settings, host: str, port: int, workers: int | None = None, threads: int = 8) -> None:

@@ -77,9 +77,11 @@ def empty_database(engine: Engine) -> None:
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
-    """Test settings: a fixed encryption key, an instance folder per test, loopback CRMs allowed."""
+    """Test settings: a fixed encryption key, an instance folder per test, loopback CRMs allowed, failed
+    authentication not throttled (tests of the throttle turn it on)."""
     return Settings(instance_path=str(tmp_path / "instance"), secret_key=TEST_FERNET_KEY,
-                    allow_loopback_crm=True, worker_poll_seconds=0.05, database_url="sqlite://").resolved()
+                    allow_loopback_crm=True, worker_poll_seconds=0.05, database_url="sqlite://",
+                    auth_failures_per_minute=0).resolved()
 
 
 @pytest.fixture

@@ -6,9 +6,10 @@ import json
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from flask import current_app
+from flask import current_app, request
 from flask_smorest import Blueprint
 from webargs.flaskparser import FlaskParser
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from schemas.common import MAX_ID, ProblemSchema
 from service.api.auth import authorize
@@ -23,8 +24,21 @@ ID = f"int(min=1, max={MAX_ID})"
 ERROR_DESCRIPTIONS = {
     400: "Malformed request", 401: "Missing or unknown API key", 403: "The key's role may not do this",
     404: "Not found", 409: "Conflict with stored data", 413: "Body over the size limit",
-    422: "Validation failed", 502: "The CRM refused or failed", 503: "Could not store; retry",
+    422: "Validation failed", 429: "Too many failed authentications from this address; wait Retry-After seconds",
+    502: "The CRM refused or failed", 503: "Could not store; retry",
 }
+
+
+def request_body() -> bytes:
+    """The raw request body; 413 when it is over the size limit, announced or not: werkzeug refuses a
+    Content-Length over the limit, but silently cuts a chunked body (which has none) at the limit."""
+    if request.content_length is not None or not request.environ.get("wsgi.input_terminated"):
+        return request.get_data(cache=False)
+    limit = current_app.config["MAX_CONTENT_LENGTH"]
+    body: bytes = request.environ["wsgi.input"].read(limit + 1)
+    if len(body) > limit:
+        raise RequestEntityTooLarge()
+    return body
 
 
 def runtime() -> Runtime:
@@ -68,9 +82,11 @@ def errors(blp: Blueprint, *codes: int, descriptions: dict[int, str] | None = No
     """Document problem+json answers for the given status codes on a view (`descriptions` overrides the
     generic description of a status where a view means something more specific)."""
     described = {**ERROR_DESCRIPTIONS, **(descriptions or {})}
+    # Wherever a key can be refused, failed authentications are throttled too (service/api/security.py).
+    documented = (*codes, 429) if 401 in codes else codes
 
     def decorate(func: F) -> F:
-        for code in codes:
+        for code in documented:
             func = blp.alt_response(code, schema=ProblemSchema, description=described[code],
                                     content_type="application/problem+json")(func)
         return func

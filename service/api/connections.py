@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import request
+from flask import g, request
 from flask.views import MethodView
 
 from schemas.common import PageArgsSchema
@@ -28,6 +28,11 @@ from service.services.native_rules import import_native_rules
 
 blp = protected_blueprint("connections", __name__, "/v1/connections", "CRM connections")
 
+def is_admin() -> bool:
+    """Whether the caller's key is an admin's (only admins see webhook URLs)."""
+    return bool(g.get("role") == "admin")
+
+
 def request_base() -> str:
     """The base URL this request came to: webhook URLs fall back to it when QUALIFY_PUBLIC_URL is unset."""
     return request.host_url
@@ -42,7 +47,7 @@ class Connections(MethodView):
     @errors(blp, 401, 422)
     def get(self, args: dict[str, Any]) -> dict[str, Any]:
         """List connections."""
-        return service.list_connections(runtime(), args["page"], args["page_size"], request_base())
+        return service.list_connections(runtime(), args["page"], args["page_size"], request_base(), admin=is_admin())
 
     @blp.arguments(ConnectionInSchema)
     @blp.response(201, ConnectionOutSchema)
@@ -60,7 +65,7 @@ class ConnectionById(MethodView):
     @errors(blp, 401, 404)
     def get(self, connection_id: int) -> dict[str, Any]:
         """Read a connection with its pipelines."""
-        return service.get_connection(runtime(), connection_id, request_base())
+        return service.get_connection(runtime(), connection_id, request_base(), admin=is_admin())
 
     @blp.arguments(ConnectionPatchSchema)
     @blp.response(200, ConnectionOutSchema)

@@ -12,6 +12,7 @@ from werkzeug.exceptions import HTTPException
 
 from adapters.errors import CRMError, WebhookAuthError, WebhookFormatError
 from service.api.auth import AuthProblem
+from service.connection_close import close_after_response
 from service.domain.errors import DomainError
 from service.errors import ServiceError
 
@@ -63,6 +64,10 @@ def handle_http(exc: HTTPException) -> Response:
         detail = ("The request body is not valid JSON." if status == 400
                   else "The request did not pass validation: see `errors`.")
     headers = {}
+    if status == 413:
+        # The body was left unread: the connection cannot carry another request.
+        close_after_response()
+        headers["Connection"] = "close"
     valid_methods = getattr(exc, "valid_methods", None)
     if status == 405 and valid_methods:
         headers["Allow"] = ", ".join(valid_methods)
@@ -111,10 +116,6 @@ def handle_auth(exc: AuthProblem) -> Response:
 
 def configure_errors(app: Flask) -> None:
     """Register the handlers that turn every error into problem+json."""
-
-    @app.before_request
-    def _request_id() -> None:
-        g.request_id = request.headers.get("X-Request-Id", "")[:64] or uuid.uuid4().hex
 
     app.register_error_handler(AuthProblem, handle_auth)
     app.register_error_handler(HTTPException, handle_http)

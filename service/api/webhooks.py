@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Response, jsonify, request
 
 from schemas.common import AcceptedSchema
-from service.api.common import ID, errors, public_blueprint, runtime
+from service.api.common import ID, errors, public_blueprint, request_body, runtime
 from service.services.intake import receive_webhook
 
 blp = public_blueprint("webhooks", __name__, "/v1/webhooks", "CRM webhook deliveries (signed by the CRM, no API key)")
@@ -44,4 +44,4 @@ def public_url() -> str:
 def receive(connection_id: int) -> Response:
     """Verify, store and acknowledge a delivery; duplicates are acknowledged and ignored."""
     return jsonify(receive_webhook(runtime(), connection_id, method=request.method, url=public_url(),
-                                   headers=dict(request.headers), body=request.get_data(cache=False)))
+                                   headers=dict(request.headers), body=request_body()))

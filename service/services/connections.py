@@ -29,17 +29,22 @@ VIEW_ATTRIBUTES = ("id", "name", "kind", "base_url", "account_id", "app_id", "la
                    "last_synced_at", "pipelines_synced_at", "created_at", "updated_at")
 
 
-def webhook_url(runtime: Runtime, row: Connection, request_base: str) -> str:
+def webhook_url(runtime: Runtime, row: Connection, request_base: str) -> str | None:
     """The URL to paste into the CRM's webhook settings (with Qualify's token where the CRM signs nothing),
-    under QUALIFY_PUBLIC_URL, else under the base URL the request came to."""
-    base = runtime.settings.public_url.rstrip("/") or request_base.rstrip("/")
+    under QUALIFY_PUBLIC_URL. Only the embedded mode falls back to the base URL the request came to; a
+    production deployment never builds it from the request's Host header (None until the setting is made)."""
+    base = runtime.settings.public_url.rstrip("/") or (request_base.rstrip("/") if runtime.settings.embedded else "")
+    if not base:
+        return None
     return f"{base}/v1/webhooks/{row.id}{webhook_query(row.kind, runtime.secrets(row))}"
 
 
-def connection_view(runtime: Runtime, row: Connection, request_base: str) -> dict[str, Any]:
-    """The API view of a connection: no secrets, live pipelines only, and its webhook URL."""
+def connection_view(runtime: Runtime, row: Connection, request_base: str, *, admin: bool) -> dict[str, Any]:
+    """The API view of a connection: no secrets, live pipelines only, and for admins its webhook URL (which
+    carries the token authenticating amoCRM and Pipedrive webhooks)."""
     view = {name: getattr(row, name) for name in VIEW_ATTRIBUTES}
-    view["webhook_url"] = webhook_url(runtime, row, request_base)
+    if admin:
+        view["webhook_url"] = webhook_url(runtime, row, request_base)
     view["pipelines"] = [
         {"external_id": p.external_id, "label": p.label, "order": p.order,
          "stages": [row_view(s) for s in p.stages if not s.archived]}
@@ -48,18 +53,19 @@ def connection_view(runtime: Runtime, row: Connection, request_base: str) -> dic
     return view
 
 
-def list_connections(runtime: Runtime, page: int, page_size: int, request_base: str) -> dict[str, Any]:
+def list_connections(runtime: Runtime, page: int, page_size: int, request_base: str, *,
+                     admin: bool) -> dict[str, Any]:
     """A page of connections ordered by id."""
     query = select(Connection).options(selectinload(Connection.pipelines).selectinload(Pipeline.stages))
     with runtime.read_uow() as uow:
         result = paginate(uow.session, query.order_by(Connection.id), page, page_size)
-        return {**result, "items": [connection_view(runtime, c, request_base) for c in result["items"]]}
+        return {**result, "items": [connection_view(runtime, c, request_base, admin=admin) for c in result["items"]]}
 
 
-def get_connection(runtime: Runtime, connection_id: int, request_base: str) -> dict[str, Any]:
+def get_connection(runtime: Runtime, connection_id: int, request_base: str, *, admin: bool) -> dict[str, Any]:
     """One connection with its pipelines; NotFoundError if absent."""
     with runtime.read_uow() as uow:
-        return connection_view(runtime, _connection(uow.session, connection_id), request_base)
+        return connection_view(runtime, _connection(uow.session, connection_id), request_base, admin=admin)
 
 
 def _connection(session: Session, connection_id: int) -> Connection:
@@ -90,7 +96,7 @@ def create_connection(runtime: Runtime, data: dict[str, Any], request_base: str)
     with runtime.uow() as uow:
         row = add_connection(runtime, uow.session, data)
         uow.commit()
-        return connection_view(runtime, row, request_base)
+        return connection_view(runtime, row, request_base, admin=True)
 
 
 def add_connection(runtime: Runtime, session: Session, data: dict[str, Any]) -> Connection:
@@ -125,7 +131,7 @@ def update_connection(runtime: Runtime, connection_id: int, data: dict[str, Any]
         row.config_version += 1
         uow.session.flush()
         uow.commit()
-        return connection_view(runtime, row, request_base)
+        return connection_view(runtime, row, request_base, admin=True)
 
 
 def delete_connection(runtime: Runtime, connection_id: int) -> None:
@@ -190,7 +196,7 @@ def refresh_pipelines(runtime: Runtime, connection_id: int, request_base: str) -
         connection = _connection(uow.session, connection_id)
         apply_pipelines(uow.session, connection, infos)
         uow.commit()
-        return connection_view(runtime, connection, request_base)
+        return connection_view(runtime, connection, request_base, admin=True)
 
 
 def crm_properties(runtime: Runtime, connection_id: int) -> list[dict[str, Any]]:

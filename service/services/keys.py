@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import time
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from service.models import ApiKey
@@ -12,7 +12,8 @@ from service.runtime import Runtime
 from service.secrets import api_key_prefix, hash_api_key, new_api_key, same_hash
 
 ROLES = ("admin", "manager")
-KEY_CACHE_SECONDS = 5.0
+# Built once: every API request runs it.
+KEY_QUERY = select(ApiKey.role, ApiKey.key_hash, ApiKey.revoked_at).where(ApiKey.prefix == bindparam("prefix"))
 
 
 def _add_key(session: Session, role: str, name: str) -> str:
@@ -46,18 +47,32 @@ def bootstrap_admin_key(runtime: Runtime) -> str | None:
 
 
 def role_for_key(runtime: Runtime, key: str) -> str | None:
-    """The role of a presented API key, or None when it is malformed, unknown or revoked."""
+    """The role of a presented API key, or None when it is malformed, unknown or revoked. Read from the
+    database on every call, so a revoked key stops working at once in every process."""
     prefix = api_key_prefix(key)
     if prefix is None:
         return None
-    digest = hash_api_key(key)
-    cache_key = ("api_key", digest)
-    cached = runtime.cache.get(cache_key)
-    if cached and cached[1] > time.monotonic():
-        return str(cached[0])
     with runtime.read_uow() as uow:
-        row = uow.session.scalars(select(ApiKey).where(ApiKey.prefix == prefix)).first()
-        role = row.role if row and row.revoked_at is None and same_hash(row.key_hash, digest) else None
-    if role:
-        runtime.cache[cache_key] = (role, time.monotonic() + KEY_CACHE_SECONDS)
-    return role
+        row = uow.session.execute(KEY_QUERY, {"prefix": prefix}).first()
+    if row is None or row.revoked_at is not None or not same_hash(row.key_hash, hash_api_key(key)):
+        return None
+    return str(row.role)
+
+
+def revoke_key(runtime: Runtime, prefix: str) -> bool:
+    """Revoke the live key with this public prefix (the part after `qk_`, as `list_keys` shows it);
+    False when there is no such live key."""
+    with runtime.uow() as uow:
+        row = uow.session.scalars(select(ApiKey).where(ApiKey.prefix == prefix, ApiKey.revoked_at.is_(None))).first()
+        if row is None:
+            return False
+        row.revoked_at = runtime.clock()
+        uow.commit()
+    return True
+
+
+def list_keys(runtime: Runtime) -> list[dict[str, Any]]:
+    """Every key without its secret: prefix, name, role, created and revoked times, oldest first."""
+    with runtime.read_uow() as uow:
+        return [{"prefix": k.prefix, "name": k.name, "role": k.role, "created_at": k.created_at,
+                 "revoked_at": k.revoked_at} for k in uow.session.scalars(select(ApiKey).order_by(ApiKey.id))]

@@ -1,0 +1,23 @@
+"""Closing the client connection after an answer that left the request body unread (413): the answer must
+say `Connection: close`, or a client reusing the connection sends its next request into the rest of the
+refused body. gunicorn decides that header itself, from its own request object, so `qualify serve` hands that
+object to this thread before the app runs."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+_current = threading.local()
+
+
+def serving(request: Any) -> None:
+    """gunicorn's pre_request hook: remember the server's request object of this thread."""
+    _current.request = request
+
+
+def close_after_response() -> None:
+    """Make the server close the connection after the current answer (and say so in its headers)."""
+    request = getattr(_current, "request", None)
+    if request is not None:
+        request.force_close()
