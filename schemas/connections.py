@@ -152,7 +152,9 @@ class ConnectionOutSchema(Schema):
     sync_interval_seconds = fields.Integer(required=True)
     score_write_back = fields.Dict(keys=fields.String(), values=fields.String(allow_none=True), allow_none=True)
     last_synced_at = fields.DateTime(allow_none=True)
-    webhook_url = fields.String(required=True, metadata={"description": "paste into the CRM app's webhook settings"})
+    webhook_url = fields.String(allow_none=True, metadata={"description": (
+        "paste into the CRM app's webhook settings; admins only (for amoCRM and Pipedrive it carries the token "
+        "that authenticates their webhooks); null in production until QUALIFY_PUBLIC_URL is set")})
     pipelines_synced_at = fields.DateTime(allow_none=True)
     created_at = fields.DateTime(required=True)
     updated_at = fields.DateTime(required=True)
