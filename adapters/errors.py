@@ -4,7 +4,14 @@ from __future__ import annotations
 
 
 class CRMError(Exception):
-    """A CRM call failed; carries the HTTP status, the vendor's message and request id."""
+    """A CRM call failed; carries the HTTP status, the vendor's message, its request id and body, and the
+    wait in seconds the CRM asked for (`retry_after`, set on transient failures).
+
+    `str(exc)` starts with the vendor's request id when there is one (``[req 7f3a] POST /x -> 429: ...``)
+    so a stored error can be quoted to the CRM's support; `message` is the text without it.
+    """
+
+    retry_after: float | None = None
 
     def __init__(
         self,
@@ -14,6 +21,7 @@ class CRMError(Exception):
         vendor_message: str | None = None,
         request_id: str | None = None,
         body: str | None = None,
+        retry_after: float | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
@@ -21,6 +29,10 @@ class CRMError(Exception):
         self.vendor_message = vendor_message
         self.request_id = request_id
         self.body = body
+        self.retry_after = retry_after
+
+    def __str__(self) -> str:
+        return f"[req {self.request_id}] {self.message}" if self.request_id else self.message
 
     @property
     def retryable(self) -> bool:
@@ -41,11 +53,7 @@ class CRMRejected(CRMError):
 
 
 class CRMTransientError(CRMError):
-    """A failure that passes: retry later; `retry_after` is the wait in seconds the CRM asked for."""
-
-    def __init__(self, message: str, *, retry_after: float | None = None, **kwargs: object) -> None:
-        super().__init__(message, **kwargs)  # type: ignore[arg-type]
-        self.retry_after = retry_after
+    """A failure that passes: retry later, not sooner than `retry_after` seconds when the CRM said so."""
 
     @property
     def retryable(self) -> bool:

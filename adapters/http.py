@@ -203,7 +203,7 @@ def send_with_retry(
                 return response
             error = classified
             retry = error.retryable and (idempotent or isinstance(error, CRMRateLimited))
-        retry_after: float | None = getattr(error, "retry_after", None)
+        retry_after = error.retry_after
         if retry_after is not None and retry_after > policy.max_retry_after:
             # Waiting that long in a request thread is wrong: let the caller reschedule.
             raise error from None
