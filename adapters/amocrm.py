@@ -42,13 +42,13 @@ from adapters.base import (
     OwnerInfo,
     PipelineInfo,
     PropertyInfo,
-    StageMover,
     TaskRequest,
     check_task_target,
 )
 from adapters.errors import CRMError, CRMNotFound, CRMRejected, CRMUnavailable
-from adapters.http import RetryPolicy, build_client, send_with_retry
-from adapters.ratelimit import RateLimiter
+from adapters.http import RetryPolicy
+from adapters.http_adapter import HttpCRMAdapter
+from adapters.ratelimit import Limiter
 
 PAGE_MAX = 250
 MAX_PAGES = 1000  # a guard for the helper loops (users, custom fields, tasks): 250k rows
@@ -59,6 +59,10 @@ def amocrm_limiter_buckets() -> dict[str, tuple[int, float]]:
     """6 requests per 1.05 s, under amoCRM's 7/s (https://developers.kommo.com/docs/limitations): requests
     reach amoCRM a little later than we count them, so the window is stretched for no second there to see 7."""
     return {"default": (6, 1.05)}
+
+
+def _bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
 
 
 def _lead_path(lead_id: str) -> str:
@@ -81,18 +85,20 @@ def next_page(payload: Mapping[str, Any], current: int) -> int | None:
     return page
 
 
-class AmoCRMAdapter(StageMover):
+class AmoCRMAdapter(HttpCRMAdapter):
     """CRMAdapter for one amoCRM / Kommo account (OAuth 2 with refresh, or a long-lived token)."""
 
-    kind = "amocrm"
+    kind, title = "amocrm", "amoCRM"
     stage_property, pipeline_property = "status_id", "pipeline_id"
+    default_buckets = staticmethod(amocrm_limiter_buckets)
+    _classify = staticmethod(classify_amocrm)
 
     def __init__(
         self,
         credentials: Credentials,
         *,
         token_store: TokenStore | None = None,
-        limiter: RateLimiter | None = None,
+        limiter: Limiter | None = None,
         policy: RetryPolicy | None = None,
         timeout: float = 10.0,
         transport: httpx.BaseTransport | None = None,
@@ -104,12 +110,7 @@ class AmoCRMAdapter(StageMover):
         store's tokens are used and refreshed with client_id = credentials.app_id and
         client_secret = credentials.client_secret (plus the integration's `redirect_uri`).
         """
-        self._limiter = limiter or RateLimiter(amocrm_limiter_buckets())
-        self._policy = policy or RetryPolicy()
-        self._client = build_client(
-            credentials.base_url.rstrip("/"), headers={},
-            timeout=httpx.Timeout(timeout, connect=min(5.0, timeout)), transport=transport,
-        )  # fmt: skip
+        super().__init__(credentials, limiter=limiter, policy=policy, timeout=timeout, transport=transport)
         store = token_store or InMemoryTokenStore(OAuthTokens(credentials.access_token))
         oauth = None
         if credentials.app_id and credentials.client_secret:
@@ -119,28 +120,17 @@ class AmoCRMAdapter(StageMover):
         self._field_types: dict[str, str] | None = None
         self._lock = threading.Lock()
 
-    def _call(self, method: str, path: str, *, idempotent: bool = True, **kw: Any) -> Any:
+    def _call(self, method: str, path: str, *, bucket: str = "default", idempotent: bool = True, **kw: Any) -> Any:
         """Send with auth; on a 401 refresh once and repeat. Returns parsed JSON ({} for 204)."""
         token = self._tokens.access_token()
         try:
-            response = self._send(method, path, token, idempotent, **kw)
+            response = self._send(method, path, bucket=bucket, idempotent=idempotent, headers=_bearer(token), **kw)
         except CRMError as exc:
             if not is_auth_failure(exc) or not self._tokens.refreshable():
                 raise  # a long-lived token that amoCRM refuses: fail fast with its message
-            response = self._send(method, path, self._tokens.refresh(token), idempotent, **kw)
-        if response.status_code == 204 or not response.content:
-            return {}
-        try:
-            return response.json()
-        except ValueError:
-            raise CRMUnavailable(f"{method} {path}: amoCRM answered non-JSON", status=response.status_code,
-                                 body=response.text[:2000]) from None  # fmt: skip
-
-    def _send(self, method: str, path: str, token: str, idempotent: bool, **kw: Any) -> httpx.Response:
-        return send_with_retry(
-            self._client, method, path, limiter=self._limiter, policy=self._policy, classify=classify_amocrm,
-            idempotent=idempotent, headers={"Authorization": f"Bearer {token}"}, **kw,
-        )  # fmt: skip
+            response = self._send(method, path, bucket=bucket, idempotent=idempotent,
+                                  headers=_bearer(self._tokens.refresh(token)), **kw)  # fmt: skip
+        return self._payload(method, path, response)
 
     def get_deal(self, deal_id: str, properties: Sequence[str]) -> DealSnapshot:
         """Read one lead with its custom fields (all of them; `properties` missing are None).
@@ -268,14 +258,3 @@ class AmoCRMAdapter(StageMover):
     def native_stage_requirements(self) -> dict[str, tuple[str, ...]]:
         """status id -> custom field ids from the fields' `required_statuses` (CRM-CONTRACTS 4.1)."""
         return requirements_of(self._custom_fields())
-
-    def close(self) -> None:
-        """Release the HTTP client's connections."""
-        self._client.close()
-
-    def __enter__(self) -> AmoCRMAdapter:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-

@@ -20,7 +20,7 @@ import httpx
 
 from adapters.errors import CRMAuthError, CRMError, CRMRejected, CRMUnavailable
 from adapters.http import Classifier, RetryPolicy, classify_response, send_with_retry
-from adapters.ratelimit import RateLimiter
+from adapters.ratelimit import Limiter
 
 TOKEN_PATH = "/oauth2/access_token"
 EXPIRY_SKEW = 60.0  # refresh this many seconds before expiry, so a call never starts with a dying token
@@ -87,7 +87,7 @@ class TokenManager:
         client: OAuthClient | None,
         http: httpx.Client,
         *,
-        limiter: RateLimiter | None = None,
+        limiter: Limiter | None = None,
         policy: RetryPolicy | None = None,
         classify: Classifier = classify_response,
         clock: Callable[[], float] = time.time,

@@ -193,6 +193,16 @@ class WebhookVerifier(Protocol):
         """Split an authentic delivery into events or raise WebhookFormatError."""
 
 
+class OfflineEventSource(Protocol):
+    """A CRM queue of events that waits to be read (Bitrix24 offline events): read, store, then clear."""
+
+    def fetch_offline_events(self, limit: int = 50) -> list[WebhookEvent]:
+        """Up to `limit` queued events, left in the queue until cleared; adapters.errors types on failure."""
+
+    def clear_offline_events(self, message_ids: Sequence[str]) -> None:
+        """Drop these events (by the message ids the source put in their `raw`) once they are stored."""
+
+
 class CRMAdapter(Protocol):
     """The calls the service makes to one CRM account. Errors are adapters.errors types."""
 

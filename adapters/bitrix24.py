@@ -17,8 +17,9 @@ Error messages name the Bitrix24 method only, never the URL path (a webhook's pa
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime
-from typing import Any, cast
+from typing import Any
 
 import httpx
 
@@ -29,7 +30,6 @@ from adapters.base import (
     OwnerInfo,
     PipelineInfo,
     PropertyInfo,
-    StageMover,
     TaskRequest,
     WebhookEvent,
     check_task_target,
@@ -57,24 +57,26 @@ from adapters.bitrix24_mapping import (
 )
 from adapters.bitrix24_webhooks import offline_event_of
 from adapters.errors import CRMRejected, CRMUnavailable
-from adapters.http import RetryPolicy, build_client, send_with_retry
-from adapters.leaky_bucket import CLIENT_HEADROOM, LeakyBucket, Limiter
-from adapters.ratelimit import RateLimiter
+from adapters.http import MAX_BODY_CHARS, RetryPolicy
+from adapters.http_adapter import HttpCRMAdapter
+from adapters.kind import Paging
+from adapters.leaky_bucket import CLIENT_HEADROOM, LeakyBucket
+from adapters.ratelimit import Limiter
 
 MAX_PAGES = 200  # a safety stop for _list_all
+# Deal pages come in ID order (the fast >ID pattern), not by modification time: sync moves its cursor only
+# after the last page. 500 deals are ten lists of 50 chained in one batch call.
+PAGING = Paging(modification_ordered=False, page_size=500)
 
 Command = tuple[str, Mapping[str, Any]]
 
 
-class Bitrix24Adapter(StageMover):
+class Bitrix24Adapter(HttpCRMAdapter):
     """CRMAdapter for one Bitrix24 portal (incoming webhook or OAuth access token)."""
 
-    kind = "bitrix24"
+    kind, title = "bitrix24", "Bitrix24"
     stage_property, pipeline_property = "STAGE_ID", "CATEGORY_ID"
-    # Deal pages come in ID order (the fast >ID pattern), not by modification time: sync moves its
-    # cursor only after the last page.
-    modification_ordered = False
-    sync_page_size = 500
+    paging = PAGING
 
     def __init__(
         self,
@@ -88,15 +90,18 @@ class Bitrix24Adapter(StageMover):
         """Build the HTTP client; no request is made until the first call.
 
         `limiter` defaults to a standard-plan LeakyBucket (2 req/s, burst 50); pass
-        `LeakyBucket.for_plan("enterprise")` for 5/250, or any RateLimiter.
+        `LeakyBucket.for_plan("enterprise")` for 5/250, or any RateLimiter. Raises ValueError for a base URL
+        that is neither an incoming webhook nor a portal with an access token.
         """
         base_url, self._token = endpoint_of(credentials)
-        self._limiter = limiter or LeakyBucket.for_plan("standard", headroom=CLIENT_HEADROOM)
-        self._policy = policy or RetryPolicy()
         self._offline_process_id: str | None = None
-        self._client = build_client(
-            base_url, headers={}, timeout=httpx.Timeout(timeout, connect=min(5.0, timeout)), transport=transport
-        )
+        super().__init__(replace(credentials, base_url=base_url), limiter=limiter, policy=policy, timeout=timeout,
+                         transport=transport)  # fmt: skip
+
+    @classmethod
+    def default_limiter(cls) -> Limiter:
+        """A standard-plan leaky bucket, the way Bitrix24 counts (all methods share one counter)."""
+        return LeakyBucket.for_plan("standard", headroom=CLIENT_HEADROOM)
 
     def call(self, method: str, params: Mapping[str, Any] | None = None, *, idempotent: bool = True) -> Any:
         """Call one REST method and return the whole JSON envelope ({"result", "next"?, "total"?, "time"}).
@@ -104,19 +109,16 @@ class Bitrix24Adapter(StageMover):
         Raises the adapters.errors types (classify_bitrix24 maps Bitrix24's codes).
         """
         body = {**(params or {}), **({"auth": self._token} if self._token else {})}
-        # LeakyBucket is not a RateLimiter, but send_with_retry only calls limiter.acquire(bucket).
-        response = send_with_retry(
-            self._client, "POST", f"{method}.json", limiter=cast(RateLimiter, self._limiter), policy=self._policy,
-            classify=classify_for(method), idempotent=idempotent, json=body,
-        )  # fmt: skip
+        response = self._send("POST", f"{method}.json", classify=classify_for(method), idempotent=idempotent,
+                              json=body)  # fmt: skip
         try:
             payload = response.json()
         except ValueError:
             raise CRMUnavailable(f"{method}: Bitrix24 answered non-JSON", status=response.status_code,
-                                 body=response.text[:2000]) from None  # fmt: skip
+                                 body=response.text[:MAX_BODY_CHARS]) from None  # fmt: skip
         if not isinstance(payload, dict) or "result" not in payload:
             raise CRMRejected(f"{method}: no result in the answer", status=response.status_code,
-                              body=response.text[:2000])  # fmt: skip
+                              body=response.text[:MAX_BODY_CHARS])  # fmt: skip
         return payload
 
     def _result(self, method: str, params: Mapping[str, Any] | None = None, *, idempotent: bool = True) -> Any:
@@ -307,13 +309,3 @@ class Bitrix24Adapter(StageMover):
             raise ValueError("no offline process_id: fetch_offline_events first")
         params: dict[str, Any] = {"process_id": process, "message_id": list(message_ids)}
         self._result("event.offline.clear", params)
-
-    def close(self) -> None:
-        """Release the HTTP client's connections."""
-        self._client.close()
-
-    def __enter__(self) -> Bitrix24Adapter:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()

@@ -27,7 +27,7 @@ from adapters.errors import (
     CRMRejected,
     CRMUnavailable,
 )
-from adapters.ratelimit import RateLimiter
+from adapters.ratelimit import Limiter
 
 log = logging.getLogger(__name__)
 
@@ -168,7 +168,7 @@ def send_with_retry(
     method: str,
     url: str,
     *,
-    limiter: RateLimiter | None = None,
+    limiter: Limiter | None = None,
     bucket: str = "default",
     policy: RetryPolicy | None = None,
     classify: Classifier = classify_response,

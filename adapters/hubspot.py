@@ -22,12 +22,12 @@ from adapters.base import (
     OwnerInfo,
     PipelineInfo,
     PropertyInfo,
-    StageMover,
     TaskRequest,
     check_task_target,
 )
 from adapters.errors import CRMError, CRMRateLimited, CRMUnavailable
-from adapters.http import RetryPolicy, build_client, classify_response, send_with_retry
+from adapters.http import classify_response
+from adapters.http_adapter import HttpCRMAdapter
 from adapters.hubspot_mapping import (
     iso_ms_of,
     owner_of,
@@ -36,13 +36,15 @@ from adapters.hubspot_mapping import (
     props_of,
     snapshot_of,
 )
-from adapters.ratelimit import RateLimiter
+from adapters.kind import Paging
 
 HUBSPOT_API = "https://api.hubapi.com"
 # HUBSPOT_DEFINED association type ids (https://developers.hubspot.com/docs/api/crm/associations)
 TASK_TO_DEAL, NOTE_TO_DEAL = 216, 214
 SEARCH_PAGE_MAX, BATCH_READ_MAX = 200, 100
 DAILY_LIMIT_WAIT = 3600.0  # longer than any RetryPolicy.max_retry_after: the caller reschedules
+# The search API serves at most 10,000 results per query: sync restarts the query past that.
+PAGING = Paging(windowed_search=True, result_cap=10_000)
 
 
 def hubspot_limiter_buckets() -> dict[str, tuple[int, float]]:
@@ -84,47 +86,18 @@ def _next_after(payload: Mapping[str, Any], previous: str | None) -> str | None:
     return str(after)
 
 
-class HubSpotAdapter(StageMover):
+class HubSpotAdapter(HttpCRMAdapter):
     """CRMAdapter for one HubSpot account (private-app token or OAuth access token)."""
 
-    kind = "hubspot"
+    kind, title = "hubspot", "HubSpot"
     stage_property, pipeline_property = "dealstage", "pipeline"
-    # The search API serves at most 10,000 results per query: sync restarts the query past that.
-    windowed_search = True
+    default_base_url = HUBSPOT_API
+    paging = PAGING
+    default_buckets = staticmethod(hubspot_limiter_buckets)
+    _classify = staticmethod(classify_hubspot)
 
-    def __init__(
-        self,
-        credentials: Credentials,
-        *,
-        limiter: RateLimiter | None = None,
-        policy: RetryPolicy | None = None,
-        timeout: float = 10.0,
-        transport: httpx.BaseTransport | None = None,
-    ) -> None:
-        """Build the HTTP client; no request is made until the first call."""
-        self._limiter = limiter or RateLimiter(hubspot_limiter_buckets())
-        self._policy = policy or RetryPolicy()
-        self._client = build_client(
-            (credentials.base_url or HUBSPOT_API).rstrip("/"),
-            headers={"Authorization": f"Bearer {credentials.access_token}"},
-            timeout=httpx.Timeout(timeout, connect=min(5.0, timeout)),
-            transport=transport,
-        )
-
-    def _call(
-        self, method: str, path: str, *, bucket: str = "default", idempotent: bool = True, **kw: Any
-    ) -> Any:
-        response = send_with_retry(
-            self._client, method, path, limiter=self._limiter, bucket=bucket, policy=self._policy,
-            classify=classify_hubspot, idempotent=idempotent, **kw,
-        )  # fmt: skip
-        if response.status_code == 204 or not response.content:
-            return {}
-        try:
-            return response.json()
-        except ValueError:
-            raise CRMUnavailable(f"{method} {path}: HubSpot answered non-JSON", status=response.status_code,
-                                 body=response.text[:2000]) from None  # fmt: skip
+    def _auth_headers(self, credentials: Credentials) -> Mapping[str, str]:
+        return {"Authorization": f"Bearer {credentials.access_token}"}
 
     def get_deal(self, deal_id: str, properties: Sequence[str]) -> DealSnapshot:
         """Read one deal with `properties` (plus the base ones) and its dealstage history.
@@ -246,13 +219,3 @@ class HubSpotAdapter(StageMover):
     def native_stage_requirements(self) -> dict[str, tuple[str, ...]]:
         """HubSpot's conditional stage properties are not readable over the API (CRM-CONTRACTS 2.1)."""
         return {}
-
-    def close(self) -> None:
-        """Release the HTTP client's connections."""
-        self._client.close()
-
-    def __enter__(self) -> HubSpotAdapter:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()

@@ -14,7 +14,6 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from typing import Protocol
 
 from adapters.ratelimit import RateLimitTimeoutError
 
@@ -26,13 +25,6 @@ ENTERPRISE_PLAN = (5.0, 250)
 # Calls our counter keeps free under the portal's capacity: a request reaches Bitrix24 a little later than
 # we count it, so a counter run at exactly the portal's capacity is occasionally refused.
 CLIENT_HEADROOM = 2
-
-
-class Limiter(Protocol):
-    """What an adapter needs from a limiter: block until one call may be sent."""
-
-    def acquire(self, bucket: str = "default", *, timeout: float | None = None) -> float:
-        """Block until a call may be sent in `bucket`; return the seconds waited."""
 
 
 class LeakyBucket:
@@ -116,3 +108,17 @@ class LeakyBucket:
         with self._lock:
             self._level = 0.0
             self._updated = self._clock()
+
+
+_SHARED: dict[str, LeakyBucket] = {}
+_SHARED_LOCK = threading.Lock()
+
+
+def leaky_bucket_for(key: str) -> LeakyBucket:
+    """The process-wide bucket for `key` (e.g. a connection id): a standard-plan bucket lowered by
+    CLIENT_HEADROOM, made on first use; later calls with the same key return the same bucket."""
+    with _SHARED_LOCK:
+        bucket = _SHARED.get(key)
+        if bucket is None:
+            bucket = _SHARED[key] = LeakyBucket.for_plan("standard", headroom=CLIENT_HEADROOM)
+        return bucket

@@ -26,12 +26,12 @@ from adapters.base import (
     OwnerInfo,
     PipelineInfo,
     PropertyInfo,
-    StageMover,
     TaskRequest,
     check_task_target,
 )
 from adapters.errors import CRMError, CRMRateLimited, CRMRejected, CRMUnavailable
-from adapters.http import RetryPolicy, build_client, classify_response, parse_retry_after, send_with_retry
+from adapters.http import MAX_BODY_CHARS, classify_response, parse_retry_after
+from adapters.http_adapter import HttpCRMAdapter
 from adapters.pipedrive_mapping import (
     is_custom_key,
     owner_of,
@@ -42,7 +42,6 @@ from adapters.pipedrive_mapping import (
     snapshot_of,
     update_body,
 )
-from adapters.ratelimit import RateLimiter
 
 PIPEDRIVE_API = "https://api.pipedrive.com"
 PAGE_MAX = 500  # v2 list endpoints: limit default 100, max 500
@@ -118,45 +117,30 @@ def _next_cursor(payload: Mapping[str, Any], previous: str | None) -> str | None
     return str(cursor)
 
 
-class PipedriveAdapter(StageMover):
+class PipedriveAdapter(HttpCRMAdapter):
     """CRMAdapter for one Pipedrive company (API token or OAuth access token)."""
 
-    kind = "pipedrive"
+    kind, title = "pipedrive", "Pipedrive"
     stage_property, pipeline_property = "stage_id", "pipeline_id"
+    default_base_url = PIPEDRIVE_API
+    default_buckets = staticmethod(pipedrive_limiter_buckets)
+    _classify = staticmethod(classify_pipedrive)
 
-    def __init__(
-        self,
-        credentials: Credentials,
-        *,
-        limiter: RateLimiter | None = None,
-        policy: RetryPolicy | None = None,
-        timeout: float = 10.0,
-        transport: httpx.BaseTransport | None = None,
-    ) -> None:
-        """Build the HTTP client; no request is made until the first call."""
-        self._limiter = limiter or RateLimiter(pipedrive_limiter_buckets())
-        self._policy = policy or RetryPolicy()
-        self._field_types: dict[str, str] | None = None
-        self._client = build_client(
-            (credentials.base_url or PIPEDRIVE_API).rstrip("/"),
-            headers=_auth_headers(credentials.access_token),
-            timeout=httpx.Timeout(timeout, connect=min(5.0, timeout)),
-            transport=transport,
-        )
+    _field_types: dict[str, str] | None = None  # deal field code -> field_type, read once when a write needs it
 
-    def _call(self, method: str, path: str, *, idempotent: bool = True, **kw: Any) -> Any:
-        response = send_with_retry(
-            self._client, method, path, limiter=self._limiter, policy=self._policy,
-            classify=classify_pipedrive, idempotent=idempotent, **kw,
-        )  # fmt: skip
+    def _auth_headers(self, credentials: Credentials) -> Mapping[str, str]:
+        return _auth_headers(credentials.access_token)
+
+    def _payload(self, method: str, path: str, response: httpx.Response) -> Any:
+        """The JSON envelope; CRMUnavailable when it is not JSON, CRMRejected when it says success=false."""
         try:
             payload = response.json()
         except ValueError:
             raise CRMUnavailable(f"{method} {path}: Pipedrive answered non-JSON", status=response.status_code,
-                                 body=response.text[:2000]) from None  # fmt: skip
+                                 body=response.text[:MAX_BODY_CHARS]) from None  # fmt: skip
         if not isinstance(payload, dict) or payload.get("success") is False:
             raise CRMRejected(f"{method} {path}: Pipedrive answered success=false", status=response.status_code,
-                              body=response.text[:2000])  # fmt: skip
+                              body=response.text[:MAX_BODY_CHARS])  # fmt: skip
         return payload
 
     def _iter_list(self, path: str, params: Mapping[str, Any]) -> Iterator[Mapping[str, Any]]:
@@ -280,13 +264,3 @@ class PipedriveAdapter(StageMover):
             return {}
         stage_ids = [stage.id for pipeline in self.list_pipelines() for stage in pipeline.stages]
         return requirements_of(fields, stage_ids)
-
-    def close(self) -> None:
-        """Release the HTTP client's connections."""
-        self._client.close()
-
-    def __enter__(self) -> PipedriveAdapter:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()

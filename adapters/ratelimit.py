@@ -11,6 +11,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Mapping
+from typing import Protocol
 
 Clock = Callable[[], float]
 Sleep = Callable[[float], None]
@@ -19,6 +20,13 @@ BucketSpec = Mapping[str, tuple[int, float]]
 
 class RateLimitTimeoutError(TimeoutError):
     """`acquire` could not get a slot within its timeout."""
+
+
+class Limiter(Protocol):
+    """What an adapter needs from a limiter (a RateLimiter or a LeakyBucket): block until one call may go."""
+
+    def acquire(self, bucket: str = "default", *, timeout: float | None = None) -> float:
+        """Block until a call may be sent in `bucket`; return the seconds waited."""
 
 
 class RateLimiter:
@@ -95,6 +103,16 @@ def limiter_for(key: str, buckets: BucketSpec) -> RateLimiter:
             limiter = RateLimiter(wanted)
             _REGISTRY[key] = limiter
         return limiter
+
+
+def shared_buckets(defaults: Callable[[], BucketSpec]) -> Callable[[str, BucketSpec], RateLimiter]:
+    """A limiter factory for a CRM kind: (key, overrides) -> the process-wide limiter for `key` with the
+    `defaults()` buckets, each bucket named in `overrides` replaced by its (limit, window)."""
+
+    def limiter(key: str, overrides: BucketSpec) -> RateLimiter:
+        return limiter_for(key, {**defaults(), **overrides})
+
+    return limiter
 
 
 def forget_limiter(key: str) -> None:
