@@ -7,7 +7,6 @@ Decimal for number/integer/money, "YYYY-MM-DD" for date, bool, str, or a tuple f
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from datetime import date
 from decimal import Decimal
@@ -21,6 +20,7 @@ from service.domain.fieldtypes import (
     ValueState,
     normalize_placeholders,
 )
+from service.domain.patterns import compile_pattern
 from service.domain.values import (
     FALSE_WORDS,
     ISO_DATE_RE,
@@ -41,7 +41,8 @@ from service.domain.values import (
 Checked = tuple[ValueState, object, str | None]
 Checker = Callable[[object], Checked]
 
-# Input longer than this is never handed to a user-supplied regex (guards against ReDoS).
+# Input longer than this is never handed to a user-supplied regex. Regexes run on RE2 (linear time, see
+# patterns.py); the cap still bounds the cost of one match.
 REGEX_INPUT_CAP = 10_000
 
 _FILLED = ValueState.FILLED
@@ -69,8 +70,8 @@ def compile_checker(spec: FieldSpec, placeholders: frozenset[str] = DEFAULT_PLAC
     The closure returns ``(state, key, constraint)``: ``key`` is the comparison key when FILLED
     (Decimal for numeric types, "YYYY-MM-DD", bool, str, or a tuple of options for multi_enum;
     ``json_value`` turns it into the normalized value). ``placeholders`` are normalized here
-    (lower-cased, stripped). Raises ``re.error`` only for an uncompilable
-    regex (call ``validate_spec`` first to get a FieldSpecError); the closure never raises.
+    (lower-cased, stripped). Raises ``PatternError`` only for a regex that does not compile or that
+    RE2 cannot take (call ``validate_spec`` first to get a FieldSpecError); the closure never raises.
     """
     kind = FieldType(spec.type)
     placeholders = normalize_placeholders(placeholders)
@@ -107,7 +108,7 @@ def _text_checker(
 ) -> Checker:
     c = spec.constraints
     min_length, max_length = c.min_length, c.max_length
-    pattern = re.compile(c.regex) if c.regex is not None else None
+    pattern = compile_pattern(c.regex) if c.regex is not None else None
     allow_numbers = kind is FieldType.TEXT
     longest = _longest(placeholders)
     plain = shape is None and pattern is None and min_length is None and max_length is None

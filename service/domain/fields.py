@@ -78,8 +78,8 @@ def check_value(
     Booleans accept bool, 0/1 and true/false/yes/no/1/0; ``False`` is FILLED. Numbers reject
     bool, NaN and infinities; integer rejects fractions. Dates accept "YYYY-MM-DD", ISO
     datetimes (date as written) and epoch milliseconds. Never raises for any raw value;
-    raises ``re.error`` only for a spec whose regex does not compile (run ``validate_spec``
-    first to get a FieldSpecError instead).
+    raises ``PatternError`` only for a spec whose regex does not compile or RE2 cannot take (run
+    ``validate_spec`` first to get a FieldSpecError instead).
     """
     try:
         checker = checker_for(spec, placeholders)

@@ -14,7 +14,6 @@ when whole; thresholds may be partial (a missing grade keeps its default).
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
@@ -22,6 +21,7 @@ from typing import Any
 
 from service.domain.errors import DomainError
 from service.domain.fieldtypes import NUMERIC_TYPES, OPTION_TYPES, FieldSpec, FieldType
+from service.domain.patterns import PatternError, compile_pattern
 from service.domain.values import parse_decimal
 
 MAX_CRITERIA = 100
@@ -212,9 +212,9 @@ def _parse_rule(
             errors.add(path, f"must be a non-empty string of at most {MAX_PATTERN_CHARS} characters")
             return {}
         try:
-            re.compile(raw, re.IGNORECASE)
-        except re.error as exc:
-            errors.add(path, f"does not compile: {exc}")
+            compile_pattern(raw, ignore_case=True)
+        except PatternError as exc:
+            errors.add(path, exc.message)
         return {key: raw}
     texts = [raw] if m is Matcher.EQUALS else raw
     if not isinstance(texts, list | tuple) or not texts or not all(isinstance(v, str) for v in texts):

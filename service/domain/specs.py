@@ -15,6 +15,7 @@ from service.domain.fieldtypes import (
     FieldSpec,
     FieldType,
 )
+from service.domain.patterns import PatternError, compile_pattern
 from service.domain.values import parse_decimal
 
 KEY_RE = re.compile(r"[a-z][a-z0-9_]{0,63}")
@@ -88,9 +89,9 @@ def _check_constraints(kind: FieldType, c: Constraints, add: _Adder) -> None:
             add("constraints.regex", "must be a string")
         else:
             try:
-                re.compile(c.regex)
-            except re.error as exc:
-                add("constraints.regex", f"does not compile: {exc}")
+                compile_pattern(c.regex)
+            except PatternError as exc:
+                add("constraints.regex", exc.message)
     if kind in OPTION_TYPES:
         _check_options(kind, c.options, add)
     elif c.options:
