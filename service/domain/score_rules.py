@@ -12,6 +12,7 @@ from typing import Any
 
 from service.domain.checkers import REGEX_INPUT_CAP
 from service.domain.fieldtypes import NUMERIC_TYPES, TEXT_LIKE_TYPES, FieldType
+from service.domain.patterns import compile_pattern
 from service.domain.personas import Criterion, CriterionKind, Grade, Matcher, PersonaSpec
 from service.domain.prepared import PreparedValues
 
@@ -38,7 +39,7 @@ def compile_rule(c: Criterion, kind: FieldType, hit: float, miss: float, unknown
         exec(_source("rule", "v", _range_lines(0, part, names["M0"]), "return r0"), names)
         return key, names["rule"], {None: blank}
     if m is Matcher.REGEX:
-        search = re.compile(c.pattern or "", re.IGNORECASE).search
+        search = compile_pattern(c.pattern or "", ignore_case=True).search
         return key + "#", lambda v: blank if v is None else hit if search(v, 0, REGEX_INPUT_CAP) else miss, {
             None: blank}
     if m in (Matcher.CONTAINS_ANY, Matcher.CONTAINS_ALL):

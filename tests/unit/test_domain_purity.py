@@ -22,6 +22,7 @@ ALLOWED_IMPORTS = {
     "math",
     "operator",
     "re",
+    "re2",  # google-re2: a linear-time regex engine, pure computation (service/domain/patterns.py)
     "typing",
     "urllib.parse",
 }
