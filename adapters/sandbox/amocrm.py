@@ -31,6 +31,7 @@ from adapters.sandbox.base import PathSandbox, read_json, serve_forever
 from adapters.sandbox.control import set_window
 from adapters.sandbox.failures import Failure, FailureInjector
 from adapters.sandbox.hubspot_limits import RollingWindow
+from adapters.sandbox.scenario import Scenario
 
 log = logging.getLogger(__name__)
 OAUTH_PROBLEM = "https://developers.amocrm.ru/v3/errors/OAuthProblemJson"
@@ -236,9 +237,21 @@ def _response(status: int, body: Any, headers: dict[str, str]) -> Response:
     return response
 
 
-def run_forever(host: str, port: int, webhook_url: str | None, **kwargs: Any) -> None:
-    """Serve a sandbox until Ctrl-C (for `qualify sandbox amocrm --port P --webhook-url URL`)."""
-    sandbox = AmoCRMSandbox(webhook_url=webhook_url, **kwargs)
+def run_forever(host: str, port: int, webhook_url: str | None, **options: Any) -> None:
+    """Serve a sandbox until Ctrl-C (for `qualify sandbox amocrm --port P --webhook-url URL`); `options` go to
+    AmoCRMSandbox (subdomain, access_token, url_secret, ...)."""
+    sandbox = AmoCRMSandbox(webhook_url=webhook_url, **options)
     serve_forever(sandbox, host, port, "amoCRM",
                   lambda: [f"access token: {sandbox.access_token}  refresh token: {sandbox.refresh_token}"],
                   webhook_url)
+
+
+def demo_scenario() -> Scenario:
+    """A started amoCRM sandbox and a sales rep's moves in it."""
+    sb = AmoCRMSandbox()
+    sb.start()
+    return Scenario("amocrm", sb, {"base_url": sb.base_url, "access_token": sb.access_token,
+                                   "account_id": str(sb.account_id)},
+                    lambda p, s: str(sb.ui_create_lead({"name": "Acme", "pipeline_id": int(p), "status_id": int(s)})),
+                    lambda d, p, s: sb.ui_move_lead(d, int(s), int(p)), sb.ui_update_lead,
+                    lambda d: str(sb.lead(d)["status_id"]), sb.tasks_for_lead)

@@ -31,6 +31,7 @@ from adapters.sandbox import bitrix24_control as control
 from adapters.sandbox.base import SandboxBase, serve_forever
 from adapters.sandbox.bitrix24_events import EventSettings, OfflineQueue, WebhookSender
 from adapters.sandbox.bitrix24_state import B24Error, Portal
+from adapters.sandbox.scenario import Scenario
 
 log = logging.getLogger(__name__)
 
@@ -252,9 +253,22 @@ def time_block(started: float) -> dict[str, Any]:
             "operating": 0, "operating_reset_at": int(finish) + 600}  # fmt: skip
 
 
-def run_forever(host: str, port: int, webhook_url: str | None) -> None:
-    """Serve a sandbox until Ctrl-C (for `qualify sandbox bitrix24 --port P --webhook-url URL`)."""
-    sandbox = Bitrix24Sandbox(webhook_url=webhook_url)
+def run_forever(host: str, port: int, webhook_url: str | None, **options: Any) -> None:
+    """Serve a sandbox until Ctrl-C (for `qualify sandbox bitrix24 --port P --webhook-url URL`); `options` go to
+    Bitrix24Sandbox (application_token, member_id, access_token, ...)."""
+    sandbox = Bitrix24Sandbox(webhook_url=webhook_url, **options)
     serve_forever(sandbox, host, port, "Bitrix24",
                   lambda: [f"incoming webhook: {sandbox.incoming_webhook_url}",
                            f"OAuth access token: {sandbox.access_token}"], webhook_url, target="events")  # fmt: skip
+
+
+def demo_scenario() -> Scenario:
+    """A started Bitrix24 sandbox and a sales rep's moves in it (connected by its incoming webhook)."""
+    sb = Bitrix24Sandbox()
+    sb.start()
+    return Scenario("bitrix24", sb, {"base_url": sb.incoming_webhook_url,
+                                     "application_token": sb.settings.application_token,
+                                     "account_id": sb.settings.member_id},
+                    lambda p, s: str(sb.ui_create_deal({"TITLE": "Acme", "CATEGORY_ID": p, "STAGE_ID": s})),
+                    lambda d, p, s: sb.ui_move_deal(d, s, p), sb.ui_update_deal,
+                    lambda d: str(sb.deal(d)["STAGE_ID"]), sb.todos_for_deal)

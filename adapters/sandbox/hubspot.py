@@ -27,6 +27,7 @@ from adapters.sandbox.hubspot_limits import Limits, failure_error
 from adapters.sandbox.hubspot_state import Actor, CrmObject, Portal
 from adapters.sandbox.hubspot_views import full
 from adapters.sandbox.hubspot_webhooks import EventFactory, WebhookSender, WebhookSettings
+from adapters.sandbox.scenario import Scenario
 
 DAILY_LIMIT = 250_000
 log = logging.getLogger(__name__)
@@ -181,7 +182,22 @@ def json_response(status: int, body: Any, headers: dict[str, str] | None = None)
     return response
 
 
-def run_forever(host: str, port: int, webhook_url: str | None, client_secret: str, access_token: str) -> None:
-    """Serve a sandbox until Ctrl-C (for `qualify sandbox hubspot --port P --webhook-url URL ...`)."""
-    sandbox = HubSpotSandbox(client_secret=client_secret, access_token=access_token, webhook_url=webhook_url)
+def run_forever(host: str, port: int, webhook_url: str | None, client_secret: str = "sandbox-secret",
+                access_token: str = "pat-sandbox-token", **options: Any) -> None:
+    """Serve a sandbox until Ctrl-C (for `qualify sandbox hubspot --port P --webhook-url URL ...`); `options` go
+    to HubSpotSandbox (client_secret and access_token may also be given positionally, as the CLI does)."""
+    sandbox = HubSpotSandbox(client_secret=client_secret, access_token=access_token, webhook_url=webhook_url,
+                             **options)  # fmt: skip
     serve_forever(sandbox, host, port, "HubSpot", lambda: [f"access token: {access_token}"], webhook_url)
+
+
+def demo_scenario() -> Scenario:
+    """A started HubSpot sandbox and a sales rep's moves in it."""
+    sb = HubSpotSandbox(client_secret="demo-client-secret", access_token="pat-demo-token")
+    sb.start()
+    return Scenario("hubspot", sb, {"base_url": sb.base_url, "access_token": sb.access_token,
+                                    "client_secret": sb.settings.client_secret, "account_id": str(sb.portal_id)},
+                    lambda p, s: sb.ui_create_deal({"dealname": "Acme", "pipeline": p, "dealstage": s}),
+                    lambda d, p, s: sb.ui_move_deal(d, s, p),
+                    lambda d, values: sb.ui_update_deal(d, {k: str(v) for k, v in values.items()}),
+                    lambda d: str(sb.deal(d)["properties"]["dealstage"]), sb.tasks_for_deal)

@@ -24,8 +24,10 @@ from adapters.sandbox import pipedrive_errors as errors
 from adapters.sandbox.base import PathSandbox, read_json, serve_forever
 from adapters.sandbox.failures import Failure
 from adapters.sandbox.pipedrive_limits import Limits, PipedriveFailures, failure_error
+from adapters.sandbox.pipedrive_seed import COMPANY_ID
 from adapters.sandbox.pipedrive_state import Actor, Company, public_deal
 from adapters.sandbox.pipedrive_webhooks import WebhookSender, WebhookSettings, event_body
+from adapters.sandbox.scenario import Scenario
 
 log = logging.getLogger(__name__)
 DEFAULT_UI_USER = 1
@@ -176,10 +178,22 @@ def parse_json(request: Request) -> Any:
     return read_json(request, lambda exc: errors.invalid(f"Invalid JSON: {exc}"))
 
 
-def run_forever(host: str, port: int, webhook_url: str | None, api_token: str = "sandbox-token",
-                webhook_user: str = "hook", webhook_password: str = "secret") -> None:
-    """Serve a sandbox until Ctrl-C (for a `qualify sandbox pipedrive --port P --webhook-url URL` command)."""
-    sandbox = PipedriveSandbox(api_token=api_token, webhook_url=webhook_url, webhook_user=webhook_user,
-                               webhook_password=webhook_password)  # fmt: skip
+def run_forever(host: str, port: int, webhook_url: str | None, **options: Any) -> None:
+    """Serve a sandbox until Ctrl-C (for a `qualify sandbox pipedrive --port P --webhook-url URL` command);
+    `options` go to PipedriveSandbox (api_token, webhook_user, webhook_password, ...)."""
+    sandbox = PipedriveSandbox(webhook_url=webhook_url, **options)
     serve_forever(sandbox, host, port, "Pipedrive",
-                  lambda: [f"api token: {api_token}; webhook basic auth user: {webhook_user}"], webhook_url)
+                  lambda: [f"api token: {sandbox.api_token}; webhook basic auth user: {sandbox.settings.user}"],
+                  webhook_url)  # fmt: skip
+
+
+def demo_scenario() -> Scenario:
+    """A started Pipedrive sandbox and a sales rep's moves in it."""
+    sb = PipedriveSandbox()
+    sb.start()
+    return Scenario("pipedrive", sb, {"base_url": sb.base_url, "access_token": sb.api_token,
+                                      "webhook_username": sb.settings.user, "webhook_password": sb.settings.password,
+                                      "account_id": str(COMPANY_ID)},
+                    lambda p, s: str(sb.ui_create_deal({"title": "Acme", "pipeline_id": int(p), "stage_id": int(s)})),
+                    lambda d, p, s: sb.ui_move_deal(d, int(s), int(p)), sb.ui_update_deal,
+                    lambda d: str(sb.deal(d)["stage_id"]), sb.activities_for_deal)
