@@ -5,28 +5,51 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
+# The pages' message catalogs: the .po files are in git, the compiled .mo files are built here.
+TRANSLATIONS := service/web/translations
+CATALOGS := $(wildcard $(TRANSLATIONS)/*/LC_MESSAGES/messages.po)
+COMPILED := $(CATALOGS:.po=.mo)
+CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: run test lint typecheck openapi bench demo clean
+.PHONY: run test lint typecheck openapi bench demo clean chromium messages
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pybabel compile -d $(TRANSLATIONS)
 	touch $(STAMP)
+
+# A catalog edited after installation is compiled again before the service or the tests run.
+$(COMPILED): %.mo: %.po $(STAMP)
+	$(BIN)/pybabel compile -i $< -o $@
+
+# Debian's Chromium for the browser tests (we run as root). Never `playwright install`: it downloads a
+# browser build of its own, which fails here.
+chromium:
+	@test -x $(CHROMIUM) || command -v chromium >/dev/null || \
+	  (apt-get update && apt-get install -y chromium)
+
+# Extract the pages' strings and add the new ones to every catalog (then translate them in the .po files).
+messages: $(STAMP)
+	@tmp=$$(mktemp) && trap 'rm -f "$$tmp"' EXIT && \
+	$(BIN)/pybabel extract -F service/web/babel.cfg -k _l -k lazy_gettext --no-location --sort-output \
+	  -o "$$tmp" service/web && \
+	$(BIN)/pybabel update -i "$$tmp" -d $(TRANSLATIONS) --no-fuzzy-matching --width 100
 
 venv: $(STAMP)
 
-run: $(STAMP)
+run: $(STAMP) $(COMPILED)
 	$(BIN)/qualify migrate
 	$(BIN)/qualify bootstrap
 	$(BIN)/qualify serve --host $(HOST) --port $(PORT)
 
-test: $(STAMP)
+test: $(STAMP) $(COMPILED) chromium
 	$(BIN)/ruff check service adapters schemas tests bench
 	$(BIN)/mypy
 	$(BIN)/pytest
 
-demo: $(STAMP)
+demo: $(STAMP) $(COMPILED)
 	$(BIN)/qualify demo
 
 openapi:

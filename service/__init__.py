@@ -21,6 +21,7 @@ def create_app(settings: Settings | None = None, runtime: Any = None) -> Flask:
     configure_proxy(app, settings)
     configure_errors_and_api(app)
     configure_security(app, settings)
+    configure_web(app, settings)
     return app
 
 
@@ -59,6 +60,13 @@ def configure_proxy(app: Flask, settings: Settings) -> None:
 def configure_security(app: Flask, settings: Settings) -> None:
     """Request ids, security headers and the failed-authentication throttle."""
     from service.api.security import configure_security as configure
+
+    configure(app, settings)
+
+
+def configure_web(app: Flask, settings: Settings) -> None:
+    """The HTML pages (sign-in, home, admin): after the API's error handlers, which it extends for pages."""
+    from service.web import configure_web as configure
 
     configure(app, settings)
 

@@ -1,0 +1,112 @@
+"""The browser tier: Debian's Chromium driven by Playwright against Qualify served on a loopback port.
+
+One browser and one service (SQLite: the pages add no queries of their own, the use cases behind them are
+tested on both backends) for the whole session, because starting them is what is slow; each test gets a
+fresh browser context (its own cookies) and its own keys. `make test` installs Chromium when missing; it is
+never downloaded by Playwright.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from service.config import Settings
+from service.harness import LiveService
+from service.runtime import Runtime
+from tests.conftest import TEST_FERNET_KEY, make_key
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+SCREENSHOTS = Path(__file__).resolve().parents[1] / "screenshots"
+
+
+@dataclass
+class Web:
+    """The running service the browser talks to."""
+
+    service: LiveService
+
+    @property
+    def runtime(self) -> Runtime:
+        """The service's runtime (to create keys and check what changed)."""
+        return self.service.runtime
+
+    @property
+    def base_url(self) -> str:
+        """http://127.0.0.1:<port>"""
+        return self.service.base_url
+
+    def key(self, role: str) -> str:
+        """A new key with `role`."""
+        return make_key(self.runtime, role)
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    """Chromium, launched once per test session."""
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: `make test` installs Debian's chromium (apt-get install -y chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture(scope="session")
+def web(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Web]:
+    """Qualify on a loopback port over a migrated SQLite database, without a worker (pages need none)."""
+    folder = tmp_path_factory.mktemp("web")
+    settings = Settings(instance_path=str(folder / "instance"), secret_key=TEST_FERNET_KEY,
+                        database_url=f"sqlite:///{folder / 'qualify.db'}", auth_failures_per_minute=0).resolved()
+    service = LiveService(settings, with_worker=False)
+    service.start()
+    yield Web(service)
+    service.stop()
+    service.runtime.dispose()
+
+
+def new_page(browser: Any, web: Web, locale: str = "en-US") -> Any:
+    """A page in a fresh browser context (its own cookies) whose Accept-Language is `locale`."""
+    context = browser.new_context(base_url=web.base_url, locale=locale, viewport={"width": 1200, "height": 800})
+    return context.new_page()
+
+
+@pytest.fixture(scope="session")
+def _shared_page(browser: Any, web: Web) -> Iterator[Any]:
+    tab = new_page(browser, web)
+    yield tab
+    tab.context.close()
+
+
+@pytest.fixture
+def page(_shared_page: Any) -> Any:
+    """A page of an English-speaking browser with no cookies (one context reused: a new one costs more than
+    the test)."""
+    _shared_page.context.clear_cookies()
+    return _shared_page
+
+
+def shot(page: Any, name: str, *, full_page: bool = False) -> None:
+    """Save a screenshot to tests/e2e/screenshots/<name>.png for a person to look at (the window, or the
+    whole page when it may be longer than the window)."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=full_page)
+
+
+def sign_in(page: Any, key: str) -> Any:
+    """Sign in through the form; returns the answer to the form's POST."""
+    page.goto("/signin")
+    page.get_by_label(re.compile("API key|API-ключ")).fill(key)
+    with page.expect_response(lambda r: r.url.endswith("/signin") and r.request.method == "POST") as posted:
+        page.locator("main form button[type=submit]").click()
+    page.wait_for_load_state()
+    return posted.value
