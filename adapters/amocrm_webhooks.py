@@ -60,19 +60,23 @@ class AmoCRMWebhookVerifier:
     """Implements adapters.base.WebhookVerifier for amoCRM / Kommo account webhooks."""
 
     def __init__(self, *, url_secret: str, subdomain: str | None = None, account_id: str | None = None) -> None:
-        """Raises ValueError for a secret shorter than 16 characters (it is the only authentication)."""
+        """`subdomain` (from the connection's base URL) and `account_id` (the account's id, or its subdomain)
+        name the account deliveries must belong to; None skips that check.
+
+        Raises ValueError for a secret shorter than 16 characters (it is the only authentication).
+        """
         if len(url_secret) < 16:
             raise ValueError("the amoCRM webhook URL secret must be at least 16 characters")
         self._secret = url_secret
         self._subdomain = subdomain.lower() if subdomain else None
-        self._account_id = str(account_id) if account_id else None
+        self._account_id = str(account_id).lower() if account_id else None
 
     def verify(self, *, method: str, url: str, headers: Mapping[str, str], body: bytes, now: float) -> None:
         """Accept the delivery or raise WebhookAuthError.
 
-        Reasons: missing_secret, bad_secret, wrong_account (a configured subdomain or account id
-        absent from the body or different). `headers` and `now` are unused: amoCRM sends no
-        signature or timestamp.
+        Reasons: missing_secret, bad_secret, wrong_account (the body names no account, another
+        subdomain than the configured one, or neither account[id] nor account[subdomain] equal to the
+        configured account id). `headers` and `now` are unused: amoCRM sends no signature or timestamp.
         """
         given = url_secret_of(url)
         if not given:
@@ -90,7 +94,7 @@ class AmoCRMWebhookVerifier:
         subdomain, account_id = str(account.get("subdomain") or "").lower(), str(account.get("id") or "")
         if self._subdomain is not None and subdomain != self._subdomain:
             raise WebhookAuthError("wrong_account", f"webhook for subdomain {subdomain!r}, expected another")
-        if self._account_id is not None and account_id != self._account_id:
+        if self._account_id is not None and self._account_id not in (account_id, subdomain):
             raise WebhookAuthError("wrong_account", f"webhook for account {account_id!r}, expected another")
 
     def parse(self, body: bytes, headers: Mapping[str, str]) -> list[WebhookEvent]:

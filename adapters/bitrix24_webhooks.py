@@ -82,24 +82,26 @@ def endpoint_matches(body: bytes | str, portal: str) -> bool:
 
 
 class Bitrix24WebhookVerifier:
-    """Implements adapters.base.WebhookVerifier for Bitrix24 outbound webhooks and app events.
+    """Implements adapters.base.WebhookVerifier for Bitrix24 outbound webhooks and app events."""
 
-    `application_token` may be given positionally so `registry.verifier_for(kind, secret)` works.
-    """
+    def __init__(self, application_token: str, *, account_id: str | None = None, portal: str | None = None) -> None:
+        """`account_id`: the portal's member_id (or its domain) deliveries must carry; `portal`: the host or URL
+        the portal is called at, which auth[domain] and auth[client_endpoint] must name. None skips a check.
 
-    def __init__(self, application_token: str, *, member_id: str | None = None, portal: str | None = None) -> None:
-        """Raises ValueError for an empty application token."""
+        Raises ValueError for an empty application token.
+        """
         if not application_token:
             raise ValueError("Bitrix24 event verification needs the application_token")
         self._token = application_token
-        self._member_id = member_id
+        self._account_id = account_id.strip().lower() if account_id else None
         self._portal = portal
 
     def verify(self, *, method: str, url: str, headers: Mapping[str, str], body: bytes, now: float) -> None:
         """Accept the delivery or raise WebhookAuthError.
 
-        Reasons: missing_token, bad_token, wrong_member (member_id configured and different),
-        wrong_portal (portal configured and domain/client_endpoint name another host).
+        Reasons: missing_token, bad_token, wrong_account (an account id configured and neither
+        auth[member_id] nor auth[domain] equal to it), wrong_portal (portal configured and
+        domain/client_endpoint name another host).
         Bitrix24 sends no timestamp to check freshness against; `now` is unused.
         """
         try:
@@ -111,12 +113,18 @@ class Bitrix24WebhookVerifier:
             raise WebhookAuthError("missing_token", "no auth[application_token] in the body")
         if not hmac.compare_digest(self._token.encode(), given.encode("utf-8", "replace")):
             raise WebhookAuthError("bad_token", "auth[application_token] does not match")
-        if self._member_id is not None:
-            member = auth.get("member_id")
-            if not isinstance(member, str) or not hmac.compare_digest(self._member_id.encode(), member.encode()):
-                raise WebhookAuthError("wrong_member", "auth[member_id] is not the configured portal")
+        if self._account_id is not None and not self._names_account(auth):
+            raise WebhookAuthError("wrong_account", "auth[member_id] and auth[domain] name another portal")
         if self._portal is not None and not endpoint_matches(body, self._portal):
             raise WebhookAuthError("wrong_portal", "auth[domain]/auth[client_endpoint] do not name the portal")
+
+    def _names_account(self, auth: Mapping[str, Any]) -> bool:
+        expected = (self._account_id or "").encode()
+        member, domain = auth.get("member_id"), auth.get("domain")
+        # Both compared (no short-circuit) so timing does not tell which one matched.
+        results = [isinstance(given, str) and hmac.compare_digest(expected, given.strip().lower().encode())
+                   for given in (member, domain)]
+        return any(results)
 
     def parse(self, body: bytes, headers: Mapping[str, str]) -> list[WebhookEvent]:
         """One event per delivery (Bitrix24 sends one call per change) or WebhookFormatError.

@@ -76,7 +76,11 @@ def _same(expected: str, given: str) -> bool:
 
 
 class HubSpotWebhookVerifier:
-    """Implements adapters.base.WebhookVerifier for HubSpot app webhooks."""
+    """Implements adapters.base.WebhookVerifier for HubSpot app webhooks.
+
+    An app's client secret signs the deliveries of every portal the app is installed in, so a valid signature
+    does not prove the events are this connection's: with `portal_id`, verify also checks each event's portalId.
+    """
 
     def __init__(
         self,
@@ -84,8 +88,10 @@ class HubSpotWebhookVerifier:
         *,
         accept_versions: frozenset[str] = frozenset({"v3"}),
         max_age_seconds: int = 300,
+        portal_id: str | None = None,
     ) -> None:
-        """Raises ValueError for an empty secret or an unknown signature version."""
+        """`portal_id`: the HubSpot account deliveries must come from (None: any account the app is installed
+        in). Raises ValueError for an empty secret or an unknown signature version."""
         if not client_secret:
             raise ValueError("HubSpot webhook verification needs the app client secret")
         unknown = set(accept_versions) - {"v1", "v2", "v3"}
@@ -94,14 +100,20 @@ class HubSpotWebhookVerifier:
         self._secret = client_secret
         self._versions = frozenset(accept_versions)
         self._max_age = max_age_seconds
+        self._portal_id = str(portal_id) if portal_id else None
 
     def verify(self, *, method: str, url: str, headers: Mapping[str, str], body: bytes, now: float) -> None:
         """Accept the delivery or raise WebhookAuthError.
 
         `url` is the full public URL HubSpot called (scheme, host, path, query); `now` is epoch
         seconds. Reasons: missing_signature, bad_timestamp, stale_timestamp, unsupported_version,
-        bad_signature.
+        bad_signature, wrong_account (with a portal id: an event of another portal, or naming none).
         """
+        self._verify_signature(method, url, headers, body, now)
+        if self._portal_id is not None:
+            self._check_portal(body)
+
+    def _verify_signature(self, method: str, url: str, headers: Mapping[str, str], body: bytes, now: float) -> None:
         h = {k.lower(): v for k, v in headers.items()}
         if "v3" in self._versions and h.get(_V3_HEADER):
             self._verify_v3(method, url, h, body, now)
@@ -138,11 +150,24 @@ class HubSpotWebhookVerifier:
         ):
             raise WebhookAuthError("bad_signature", "X-HubSpot-Signature-v3 does not match")
 
+    def _check_portal(self, body: bytes) -> None:
+        """Every event object must name this portal. A body that is not a batch of objects is left to `parse`,
+        which refuses it (bad_json, bad_batch, bad_event) before anything is stored."""
+        try:
+            payload = json.loads(body)
+        except (ValueError, UnicodeDecodeError, RecursionError):
+            return
+        items = [payload] if isinstance(payload, dict) else payload if isinstance(payload, list) else []
+        for index, item in enumerate(items):
+            if isinstance(item, dict) and str(item.get("portalId")) != self._portal_id:
+                raise WebhookAuthError(
+                    "wrong_account", f"event {index} is for portal {item.get('portalId')!r}, not the connection's")
+
     def parse(self, body: bytes, headers: Mapping[str, str]) -> list[WebhookEvent]:
         """Split an authentic delivery into events or raise WebhookFormatError.
 
-        The body is a JSON array of 1..100 event objects (a lone object is accepted too).
-        Reasons: bad_json, bad_batch, bad_event.
+        The body is a JSON array of 1..100 event objects (a lone object is accepted too); each event's
+        `account` is its portalId. Reasons: bad_json, bad_batch, bad_event.
         """
         try:
             payload = json.loads(body)
@@ -206,6 +231,7 @@ def _event(index: int, item: Any) -> WebhookEvent:
         raw=item,
         new_stage=_opt_str(item.get("propertyValue")) if property_name == "dealstage" else None,
         source=change_source_kind(change_source),
+        account=_opt_str(item.get("portalId")),
     )
 
 

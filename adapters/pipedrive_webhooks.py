@@ -38,21 +38,27 @@ def _same(expected: str, given: str) -> bool:
 class PipedriveWebhookVerifier:
     """Implements adapters.base.WebhookVerifier for Pipedrive webhooks v2."""
 
-    def __init__(self, *, username: str, password: str, path_token: str | None = None) -> None:
-        """Raises ValueError for empty credentials or an empty path token."""
+    def __init__(self, *, username: str, password: str, path_token: str | None = None,
+                 company_id: str | None = None) -> None:
+        """`company_id`: the Pipedrive company deliveries must belong to (None: not checked).
+
+        Raises ValueError for empty credentials or an empty path token.
+        """
         if not username or not password:
             raise ValueError("Pipedrive webhooks need the HTTP Basic auth username and password")
         if path_token is not None and not path_token:
             raise ValueError("path_token must be None or a non-empty string")
         self._expected = base64.b64encode(f"{username}:{password}".encode()).decode("ascii")
         self._path_token = path_token
+        self._company_id = str(company_id) if company_id else None
 
     def verify(self, *, method: str, url: str, headers: Mapping[str, str], body: bytes, now: float) -> None:
         """Accept the delivery or raise WebhookAuthError.
 
         Reasons: missing_auth (no Basic Authorization header), bad_auth (wrong credentials), bad_token (the
-        configured path token is neither the last path segment nor the `token` query parameter). `now` is
-        unused: Pipedrive sends no signed timestamp.
+        configured path token is neither the last path segment nor the `token` query parameter), wrong_account
+        (with a company id: meta.company_id names another company, or none). `now` is unused: Pipedrive sends
+        no signed timestamp.
         """
         h = {k.lower(): v for k, v in headers.items()}
         scheme, _, credentials = (h.get("authorization") or "").strip().partition(" ")
@@ -62,6 +68,20 @@ class PipedriveWebhookVerifier:
             raise WebhookAuthError("bad_auth", "HTTP Basic credentials do not match")
         if self._path_token is not None and not self._token_matches(url):
             raise WebhookAuthError("bad_token", "the webhook URL does not carry the expected token")
+        if self._company_id is not None:
+            self._check_company(body)
+
+    def _check_company(self, body: bytes) -> None:
+        """meta.company_id must name this company. A body without a `meta` object is left to `parse`, which
+        refuses it (bad_json, bad_event) before anything is stored."""
+        try:
+            payload = json.loads(body)
+        except (ValueError, UnicodeDecodeError, RecursionError):
+            return
+        meta = payload.get("meta") if isinstance(payload, dict) else None
+        if isinstance(meta, dict) and str(meta.get("company_id")) != self._company_id:
+            raise WebhookAuthError("wrong_account", f"delivery for company {meta.get('company_id')!r}, not the "
+                                                    "connection's")
 
     def _token_matches(self, url: str) -> bool:
         parts = urlsplit(url)

@@ -1,36 +1,29 @@
-"""Which adapter and webhook verifier serve which CRM kind: a plain dict, nothing built at import."""
+"""Every CRM Qualify speaks, declared once: a plain dict of name -> CRMKind, nothing built at import.
+
+Each CRM's entry lives next to its adapter (`adapters/<crm>_kind.py`); adding a CRM adds one line here.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
-
-from adapters.base import Credentials, CRMAdapter, WebhookVerifier
-from adapters.hubspot import HubSpotAdapter
-from adapters.hubspot_webhooks import HubSpotWebhookVerifier
+from adapters import amocrm_kind, bitrix24_kind, hubspot_kind, pipedrive_kind
+from adapters.kind import CRMKind
 
 
 class UnknownCRM(KeyError):
-    """No adapter or verifier is registered for this CRM kind."""
+    """No CRM of this name is registered."""
 
 
-ADAPTERS: dict[str, Callable[..., CRMAdapter]] = {"hubspot": HubSpotAdapter}
-VERIFIERS: dict[str, Callable[..., WebhookVerifier]] = {"hubspot": HubSpotWebhookVerifier}
+REGISTRY: dict[str, CRMKind] = {kind.name: kind for kind in (
+    hubspot_kind.KIND,
+    pipedrive_kind.KIND,
+    amocrm_kind.KIND,
+    bitrix24_kind.KIND,
+)}  # fmt: skip
 
 
-def adapter_for(kind: str, credentials: Credentials, **kw: Any) -> CRMAdapter:
-    """A new adapter for `kind` (kw: limiter, policy, timeout, transport); raises UnknownCRM."""
+def kind_of(name: str) -> CRMKind:
+    """The registry entry of the CRM called `name` ("hubspot"); raises UnknownCRM."""
     try:
-        factory = ADAPTERS[kind]
+        return REGISTRY[name]
     except KeyError:
-        raise UnknownCRM(f"no CRM adapter for kind {kind!r}") from None
-    return factory(credentials, **kw)
-
-
-def verifier_for(kind: str, secret: str, **kw: Any) -> WebhookVerifier:
-    """A webhook verifier for `kind` keyed with the app's client secret; raises UnknownCRM."""
-    try:
-        factory = VERIFIERS[kind]
-    except KeyError:
-        raise UnknownCRM(f"no webhook verifier for kind {kind!r}") from None
-    return factory(secret, **kw)
+        raise UnknownCRM(f"no CRM of kind {name!r}; known: {', '.join(sorted(REGISTRY))}") from None

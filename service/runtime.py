@@ -14,7 +14,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import sessionmaker
 
 from adapters.base import Credentials, CRMAdapter, WebhookVerifier
-from adapters.ratelimit import limiter_for
+from adapters.registry import kind_of
 from adapters.safe_transport import SafeTransport
 from service.config import Settings
 from service.db import make_engine, make_session_factory, utcnow
@@ -58,34 +58,19 @@ class Runtime:
 
     def adapter(self, connection: Any) -> CRMAdapter:
         """A CRM adapter for a connection model, sharing that connection's rate limiter."""
-        from service.services.kinds import KINDS, build_adapter
+        from service.services.kinds import build_adapter
         from service.services.tokens import ConnectionTokenStore
 
-        kwargs: dict[str, Any] = {
+        overrides = {bucket: (int(limit["requests"]), float(limit["seconds"]))
+                     for bucket, limit in (connection.rate_limits or {}).items()}
+        return build_adapter(
+            connection, self.secrets(connection),
             # Every request is re-checked at connect time (DNS rebinding) and pinned to the vetted address.
-            "transport": SafeTransport(allow_loopback=self.settings.allow_loopback_crm,
-                                       allowed_hosts=[httpx.URL(connection.base_url).host]),
-            "token_store": ConnectionTokenStore(self, connection.id),
-        }
-        defaults = KINDS[connection.kind].limiter_buckets
-        if defaults is not None:
-            buckets = dict(defaults())
-            for bucket, limit in (connection.rate_limits or {}).items():
-                buckets[bucket] = (int(limit["requests"]), float(limit["seconds"]))
-            kwargs["limiter"] = limiter_for(f"connection:{connection.id}", buckets)
-        else:
-            kwargs["limiter"] = self._leaky_bucket(connection.id)
-        return build_adapter(connection, self.secrets(connection), **kwargs)
-
-    def _leaky_bucket(self, connection_id: int) -> Any:
-        from adapters.leaky_bucket import CLIENT_HEADROOM, LeakyBucket
-
-        with self.cache_lock:
-            bucket = self.cache.get(("leaky-bucket", connection_id))
-            if bucket is None:
-                bucket = self.cache[("leaky-bucket", connection_id)] = LeakyBucket.for_plan(
-                    "standard", headroom=CLIENT_HEADROOM)
-            return bucket
+            transport=SafeTransport(allow_loopback=self.settings.allow_loopback_crm,
+                                    allowed_hosts=[httpx.URL(connection.base_url).host]),
+            token_store=ConnectionTokenStore(self, connection.id),
+            limiter=kind_of(connection.kind).limiter(f"connection:{connection.id}", overrides),
+        )
 
     def verifier(self, connection: Any) -> WebhookVerifier:
         """The webhook verifier for a connection model."""

@@ -63,6 +63,11 @@ def test_given_other_account_when_verified_then_wrong_account(kw: dict[str, str]
     assert info.value.reason == "wrong_account"
 
 
+@pytest.mark.parametrize("kw", [{"account_id": "17769199"}, {"account_id": "ACME"}, {"subdomain": "acme"}, {}])
+def test_given_the_connections_account_by_id_or_subdomain_when_verified_then_accepted(kw: dict[str, str]) -> None:
+    verify(verifier(**kw))
+
+
 def test_given_body_without_account_when_account_configured_then_wrong_account() -> None:
     with pytest.raises(WebhookAuthError, match="no account"):
         verify(verifier(subdomain="acme"), body=b"leads[status][0][id]=1")

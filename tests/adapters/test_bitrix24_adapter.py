@@ -174,7 +174,7 @@ def test_given_deal_when_update_deal_then_stage_moves_and_event_is_sent(
     bitrix24.wait_webhooks_idle()
 
     assert deal.stage_id == "PREPARATION" and deal.properties["UF_CRM_DECISION_MAKER"] == "CFO"
-    verifier = Bitrix24WebhookVerifier(APP_TOKEN, member_id=MEMBER_ID, portal=bitrix24.base_url)
+    verifier = Bitrix24WebhookVerifier(APP_TOKEN, account_id=MEMBER_ID, portal=bitrix24.base_url)
     events = [e for r in receiver.wait_for(2) for e in verifier.parse(r.body.encode(), {})]
     assert [(e.kind, e.object_id) for e in events] == [("creation", deal_id), ("property_change", deal_id)]
 

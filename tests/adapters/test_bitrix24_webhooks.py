@@ -37,7 +37,7 @@ def verify(verifier: Bitrix24WebhookVerifier, body: bytes) -> None:
 
 
 def test_given_documented_body_when_verified_and_parsed_then_one_deal_event() -> None:
-    verifier = Bitrix24WebhookVerifier(application_token=TOKEN, member_id=MEMBER, portal=PORTAL)
+    verifier = Bitrix24WebhookVerifier(application_token=TOKEN, account_id=MEMBER, portal=PORTAL)
     body = documented_body()
 
     verify(verifier, body)
@@ -82,13 +82,18 @@ def test_given_no_token_when_verified_then_missing_token() -> None:
     assert caught.value.reason == "missing_token"
 
 
-def test_given_other_member_when_verified_then_wrong_member() -> None:
-    verifier = Bitrix24WebhookVerifier(TOKEN, member_id="someone-else")
+def test_given_other_member_when_verified_then_wrong_account() -> None:
+    verifier = Bitrix24WebhookVerifier(TOKEN, account_id="someone-else")
 
     with pytest.raises(WebhookAuthError) as caught:
         verify(verifier, documented_body())
 
-    assert caught.value.reason == "wrong_member"
+    assert caught.value.reason == "wrong_account"
+
+
+@pytest.mark.parametrize("account", [MEMBER, MEMBER.upper(), PORTAL, None])
+def test_given_the_portals_member_id_or_domain_when_verified_then_accepted(account: str | None) -> None:
+    verify(Bitrix24WebhookVerifier(TOKEN, account_id=account, portal=PORTAL), documented_body())
 
 
 @pytest.mark.parametrize("hostile", [
@@ -100,7 +105,7 @@ def test_given_other_member_when_verified_then_wrong_member() -> None:
 ])  # fmt: skip
 def test_given_hostile_endpoint_when_verified_with_portal_then_wrong_portal(hostile: dict[str, str]) -> None:
     body = documented_body(**hostile)
-    verifier = Bitrix24WebhookVerifier(TOKEN, member_id=MEMBER, portal=f"https://{PORTAL}")
+    verifier = Bitrix24WebhookVerifier(TOKEN, account_id=MEMBER, portal=f"https://{PORTAL}")
 
     assert not endpoint_matches(body, f"https://{PORTAL}")
     with pytest.raises(WebhookAuthError) as caught:
@@ -156,7 +161,7 @@ def test_given_sandbox_move_when_event_posted_then_it_verifies_and_parses(
     bitrix24.wait_webhooks_idle()
 
     requests = receiver.wait_for(2)
-    verifier = Bitrix24WebhookVerifier(APP_TOKEN, member_id=MEMBER_ID, portal=bitrix24.base_url)
+    verifier = Bitrix24WebhookVerifier(APP_TOKEN, account_id=MEMBER_ID, portal=bitrix24.base_url)
     body = requests[1].body.encode()
     verify(verifier, body)
     [event] = verifier.parse(body, {})

@@ -13,8 +13,9 @@ from adapters.base import Credentials, TaskRequest
 from adapters.errors import CRMAuthError, CRMNotFound, CRMRateLimited, CRMRejected
 from adapters.http import RetryPolicy
 from adapters.hubspot import HubSpotAdapter, hubspot_limiter_buckets
+from adapters.kind import ConnectionSettings
 from adapters.ratelimit import RateLimiter
-from adapters.registry import UnknownCRM, adapter_for
+from adapters.registry import UnknownCRM, kind_of
 from adapters.sandbox.hubspot import HubSpotSandbox
 
 TOKEN = "pat-sandbox-token"
@@ -320,11 +321,12 @@ def test_given_limiter_below_sandbox_limit_when_bursting_then_no_429() -> None:
 
 
 def test_given_registry_when_adapter_for_hubspot_then_adapter(sandbox: HubSpotSandbox) -> None:
-    adapter = adapter_for("hubspot", Credentials(base_url=sandbox.start(), access_token=TOKEN), policy=FAST)
+    settings = ConnectionSettings("hubspot", sandbox.start(), secrets={"access_token": TOKEN})
+    adapter = kind_of("hubspot").build_adapter(settings, limiter=None, transport=None)
     try:
         assert adapter.kind == "hubspot"
         assert {o.id for o in adapter.list_owners()} >= {"101", "102"}
     finally:
         adapter.close()
     with pytest.raises(UnknownCRM):
-        adapter_for("salesforce", Credentials(base_url="", access_token=TOKEN))
+        kind_of("salesforce")

@@ -10,8 +10,10 @@ from typing import Any
 import pytest
 
 from adapters.errors import WebhookAuthError, WebhookFormatError
+from adapters.hubspot import HUBSPOT_API
 from adapters.hubspot_webhooks import HubSpotWebhookVerifier, sign_legacy, sign_v3
-from adapters.registry import UnknownCRM, verifier_for
+from adapters.kind import ConnectionSettings
+from adapters.registry import UnknownCRM, kind_of
 
 SECRET = "yyyyyyyy-yyyy-yyyy-yyyy-yyyyyyyyyyyy"
 URL = "https://qualify.example.com/webhooks/hubspot/conn-1?x=1"
@@ -247,11 +249,12 @@ def test_given_malformed_body_when_parse_then_format_error(
 
 
 def test_given_registry_when_asking_for_hubspot_then_verifier_and_unknown_kind_fails() -> None:
-    v = verifier_for("hubspot", SECRET, max_age_seconds=60)
+    settings = ConnectionSettings("hubspot", HUBSPOT_API, secrets={"client_secret": SECRET})
+    v = kind_of("hubspot").build_verifier(settings, max_age_seconds=60)
     body = body_of(event())
     v.verify(method="POST", url=URL, headers=v3_headers(body), body=body, now=NOW)
     with pytest.raises(KeyError) as info:
-        verifier_for("zoho", SECRET)
+        kind_of("zoho")
     assert isinstance(info.value, UnknownCRM)
 
 
@@ -260,3 +263,33 @@ def test_given_bad_configuration_when_building_then_value_error() -> None:
         HubSpotWebhookVerifier("")
     with pytest.raises(ValueError):
         HubSpotWebhookVerifier(SECRET, accept_versions=frozenset({"v4"}))
+
+
+def portal_reason(portal_id: str, *events: Any) -> str | None:
+    """The WebhookAuthError reason of a validly signed delivery for a connection of `portal_id`, else None."""
+    delivery = body_of(*events)
+    try:
+        verify(HubSpotWebhookVerifier(SECRET, portal_id=portal_id), delivery, v3_headers(delivery))
+    except WebhookAuthError as exc:
+        return exc.reason
+    return None
+
+
+def test_given_events_of_another_portal_when_verify_then_wrong_account() -> None:
+    assert portal_reason("34", event()) == "wrong_account"
+    assert portal_reason("33", event(1), event(2, portalId=99)) == "wrong_account"
+    no_portal = {k: v for k, v in event().items() if k != "portalId"}
+    assert portal_reason("33", no_portal) == "wrong_account"
+
+
+def test_given_the_connections_portal_when_verify_and_parse_then_accepted_with_the_account_filled() -> None:
+    assert portal_reason("33", event(1), event(2)) is None
+    assert [e.account for e in HubSpotWebhookVerifier(SECRET).parse(body_of(event(1), event(2)), {})] == ["33", "33"]
+
+
+def test_given_a_portal_and_a_body_that_is_not_a_batch_when_received_then_parse_refuses_it_not_verify() -> None:
+    for delivery in (b"[1, 2", b"42", b'"events"'):
+        verifier = HubSpotWebhookVerifier(SECRET, portal_id="33")
+        verify(verifier, delivery, v3_headers(delivery))
+        with pytest.raises(WebhookFormatError):
+            verifier.parse(delivery, {})

@@ -142,3 +142,31 @@ def test_given_delete_when_parse_then_deletion_and_merge_when_merged() -> None:
 def test_given_malformed_body_when_parse_then_format_error(raw: bytes) -> None:
     with pytest.raises(WebhookFormatError):
         verifier().parse(raw, {})
+
+
+def verify_company(company_id: str | None, delivery: bytes) -> None:
+    v = PipedriveWebhookVerifier(username="hook", password="p@ss:word", path_token="tok-123", company_id=company_id)
+    v.verify(method="POST", url=URL, headers={"Authorization": basic_auth_header("hook", "p@ss:word")},
+             body=delivery, now=NOW)
+
+
+@pytest.mark.parametrize("delivery", [body(company_id="9999999"), body(company_id=None), body(company_id=7712346)])
+def test_given_a_delivery_for_another_company_when_verify_then_wrong_account(delivery: bytes) -> None:
+    with pytest.raises(WebhookAuthError) as info:
+        verify_company("7712345", delivery)
+    assert info.value.reason == "wrong_account"
+
+
+def test_given_the_connections_company_or_none_stored_when_verify_then_accepted_and_parsed_with_it() -> None:
+    verify_company("7712345", body())
+    verify_company("7712345", body(company_id=7712345))  # captured payloads carry numbers too
+    verify_company(None, body(company_id="9999999"))
+
+    (event,) = verifier().parse(body(), {})
+    assert event.account == "7712345"
+
+
+def test_given_a_stored_company_and_a_body_without_meta_when_received_then_parse_refuses_it() -> None:
+    verify_company("7712345", b"not json")
+    with pytest.raises(WebhookFormatError):
+        verifier().parse(b"not json", {})

@@ -1,0 +1,79 @@
+"""Bitrix24's registry entry: how a stored Bitrix24 connection becomes its adapter, verifier, limiter, offline
+event source and links."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+
+from adapters.amocrm_oauth import TokenStore
+from adapters.base import Credentials, CRMAdapter, OfflineEventSource, WebhookVerifier
+from adapters.bitrix24 import Bitrix24Adapter
+from adapters.bitrix24_mapping import endpoint_of
+from adapters.bitrix24_webhooks import Bitrix24WebhookVerifier
+from adapters.kind import COMMON_KEPT_HEADERS, ConnectionSettings, CRMKind
+from adapters.leaky_bucket import LeakyBucket, leaky_bucket_for
+from adapters.ratelimit import BucketSpec, Limiter
+
+
+def shared_limiter(key: str, overrides: BucketSpec) -> LeakyBucket:
+    """The process-wide standard-plan leaky bucket of `key`. Bitrix24 counts every method in one counter per
+    portal, not in windows, so (limit, window) overrides do not apply and are ignored."""
+    return leaky_bucket_for(key)
+
+
+def build_adapter(settings: ConnectionSettings, *, limiter: Limiter | None, transport: httpx.BaseTransport | None,
+                  token_store: TokenStore | None = None) -> CRMAdapter:
+    """A Bitrix24Adapter on the incoming-webhook URL or the portal with its OAuth token (`token_store` is
+    unused); ValueError for a portal URL without an access token."""
+    return Bitrix24Adapter(settings.credentials(), limiter=limiter, transport=transport)
+
+
+def build_verifier(settings: ConnectionSettings, max_age_seconds: int) -> WebhookVerifier:
+    """The application token, the portal's member_id (or domain) and the portal base_url names; ValueError
+    without the application token. `max_age_seconds` is unused: Bitrix24 sends no timestamp."""
+    return Bitrix24WebhookVerifier(settings.secret("application_token"), account_id=settings.account_id,
+                                   portal=settings.origin)  # fmt: skip
+
+
+def check_settings(base_url: str | None, secrets: Mapping[str, Any]) -> None:
+    """ValueError when base_url is neither an incoming webhook (…/rest/<user>/<code>/) nor a portal given
+    with an OAuth access token."""
+    if base_url:
+        endpoint_of(Credentials(base_url=base_url, access_token=str(secrets.get("access_token") or "")))
+
+
+def offline_source(settings: ConnectionSettings, adapter: CRMAdapter) -> OfflineEventSource | None:
+    """The adapter itself when an OAuth access token is stored: incoming-webhook URLs cannot read offline
+    events."""
+    if settings.secrets.get("access_token") and isinstance(adapter, Bitrix24Adapter):
+        return adapter
+    return None
+
+
+def deal_url(settings: ConnectionSettings, deal_id: str) -> str:
+    """The deal's page on the portal (never the webhook path of base_url, which is a secret)."""
+    return f"{settings.origin}/crm/deal/details/{quote(deal_id, safe='')}/"
+
+
+KIND = CRMKind(
+    name=Bitrix24Adapter.kind,
+    title=Bitrix24Adapter.title,
+    default_base_url=None,  # an incoming-webhook URL or the portal's address
+    required_secrets=("application_token",),
+    secret_inputs=("application_token", "access_token"),
+    webhook_token_param=None,  # deliveries carry the application token in their body
+    limiter=shared_limiter,
+    paging=Bitrix24Adapter.paging,
+    multi_separator=",",
+    kept_headers=COMMON_KEPT_HEADERS,
+    adapter_factory=build_adapter,
+    verifier_factory=build_verifier,
+    deal_url=deal_url,
+    sandbox="adapters.sandbox.bitrix24",
+    check_settings=check_settings,
+    offline_source=offline_source,
+)
