@@ -17,11 +17,8 @@ Error messages name the Bitrix24 method only, never the URL path (a webhook's pa
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
 from datetime import datetime
 from typing import Any
-
-import httpx
 
 from adapters.base import (
     Credentials,
@@ -57,7 +54,7 @@ from adapters.bitrix24_mapping import (
 )
 from adapters.bitrix24_webhooks import offline_event_of
 from adapters.errors import CRMRejected, CRMUnavailable
-from adapters.http import MAX_BODY_CHARS, RetryPolicy
+from adapters.http import MAX_BODY_CHARS
 from adapters.http_adapter import HttpCRMAdapter
 from adapters.kind import Paging
 from adapters.leaky_bucket import CLIENT_HEADROOM, LeakyBucket
@@ -78,29 +75,21 @@ class Bitrix24Adapter(HttpCRMAdapter):
     stage_property, pipeline_property = "STAGE_ID", "CATEGORY_ID"
     paging = PAGING
 
-    def __init__(
-        self,
-        credentials: Credentials,
-        *,
-        limiter: Limiter | None = None,
-        policy: RetryPolicy | None = None,
-        timeout: float = 10.0,
-        transport: httpx.BaseTransport | None = None,
-    ) -> None:
-        """Build the HTTP client; no request is made until the first call.
+    _token: str | None  # the OAuth access token sent in each body; None for an incoming webhook
+    _offline_process_id: str | None = None  # of the last event.offline.get that returned events
 
-        `limiter` defaults to a standard-plan LeakyBucket (2 req/s, burst 50); pass
-        `LeakyBucket.for_plan("enterprise")` for 5/250, or any RateLimiter. Raises ValueError for a base URL
-        that is neither an incoming webhook nor a portal with an access token.
+    def _base_url(self, credentials: Credentials) -> str:
+        """The incoming-webhook URL, or the portal's REST root (its OAuth token is then kept for the body).
+
+        Raises ValueError for a portal URL without an access token.
         """
         base_url, self._token = endpoint_of(credentials)
-        self._offline_process_id: str | None = None
-        super().__init__(replace(credentials, base_url=base_url), limiter=limiter, policy=policy, timeout=timeout,
-                         transport=transport)  # fmt: skip
+        return base_url
 
     @classmethod
     def default_limiter(cls) -> Limiter:
-        """A standard-plan leaky bucket, the way Bitrix24 counts (all methods share one counter)."""
+        """A standard-plan leaky bucket (2 req/s, burst 50), the way Bitrix24 counts: every method in one counter.
+        Pass `LeakyBucket.for_plan("enterprise")` as `limiter` for 5/250, or any RateLimiter."""
         return LeakyBucket.for_plan("standard", headroom=CLIENT_HEADROOM)
 
     def call(self, method: str, params: Mapping[str, Any] | None = None, *, idempotent: bool = True) -> Any:

@@ -52,7 +52,7 @@ class HttpCRMAdapter(StageMover):
         self._limiter = limiter or self.default_limiter()
         self._policy = policy or RetryPolicy()
         self._client = build_client(
-            (credentials.base_url or self.default_base_url or "").rstrip("/"),
+            self._base_url(credentials),
             headers=self._auth_headers(credentials),
             timeout=httpx.Timeout(timeout, connect=min(5.0, timeout)),
             transport=transport,
@@ -68,6 +68,10 @@ class HttpCRMAdapter(StageMover):
     def default_limiter(cls) -> Limiter:
         """A new limiter of the CRM's default buckets, for an adapter given none."""
         return RateLimiter(cls.default_buckets())
+
+    def _base_url(self, credentials: Credentials) -> str:
+        """Where the client sends: the credentials' base URL, else the CRM's default."""
+        return (credentials.base_url or self.default_base_url or "").rstrip("/")
 
     def _auth_headers(self, credentials: Credentials) -> Mapping[str, str]:
         """Headers sent with every call (none by default: the adapter authenticates per call)."""
