@@ -111,7 +111,7 @@ def _retry_or_fail(runtime: Runtime, event_id: int, exc: CRMError) -> None:
     with runtime.uow() as uow:
         event = uow.session.get_one(InboundEvent, event_id)
         if exc.retryable and event.attempts < MAX_ATTEMPTS:
-            delay = max(RETRY_DELAYS[min(event.attempts - 1, len(RETRY_DELAYS) - 1)], exc.retry_after or 0)
+            delay = max(RETRY_DELAYS[min(max(event.attempts, 1) - 1, len(RETRY_DELAYS) - 1)], exc.retry_after or 0)
             event.status, event.error = EventStatus.RECEIVED, error_text(exc)
             event.available_at = runtime.clock() + timedelta(seconds=delay)
         else:
