@@ -7,9 +7,8 @@ from urllib.parse import quote, urlsplit
 import httpx
 
 from adapters.amocrm import AmoCRMAdapter, amocrm_limiter_buckets
-from adapters.amocrm_oauth import TokenStore
 from adapters.amocrm_webhooks import AmoCRMWebhookVerifier
-from adapters.base import CRMAdapter, WebhookVerifier
+from adapters.base import CRMAdapter, TokenStore, WebhookVerifier
 from adapters.kind import COMMON_KEPT_HEADERS, ConnectionSettings, CRMKind
 from adapters.ratelimit import Limiter, shared_buckets
 

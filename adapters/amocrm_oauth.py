@@ -14,35 +14,16 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
 
 import httpx
 
+from adapters.base import OAuthTokens, TokenStore
 from adapters.errors import CRMAuthError, CRMError, CRMRejected, CRMUnavailable
 from adapters.http import Classifier, RetryPolicy, classify_response, send_with_retry
 from adapters.ratelimit import Limiter
 
 TOKEN_PATH = "/oauth2/access_token"
 EXPIRY_SKEW = 60.0  # refresh this many seconds before expiry, so a call never starts with a dying token
-
-
-@dataclass(frozen=True)
-class OAuthTokens:
-    """An access token, its refresh token (None for long-lived tokens) and expiry (epoch seconds)."""
-
-    access_token: str
-    refresh_token: str | None = None
-    expires_at: float | None = None
-
-
-class TokenStore(Protocol):
-    """Durable storage for one connection's tokens (e.g. an encrypted DB column)."""
-
-    def load(self) -> OAuthTokens:
-        """The current tokens."""
-
-    def save(self, tokens: OAuthTokens) -> None:
-        """Persist a new pair; must be durable when it returns (the old refresh token is dead)."""
 
 
 class InMemoryTokenStore:

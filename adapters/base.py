@@ -181,6 +181,25 @@ class StageMover:
         self.update_deal(deal_id, properties)
 
 
+@dataclass(frozen=True)
+class OAuthTokens:
+    """An access token, its refresh token (None for long-lived tokens) and expiry (epoch seconds)."""
+
+    access_token: str
+    refresh_token: str | None = None
+    expires_at: float | None = None
+
+
+class TokenStore(Protocol):
+    """Durable storage for one connection's tokens (e.g. an encrypted DB column)."""
+
+    def load(self) -> OAuthTokens:
+        """The current tokens."""
+
+    def save(self, tokens: OAuthTokens) -> None:
+        """Persist a new pair; must be durable when it returns (the old refresh token is dead)."""
+
+
 class WebhookVerifier(Protocol):
     """Authenticates and parses one CRM's webhook deliveries."""
 
@@ -199,8 +218,8 @@ class OfflineEventSource(Protocol):
     def fetch_offline_events(self, limit: int = 50) -> list[WebhookEvent]:
         """Up to `limit` queued events, left in the queue until cleared; adapters.errors types on failure."""
 
-    def clear_offline_events(self, message_ids: Sequence[str]) -> None:
-        """Drop these events (by the message ids the source put in their `raw`) once they are stored."""
+    def clear_offline_events(self, events: Sequence[WebhookEvent]) -> None:
+        """Drop these events, as fetch_offline_events gave them, from the queue once they are stored."""
 
 
 class CRMAdapter(Protocol):

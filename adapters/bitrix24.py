@@ -288,11 +288,12 @@ class Bitrix24Adapter(HttpCRMAdapter):
             self._offline_process_id = result.get("process_id") or self._offline_process_id
         return [offline_event_of(raw, self._offline_process_id) for raw in events]
 
-    def clear_offline_events(self, message_ids: Sequence[str], process_id: str | None = None) -> None:
-        """event.offline.clear for `message_ids` of the last (or given) process_id.
+    def clear_offline_events(self, events: Sequence[WebhookEvent], process_id: str | None = None) -> None:
+        """event.offline.clear for the MESSAGE_IDs of `events` under the last (or given) process_id.
 
         Raises ValueError when no events were fetched yet and no process_id is given.
         """
+        message_ids = [str(e.raw.get("MESSAGE_ID")) for e in events]
         process = process_id or self._offline_process_id
         if not process:
             raise ValueError("no offline process_id: fetch_offline_events first")

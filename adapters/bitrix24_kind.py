@@ -9,8 +9,7 @@ from urllib.parse import quote
 
 import httpx
 
-from adapters.amocrm_oauth import TokenStore
-from adapters.base import Credentials, CRMAdapter, OfflineEventSource, WebhookVerifier
+from adapters.base import Credentials, CRMAdapter, OfflineEventSource, TokenStore, WebhookVerifier
 from adapters.bitrix24 import Bitrix24Adapter
 from adapters.bitrix24_mapping import endpoint_of
 from adapters.bitrix24_webhooks import Bitrix24WebhookVerifier

@@ -27,17 +27,7 @@ class HttpCRMAdapter(StageMover):
     kind: str
     title: ClassVar[str]  # the vendor's name in error messages
     default_base_url: ClassVar[str | None] = None  # used when the credentials give no base URL
-    paging: ClassVar[Paging] = Paging()
-    # Read by service/services/sync.py (with getattr) until it asks the registry; set from `paging`.
-    windowed_search: ClassVar[bool] = False
-    modification_ordered: ClassVar[bool] = True
-    sync_page_size: ClassVar[int] = Paging().page_size
-
-    def __init_subclass__(cls, **kwargs: Any) -> None:
-        super().__init_subclass__(**kwargs)
-        cls.windowed_search = cls.paging.windowed_search
-        cls.modification_ordered = cls.paging.modification_ordered
-        cls.sync_page_size = cls.paging.page_size
+    paging: ClassVar[Paging] = Paging()  # how its modified-since search pages (the registry entry shows it)
 
     def __init__(
         self,

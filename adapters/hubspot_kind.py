@@ -6,8 +6,7 @@ from urllib.parse import quote
 
 import httpx
 
-from adapters.amocrm_oauth import TokenStore
-from adapters.base import CRMAdapter, WebhookVerifier
+from adapters.base import CRMAdapter, TokenStore, WebhookVerifier
 from adapters.hubspot import HUBSPOT_API, HubSpotAdapter, hubspot_limiter_buckets
 from adapters.hubspot_webhooks import HubSpotWebhookVerifier
 from adapters.kind import COMMON_KEPT_HEADERS, ConnectionSettings, CRMKind

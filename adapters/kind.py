@@ -13,8 +13,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from adapters.amocrm_oauth import TokenStore
-from adapters.base import Credentials, CRMAdapter, OfflineEventSource, WebhookVerifier
+from adapters.base import Credentials, CRMAdapter, OfflineEventSource, TokenStore, WebhookVerifier
 from adapters.errors import CRMAuthError
 from adapters.ratelimit import BucketSpec, Limiter
 

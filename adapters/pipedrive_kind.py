@@ -6,8 +6,7 @@ from urllib.parse import quote
 
 import httpx
 
-from adapters.amocrm_oauth import TokenStore
-from adapters.base import CRMAdapter, WebhookVerifier
+from adapters.base import CRMAdapter, TokenStore, WebhookVerifier
 from adapters.kind import COMMON_KEPT_HEADERS, ConnectionSettings, CRMKind
 from adapters.pipedrive import PIPEDRIVE_API, PipedriveAdapter, pipedrive_limiter_buckets
 from adapters.pipedrive_webhooks import PipedriveWebhookVerifier

@@ -29,8 +29,9 @@ from typing import Any
 
 from sqlalchemy import make_url, select, text
 
-from adapters.leaky_bucket import LeakyBucket
-from adapters.ratelimit import forget_limiter
+from adapters.leaky_bucket import CLIENT_HEADROOM, LeakyBucket
+from adapters.ratelimit import RateLimiter, forget_limiter
+from adapters.registry import kind_of
 from bench.common import bench_settings
 from bench.sync_crms import CRM, CRMS, HUGE
 from bench.sync_sandbox import running
@@ -40,8 +41,7 @@ from service.migrate import upgrade
 from service.models import SyncRun
 from service.runtime import build_runtime
 from service.services.connections import add_connection, refresh_pipelines
-from service.services.kinds import KINDS
-from service.services.sync import EPOCH, PAGE_SIZE, SEARCH_RESULT_CAP
+from service.services.sync import EPOCH
 from service.services.sync_runs import request_sync, run_queued_syncs
 
 REJECTED = (429, 503)
@@ -65,6 +65,7 @@ def bare_fetch(crm: CRM, sandbox: Any) -> Pass:
     """Fetch every page with plain httpx, restarting a windowed query after ~10,000 results as the sync does."""
     logged = len(crm.page_calls(sandbox))
     started, count, since, after, seen = time.perf_counter(), 0, EPOCH, None, 0
+    paging = kind_of(crm.kind).paging
     with crm.client(sandbox) as client:
         while True:
             page = crm.fetch(client, since, after)
@@ -72,7 +73,7 @@ def bare_fetch(crm: CRM, sandbox: Any) -> Pass:
             if page.next_after is None:
                 return Pass(count, time.perf_counter() - started, crm.page_calls(sandbox)[logged:])
             seen += len(page.records)
-            if crm.windowed and seen + PAGE_SIZE > SEARCH_RESULT_CAP:  # service.services.sync._advance
+            if paging.windowed_search and seen + paging.page_size > (paging.result_cap or 0):  # sync._advance
                 since = max((crm.modified(r) for r in page.records), default=since)
                 after, seen = None, 0
             else:
@@ -80,11 +81,12 @@ def bare_fetch(crm: CRM, sandbox: Any) -> Pass:
 
 
 def lifted_rate_limits(kind: str) -> dict[str, Any] | None:
-    """Per-connection rate_limits lifting every default bucket of the kind (None: the kind has none)."""
-    defaults = KINDS[kind].limiter_buckets
-    if defaults is None:
+    """Per-connection rate_limits lifting every default bucket of the kind (None: its limiter is not one of
+    windowed buckets, e.g. Bitrix24's leaky bucket, which takes no overrides)."""
+    probe = kind_of(kind).limiter("bench-probe", {})
+    if not isinstance(probe, RateLimiter):
         return None
-    return {bucket: {"requests": HUGE, "seconds": 1} for bucket in defaults()}
+    return {bucket: {"requests": HUGE, "seconds": 1} for bucket in probe.buckets}
 
 
 def qualify_sync(crm: CRM, sandbox: Any, database_url: str, *, limited: bool = False,
@@ -92,7 +94,7 @@ def qualify_sync(crm: CRM, sandbox: Any, database_url: str, *, limited: bool = F
     """One first sync through Qualify (fetch + normalize + upsert + commit per page).
 
     Unlimited: the connection's rate_limits lift every bucket, and Bitrix24's leaky bucket (kept in
-    runtime.cache, not in rate_limits) is replaced by an unlimited one. Returns (run, seconds, page calls).
+    the process-wide bucket, not in rate_limits) is made unlimited. Returns (run, seconds, page calls).
     """
     with tempfile.TemporaryDirectory() as tmp:
         runtime = build_runtime(bench_settings(Path(tmp)), engine=make_engine(database_url))
@@ -104,8 +106,10 @@ def qualify_sync(crm: CRM, sandbox: Any, database_url: str, *, limited: bool = F
             uow.commit()
             cid = connection.id
         forget_limiter(f"connection:{cid}")  # another run's window must not carry over
-        if not limited and KINDS[crm.kind].limiter_buckets is None:
-            runtime.cache[("leaky-bucket", cid)] = LeakyBucket(float(HUGE), HUGE)
+        shared = kind_of(crm.kind).limiter(f"connection:{cid}", {})
+        if isinstance(shared, LeakyBucket):  # the process-wide bucket every adapter of cid takes: set it per run
+            plan = LeakyBucket.for_plan("standard", headroom=CLIENT_HEADROOM)
+            shared.drain_rate, shared.capacity = (plan.drain_rate, plan.capacity) if limited else (float(HUGE), HUGE)
         refresh_pipelines(runtime, cid, "")
         with runtime.uow() as uow:
             request_sync(uow.session, cid, full=False, trigger="bench", now=runtime.clock())

@@ -33,6 +33,7 @@ from adapters.bitrix24_mapping import (
 )
 from adapters.hubspot import hubspot_limiter_buckets
 from adapters.hubspot_mapping import props_of
+from adapters.kind import Paging
 from adapters.leaky_bucket import CLIENT_HEADROOM, STANDARD_PLAN
 from adapters.pipedrive import PAGE_MAX as PD_PAGE_MAX
 from adapters.pipedrive import pipedrive_limiter_buckets
@@ -45,10 +46,10 @@ from adapters.sandbox.bitrix24_state import PORTAL_TZ
 from adapters.sandbox.hubspot import HubSpotSandbox
 from adapters.sandbox.pipedrive import PipedriveSandbox
 from adapters.sandbox.pipedrive_state import Actor, iso
-from service.services.sync import PAGE_SIZE
 
 SPACING = 0.1  # seconds between the seeded deals' modification times
 HUGE = 1_000_000_000
+PAGE_SIZE = Paging().page_size  # deals per page sync asks every CRM but Bitrix24 for (its registry entry's paging)
 
 
 @dataclass(frozen=True)
@@ -88,7 +89,6 @@ class CRM(ABC):
     kind: str
     label: str
     limit: Limit
-    windowed = False  # the adapter's windowed_search: the query restarts every ~10,000 results
 
     @abstractmethod
     def sandbox(self, limited: bool) -> SandboxBase:
@@ -127,7 +127,6 @@ class HubSpot(CRM):
     """POST /crm/v3/objects/deals/search, offset cursor `after`, 5 searches/s."""
 
     kind, label, token = "hubspot", "HubSpot", "pat-bench"
-    windowed = True
     limit = Limit(24_000, 5, 1.0, hubspot_limiter_buckets()["search"], "HubSpot's 5/s search limit")
 
     def sandbox(self, limited: bool) -> HubSpotSandbox:
@@ -264,7 +263,7 @@ class Bitrix24(CRM):
     kind, label = "bitrix24", "Bitrix24"
     limit = Limit(55_000, 2, 1.0, (2, 1.0), "Bitrix24's leaky bucket (2/s drain)", burst=STANDARD_PLAN[1],
                   qualify_burst=STANDARD_PLAN[1] - CLIENT_HEADROOM)
-    page_size = Bitrix24Adapter.sync_page_size
+    page_size = Bitrix24Adapter.paging.page_size
 
     def sandbox(self, limited: bool) -> Bitrix24Sandbox:
         bucket = (self.limit.requests / self.limit.seconds, self.limit.burst) if limited else (float(HUGE), HUGE)

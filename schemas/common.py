@@ -6,13 +6,15 @@ from typing import Any
 
 from marshmallow import Schema, fields, validate
 
+from adapters.registry import REGISTRY
+
 FIELD_TYPES = (
     "text", "number", "integer", "money", "boolean", "date", "enum", "multi_enum", "email", "phone", "url",
 )
 FIELD_GROUPS = ("geographic", "demographic", "psychographic", "behavioural", "pains", "firmographic", "other")
 GATE_MODES = ("enforce", "warn", "audit")
 LANGUAGES = ("en", "ru")
-CRM_KINDS = ("hubspot", "pipedrive", "amocrm", "bitrix24")
+CRM_KINDS = tuple(REGISTRY)  # every CRM the registry declares
 EVENT_STATUSES = ("received", "processing", "done", "failed", "ignored")
 OUTCOMES = ("allowed", "blocked", "warned", "audited")
 REASONS = ("missing", "invalid", "unknown_field", "persona")

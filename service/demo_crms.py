@@ -1,8 +1,5 @@
-"""`qualify demo --crm pipedrive|amocrm|bitrix24`: the same story on the other CRMs' sandboxes.
-
-The scenarios here (how to drive each sandbox as a person would) are also what the end-to-end tests
-of those CRMs use.
-"""
+"""`qualify demo --crm KIND`: the short story on any CRM's sandbox, driven through its registry entry's
+`demo_scenario()` (how to act as a person in that sandbox); the end-to-end tests of the CRMs use it too."""
 
 from __future__ import annotations
 
@@ -10,72 +7,23 @@ import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from importlib import import_module
 
 import httpx
 from cryptography.fernet import Fernet
 
-from adapters.sandbox.amocrm import AmoCRMSandbox
-from adapters.sandbox.bitrix24 import Bitrix24Sandbox
-from adapters.sandbox.pipedrive import PipedriveSandbox
+from adapters.registry import kind_of
+from adapters.sandbox.scenario import Scenario
 from service.config import Settings
 from service.demo import Narrator, wait_for
 from service.harness import LiveService
 from service.services.keys import create_key
 
 
-@dataclass
-class Scenario:
-    """How to act as a person in one CRM's sandbox."""
-
-    kind: str
-    sandbox: Any
-    connection: dict[str, Any]  # the connection body's CRM-specific part
-    create: Callable[[str, str], str]  # (pipeline, stage) -> deal id
-    move: Callable[[str, str, str], None]  # (deal, pipeline, stage)
-    update: Callable[[str, dict[str, Any]], None]  # (deal, {CRM property: value})
-    stage: Callable[[str], str]
-    tasks: Callable[[str], list[Any]]
-
-    def stop(self) -> None:
-        """Stop the sandbox."""
-        self.sandbox.stop()
-
-
-def pipedrive() -> Scenario:
-    """A started Pipedrive sandbox."""
-    sb = PipedriveSandbox()
-    sb.start()
-    return Scenario("pipedrive", sb, {"base_url": sb.base_url, "access_token": "sandbox-token",
-                                      "webhook_username": "hook", "webhook_password": "secret"},
-                    lambda p, s: str(sb.ui_create_deal({"title": "Acme", "pipeline_id": int(p), "stage_id": int(s)})),
-                    lambda d, p, s: sb.ui_move_deal(d, int(s), int(p)), sb.ui_update_deal,
-                    lambda d: str(sb.deal(d)["stage_id"]), sb.activities_for_deal)
-
-
-def amocrm() -> Scenario:
-    """A started amoCRM sandbox."""
-    sb = AmoCRMSandbox()
-    sb.start()
-    return Scenario("amocrm", sb, {"base_url": sb.base_url, "access_token": sb.access_token,
-                                   "account_id": str(sb.account_id)},
-                    lambda p, s: str(sb.ui_create_lead({"name": "Acme", "pipeline_id": int(p), "status_id": int(s)})),
-                    lambda d, p, s: sb.ui_move_lead(d, int(s), int(p)), sb.ui_update_lead,
-                    lambda d: str(sb.lead(d)["status_id"]), sb.tasks_for_lead)
-
-
-def bitrix24() -> Scenario:
-    """A started Bitrix24 sandbox."""
-    sb = Bitrix24Sandbox()
-    sb.start()
-    return Scenario("bitrix24", sb, {"base_url": sb.incoming_webhook_url, "application_token": "apptoken",
-                                     "account_id": "sandbox-member"},
-                    lambda p, s: str(sb.ui_create_deal({"TITLE": "Acme", "CATEGORY_ID": p, "STAGE_ID": s})),
-                    lambda d, p, s: sb.ui_move_deal(d, s, p), sb.ui_update_deal,
-                    lambda d: str(sb.deal(d)["STAGE_ID"]), sb.todos_for_deal)
-
-
-SCENARIOS: dict[str, Callable[[], Scenario]] = {"pipedrive": pipedrive, "amocrm": amocrm, "bitrix24": bitrix24}
+def scenario_of(kind: str) -> Scenario:
+    """A started sandbox of the CRM and a person's moves in it (its registry entry's sandbox module)."""
+    scenario: Scenario = import_module(kind_of(kind).sandbox).demo_scenario()
+    return scenario
 
 
 @dataclass
@@ -113,7 +61,7 @@ def configure_gate(api: httpx.Client, scenario: Scenario) -> Configured:
 def run_crm_demo(kind: str) -> int:
     """Play the story on one CRM's sandbox; 0 when every step happened as expected."""
     say = Narrator().say
-    scenario = SCENARIOS[kind]()
+    scenario = scenario_of(kind)
     with tempfile.TemporaryDirectory() as tmp:
         settings = Settings(instance_path=tmp, secret_key=Fernet.generate_key().decode(),
                             allow_loopback_crm=True, worker_poll_seconds=0.05).resolved()

@@ -9,14 +9,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TypeVar, cast
 
-import httpx
 from sqlalchemy import Engine
 from sqlalchemy.orm import sessionmaker
 
-from adapters.base import Credentials, CRMAdapter, WebhookVerifier
-from adapters.registry import kind_of
-from adapters.safe_transport import SafeTransport
+from adapters.base import CRMAdapter, WebhookVerifier
 from service.config import Settings
+from service.crm import CRMConnector
 from service.db import make_engine, make_session_factory, utcnow
 from service.secrets import Vault, load_or_create_keys
 from service.unit_of_work import UnitOfWork
@@ -50,33 +48,19 @@ class Runtime:
         """A connection's decrypted secrets."""
         return self.vault.decrypt(connection.credentials_encrypted)
 
-    def credentials(self, connection: Any) -> Credentials:
-        """Decrypted credentials of a connection model."""
-        stored = self.secrets(connection)
-        return Credentials(base_url=connection.base_url, access_token=str(stored.get("access_token", "")),
-                           client_secret=stored.get("client_secret"), app_id=connection.app_id)
+    @property
+    def connector(self) -> CRMConnector:
+        """Builds the CRM adapters and webhook verifiers of stored connections."""
+        return CRMConnector(self.vault, self.uow, allow_loopback=self.settings.allow_loopback_crm,
+                            webhook_max_age_seconds=self.settings.webhook_max_age_seconds)
 
     def adapter(self, connection: Any) -> CRMAdapter:
-        """A CRM adapter for a connection model, sharing that connection's rate limiter."""
-        from service.services.kinds import build_adapter
-        from service.services.tokens import ConnectionTokenStore
-
-        overrides = {bucket: (int(limit["requests"]), float(limit["seconds"]))
-                     for bucket, limit in (connection.rate_limits or {}).items()}
-        return build_adapter(
-            connection, self.secrets(connection),
-            # Every request is re-checked at connect time (DNS rebinding) and pinned to the vetted address.
-            transport=SafeTransport(allow_loopback=self.settings.allow_loopback_crm,
-                                    allowed_hosts=[httpx.URL(connection.base_url).host]),
-            token_store=ConnectionTokenStore(self, connection.id),
-            limiter=kind_of(connection.kind).limiter(f"connection:{connection.id}", overrides),
-        )
+        """A CRM adapter for a connection model, sharing that connection's rate limiter in this process."""
+        return self.connector.adapter(connection)
 
     def verifier(self, connection: Any) -> WebhookVerifier:
         """The webhook verifier for a connection model."""
-        from service.services.kinds import build_verifier
-
-        return build_verifier(connection, self.secrets(connection), self.settings.webhook_max_age_seconds)
+        return self.connector.verifier(connection)
 
     def cached_for(self, connection: Any, kind: str, build: Callable[[], T]) -> T:
         """The `kind` of compiled configuration cached for the connection's current configuration version,

@@ -29,7 +29,7 @@ def sync_connections(runtime: Runtime) -> None:
 
 
 def pull_offline_events(runtime: Runtime) -> None:
-    """Read Bitrix24 offline events into the event store."""
+    """Read the offline events of CRMs that queue them (registry: offline_source) into the event store."""
     from service.services.offline_events import pull_offline_events as pull
 
     pull(runtime)
@@ -68,7 +68,7 @@ class Job:
 JOBS = (
     Job("purge-expected-reverts", purge_expected_reverts, 3600),
     Job("sync-connections", sync_connections, 10),
-    Job("bitrix24-offline-events", pull_offline_events, 10),
+    Job("offline-events", pull_offline_events, 10),
     Job("rescore-personas", rescore_personas, 10),
     Job("nightly-rescore", nightly_rescore, 300),
     Job("persona-reviews", persona_reviews, 3600),

@@ -11,13 +11,14 @@ from sqlalchemy.orm import Session, selectinload
 
 from adapters.base import CRMAdapter, PipelineInfo
 from adapters.errors import CRMError
+from adapters.registry import kind_of
 from adapters.safety import UnsafeURLError, check_crm_url
 from service.db import utcnow
 from service.errors import InvalidInputError, UpstreamError
 from service.models import Connection, Field, FieldMapping, Pipeline, Stage
 from service.runtime import Runtime
 from service.services.common import get_or_404, paginate, row_view
-from service.services.kinds import KINDS, SECRET_INPUTS, check_secrets, new_webhook_token, webhook_query
+from service.services.connection_secrets import SECRET_INPUTS, check_secrets, new_webhook_token, webhook_query
 from service.services.stored_config import bump_config
 
 log = logging.getLogger("qualify.connections")
@@ -76,7 +77,7 @@ def check_base_url(runtime: Runtime, kind: str, url: str | None, *, self_hosted:
     """The normalized CRM base URL, or InvalidInputError when it is missing, not one of the CRM's hosts
     (self-hosted Bitrix24 only with the admin's opt-in), or resolves to an internal address (loopback
     only with QUALIFY_ALLOW_LOOPBACK_CRM, for the sandboxes)."""
-    default = KINDS[kind].default_base_url
+    default = kind_of(kind).default_base_url
     url = url or default
     if not url:
         raise InvalidInputError(f"A {kind} connection needs base_url (the account's own address).",

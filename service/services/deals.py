@@ -9,12 +9,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from adapters.base import DealSnapshot
+from adapters.registry import kind_of
 from service.domain.fields import FieldSpec, FieldType, normalize_for_storage
 from service.models import Connection, Field, FieldMapping, Pipeline, Record, Stage
 from service.services.stored_config import field_spec, placeholders_of
-
-# How each adapter joins a multi-select value into one string (HubSpot's own format is "a;b").
-MULTI_SEPARATORS = {"hubspot": ";", "pipedrive": ",", "amocrm": ",", "bitrix24": ","}
 
 
 @dataclass(frozen=True)
@@ -71,7 +69,7 @@ def apply_snapshot(session: Session, connection: Connection, record: Record | No
     record.owner_external_id = snapshot.owner_id
     record.amount = snapshot.amount
     record.values = portrait_values(snapshot, mapping, placeholders_of(connection),
-                                    MULTI_SEPARATORS.get(connection.kind, ";"))
+                                    kind_of(connection.kind).multi_separator)
     if snapshot.modified_at and (record.crm_modified_at is None or snapshot.modified_at >= record.crm_modified_at):
         record.crm_modified_at = snapshot.modified_at
     record.deleted = False

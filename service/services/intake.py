@@ -12,16 +12,12 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import SQLAlchemyError
 
 from adapters.base import WebhookEvent, WebhookVerifier
-from adapters.errors import WebhookAuthError
+from adapters.registry import kind_of
 from service.errors import NotFoundError, StorageError
 from service.models import Connection, EventStatus, InboundEvent, WebhookDelivery
 from service.runtime import Runtime
 
 log = logging.getLogger("qualify.intake")
-
-KEPT_HEADERS = ("content-type", "user-agent", "x-hubspot-signature-version", "x-hubspot-request-timestamp",
-                "x-qualify-source")
-
 
 def _event_row(connection_id: int, event: WebhookEvent) -> dict[str, Any]:
     return {
@@ -39,26 +35,18 @@ VERSION_QUERY = select(Connection.id, Connection.config_version, Connection.crea
     Connection.id == bindparam("id"))
 
 
-def _verifier(runtime: Runtime, session: Any, connection_id: int) -> tuple[WebhookVerifier, str | None]:
-    """The connection's verifier and account id, cached per configuration version."""
+def _verifier(runtime: Runtime, session: Any, connection_id: int) -> tuple[WebhookVerifier, tuple[str, ...]]:
+    """The connection's verifier (which checks the account too) and the delivery headers its CRM's are worth
+    keeping, cached per configuration version."""
     row = session.connection().execute(VERSION_QUERY, {"id": connection_id}).first()
     if row is None or not row.active:
         raise NotFoundError(f"No active connection {connection_id}.")
 
-    def build() -> tuple[WebhookVerifier, str | None]:
+    def build() -> tuple[WebhookVerifier, tuple[str, ...]]:
         connection = session.get_one(Connection, connection_id)
-        return runtime.verifier(connection), connection.account_id
+        return runtime.verifier(connection), kind_of(connection.kind).kept_headers
 
     return runtime.cached_for(row, "verifier", build)
-
-
-def _check_account(account_id: str | None, events: list[WebhookEvent]) -> None:
-    if not account_id:
-        return
-    for event in events:
-        account = event.raw.get("portalId")
-        if account is not None and str(account) != account_id:
-            raise WebhookAuthError("wrong_account", "The delivery is for another CRM account.")
 
 
 def receive_webhook(
@@ -67,12 +55,12 @@ def receive_webhook(
     """Verify and store a delivery; raises WebhookAuthError/WebhookFormatError (nothing stored),
     NotFoundError for an unknown connection, StorageError when the events could not be persisted."""
     with runtime.uow() as uow:
-        verifier, account_id = _verifier(runtime, uow.session, connection_id)
+        verifier, kept_headers = _verifier(runtime, uow.session, connection_id)
         verifier.verify(method=method, url=url, headers=headers, body=body, now=runtime.clock().timestamp())
         events = verifier.parse(body, headers)
-        _check_account(account_id, events)
+        kept = {name: value for name, value in headers.items() if name.lower() in kept_headers}
         try:
-            stored = store_events(runtime, uow.session, connection_id, events, headers, body)
+            stored = store_events(runtime, uow.session, connection_id, events, kept, body)
             uow.commit()
         except SQLAlchemyError as exc:
             log.exception("could not store webhook delivery for connection %s", connection_id)
@@ -83,11 +71,11 @@ def receive_webhook(
 
 
 def store_events(runtime: Runtime, session: Any, connection_id: int, events: list[WebhookEvent],
-           headers: Mapping[str, str], body: bytes) -> int:
-    """Insert the raw delivery and its new events; a delivery that brought nothing new is not kept."""
+                 kept: Mapping[str, str], body: bytes) -> int:
+    """Insert the raw delivery (with the headers worth keeping) and its new events, in the session's
+    transaction; a delivery that brought nothing new is not kept. Returns how many events were new."""
     insert = pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
     now = runtime.clock()
-    kept = {k: v for k, v in headers.items() if k.lower() in KEPT_HEADERS}
     # Core statements on the session's connection: cached, without ORM bulk-insert overhead.
     conn = session.connection()
     deliveries: Table = WebhookDelivery.__table__  # type: ignore[assignment]

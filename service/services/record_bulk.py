@@ -41,9 +41,10 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql.dml import ReturningInsert
 
 from adapters.base import DealSnapshot
+from adapters.registry import kind_of
 from service.db import utc_text, utcnow
 from service.models import Connection, Record
-from service.services.deals import MULTI_SEPARATORS, MappedField, portrait_values
+from service.services.deals import MappedField, portrait_values
 from service.services.stored_config import placeholders_of
 
 RECORDS: Table = Record.metadata.tables[Record.__tablename__]
@@ -69,7 +70,7 @@ def upsert_unmoved(session: Session, connection: Connection, snapshots: Iterable
     if not latest:
         return []
     placeholders = placeholders_of(connection)
-    separator = MULTI_SEPARATORS.get(connection.kind, ";")
+    separator = kind_of(connection.kind).multi_separator
     values = {s.id: portrait_values(s, mapping, placeholders, separator) for s in latest.values()}
     dialect = session.get_bind().dialect
     stamp = _time_text(dialect)

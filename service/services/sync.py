@@ -23,6 +23,8 @@ from sqlalchemy.orm import Session
 
 from adapters.base import CRMAdapter, DealPage, DealSnapshot
 from adapters.errors import CRMError
+from adapters.kind import Paging
+from adapters.registry import kind_of
 from service.db import relax_commit
 from service.faults import crash_point
 from service.models import Connection, Record, RunStatus, SyncRun
@@ -36,8 +38,6 @@ from service.services.scoring import score_records
 log = logging.getLogger("qualify.sync")
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-PAGE_SIZE = 200
-SEARCH_RESULT_CAP = 10_000  # HubSpot's search refuses to page past 10,000 results per query
 Progress = Callable[["SyncRun"], None]
 
 
@@ -65,14 +65,12 @@ def execute_sync(runtime: Runtime, run_id: int, progress: Progress | None = None
     # Both stay detached: `tally` holds the run's counts as committed so far, `config` the connection as
     # the run found it (read once, like the field mapping).
     tally, config = run, connection
-    # How the CRM pages (attributes an adapter sets only where it differs): a result cap that needs query
-    # windows (HubSpot), pages not in modification order (Bitrix24), deals per page and per commit.
-    windowed = getattr(adapter, "windowed_search", False)
-    ordered = getattr(adapter, "modification_ordered", True)
-    size = getattr(adapter, "sync_page_size", PAGE_SIZE)
+    # How the CRM pages (its registry entry): a result cap that needs query windows, pages in modification
+    # order or not, deals per page (and per commit).
+    paging = kind_of(config.kind).paging
 
     def fetch(since: datetime, after: str | None) -> DealPage:
-        return adapter.search_deals_modified_since(since, properties, after, size)
+        return adapter.search_deals_modified_since(since, properties, after, paging.page_size)
 
     try:
         # One thread makes every CRM call, in the order asked, so the adapter is never used by two threads at
@@ -84,9 +82,9 @@ def execute_sync(runtime: Runtime, run_id: int, progress: Progress | None = None
             while True:
                 following: Future[DealPage] | None = None
                 if page.next_after is not None:
-                    _advance(window, page, windowed)
+                    _advance(window, page, paging)
                     following = crm.submit(fetch, window.since, window.after)
-                _take_page(runtime, tally, page, _PageRules(config, mapping, ordered, baseline),
+                _take_page(runtime, tally, page, _PageRules(config, mapping, paging.modification_ordered, baseline),
                            lambda ids: crm.submit(_read_deals, adapter, ids, properties).result())
                 if progress is not None:
                     progress(tally)
@@ -104,16 +102,17 @@ def execute_sync(runtime: Runtime, run_id: int, progress: Progress | None = None
         adapter.close()
 
 
-def _advance(window: _Window, page: DealPage, windowed: bool = True) -> None:
-    """Move to the next page; for a search capped at SEARCH_RESULT_CAP results (`windowed`), start a new
-    query at the newest modification time seen before reaching the cap."""
+def _advance(window: _Window, page: DealPage, paging: Paging) -> None:
+    """Move to the next page; for a search serving at most `paging.result_cap` results per query
+    (`windowed_search`), start a new query at the newest modification time seen before reaching the cap."""
     window.seen += len(page.deals)
-    if windowed and window.seen + PAGE_SIZE > SEARCH_RESULT_CAP:
+    cap = paging.result_cap
+    if paging.windowed_search and cap is not None and window.seen + paging.page_size > cap:
         # Start a new query at the newest modification time seen: the search is sorted ascending,
         # so nothing is skipped; the few deals sharing that instant are read again (harmless).
         newest = max((d.modified_at for d in page.deals if d.modified_at), default=window.since)
         if newest <= window.since:
-            raise CRMError(f"more than {SEARCH_RESULT_CAP} deals share the modification time {newest.isoformat()}; "
+            raise CRMError(f"more than {cap} deals share the modification time {newest.isoformat()}; "
                            "the CRM's search cannot page past them (run a full sync later, or split the import)")
         window.since, window.after, window.seen = newest, None, 0
     else:

@@ -118,13 +118,12 @@ def test_given_a_key_then_the_limiter_is_shared_with_the_defaults_and_each_overr
     assert bitrix24.limiter("test-registry:b24", {}) is not bitrix24.limiter("test-registry:other", {})
 
 
-def test_paging_traits_are_declared_once_and_the_adapters_show_them_to_sync() -> None:
+def test_paging_traits_are_declared_once_by_each_adapter_and_shown_by_its_registry_entry() -> None:
     hubspot, bitrix24 = kind_of("hubspot").paging, kind_of("bitrix24").paging
 
     assert (hubspot.windowed_search, hubspot.result_cap) == (True, 10_000)
     assert (bitrix24.modification_ordered, bitrix24.page_size) == (False, 500)
-    assert (HubSpotAdapter.windowed_search, Bitrix24Adapter.modification_ordered, Bitrix24Adapter.sync_page_size) == (
-        True, False, 500)
+    assert (HubSpotAdapter.paging, Bitrix24Adapter.paging) == (hubspot, bitrix24)
     assert {kind_of(name).paging.page_size for name in ("hubspot", "pipedrive", "amocrm")} == {200}
 
 

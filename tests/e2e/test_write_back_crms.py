@@ -15,14 +15,16 @@ from sqlalchemy import func, select
 
 from adapters.sandbox import amocrm_state as amo
 from adapters.sandbox.pipedrive_seed import KEYS
+from adapters.sandbox.scenario import Scenario
 from service.config import Settings
-from service.demo_crms import SCENARIOS, Scenario, configure_gate
+from service.demo_crms import configure_gate, scenario_of
 from service.harness import LiveService
 from service.models import OutboxAction
 from service.runtime import Runtime
 from service.services.write_back import WRITE_FIELDS
 from tests.conftest import make_key
 from tests.e2e.conftest import wait_until
+from tests.e2e.test_other_crms import OTHER_CRMS
 
 PERSONA = {"name": "Retail buyer", "ring": "core", "criteria": [
     {"field": "industry", "matcher": "in", "values": ["retail", "manufacturing"], "weight": 3},
@@ -114,10 +116,10 @@ CRMS: dict[str, Fields] = {
 }
 
 
-@pytest.fixture(params=sorted(SCENARIOS))
+@pytest.fixture(params=OTHER_CRMS)
 def crm(request: pytest.FixtureRequest) -> Iterator[Scenario]:
     """A started sandbox of one CRM."""
-    scenario = SCENARIOS[request.param]()
+    scenario = scenario_of(request.param)
     yield scenario
     scenario.stop()
 

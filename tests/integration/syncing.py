@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import pytest
+
+from adapters.registry import REGISTRY
 from adapters.sandbox.hubspot import HubSpotSandbox
 from service.models import SyncRun
 from service.runtime import Runtime
@@ -44,6 +48,13 @@ def connect_hubspot(runtime: Runtime, sandbox: HubSpotSandbox, token: str) -> in
     return connect(runtime, {"name": "hubspot", "kind": "hubspot", "base_url": sandbox.base_url,
                              "access_token": token, "client_secret": "s",
                              "rate_limits": {"default": UNLIMITED, "search": UNLIMITED}})
+
+
+def lower_search_cap(monkeypatch: pytest.MonkeyPatch, cap: int, kind: str = "hubspot") -> None:
+    """Make the registry say the CRM's search serves at most `cap` results per query (for this test)."""
+    entry = REGISTRY[kind]
+    monkeypatch.setitem(REGISTRY, kind, dataclasses.replace(
+        entry, paging=dataclasses.replace(entry.paging, result_cap=cap)))
 
 
 def run_sync(runtime: Runtime, connection_id: int, progress: sync.Progress | None = None) -> SyncRun:

@@ -21,5 +21,5 @@ def test_the_access_token_is_not_readable_in_the_database(runtime: Runtime) -> N
         from service.models import Connection
 
         row = uow.session.query(Connection).one()
-        assert runtime.credentials(row).access_token == token
+        assert runtime.connector.settings(row).secret("access_token") == token
         assert row.base_url == "https://api.hubapi.com"

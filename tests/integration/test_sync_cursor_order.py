@@ -18,7 +18,7 @@ from service.models import Connection, Record, SyncRun
 from service.runtime import Runtime
 from tests.integration.syncing import connect, run_sync
 
-PAGE = Bitrix24Adapter.sync_page_size  # deals per sync page (several crm.deal.list calls of 50)
+PAGE = Bitrix24Adapter.paging.page_size  # deals per sync page (several crm.deal.list calls of 50)
 DEALS = PAGE + 200  # two sync pages
 RECENT = 10  # the lowest ids, modified after all the others
 

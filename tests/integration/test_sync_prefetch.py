@@ -11,11 +11,13 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
+from adapters.registry import kind_of
 from adapters.sandbox.hubspot import HubSpotSandbox
 from service.models import Connection, Record, SyncRun
 from service.runtime import Runtime
-from service.services import sync
 from tests.integration.syncing import connect_hubspot, hubspot_with_deals, run_sync
+
+PAGE_SIZE = kind_of("hubspot").paging.page_size
 
 DEALS = 1_000  # five pages
 TOKEN = "pat-prefetch-test"
@@ -73,12 +75,12 @@ def test_a_failure_on_a_prefetched_page_keeps_the_pages_before_it_and_the_next_r
 
     failed = run_sync(runtime, connection_id, fail_after_first_page)
     assert failed.status == "failed" and "CRMAuthError" in (failed.last_error or "")
-    assert (failed.pages, failed.fetched) == (2, 2 * sync.PAGE_SIZE)
+    assert (failed.pages, failed.fetched) == (2, 2 * PAGE_SIZE)
     with runtime.uow() as uow:
         kept = uow.session.scalar(select(func.count()).select_from(Record))
         cursor = uow.session.get_one(Connection, connection_id).sync_cursor
         newest = uow.session.scalar(select(func.max(Record.crm_modified_at)))
-    assert kept == 2 * sync.PAGE_SIZE
+    assert kept == 2 * PAGE_SIZE
     assert cursor is not None and newest is not None and cursor.replace(tzinfo=None) == newest.replace(tzinfo=None)
 
     resumed = run_sync(runtime, connection_id)

@@ -12,12 +12,12 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy import select
 
+from adapters.registry import kind_of
 from adapters.sandbox import hubspot_search
 from adapters.sandbox.hubspot import HubSpotSandbox
 from service.models import Record, SyncRun
 from service.runtime import Runtime
-from service.services import sync
-from tests.integration.syncing import connect_hubspot, hubspot_with_deals, run_sync
+from tests.integration.syncing import connect_hubspot, hubspot_with_deals, lower_search_cap, run_sync
 
 CAP = 600
 DEALS = 1_500
@@ -40,7 +40,7 @@ def synced(runtime: Runtime, sandbox: HubSpotSandbox) -> SyncRun:
 
 def test_given_more_deals_than_the_search_cap_when_synced_then_every_deal_is_stored_exactly_once(
         runtime: Runtime, crm: HubSpotSandbox, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(sync, "SEARCH_RESULT_CAP", CAP)
+    lower_search_cap(monkeypatch, CAP)
     run = synced(runtime, crm)
     assert run.status == "done", run.last_error
     with runtime.uow() as uow:
@@ -53,7 +53,7 @@ def test_given_more_deals_than_the_search_cap_when_synced_then_every_deal_is_sto
     assert run.created == DEALS and run.fetched == run.created + run.updated
     searches = crm.api_calls(method="POST", path_prefix=SEARCH)
     assert {call["status"] for call in searches} == {200}
-    assert max(int(call["json"].get("after") or 0) for call in searches) == CAP - sync.PAGE_SIZE
+    assert max(int(call["json"].get("after") or 0) for call in searches) == CAP - kind_of("hubspot").paging.page_size
     windows = {call["json"]["filterGroups"][0]["filters"][0]["value"] for call in searches}
     assert len(windows) == 3
 

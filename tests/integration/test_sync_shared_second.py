@@ -13,8 +13,7 @@ from adapters.sandbox.amocrm import AmoCRMSandbox
 from adapters.sandbox.amocrm_state import USER_ANNA
 from service.models import Record
 from service.runtime import Runtime
-from service.services import sync
-from tests.integration.syncing import UNLIMITED, connect, run_sync
+from tests.integration.syncing import UNLIMITED, connect, lower_search_cap, run_sync
 
 CAP = 600  # the planning cap lowered so a few hundred leads stand for HubSpot's 10,000
 LEADS = 1_500
@@ -38,7 +37,7 @@ def crm() -> Iterator[AmoCRMSandbox]:
 
 def test_leads_sharing_one_second_beyond_the_cap_are_synced_once_each(
         runtime: Runtime, crm: AmoCRMSandbox, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(sync, "SEARCH_RESULT_CAP", CAP)
+    lower_search_cap(monkeypatch, CAP, "amocrm")
     connection_id = connect(runtime, {
         "name": "amo", "kind": "amocrm", "base_url": crm.base_url, "access_token": crm.access_token,
         "account_id": str(crm.account_id), "rate_limits": {"default": UNLIMITED}})

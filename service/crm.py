@@ -1,0 +1,95 @@
+"""A stored connection's CRM adapter and webhook verifier, built from the registry: its decrypted settings,
+the connection's process-wide rate limiter, a transport that vets every address it connects to, and a token
+store that saves rotated OAuth tokens durably. No CRM is named here."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+
+from adapters.base import CRMAdapter, OAuthTokens, OfflineEventSource, WebhookVerifier
+from adapters.kind import ConnectionSettings
+from adapters.registry import kind_of
+from adapters.safe_transport import SafeTransport
+from service.models import Connection
+from service.secrets import Vault
+from service.unit_of_work import UnitOfWork
+
+
+def settings_of(connection: Any, stored: dict[str, Any]) -> ConnectionSettings:
+    """What the adapters know about a stored connection, its decrypted secrets included."""
+    return ConnectionSettings(kind=connection.kind, base_url=connection.base_url, account_id=connection.account_id,
+                              app_id=connection.app_id, signature_versions=tuple(connection.signature_versions or ()),
+                              secrets=stored)
+
+
+def tokens_of(stored: dict[str, Any]) -> OAuthTokens:
+    """The OAuth tokens kept in a connection's encrypted secrets."""
+    return OAuthTokens(access_token=str(stored.get("access_token", "")), refresh_token=stored.get("refresh_token"),
+                       expires_at=stored.get("token_expires_at"))
+
+
+class ConnectionTokenStore:
+    """An adapter's TokenStore for one connection: every save is committed before it returns, so a rotated
+    refresh token is never lost, and a failed refresh leaves the last good pair in place."""
+
+    def __init__(self, uow: Callable[[], UnitOfWork], vault: Vault, connection_id: int) -> None:
+        self._uow = uow
+        self._vault = vault
+        self._connection_id = connection_id
+
+    def load(self) -> OAuthTokens:
+        """The tokens as stored now (another worker may have rotated them)."""
+        with self._uow() as uow:
+            row = uow.session.get_one(Connection, self._connection_id)
+            return tokens_of(self._vault.decrypt(row.credentials_encrypted))
+
+    def save(self, tokens: OAuthTokens) -> None:
+        """Store a new pair durably."""
+        with self._uow() as uow:
+            row = uow.session.get_one(Connection, self._connection_id)
+            stored = self._vault.decrypt(row.credentials_encrypted)
+            stored.update(access_token=tokens.access_token, refresh_token=tokens.refresh_token,
+                          token_expires_at=tokens.expires_at)
+            row.credentials_encrypted = self._vault.encrypt(stored)
+            uow.commit()
+
+
+class CRMConnector:
+    """Builds the adapters and verifiers of stored connections (one per process, held by the runtime)."""
+
+    def __init__(self, vault: Vault, uow: Callable[[], UnitOfWork], *, allow_loopback: bool,
+                 webhook_max_age_seconds: int) -> None:
+        self._vault = vault
+        self._uow = uow
+        self._allow_loopback = allow_loopback
+        self._max_age = webhook_max_age_seconds
+
+    def settings(self, connection: Any) -> ConnectionSettings:
+        """The connection as the adapters see it, secrets decrypted."""
+        return settings_of(connection, self._vault.decrypt(connection.credentials_encrypted))
+
+    def adapter(self, connection: Any) -> CRMAdapter:
+        """A CRM adapter for a connection model, sharing that connection's rate limiter in this process;
+        CRMAuthError when its stored settings cannot work."""
+        overrides = {bucket: (int(limit["requests"]), float(limit["seconds"]))
+                     for bucket, limit in (connection.rate_limits or {}).items()}
+        kind = kind_of(connection.kind)
+        return kind.build_adapter(
+            self.settings(connection),
+            # Every request is re-checked at connect time (DNS rebinding) and pinned to the vetted address.
+            transport=SafeTransport(allow_loopback=self._allow_loopback,
+                                    allowed_hosts=[httpx.URL(connection.base_url).host]),
+            token_store=ConnectionTokenStore(self._uow, self._vault, connection.id),
+            limiter=kind.limiter(f"connection:{connection.id}", overrides),
+        )
+
+    def verifier(self, connection: Any) -> WebhookVerifier:
+        """The webhook verifier of a connection model (it refuses deliveries for another account)."""
+        return kind_of(connection.kind).build_verifier(self.settings(connection), self._max_age)
+
+    def offline_source(self, connection: Any, adapter: CRMAdapter) -> OfflineEventSource | None:
+        """Where the connection's CRM keeps events its webhooks may have missed, or None."""
+        return kind_of(connection.kind).offline_source(self.settings(connection), adapter)
