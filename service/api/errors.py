@@ -12,7 +12,7 @@ from werkzeug.exceptions import HTTPException
 
 from adapters.errors import CRMError, WebhookAuthError, WebhookFormatError
 from service.api.auth import AuthProblem
-from service.connection_close import close_after_response
+from service.connection_close import error_headers
 from service.domain.errors import DomainError
 from service.errors import ServiceError
 
@@ -63,15 +63,7 @@ def handle_http(exc: HTTPException) -> Response:
             errors.update(_flatten(messages, "" if location in ("json", "form") else str(location)))
         detail = ("The request body is not valid JSON." if status == 400
                   else "The request did not pass validation: see `errors`.")
-    headers = {}
-    if status == 413:
-        # The body was left unread: the connection cannot carry another request.
-        close_after_response()
-        headers["Connection"] = "close"
-    valid_methods = getattr(exc, "valid_methods", None)
-    if status == 405 and valid_methods:
-        headers["Allow"] = ", ".join(valid_methods)
-    return problem(status, detail, errors, headers)
+    return problem(status, detail, errors, error_headers(exc))
 
 
 def handle_service(exc: ServiceError) -> Response:

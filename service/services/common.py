@@ -29,6 +29,17 @@ def error_text(exc: BaseException, limit: int = 2000) -> str:
     return f"{type(exc).__name__}: {exc}"[:limit]
 
 
+def repeated(values: Sequence[Any]) -> list[int]:
+    """The positions of the values that already appeared earlier in `values`."""
+    seen: set[Any] = set()
+    found = []
+    for i, value in enumerate(values):
+        if value in seen:
+            found.append(i)
+        seen.add(value)
+    return found
+
+
 def row_view(row: Any) -> dict[str, Any]:
     """A stored row as a plain dict of its columns (what the API shows of it, before its schema picks)."""
     return {attr.key: getattr(row, attr.key) for attr in inspect(row).mapper.column_attrs}

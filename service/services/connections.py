@@ -17,7 +17,7 @@ from service.db import utcnow
 from service.errors import InvalidInputError, UpstreamError
 from service.models import Connection, Field, FieldMapping, Pipeline, Stage
 from service.runtime import Runtime
-from service.services.common import get_or_404, paginate, row_view
+from service.services.common import get_or_404, paginate, repeated, row_view
 from service.services.connection_secrets import SECRET_INPUTS, check_secrets, new_webhook_token, webhook_query
 from service.services.stored_config import bump_config
 
@@ -233,18 +233,12 @@ def replace_mappings(runtime: Runtime, connection_id: int, mappings: list[dict[s
         session = uow.session
         _connection(session, connection_id)
         fields = {f.key: f for f in session.scalars(select(Field))}
-        errors: dict[str, list[str]] = {}
-        seen_props: set[str] = set()
-        seen_fields: set[str] = set()
-        for i, m in enumerate(mappings):
-            if m["field"] not in fields:
-                errors[f"mappings[{i}].field"] = [f"No field with key {m['field']!r}."]
-            if m["property"] in seen_props:
-                errors[f"mappings[{i}].property"] = ["This property is mapped twice."]
-            if m["field"] in seen_fields:
-                errors[f"mappings[{i}].field"] = ["This field is mapped twice."]
-            seen_props.add(m["property"])
-            seen_fields.add(m["field"])
+        errors = {f"mappings[{i}].field": [f"No field with key {m['field']!r}."]
+                  for i, m in enumerate(mappings) if m["field"] not in fields}
+        for i in repeated([m["property"] for m in mappings]):
+            errors[f"mappings[{i}].property"] = ["This property is mapped twice."]
+        for i in repeated([m["field"] for m in mappings]):
+            errors[f"mappings[{i}].field"] = ["This field is mapped twice."]
         if errors:
             raise InvalidInputError("Some mappings are invalid.", errors)
         for old in session.scalars(select(FieldMapping).where(FieldMapping.connection_id == connection_id)):

@@ -13,7 +13,7 @@ from service.domain.errors import DomainError
 from service.errors import ConflictError, InvalidInputError
 from service.models import Connection, Field, Gate, Persona, Pipeline, Stage
 from service.runtime import Runtime
-from service.services.common import get_or_404, paginate
+from service.services.common import get_or_404, paginate, repeated
 from service.services.stored_config import bump_config, field_spec
 
 
@@ -33,13 +33,12 @@ def _check_requirements(session: Session, requirements: list[dict[str, Any]]) ->
     known = set(specs)
     errors: dict[str, list[str]] = {}
     cleaned: list[dict[str, Any]] = []
-    seen: set[str] = set()
+    twice = set(repeated([req["field"] for req in requirements]))
     for i, req in enumerate(requirements):
         if req["field"] not in known:
             errors[f"requirements[{i}].field"] = [f"No field with key {req['field']!r}."]
-        if req["field"] in seen:
+        if i in twice:
             errors[f"requirements[{i}].field"] = ["This field is listed twice."]
-        seen.add(req["field"])
         condition = req.get("required_if")
         if condition is not None:
             path = f"requirements[{i}].required_if"

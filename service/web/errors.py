@@ -16,7 +16,7 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
-from service.connection_close import close_after_response
+from service.connection_close import error_headers
 from service.errors import ServiceError
 
 log = logging.getLogger("qualify.web")
@@ -63,15 +63,7 @@ def http_error_page(exc: HTTPException) -> Response:
     status = exc.code or 500
     if isinstance(exc, CSRFError):
         return error_page(400, CSRF_TITLE, CSRF_EXPLANATION)
-    headers = {}
-    if status == 413:
-        # The body was left unread: the connection cannot carry another request (see service/api/errors.py).
-        close_after_response()
-        headers["Connection"] = "close"
-    valid_methods = getattr(exc, "valid_methods", None)
-    if status == 405 and valid_methods:
-        headers["Allow"] = ", ".join(valid_methods)
-    return error_page(status, headers=headers)
+    return error_page(status, headers=error_headers(exc))
 
 
 def unexpected_error_page(exc: Exception) -> Response:
