@@ -10,7 +10,8 @@ COPY pyproject.toml README.md ./
 COPY service ./service
 COPY adapters ./adapters
 COPY schemas ./schemas
-RUN pip install --no-cache-dir . && useradd --system --home /var/lib/qualify qualify \
+RUN pip install --no-cache-dir babel && pybabel compile -d service/web/translations \
+    && pip install --no-cache-dir . && useradd --system --home /var/lib/qualify qualify \
     && mkdir -p /var/lib/qualify && chown qualify /var/lib/qualify
 USER qualify
 EXPOSE 8000
