@@ -8,6 +8,7 @@ Lists answer 204 No Content when empty; HAL envelopes carry `_embedded`, `_links
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
@@ -65,10 +66,26 @@ def _bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
+_ASCII_ID = re.compile(r"[0-9]{1,20}")
+
+
+def _lead_number(lead_id: str) -> int:
+    """A lead id as amoCRM's number; CRMNotFound (no HTTP call) for anything but 1..20 ASCII digits (str.isdigit
+    takes "²", which no lead has and int() may refuse)."""
+    if not _ASCII_ID.fullmatch(str(lead_id)):
+        raise CRMNotFound(f"amoCRM lead ids are numeric, got {str(lead_id)[:40]!r}", status=404)
+    return int(lead_id)
+
+
+def _user_number(user_id: str) -> int:
+    """A user id as amoCRM's number; CRMRejected (no HTTP call) for anything but ASCII digits."""
+    if not _ASCII_ID.fullmatch(str(user_id)):
+        raise CRMRejected(f"amoCRM user ids are numeric, got {str(user_id)[:40]!r}")
+    return int(user_id)
+
+
 def _lead_path(lead_id: str) -> str:
-    if not str(lead_id).isdigit():
-        raise CRMNotFound(f"amoCRM lead ids are numeric, got {lead_id!r}", status=404)
-    return f"/api/v4/leads/{lead_id}"
+    return f"/api/v4/leads/{_lead_number(lead_id)}"
 
 
 def next_page(payload: Mapping[str, Any], current: int) -> int | None:
@@ -196,7 +213,7 @@ class AmoCRMAdapter(HttpCRMAdapter):
 
     def find_task(self, deal_id: str, marker: str) -> str | None:
         """The id of a task on the lead whose text contains `marker`, or None."""
-        params = {"filter[entity_type]": "leads", "filter[entity_id]": str(int(deal_id))}
+        params = {"filter[entity_type]": "leads", "filter[entity_id]": str(_lead_number(deal_id))}
         for task in self._pages("/api/v4/tasks", "tasks", params):
             if marker in str(task.get("text") or ""):
                 return str(task["id"])
@@ -216,9 +233,9 @@ class AmoCRMAdapter(HttpCRMAdapter):
             "complete_till": unix_of(request.due),
         }  # fmt: skip
         if request.deal_id is not None:
-            task.update(entity_id=int(request.deal_id), entity_type="leads")
+            task.update(entity_id=_lead_number(request.deal_id), entity_type="leads")
         if request.owner_id:
-            task["responsible_user_id"] = int(request.owner_id)
+            task["responsible_user_id"] = _user_number(request.owner_id)
         payload = self._call("POST", "/api/v4/tasks", json=[task], idempotent=False)
         return self._created_id(payload, "tasks", "POST /api/v4/tasks")
 

@@ -11,6 +11,7 @@ from adapters.amocrm_webhooks import AmoCRMWebhookVerifier
 from adapters.base import CRMAdapter, TokenStore, WebhookVerifier
 from adapters.kind import COMMON_KEPT_HEADERS, ConnectionSettings, CRMKind
 from adapters.ratelimit import Limiter, shared_buckets
+from adapters.redaction import query_secret
 
 
 def build_adapter(settings: ConnectionSettings, *, limiter: Limiter | None, transport: httpx.BaseTransport | None,
@@ -57,4 +58,5 @@ KIND = CRMKind(
     verifier_factory=build_verifier,
     deal_url=deal_url,
     sandbox="adapters.sandbox.amocrm",
+    secret_patterns=(query_secret("secret"),),  # the token of Qualify's webhook URL, its webhooks' only authentication
 )

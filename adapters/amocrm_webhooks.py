@@ -25,6 +25,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 from adapters.base import WebhookEvent
 from adapters.errors import WebhookAuthError, WebhookFormatError
 from adapters.formdata import parse_php_form
+from adapters.numbers import epoch_seconds, numeric_id, optional_id
 
 _KINDS = {"status": "property_change", "update": "property_change", "add": "creation", "delete": "deletion",
           "responsible": "property_change", "restore": "restore"}  # fmt: skip
@@ -121,12 +122,13 @@ def _opt(item: Mapping[str, Any], key: str) -> str | None:
     return None if value in (None, "") or isinstance(value, dict | list) else str(value)
 
 
-def _occurred(item: Mapping[str, Any]) -> datetime:
-    for key in ("last_modified", "updated_at", "date_create", "created_at"):
-        value = _opt(item, key)
-        if value and value.isdigit():
-            return datetime.fromtimestamp(int(value), tz=UTC)
-    return datetime.now(UTC)  # delete events carry no timestamp
+_TIME_KEYS = ("last_modified", "updated_at", "date_create", "created_at")
+
+
+def _occurred(item: Mapping[str, Any], where: str) -> datetime:
+    """The first time the entity carries (Unix seconds, ASCII, 2000..2100), now for deletes, which carry none."""
+    key = next((key for key in _TIME_KEYS if _opt(item, key) is not None), None)
+    return datetime.now(UTC) if key is None else epoch_seconds(item[key], key, where=where)
 
 
 def _digest(item: Mapping[str, Any]) -> str:
@@ -136,11 +138,18 @@ def _digest(item: Mapping[str, Any]) -> str:
 
 
 def _event(object_type: str, action: str, index: int, item: Any, account: Mapping[str, Any]) -> WebhookEvent:
-    if not isinstance(item, dict) or not str(item.get("id") or "").isdigit():
-        raise WebhookFormatError("bad_event", f"{object_type} {action}[{index}] has no numeric id")
-    object_id = str(item["id"])
-    account_id = _opt(account, "id") or _opt(item, "account_id") or "-"
-    status_id, stamp = _opt(item, "status_id"), _opt(item, "last_modified") or _opt(item, "updated_at")
+    """The event of one entity, or WebhookFormatError (bad_event) naming the field: its id, statuses, pipelines,
+    user and account ids are ASCII numbers (the id goes into CRM URLs), its times Unix seconds."""
+    where = f"{object_type} {action}[{index}]: "
+    if not isinstance(item, dict):
+        raise WebhookFormatError("bad_event", f"{where}not an entity")
+    object_id = numeric_id(item.get("id"), "id", where=where)
+    account_id = optional_id(account.get("id"), "account[id]") or optional_id(item.get("account_id"), "account_id",
+                                                                               where=where) or "-"  # fmt: skip
+    occurred_at = _occurred(item, where)
+    ids = {key: optional_id(item.get(key), key, where=where)
+           for key in ("status_id", "old_status_id", "pipeline_id", "old_pipeline_id", "modified_user_id")}
+    status_id, stamp = ids["status_id"], _opt(item, "last_modified") or _opt(item, "updated_at")
     # CRM-CONTRACTS 9: account:lead:status:last_modified. Other actions add the action so an
     # update and a status change with the same timestamp stay two deliveries, and a digest of the
     # entity: last_modified has whole seconds, so two different edits in one second (a manager's edit
@@ -154,15 +163,15 @@ def _event(object_type: str, action: str, index: int, item: Any, account: Mappin
         delivery_key=f"{account_id}:{object_id}:{key_tail}",
         object_id=object_id,
         kind=_KINDS.get(action, "other"),
-        occurred_at=_occurred(item),
+        occurred_at=occurred_at,
         object_type=object_type,
         property_name="status_id" if is_status else None,
         property_value=status_id if is_status else None,
-        source_id=_opt(item, "modified_user_id"),
+        source_id=ids["modified_user_id"],
         raw={**item, "_action": action, "_account": dict(account)},
         new_stage=status_id if is_status else None,
-        old_stage=_opt(item, "old_status_id") if is_status else None,
-        new_pipeline=_opt(item, "pipeline_id") if is_status else None,
-        old_pipeline=_opt(item, "old_pipeline_id") if is_status else None,
+        old_stage=ids["old_status_id"] if is_status else None,
+        new_pipeline=ids["pipeline_id"] if is_status else None,
+        old_pipeline=ids["old_pipeline_id"] if is_status else None,
         account=_opt(account, "subdomain"),
     )

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
-from adapters.errors import CRMRejected
+from adapters.errors import CRMRejected, WebhookFormatError
 
 
 @dataclass(frozen=True)
@@ -139,6 +139,19 @@ class WebhookEvent:
     new_pipeline: str | None = None
     old_pipeline: str | None = None
     account: str | None = None  # the CRM account the event belongs to (portal id, subdomain, member id)
+
+    def __post_init__(self) -> None:
+        """WebhookFormatError (bad_event) for a value longer than the event store keeps (EVENT_LIMITS): an
+        authentic delivery with one is refused before anything is stored, never cut or failing the insert."""
+        for name, limit in EVENT_LIMITS.items():
+            value = getattr(self, name)
+            if value is not None and len(value) > limit:
+                raise WebhookFormatError("bad_event", f"{name} is longer than {limit} characters", field=name)
+
+
+# The longest value the event store keeps of each WebhookEvent text field.
+EVENT_LIMITS = {"delivery_key": 200, "object_id": 64, "new_stage": 64, "old_stage": 64, "new_pipeline": 64,
+                "old_pipeline": 64, "change_source": 40, "source_id": 120}  # fmt: skip
 
 
 @dataclass(frozen=True)

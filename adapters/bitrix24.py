@@ -11,7 +11,9 @@ Two ways to authenticate, told apart by `credentials.base_url`:
   access logs and of httpx's request log line).
 
 Every call is a POST with a JSON body through the connection's leaky bucket and `send_with_retry`.
-Error messages name the Bitrix24 method only, never the URL path (a webhook's path is its secret).
+Error messages name the Bitrix24 method only, never the URL path (a webhook's path is its secret), and every
+raised error is redacted besides (`SECRET_PATTERNS`, the code and the token): a body or vendor message that
+echoes the request, as a proxy's error page may, does not carry them either.
 """
 
 from __future__ import annotations
@@ -52,8 +54,9 @@ from adapters.bitrix24_mapping import (
     todo_params,
     user_task_fields,
 )
-from adapters.bitrix24_webhooks import offline_event_of
-from adapters.errors import CRMRejected, CRMUnavailable
+from adapters.bitrix24_secrets import SECRET_PATTERNS, webhook_code
+from adapters.bitrix24_webhooks import offline_events_of
+from adapters.errors import CRMError, CRMRejected, CRMUnavailable
 from adapters.http import MAX_BODY_CHARS
 from adapters.http_adapter import HttpCRMAdapter
 from adapters.kind import Paging
@@ -74,6 +77,7 @@ class Bitrix24Adapter(HttpCRMAdapter):
     kind, title = "bitrix24", "Bitrix24"
     stage_property, pipeline_property = "STAGE_ID", "CATEGORY_ID"
     paging = PAGING
+    secret_patterns = SECRET_PATTERNS
 
     _token: str | None  # the OAuth access token sent in each body; None for an incoming webhook
     _offline_process_id: str | None = None  # of the last event.offline.get that returned events
@@ -84,6 +88,7 @@ class Bitrix24Adapter(HttpCRMAdapter):
         Raises ValueError for a portal URL without an access token.
         """
         base_url, self._token = endpoint_of(credentials)
+        self._known_secrets = tuple(s for s in (webhook_code(base_url), self._token) if s)
         return base_url
 
     @classmethod
@@ -103,11 +108,11 @@ class Bitrix24Adapter(HttpCRMAdapter):
         try:
             payload = response.json()
         except ValueError:
-            raise CRMUnavailable(f"{method}: Bitrix24 answered non-JSON", status=response.status_code,
-                                 body=response.text[:MAX_BODY_CHARS]) from None  # fmt: skip
+            raise self._redacted(CRMUnavailable(f"{method}: Bitrix24 answered non-JSON", status=response.status_code,
+                                                body=response.text[:MAX_BODY_CHARS])) from None  # fmt: skip
         if not isinstance(payload, dict) or "result" not in payload:
-            raise CRMRejected(f"{method}: no result in the answer", status=response.status_code,
-                              body=response.text[:MAX_BODY_CHARS])  # fmt: skip
+            raise self._redacted(CRMRejected(f"{method}: no result in the answer", status=response.status_code,
+                                             body=response.text[:MAX_BODY_CHARS]))  # fmt: skip
         return payload
 
     def _result(self, method: str, params: Mapping[str, Any] | None = None, *, idempotent: bool = True) -> Any:
@@ -197,7 +202,10 @@ class Bitrix24Adapter(HttpCRMAdapter):
         if count <= 1:
             return [self._result("crm.deal.list", deal_list_params(since, properties, after_id)) or []]
         results, errors = self.batch(chained_deal_lists(since, properties, after_id, count), halt=True)
-        return chained_results(results, errors, count)
+        try:
+            return chained_results(results, errors, count)
+        except CRMError as exc:
+            raise self._redacted(exc) from None
 
     def update_deal(self, deal_id: str, properties: Mapping[str, str]) -> None:
         """crm.deal.update with `fields` (STAGE_ID, UF_CRM_*...; unknown fields are ignored by Bitrix24).
@@ -255,7 +263,8 @@ class Bitrix24Adapter(HttpCRMAdapter):
         }  # fmt: skip
         results, errors = self.batch(commands)
         if errors:
-            raise CRMRejected(f"crm.status.list failed in batch: {sorted(errors)}", vendor_message=str(errors))
+            raise self._redacted(CRMRejected(f"crm.status.list failed in batch: {sorted(errors)}",
+                                             vendor_message=str(errors)))
         pipelines = [pipeline_of(c, results.get(f"c{c['id']}") or []) for c in categories]
         return tuple(sorted(pipelines, key=lambda p: (p.order, int(p.id))))
 
@@ -286,7 +295,7 @@ class Bitrix24Adapter(HttpCRMAdapter):
         events = result.get("events") or []
         if events:  # an empty answer may carry a fresh process id with nothing to clear under it
             self._offline_process_id = result.get("process_id") or self._offline_process_id
-        return [offline_event_of(raw, self._offline_process_id) for raw in events]
+        return offline_events_of(events, self._offline_process_id)
 
     def clear_offline_events(self, events: Sequence[WebhookEvent], process_id: str | None = None) -> None:
         """event.offline.clear for the MESSAGE_IDs of `events` under the last (or given) process_id.

@@ -12,6 +12,15 @@ import httpx
 from adapters.base import Credentials, CRMAdapter, OfflineEventSource, TokenStore, WebhookVerifier
 from adapters.bitrix24 import Bitrix24Adapter
 from adapters.bitrix24_mapping import endpoint_of
+from adapters.bitrix24_secrets import (
+    SECRET_PATTERNS,
+    WEBHOOK_PATH,
+    redact_body,
+    rest_url,
+    settings_rest_url,
+    shown_base_url,
+    split_base_url,
+)
 from adapters.bitrix24_webhooks import Bitrix24WebhookVerifier
 from adapters.kind import COMMON_KEPT_HEADERS, ConnectionSettings, CRMKind
 from adapters.leaky_bucket import LeakyBucket, leaky_bucket_for
@@ -26,23 +35,26 @@ def shared_limiter(key: str, overrides: BucketSpec) -> LeakyBucket:
 
 def build_adapter(settings: ConnectionSettings, *, limiter: Limiter | None, transport: httpx.BaseTransport | None,
                   token_store: TokenStore | None = None) -> CRMAdapter:
-    """A Bitrix24Adapter on the incoming-webhook URL or the portal with its OAuth token (`token_store` is
-    unused); ValueError for a portal URL without an access token."""
-    return Bitrix24Adapter(settings.credentials(), limiter=limiter, transport=transport)
+    """A Bitrix24Adapter on the incoming webhook (the portal with the encrypted `webhook_path`, or a legacy base_url
+    holding the whole URL) or the portal with its OAuth token (`token_store` is unused); ValueError for a portal
+    URL without an access token or an unreadable webhook path."""
+    credentials = Credentials(base_url=settings_rest_url(settings), access_token=settings.secret("access_token"))
+    return Bitrix24Adapter(credentials, limiter=limiter, transport=transport)
 
 
 def build_verifier(settings: ConnectionSettings, max_age_seconds: int) -> WebhookVerifier:
-    """The application token, the portal's member_id (or domain) and the portal base_url names; ValueError
-    without the application token. `max_age_seconds` is unused: Bitrix24 sends no timestamp."""
+    """The application token, the portal's member_id (or domain), the portal base_url names, and events' `ts`
+    within `max_age_seconds` of now; ValueError without the application token."""
     return Bitrix24WebhookVerifier(settings.secret("application_token"), account_id=settings.account_id,
-                                   portal=settings.origin)  # fmt: skip
+                                   portal=settings.origin, max_age_seconds=max_age_seconds)  # fmt: skip
 
 
 def check_settings(base_url: str | None, secrets: Mapping[str, Any]) -> None:
-    """ValueError when base_url is neither an incoming webhook (…/rest/<user>/<code>/) nor a portal given
-    with an OAuth access token."""
+    """ValueError when base_url (with a stored `webhook_path`) is neither an incoming webhook
+    (…/rest/<user>/<code>/) nor a portal given with an OAuth access token."""
     if base_url:
-        endpoint_of(Credentials(base_url=base_url, access_token=str(secrets.get("access_token") or "")))
+        url = rest_url(base_url, str(secrets.get(WEBHOOK_PATH) or ""))
+        endpoint_of(Credentials(base_url=url, access_token=str(secrets.get("access_token") or "")))
 
 
 def offline_source(settings: ConnectionSettings, adapter: CRMAdapter) -> OfflineEventSource | None:
@@ -54,7 +66,7 @@ def offline_source(settings: ConnectionSettings, adapter: CRMAdapter) -> Offline
 
 
 def deal_url(settings: ConnectionSettings, deal_id: str) -> str:
-    """The deal's page on the portal (never the webhook path of base_url, which is a secret)."""
+    """The deal's page on the portal (never the webhook path, which is a secret)."""
     return f"{settings.origin}/crm/deal/details/{quote(deal_id, safe='')}/"
 
 
@@ -75,4 +87,8 @@ KIND = CRMKind(
     sandbox="adapters.sandbox.bitrix24",
     check_settings=check_settings,
     offline_source=offline_source,
+    split_base_url=split_base_url,
+    shown_base_url=shown_base_url,
+    redact_body=redact_body,
+    secret_patterns=SECRET_PATTERNS,
 )

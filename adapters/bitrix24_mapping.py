@@ -29,7 +29,7 @@ from adapters.errors import CRMAuthError, CRMError, CRMNotFound, CRMRateLimited,
 from adapters.formdata import encode_php_form
 from adapters.http import parse_retry_after
 
-_WEBHOOK_PATH = re.compile(r"^(?P<root>.*/rest/\d+/[^/]+)/?$")
+_WEBHOOK_PATH = re.compile(r"^(?P<root>.*/rest/[0-9]+/[^/]+)/?$")  # [0-9]: \d takes any script's digits
 PAGE_SIZE = 50  # fixed by Bitrix24 for every *.list method
 BATCH_MAX = 50  # commands per `batch` call (settings/how-to-call-rest-api/batch.md)
 DEAL_ENTITY_TYPE_ID = 2  # CRM object type id of deals (crm/data-types.md#object_type)

@@ -12,13 +12,19 @@ There is no signature: the shared secret `auth[application_token]` is compared w
 `auth[domain]` and `auth[client_endpoint]` are attacker-controlled text: they are never used to
 call back, only compared with the portal we stored (`endpoint_matches`). The payload carries the
 deal id only (no stage): the service re-reads the deal and its stage history.
+
+Replays: the token is the same in every body, so a captured body stays authentic forever. `ts` (Unix
+seconds of the event, CRM-CONTRACTS 5.3) must be within `max_age_seconds` of now (either way), and the
+delivery key is what identifies the event (portal, event, object, `ts`): the same body delivered again has
+the same key and is stored once. Two changes of one deal in one second share a key too; processing re-reads
+the deal, so the later state is what counts. Offline events are read later than they happened: no window.
 """
 
 from __future__ import annotations
 
 import hmac
-import uuid
-from collections.abc import Mapping
+import logging
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -26,11 +32,15 @@ import httpx
 
 from adapters.base import WebhookEvent
 from adapters.bitrix24_mapping import parse_bitrix_time
+from adapters.bitrix24_secrets import is_secret_auth_key
 from adapters.errors import WebhookAuthError, WebhookFormatError
 from adapters.formdata import parse_php_form
+from adapters.numbers import ascii_int, epoch_seconds, numeric_id
+
+log = logging.getLogger(__name__)
 
 KINDS = {"ADD": "creation", "UPDATE": "property_change", "DELETE": "deletion"}
-_SECRET_KEYS = frozenset({"application_token", "access_token", "refresh_token"})
+DEFAULT_MAX_AGE = 300  # seconds an event's ts may be off now, either way
 
 
 def _form(body: bytes | str) -> dict[str, Any]:
@@ -84,9 +94,11 @@ def endpoint_matches(body: bytes | str, portal: str) -> bool:
 class Bitrix24WebhookVerifier:
     """Implements adapters.base.WebhookVerifier for Bitrix24 outbound webhooks and app events."""
 
-    def __init__(self, application_token: str, *, account_id: str | None = None, portal: str | None = None) -> None:
+    def __init__(self, application_token: str, *, account_id: str | None = None, portal: str | None = None,
+                 max_age_seconds: int = DEFAULT_MAX_AGE) -> None:  # fmt: skip
         """`account_id`: the portal's member_id (or its domain) deliveries must carry; `portal`: the host or URL
         the portal is called at, which auth[domain] and auth[client_endpoint] must name. None skips a check.
+        `max_age_seconds`: how far an event's `ts` may be from now, in the past or the future.
 
         Raises ValueError for an empty application token.
         """
@@ -95,19 +107,21 @@ class Bitrix24WebhookVerifier:
         self._token = application_token
         self._account_id = account_id.strip().lower() if account_id else None
         self._portal = portal
+        self._max_age = max_age_seconds
 
     def verify(self, *, method: str, url: str, headers: Mapping[str, str], body: bytes, now: float) -> None:
         """Accept the delivery or raise WebhookAuthError.
 
         Reasons: missing_token, bad_token, wrong_account (an account id configured and neither
         auth[member_id] nor auth[domain] equal to it), wrong_portal (portal configured and
-        domain/client_endpoint name another host).
-        Bitrix24 sends no timestamp to check freshness against; `now` is unused.
+        domain/client_endpoint name another host), stale_timestamp (`ts` more than max_age_seconds from
+        `now`, epoch seconds). A missing or malformed `ts` is left to `parse`, which refuses it.
         """
         try:
-            auth = _auth_of(parse_php_form(body))
+            form = parse_php_form(body)
         except ValueError:
-            auth = {}
+            form = {}
+        auth = _auth_of(form)
         given = auth.get("application_token")
         if not isinstance(given, str) or not given:
             raise WebhookAuthError("missing_token", "no auth[application_token] in the body")
@@ -117,6 +131,18 @@ class Bitrix24WebhookVerifier:
             raise WebhookAuthError("wrong_account", "auth[member_id] and auth[domain] name another portal")
         if self._portal is not None and not endpoint_matches(body, self._portal):
             raise WebhookAuthError("wrong_portal", "auth[domain]/auth[client_endpoint] do not name the portal")
+        self._check_age(form.get("ts"), now)
+
+    def _check_age(self, ts: object, now: float) -> None:
+        try:
+            sent = ascii_int(ts, "ts", max_digits=12)
+        except WebhookFormatError:
+            return  # parse refuses it (400) before anything is stored
+        age = now - sent
+        if age > self._max_age:
+            raise WebhookAuthError("stale_timestamp", f"ts is {age:.0f}s old", field="ts")
+        if age < -self._max_age:
+            raise WebhookAuthError("stale_timestamp", f"ts is {-age:.0f}s in the future", field="ts")
 
     def _names_account(self, auth: Mapping[str, Any]) -> bool:
         expected = (self._account_id or "").encode()
@@ -129,24 +155,25 @@ class Bitrix24WebhookVerifier:
     def parse(self, body: bytes, headers: Mapping[str, str]) -> list[WebhookEvent]:
         """One event per delivery (Bitrix24 sends one call per change) or WebhookFormatError.
 
-        Reasons: bad_form, bad_event (no event name, no data[FIELDS][ID] or a non-numeric ts).
+        Reasons: bad_form, bad_event (no event name, a data[FIELDS][ID] that is not an ASCII number, a `ts`
+        that is not Unix seconds between 2000 and 2100; `field` names which).
         """
         form = _form(body)
-        name = str(form.get("event") or "").upper()
+        name = form.get("event")
+        if not isinstance(name, str) or not name:
+            raise WebhookFormatError("bad_event", "event (the event name) is missing", field="event")
         fields = (form.get("data") or {}).get("FIELDS") if isinstance(form.get("data"), dict) else None
-        object_id = fields.get("ID") if isinstance(fields, dict) else None
-        ts = str(form.get("ts") or "")
-        if not name or not isinstance(object_id, str) or not object_id or not ts.isdigit():
-            raise WebhookFormatError("bad_event", "need event, data[FIELDS][ID] and a numeric ts")
+        object_id = numeric_id(fields.get("ID") if isinstance(fields, dict) else None, "data[FIELDS][ID]")
+        occurred_at = epoch_seconds(form.get("ts"), "ts")
         member_id = _auth_of(form).get("member_id")
         member = member_id if isinstance(member_id, str) and member_id else None
+        name = name.upper()
         return [WebhookEvent(
-            # Bitrix24 sends no event id and never retries, and two changes in one second give identical
-            # bodies: every delivery is its own event (processing re-reads the deal, so a repeat is harmless).
-            delivery_key=f"{member}:{name}:{object_id}:{ts}:{uuid.uuid4().hex[:12]}", object_id=object_id,
-            kind=kind_of(name),
-            occurred_at=datetime.fromtimestamp(int(ts), tz=UTC), object_type=object_type_of(name),
-            raw=redacted(form), account=member,
+            # What identifies the event: Bitrix24 sends no event id and never retries, so a second identical body
+            # is a replay (or a second handler of the same change) and gets the same key.
+            delivery_key=f"{member}:{name}:{object_id}:{occurred_at.timestamp():.0f}", object_id=object_id,
+            kind=kind_of(name), occurred_at=occurred_at, object_type=object_type_of(name), raw=redacted(form),
+            account=member,
         )]  # fmt: skip
 
 
@@ -163,7 +190,7 @@ def object_type_of(event_name: str) -> str:
 
 def redacted(form: Mapping[str, Any]) -> dict[str, Any]:
     """The form without the secrets in `auth` (tokens must never be stored or logged)."""
-    auth = {k: v for k, v in _auth_of(form).items() if k not in _SECRET_KEYS}
+    auth = {k: v for k, v in _auth_of(form).items() if not is_secret_auth_key(str(k))}
     return {**form, "auth": auth} if "auth" in form else dict(form)
 
 
@@ -171,18 +198,31 @@ def offline_event_of(raw: Mapping[str, Any], process_id: str | None) -> WebhookE
     """An event.offline.get record as a WebhookEvent; raw keeps MESSAGE_ID and process_id for clearing.
 
     Offline records coalesce every change of one object into one MESSAGE_ID (events/offline-events.md)
-    and a later change after a clear can reuse it, so the delivery key adds TIMESTAMP_X.
-    Raises WebhookFormatError for a record without an object id.
+    and a later change after a clear can reuse it, so the delivery key adds TIMESTAMP_X. They are read later
+    than they happened, so no replay window applies. Raises WebhookFormatError for a record whose object id
+    is not an ASCII number.
     """
     data = raw.get("EVENT_DATA")
     fields = data.get("FIELDS") if isinstance(data, dict) else None
-    object_id = fields.get("ID") if isinstance(fields, dict) else None
-    if object_id in (None, ""):
-        raise WebhookFormatError("bad_event", f"offline event {raw.get('ID')} has no EVENT_DATA.FIELDS.ID")
+    object_id = numeric_id(fields.get("ID") if isinstance(fields, dict) else None, "EVENT_DATA.FIELDS.ID")
     name = str(raw.get("EVENT_NAME") or "")
     stamp = str(raw.get("TIMESTAMP_X") or "")
     return WebhookEvent(
-        delivery_key=f"{raw.get('MESSAGE_ID')}:{stamp}", object_id=str(object_id), kind=kind_of(name),
+        delivery_key=f"{raw.get('MESSAGE_ID')}:{stamp}", object_id=object_id, kind=kind_of(name),
         occurred_at=parse_bitrix_time(stamp) or datetime.now(UTC), object_type=object_type_of(name),
         raw={**raw, "process_id": process_id},
     )  # fmt: skip
+
+
+def offline_events_of(records: Iterable[Any], process_id: str | None) -> list[WebhookEvent]:
+    """The events of event.offline.get records; a malformed record is logged and left out (it stays hidden
+    under its process id in Bitrix24) rather than blocking every later one."""
+    events: list[WebhookEvent] = []
+    for raw in records:
+        try:
+            if not isinstance(raw, Mapping):
+                raise WebhookFormatError("bad_event", "an offline event is not an object")
+            events.append(offline_event_of(raw, process_id))
+        except WebhookFormatError as exc:
+            log.warning("Bitrix24 offline event left out: %s", exc.detail)
+    return events

@@ -70,12 +70,14 @@ class CRMUnavailable(CRMTransientError):
 
 
 class WebhookError(Exception):
-    """An inbound webhook cannot be accepted; `reason` is a short machine code."""
+    """An inbound webhook cannot be accepted; `reason` is a short machine code, `field` the delivery's field
+    (header or body value, as the CRM names it) that was refused, when one was."""
 
-    def __init__(self, reason: str, detail: str) -> None:
+    def __init__(self, reason: str, detail: str, *, field: str | None = None) -> None:
         super().__init__(detail)
         self.reason = reason
         self.detail = detail
+        self.field = field
 
 
 class WebhookAuthError(WebhookError):

@@ -1,12 +1,15 @@
 """The base of every CRM adapter that speaks HTTP: one client, one limiter, one retry policy, one send.
 
 A vendor's adapter sets only what differs: `kind`, its default base URL and limiter buckets, its auth headers,
-its error classifier (`_classify`), how its answers are decoded (`_payload`) and its paging traits.
+its error classifier (`_classify`), how its answers are decoded (`_payload`) and its paging traits. Every error
+`_send` raises passes through `_redacted` first: a vendor whose URLs carry a secret (Bitrix24's incoming webhook)
+declares its `secret_patterns`, so no message, vendor message or body of a raised error shows it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import re
+from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar, Self
 
 import httpx
@@ -16,6 +19,7 @@ from adapters.errors import CRMError, CRMUnavailable
 from adapters.http import MAX_BODY_CHARS, Classifier, RetryPolicy, build_client, classify_response, send_with_retry
 from adapters.kind import Paging
 from adapters.ratelimit import BucketSpec, Limiter, RateLimiter
+from adapters.redaction import redact_error
 
 
 class HttpCRMAdapter(StageMover):
@@ -28,6 +32,8 @@ class HttpCRMAdapter(StageMover):
     title: ClassVar[str]  # the vendor's name in error messages
     default_base_url: ClassVar[str | None] = None  # used when the credentials give no base URL
     paging: ClassVar[Paging] = Paging()  # how its modified-since search pages (the registry entry shows it)
+    secret_patterns: ClassVar[tuple[re.Pattern[str], ...]] = ()  # matches of these are redacted from its errors
+    _known_secrets: Sequence[str] = ()  # values redacted from its errors wherever they appear (set by _base_url)
 
     def __init__(
         self,
@@ -73,11 +79,19 @@ class HttpCRMAdapter(StageMover):
 
     def _send(self, method: str, path: str, *, bucket: str = "default", idempotent: bool = True,
               classify: Classifier | None = None, **kw: Any) -> httpx.Response:
-        """One call through the limiter and the retry policy; the 2xx response or an adapters.errors type."""
-        return send_with_retry(
-            self._client, method, path, limiter=self._limiter, bucket=bucket, policy=self._policy,
-            classify=classify or self._classify, idempotent=idempotent, **kw,
-        )  # fmt: skip
+        """One call through the limiter and the retry policy; the 2xx response or an adapters.errors type
+        (redacted)."""
+        try:
+            return send_with_retry(
+                self._client, method, path, limiter=self._limiter, bucket=bucket, policy=self._policy,
+                classify=classify or self._classify, idempotent=idempotent, **kw,
+            )  # fmt: skip
+        except CRMError as exc:
+            raise self._redacted(exc) from None
+
+    def _redacted(self, exc: CRMError) -> CRMError:
+        """`exc` without the adapter's secrets (its secret_patterns' matches and known secret values)."""
+        return redact_error(exc, self.secret_patterns, self._known_secrets)
 
     def _call(self, method: str, path: str, *, bucket: str = "default", idempotent: bool = True, **kw: Any) -> Any:
         """`_send`, then the decoded answer (`_payload`)."""
@@ -91,8 +105,9 @@ class HttpCRMAdapter(StageMover):
         try:
             return response.json()
         except ValueError:
-            raise CRMUnavailable(f"{method} {path}: {self.title} answered non-JSON", status=response.status_code,
-                                 body=response.text[:MAX_BODY_CHARS]) from None  # fmt: skip
+            raise self._redacted(CRMUnavailable(f"{method} {path}: {self.title} answered non-JSON",
+                                                status=response.status_code,
+                                                body=response.text[:MAX_BODY_CHARS])) from None  # fmt: skip
 
     def close(self) -> None:
         """Release the HTTP client's connections."""

@@ -21,8 +21,10 @@ from urllib.parse import unquote
 
 from adapters.base import WebhookEvent
 from adapters.errors import WebhookAuthError, WebhookFormatError
+from adapters.numbers import ascii_int, millis, numeric_id, optional_id
 
 MAX_EVENTS = 100
+MAX_ATTEMPT = 1000  # HubSpot retries a delivery up to 10 times
 _V3_HEADER = "x-hubspot-signature-v3"
 _TS_HEADER = "x-hubspot-request-timestamp"
 _LEGACY_HEADER = "x-hubspot-signature"
@@ -136,10 +138,13 @@ class HubSpotWebhookVerifier:
     def _verify_v3(self, method: str, url: str, h: Mapping[str, str], body: bytes, now: float) -> None:
         raw_ts = (h.get(_TS_HEADER) or "").strip()
         if not raw_ts:
-            raise WebhookAuthError("bad_timestamp", "X-HubSpot-Request-Timestamp is missing")
-        if not raw_ts.isdigit():
-            raise WebhookAuthError("bad_timestamp", "X-HubSpot-Request-Timestamp is not epoch milliseconds")
-        age = now - int(raw_ts) / 1000.0
+            raise WebhookAuthError("bad_timestamp", "X-HubSpot-Request-Timestamp is missing",
+                                   field="X-HubSpot-Request-Timestamp")  # fmt: skip
+        # ASCII digits of bounded length before any arithmetic: "²" passes str.isdigit() and int() refuses
+        # 5,000 digits with a ValueError, and either would answer an unauthenticated request with a 500.
+        sent_ms = ascii_int(raw_ts, "X-HubSpot-Request-Timestamp", max_digits=15, error=WebhookAuthError,
+                            reason="bad_timestamp")  # epoch milliseconds  # fmt: skip
+        age = now - sent_ms / 1000.0
         if age > self._max_age:
             raise WebhookAuthError("stale_timestamp", f"timestamp is {age:.0f}s old")
         if age < -self._max_age:
@@ -183,43 +188,40 @@ class HubSpotWebhookVerifier:
         return [_event(i, item) for i, item in enumerate(items)]
 
 
-def _int_field(event: Mapping[str, Any], key: str, index: int) -> int:
-    value = event.get(key)
-    if isinstance(value, bool) or not isinstance(value, int | str) or not str(value).isdigit():
-        raise WebhookFormatError("bad_event", f"event {index}: {key} must be an integer, got {value!r}")
-    return int(value)
-
-
 def _opt_str(value: Any) -> str | None:
     return None if value is None else str(value)
 
 
 def _event(index: int, item: Any) -> WebhookEvent:
+    """One event object, or WebhookFormatError (bad_event) naming the field: every number is ASCII digits with
+    bounds, occurredAt is epoch milliseconds between 2000 and 2100, the object id is numeric (it goes into CRM
+    URLs)."""
     if not isinstance(item, dict):
         raise WebhookFormatError("bad_event", f"event {index} is not an object")
-    event_id = _int_field(item, "eventId", index)
-    occurred_ms = _int_field(item, "occurredAt", index)
+    where = f"event {index}: "
+    event_id = ascii_int(item.get("eventId"), "eventId", where=where)
+    occurred_ms = millis(item.get("occurredAt"), "occurredAt", where=where)
     # associationChange events carry fromObjectId instead of objectId; merges carry primaryObjectId.
-    object_id: Any = next(
-        (item[k] for k in ("objectId", "fromObjectId", "primaryObjectId") if item.get(k) is not None), None
-    )
-    if isinstance(object_id, bool) or not isinstance(object_id, int | str) or not str(object_id):
-        raise WebhookFormatError("bad_event", f"event {index}: objectId is missing or not an id")
+    id_key = next((k for k in ("objectId", "fromObjectId", "primaryObjectId") if item.get(k) is not None), "objectId")
+    object_id = numeric_id(item.get(id_key), id_key, where=where)
+    portal = optional_id(item.get("portalId"), "portalId", where=where)
+    subscription = optional_id(item.get("subscriptionId"), "subscriptionId", where=where)
     type_name = item.get("subscriptionType") or item.get("eventType") or ""
     if not isinstance(type_name, str):
-        raise WebhookFormatError("bad_event", f"event {index}: subscriptionType must be a string")
+        raise WebhookFormatError("bad_event", f"{where}subscriptionType must be a string", field="subscriptionType")
     prefix, _, action = type_name.partition(".")
     if prefix == "object":
         type_id = str(item.get("objectTypeId") or "")
         object_type = _OBJECT_TYPE_IDS.get(type_id, type_id or "object")
     else:
         object_type = prefix or "unknown"
-    attempt = 0 if item.get("attemptNumber") is None else _int_field(item, "attemptNumber", index)
+    attempt = item.get("attemptNumber")
+    attempts = 0 if attempt is None else ascii_int(attempt, "attemptNumber", maximum=MAX_ATTEMPT, where=where)
     property_name = _opt_str(item.get("propertyName"))
     change_source = _opt_str(item.get("changeSource"))
     return WebhookEvent(
-        delivery_key=f"{item.get('portalId')}:{item.get('subscriptionId')}:{event_id}:{occurred_ms}",
-        object_id=str(object_id),
+        delivery_key=f"{portal}:{subscription}:{event_id}:{occurred_ms}",
+        object_id=object_id,
         kind=_KINDS.get(action, "other"),
         occurred_at=datetime.fromtimestamp(occurred_ms / 1000.0, tz=UTC),
         object_type=object_type,
@@ -227,11 +229,11 @@ def _event(index: int, item: Any) -> WebhookEvent:
         property_value=_opt_str(item.get("propertyValue")),
         change_source=change_source,
         source_id=_opt_str(item.get("sourceId")),
-        attempt=attempt,
+        attempt=attempts,
         raw=item,
         new_stage=_opt_str(item.get("propertyValue")) if property_name == "dealstage" else None,
         source=change_source_kind(change_source),
-        account=_opt_str(item.get("portalId")),
+        account=portal,
     )
 
 

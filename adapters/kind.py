@@ -6,6 +6,7 @@ them, and the service asks the registry instead of naming a vendor.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -16,6 +17,7 @@ import httpx
 from adapters.base import Credentials, CRMAdapter, OfflineEventSource, TokenStore, WebhookVerifier
 from adapters.errors import CRMAuthError
 from adapters.ratelimit import BucketSpec, Limiter
+from adapters.redaction import redact_text
 
 # Delivery headers every CRM's are worth keeping with the raw body (x-qualify-source marks Qualify's own).
 COMMON_KEPT_HEADERS = ("content-type", "user-agent", "x-qualify-source")
@@ -58,7 +60,7 @@ class ConnectionSettings:
         base_url is not an absolute URL."""
         parts = urlsplit(self.base_url)
         if not parts.scheme or not parts.hostname:
-            raise ValueError(f"base_url {self.base_url!r} is not an absolute URL")
+            raise ValueError("base_url is not an absolute URL")  # not quoted: its path may hold a secret
         return f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}"
 
 
@@ -75,6 +77,9 @@ LimiterFactory = Callable[[str, BucketSpec], Limiter]
 SettingsCheck = Callable[[str | None, Mapping[str, Any]], None]
 OfflineSourceFactory = Callable[[ConnectionSettings, CRMAdapter], OfflineEventSource | None]
 DealUrl = Callable[[ConnectionSettings, str], str]
+SplitBaseUrl = Callable[[str], tuple[str, dict[str, str]]]
+ShownBaseUrl = Callable[[ConnectionSettings], str]
+RedactBody = Callable[[bytes, Mapping[str, str]], bytes]
 
 
 def no_settings_check(base_url: str | None, secrets: Mapping[str, Any]) -> None:
@@ -83,6 +88,21 @@ def no_settings_check(base_url: str | None, secrets: Mapping[str, Any]) -> None:
 
 def no_offline_source(settings: ConnectionSettings, adapter: CRMAdapter) -> None:
     """The offline source of a CRM that keeps no queue of events to read: none."""
+
+
+def base_url_as_given(url: str) -> tuple[str, dict[str, str]]:
+    """The split of a CRM whose base URLs hold no secret: the whole URL is stored, nothing encrypted."""
+    return url, {}
+
+
+def stored_base_url(settings: ConnectionSettings) -> str:
+    """The base URL shown for a CRM whose base URLs hold no secret: as stored."""
+    return settings.base_url
+
+
+def body_as_sent(body: bytes, headers: Mapping[str, str]) -> bytes:
+    """The stored raw body of a CRM whose deliveries carry no secret in their body: unchanged."""
+    return body
 
 
 @dataclass(frozen=True)
@@ -108,6 +128,15 @@ class CRMKind:
     check_settings: SettingsCheck = no_settings_check  # (base_url, secrets) -> None, or ValueError saying what is wrong
     # (settings, its adapter) -> where events missed by webhooks wait to be read, or None.
     offline_source: OfflineSourceFactory = no_offline_source
+    # A base URL as an admin gives it -> (the part stored in plain text and shown, secrets stored encrypted, which
+    # the adapters then find among ConnectionSettings.secrets), e.g. Bitrix24's incoming-webhook code.
+    split_base_url: SplitBaseUrl = base_url_as_given
+    shown_base_url: ShownBaseUrl = stored_base_url  # (settings) -> the base URL as the API shows it, secrets masked
+    # (raw delivery body, its headers) -> the body as it may be stored: secrets the CRM sends in it replaced.
+    redact_body: RedactBody = body_as_sent
+    # Regexes whose every match in a text (a log line, an error) is a secret, to be replaced by "[redacted]"
+    # (adapters.redaction.redact_text); its adapter already redacts its own errors with them.
+    secret_patterns: tuple[re.Pattern[str], ...] = ()
 
     def build_adapter(self, settings: ConnectionSettings, *, limiter: Limiter | None,
                       transport: httpx.BaseTransport | None, token_store: TokenStore | None = None) -> CRMAdapter:
@@ -126,6 +155,10 @@ class CRMKind:
         or the settings are of another kind."""
         self._check_kind(settings)
         return self.verifier_factory(settings, max_age_seconds)
+
+    def redact(self, text: str) -> str:
+        """`text` with every match of the CRM's secret_patterns replaced by "[redacted]"."""
+        return redact_text(text, self.secret_patterns)
 
     def _check_kind(self, settings: ConnectionSettings) -> None:
         if settings.kind != self.name:

@@ -11,6 +11,7 @@ from adapters.kind import COMMON_KEPT_HEADERS, ConnectionSettings, CRMKind
 from adapters.pipedrive import PIPEDRIVE_API, PipedriveAdapter, pipedrive_limiter_buckets
 from adapters.pipedrive_webhooks import PipedriveWebhookVerifier
 from adapters.ratelimit import Limiter, shared_buckets
+from adapters.redaction import query_secret
 
 WEBHOOK_USER = "qualify"  # the HTTP Basic user set on the webhook when the connection names none
 
@@ -53,4 +54,5 @@ KIND = CRMKind(
     verifier_factory=build_verifier,
     deal_url=deal_url,
     sandbox="adapters.sandbox.pipedrive",
+    secret_patterns=(query_secret("token"),),  # the token of Qualify's webhook URL, its webhooks' only authentication
 )

@@ -19,11 +19,14 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 from adapters.base import WebhookEvent
 from adapters.errors import WebhookAuthError, WebhookFormatError
+from adapters.numbers import ascii_int, in_range, numeric_id, optional_id
 from adapters.pipedrive_mapping import parse_pipedrive_time
 
 _KINDS = {"change": "property_change", "create": "creation", "delete": "deletion",
           "updated": "property_change", "added": "creation", "deleted": "deletion"}  # fmt: skip
 _SOURCES = {"app": "ui", "api": "api"}
+MAX_ATTEMPT = 1000  # Pipedrive tries a delivery 4 times
+MAX_TIME_TEXT = 40  # "2023-01-01T00:00:00.000000+00:00" and epoch milliseconds are far shorter
 
 
 def basic_auth_header(username: str, password: str) -> str:
@@ -122,48 +125,58 @@ def _section(payload: Mapping[str, Any], key: str) -> Mapping[str, Any]:
 
 
 def _occurred_at(meta: Mapping[str, Any]) -> datetime:
-    at = parse_pipedrive_time(meta.get("timestamp"))  # ISO in the guide, epoch in captured payloads
+    """meta.timestamp: ISO 8601 in the guide, epoch seconds or milliseconds in captured payloads; ASCII only,
+    between 2000 and 2100."""
+    value = meta.get("timestamp")
+    text = str(value) if isinstance(value, int | float | str) and not isinstance(value, bool) else ""
+    at = parse_pipedrive_time(text) if text.isascii() and len(text) <= MAX_TIME_TEXT else None
     if at is None:
-        raise WebhookFormatError("bad_event", f"meta.timestamp is missing or not a time: {meta.get('timestamp')!r}")
-    return at
+        raise WebhookFormatError("bad_event", f"meta.timestamp is missing or not a time: {text[:MAX_TIME_TEXT]!r}",
+                                 field="meta.timestamp")  # fmt: skip
+    return in_range(at, "meta.timestamp")
+
+
+def _object_id(meta: Mapping[str, Any], data: Mapping[str, Any]) -> str:
+    if meta.get("entity_id") not in (None, ""):
+        return numeric_id(meta.get("entity_id"), "meta.entity_id")
+    return numeric_id(data.get("id"), "data.id")
 
 
 def _event(payload: Mapping[str, Any]) -> WebhookEvent:
+    """The event of a delivery, or WebhookFormatError (bad_event) naming the field: ids (of the object, its
+    stages and pipelines, the user and the company) are ASCII numbers, meta.attempt a bounded one."""
     meta: Mapping[str, Any] = payload["meta"]
     data, previous = _section(payload, "data"), _section(payload, "previous")
     delivery = meta.get("id")
     if not isinstance(delivery, str) or not delivery:
-        raise WebhookFormatError("bad_event", "meta.id (the event uuid) is missing")
+        raise WebhookFormatError("bad_event", "meta.id (the event uuid) is missing", field="meta.id")
     action = meta.get("action")
     if not isinstance(action, str) or not action:
-        raise WebhookFormatError("bad_event", "meta.action is missing")
-    object_id = meta.get("entity_id") if meta.get("entity_id") not in (None, "") else data.get("id")
-    if object_id is None or isinstance(object_id, bool | dict | list):
-        raise WebhookFormatError("bad_event", "meta.entity_id is missing or not an id")
-    attempt = meta.get("attempt", 0)
-    if isinstance(attempt, bool) or not str(attempt).isdigit():
-        raise WebhookFormatError("bad_event", f"meta.attempt must be an integer, got {attempt!r}")
+        raise WebhookFormatError("bad_event", "meta.action is missing", field="meta.action")
+    object_id = _object_id(meta, data)
+    attempt = ascii_int(meta.get("attempt", 0), "meta.attempt", maximum=MAX_ATTEMPT)
     kind = _KINDS.get(action, "other")
     if kind == "deletion" and meta.get("merged_to_id"):
         kind = "merge"
     stage_moved, pipeline_moved = "stage_id" in previous, "pipeline_id" in previous
     change_source = _opt_str(meta.get("change_source"))
+    new_stage = optional_id(data.get("stage_id"), "data.stage_id") if stage_moved else None
     return WebhookEvent(
         delivery_key=delivery,
-        object_id=str(object_id),
+        object_id=object_id,
         kind=kind,
         occurred_at=_occurred_at(meta),
         object_type=str(meta.get("entity") or "unknown"),
         property_name="stage_id" if stage_moved else None,
-        property_value=_opt_str(data.get("stage_id")) if stage_moved else None,
+        property_value=new_stage,
         change_source=change_source,
-        source_id=_opt_str(meta.get("user_id")),
-        attempt=int(attempt),
+        source_id=optional_id(meta.get("user_id"), "meta.user_id"),
+        attempt=attempt,
         raw=payload,
-        new_stage=_opt_str(data.get("stage_id")) if stage_moved else None,
+        new_stage=new_stage,
         source=_SOURCES.get(change_source or "", "unknown"),
-        old_stage=_opt_str(previous.get("stage_id")) if stage_moved else None,
-        new_pipeline=_opt_str(data.get("pipeline_id")) if pipeline_moved else None,
-        old_pipeline=_opt_str(previous.get("pipeline_id")) if pipeline_moved else None,
-        account=_opt_str(meta.get("company_id")),
+        old_stage=optional_id(previous.get("stage_id"), "previous.stage_id") if stage_moved else None,
+        new_pipeline=optional_id(data.get("pipeline_id"), "data.pipeline_id") if pipeline_moved else None,
+        old_pipeline=optional_id(previous.get("pipeline_id"), "previous.pipeline_id") if pipeline_moved else None,
+        account=optional_id(meta.get("company_id"), "meta.company_id"),
     )

@@ -41,6 +41,9 @@ FAILURES: dict[str, tuple[int, str, str]] = {
     "OPERATION_TIME_LIMIT": (429, "OPERATION_TIME_LIMIT", "Method is blocked due to operation time limit."),
     "401": (401, "expired_token", "The access token provided has expired."),
 }
+# A proxy in front of the portal answering for it with a page that quotes the request line (as nginx or an
+# auth proxy may): the URL path, an incoming webhook's secret included. Whole calls only.
+PROXY_FAILURES = {"proxy_502": 502, "proxy_401": 401}
 
 
 @dataclass
@@ -151,17 +154,18 @@ class Bitrix24Sandbox(SandboxBase):
 
     def fail_next(self, mode: str, count: int = 1, method: str | None = None, delay: float = 10.0) -> None:
         """Fail the next `count` calls (of methods starting with `method`; batch commands too): "500",
-        "QUERY_LIMIT_EXCEEDED", "OPERATION_TIME_LIMIT", "401" or "timeout" (whole calls only: answer after
-        `delay` seconds). ValueError otherwise."""
-        if mode not in FAILURES and mode != "timeout":
-            raise ValueError(f"unknown failure mode {mode!r}; known: {[*FAILURES, 'timeout']}")
+        "QUERY_LIMIT_EXCEEDED", "OPERATION_TIME_LIMIT", "401", or for whole calls only "timeout" (answer after
+        `delay` seconds), "proxy_502" and "proxy_401" (an HTML page quoting the request path). ValueError
+        otherwise."""
+        if mode not in FAILURES and mode != "timeout" and mode not in PROXY_FAILURES:
+            raise ValueError(f"unknown failure mode {mode!r}; known: {[*FAILURES, 'timeout', *PROXY_FAILURES]}")
         with self.lock:
             self.failures.append(Failure(mode, int(count), method, float(delay)))
 
     def _take_failure(self, method: str, *, command: bool = False) -> Failure | None:
         with self.lock:
             for rule in self.failures:
-                if command and rule.mode == "timeout":
+                if command and (rule.mode == "timeout" or rule.mode in PROXY_FAILURES):
                     continue
                 if rule.method is None or method.startswith(rule.method):
                     rule.count -= 1
@@ -207,6 +211,9 @@ class Bitrix24Sandbox(SandboxBase):
             method, user_id, auth = self._authenticate(request, params)
             record = {"method": method, "auth": auth, "params": params, "http_method": request.method}
             rule = self._take_failure(method)
+            if rule is not None and rule.mode in PROXY_FAILURES:
+                page = f"<html><body><h1>Bad answer</h1><p>{request.method} {request.path}</p></body></html>"
+                return Response(page, status=PROXY_FAILURES[rule.mode], content_type="text/html")
             if rule is not None and rule.mode == "timeout":
                 self._abort.wait(rule.delay)
             elif rule is not None:

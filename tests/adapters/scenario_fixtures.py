@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from adapters.kind import ConnectionSettings, CRMKind
+from adapters.registry import kind_of
 from adapters.sandbox.scenario import Scenario
 
 WEBHOOK_TOKEN = "generated-webhook-token-0123456789"
@@ -24,12 +25,14 @@ def started(kind: CRMKind) -> Iterator[Scenario]:
 
 
 def settings_of(scenario: Scenario, account_id: str | None = UNSET) -> ConnectionSettings:
-    """The stored connection of the scenario's body: its base_url and account id, every other key a secret;
-    `account_id` replaces the body's when given (None: no account check)."""
+    """The stored connection of the scenario's body: the part of its base_url the registry says to store in plain
+    text and its account id, every other key (and the base URL's secret part) a secret; `account_id` replaces the
+    body's when given (None: no account check)."""
     body = dict(scenario.connection)
-    base_url, stored_account = body.pop("base_url"), body.pop("account_id", None)
+    given, stored_account = body.pop("base_url"), body.pop("account_id", None)
+    base_url, url_secrets = kind_of(scenario.kind).split_base_url(given)
     return ConnectionSettings(scenario.kind, base_url, stored_account if account_id is UNSET else account_id,
-                              secrets={**body, "webhook_token": WEBHOOK_TOKEN})
+                              secrets={**body, **url_secrets, "webhook_token": WEBHOOK_TOKEN})
 
 
 def webhook_path(kind: CRMKind) -> str:

@@ -68,6 +68,21 @@ def test_given_unknown_lead_when_get_deal_then_not_found_from_204(
     assert lead_calls(amocrm, 999999) == [204]
 
 
+@pytest.mark.parametrize("lead_id", ["²", "١٢", "9" * 5000])
+def test_given_a_lead_id_that_is_not_ascii_digits_then_not_found_without_a_call_and_never_a_value_error(
+    amocrm: AmoCRMSandbox, adapter: AmoCRMAdapter, lead_id: str
+) -> None:
+    due = datetime.now(UTC) + timedelta(days=1)
+    with pytest.raises(CRMNotFound):
+        adapter.get_deal(lead_id, [])
+    with pytest.raises(CRMNotFound):
+        adapter.find_task(lead_id, "marker")
+    with pytest.raises(CRMNotFound):
+        adapter.create_task(TaskRequest(lead_id, None, "Call", "body", "marker", due))
+
+    assert amocrm.api_calls() == []
+
+
 def test_given_more_than_a_page_when_searching_then_pages_to_the_last(
     amocrm: AmoCRMSandbox
 ) -> None:

@@ -94,9 +94,9 @@ def test_given_documented_example_when_parsed_then_one_status_event() -> None:
 
 def test_given_multi_entity_body_when_parsed_then_one_event_per_entity() -> None:
     body = (b"leads[status][0][id]=1&leads[status][0][status_id]=20&leads[status][0][old_status_id]=10"
-            b"&leads[status][0][last_modified]=100&leads[status][1][id]=2&leads[status][1][status_id]=143"
-            b"&leads[status][1][last_modified]=101&leads[update][0][id]=3&leads[update][0][status_id]=10"
-            b"&leads[update][0][last_modified]=102&leads[add][0][id]=4&leads[add][0][date_create]=103"
+            b"&leads[status][0][last_modified]=1700000100&leads[status][1][id]=2&leads[status][1][status_id]=143"
+            b"&leads[status][1][last_modified]=1700000101&leads[update][0][id]=3&leads[update][0][status_id]=10"
+            b"&leads[update][0][last_modified]=1700000102&leads[add][0][id]=4&leads[add][0][date_create]=1700000103"
             b"&leads[delete][0][id]=5&leads[delete][0][status_id]=10&contacts[update][0][id]=6"
             b"&account[id]=9&account[subdomain]=acme")
     events = verifier().parse(body, {})
@@ -104,13 +104,13 @@ def test_given_multi_entity_body_when_parsed_then_one_event_per_entity() -> None
         ("1", "property_change", "deal"), ("2", "property_change", "deal"), ("3", "property_change", "deal"),
         ("4", "creation", "deal"), ("5", "deletion", "deal"), ("6", "property_change", "contact")]
     assert events[1].new_stage == "143" and events[2].new_stage is None
-    assert events[2].delivery_key.startswith("9:3:update:10:102:")
+    assert events[2].delivery_key.startswith("9:3:update:10:1700000102:")
     assert len({e.delivery_key for e in events}) == 6
-    assert events[3].occurred_at == datetime.fromtimestamp(103, tz=UTC)
+    assert events[3].occurred_at == datetime.fromtimestamp(1700000103, tz=UTC)
 
 
 def update_body(size: str) -> bytes:
-    return (b"leads[update][0][id]=3&leads[update][0][status_id]=10&leads[update][0][last_modified]=102"
+    return (b"leads[update][0][id]=3&leads[update][0][status_id]=10&leads[update][0][last_modified]=1700000102"
             b"&leads[update][0][custom_fields][0][id]=900002&leads[update][0][custom_fields][0][values][0][value]="
             + size.encode() + b"&account[id]=9&account[subdomain]=acme")
 

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime
 from urllib.parse import quote, unquote
 
 import pytest
 
-from adapters.bitrix24_webhooks import Bitrix24WebhookVerifier, endpoint_matches, offline_event_of
+from adapters.bitrix24_webhooks import Bitrix24WebhookVerifier, endpoint_matches, offline_event_of, offline_events_of
 from adapters.errors import WebhookAuthError, WebhookFormatError
+from adapters.kind import ConnectionSettings
+from adapters.registry import kind_of
 from adapters.sandbox.bitrix24 import Bitrix24Sandbox
 from tests.adapters.bitrix24_fixtures import APP_TOKEN, MEMBER_ID, bitrix24_fixture, receiver_fixture  # noqa: F401
 from tests.adapters.sandbox_fixtures import WebhookReceiver
@@ -30,10 +33,10 @@ def documented_body(**overrides: str) -> bytes:
     return "&".join(f"{quote(k, safe='[]')}={quote(v, safe='')}" for k, v in fields.items()).encode()
 
 
-def verify(verifier: Bitrix24WebhookVerifier, body: bytes) -> None:
+def verify(verifier: Bitrix24WebhookVerifier, body: bytes, now: float = 1736405810.0) -> None:
     headers = {"Content-Type": "application/x-www-form-urlencoded"}
     verifier.verify(method="POST", url="https://qualify.example/webhooks/bitrix24", headers=headers, body=body,
-                    now=1736405810.0)  # fmt: skip
+                    now=now)  # fmt: skip
 
 
 def test_given_documented_body_when_verified_and_parsed_then_one_deal_event() -> None:
@@ -44,7 +47,7 @@ def test_given_documented_body_when_verified_and_parsed_then_one_deal_event() ->
     [event] = verifier.parse(body, {})
 
     assert (event.object_id, event.kind, event.object_type) == ("759", "property_change", "deal")
-    assert event.delivery_key.startswith(f"{MEMBER}:ONCRMDEALUPDATE:759:1736405807:")
+    assert event.delivery_key == f"{MEMBER}:ONCRMDEALUPDATE:759:1736405807"
     assert event.occurred_at == datetime.fromtimestamp(1736405807, tz=UTC)
     assert (event.account, event.source, event.new_stage) == (MEMBER, "unknown", None)
     assert "application_token" not in event.raw["auth"]  # secrets never reach storage
@@ -163,7 +166,7 @@ def test_given_sandbox_move_when_event_posted_then_it_verifies_and_parses(
     requests = receiver.wait_for(2)
     verifier = Bitrix24WebhookVerifier(APP_TOKEN, account_id=MEMBER_ID, portal=bitrix24.base_url)
     body = requests[1].body.encode()
-    verify(verifier, body)
+    verify(verifier, body, now=time.time())  # the sandbox sends the current ts
     [event] = verifier.parse(body, {})
 
     assert requests[1].headers["Content-Type"] == "application/x-www-form-urlencoded"
@@ -193,3 +196,92 @@ def test_given_failing_receiver_when_event_posted_then_never_retried(
 
     assert [d["status"] for d in bitrix24.webhook_deliveries()] == [500]
     assert len(receiver.requests) == 1
+
+
+# ---- security findings 4 and 5: replays and malformed numbers ------------------------------------------------
+SENT = 1736405807  # the documented body's ts
+
+
+def test_given_the_same_body_twice_when_parsed_then_the_same_delivery_key() -> None:
+    verifier = Bitrix24WebhookVerifier(TOKEN, account_id=MEMBER, portal=PORTAL)
+
+    [first], [again] = verifier.parse(documented_body(), {}), verifier.parse(documented_body(), {})
+    [other_deal] = verifier.parse(documented_body(**{"data[FIELDS][ID]": "760"}), {})
+    [later] = verifier.parse(documented_body(ts=str(SENT + 1)), {})
+
+    assert first.delivery_key == again.delivery_key  # a replay is stored once
+    assert len({first.delivery_key, other_deal.delivery_key, later.delivery_key}) == 3
+
+
+@pytest.mark.parametrize("ts", [
+    "12",  # 1970
+    "978307200",  # 2001-01-01
+    "4102444800",  # 2100-01-01
+    "4102444799",  # the last second of 2099
+    str(SENT - 301), str(SENT + 301),  # just outside the 300 s window, either way
+])  # fmt: skip
+def test_given_ts_outside_the_replay_window_when_verified_then_stale_timestamp(ts: str) -> None:
+    verifier = Bitrix24WebhookVerifier(TOKEN, account_id=MEMBER, portal=PORTAL)
+
+    with pytest.raises(WebhookAuthError) as caught:
+        verify(verifier, documented_body(ts=ts), now=SENT)
+
+    assert (caught.value.reason, caught.value.field) == ("stale_timestamp", "ts")
+
+
+@pytest.mark.parametrize("ts", [str(SENT - 299), str(SENT + 299)])
+def test_given_ts_inside_the_replay_window_when_verified_then_accepted(ts: str) -> None:
+    verify(Bitrix24WebhookVerifier(TOKEN, account_id=MEMBER, portal=PORTAL), documented_body(ts=ts), now=SENT)
+
+
+def test_given_the_registrys_max_age_when_verified_then_the_window_is_that_wide() -> None:
+    settings = ConnectionSettings("bitrix24", f"https://{PORTAL}", MEMBER, secrets={"application_token": TOKEN})
+    narrow, wide = (kind_of("bitrix24").build_verifier(settings, max_age) for max_age in (60, 3600))
+    body = documented_body(ts=str(SENT - 600))
+
+    verify(wide, body, now=SENT)
+    with pytest.raises(WebhookAuthError, match="600s old"):
+        verify(narrow, body, now=SENT)
+
+
+@pytest.mark.parametrize("ts", ["²", "%C2%B2", "1e20", "١٢", "-5", " 1736405807", "", "1" * 5000,
+                                "100000000000000000000"])  # fmt: skip
+def test_given_a_malformed_ts_then_verify_leaves_it_to_parse_which_refuses_it_naming_ts(ts: str) -> None:
+    verifier = Bitrix24WebhookVerifier(TOKEN, account_id=MEMBER, portal=PORTAL)
+    body = documented_body(ts=unquote(ts))
+
+    verify(verifier, body, now=SENT)  # authentic: the answer is 400 from parse, not 401 or 500
+    with pytest.raises(WebhookFormatError) as caught:
+        verifier.parse(body, {})
+
+    assert (caught.value.reason, caught.value.field) == ("bad_event", "ts")
+    assert "ts" in caught.value.detail and len(caught.value.detail) < 200
+
+
+@pytest.mark.parametrize("deal_id", ["²", "١٢", "abc", "1e3", "-1", "../1", "1" * 21, ""])
+def test_given_a_deal_id_that_is_not_an_ascii_number_when_parsed_then_format_error_naming_it(deal_id: str) -> None:
+    with pytest.raises(WebhookFormatError) as caught:
+        Bitrix24WebhookVerifier(TOKEN).parse(documented_body(**{"data[FIELDS][ID]": deal_id}), {})
+
+    assert caught.value.field == "data[FIELDS][ID]"
+
+
+def test_given_app_tokens_in_the_body_when_parsed_then_raw_keeps_none_of_them() -> None:
+    body = documented_body(**{"auth[access_token]": "acc-secret-1", "auth[refresh_token]": "ref-secret-2",
+                              "auth[other_token]": "oth-secret-3", "auth[expires_in]": "3600"})  # fmt: skip
+
+    [event] = Bitrix24WebhookVerifier(TOKEN).parse(body, {})
+
+    assert set(event.raw["auth"]) == {"domain", "client_endpoint", "server_endpoint", "member_id", "expires_in"}
+    assert not any(secret in str(event.raw) for secret in (TOKEN, "acc-secret-1", "ref-secret-2", "oth-secret-3"))
+
+
+def test_given_offline_records_read_long_after_they_happened_then_no_window_and_malformed_ones_left_out() -> None:
+    old = {"TIMESTAMP_X": "2020-01-01T00:00:00+00:00", "EVENT_NAME": "ONCRMDEALUPDATE", "MESSAGE_ID": "m1"}
+    records = [{**old, "EVENT_DATA": {"FIELDS": {"ID": 42}}}, {**old, "EVENT_DATA": {"FIELDS": {"ID": "²"}}},
+               "not a record", {**old, "EVENT_DATA": {"FIELDS": {"ID": "43"}}}]  # fmt: skip
+
+    events = offline_events_of(records, "proc-1")
+
+    assert [e.object_id for e in events] == ["42", "43"]
+    assert events[0].occurred_at == datetime(2020, 1, 1, tzinfo=UTC)

@@ -20,7 +20,7 @@ from adapters.registry import REGISTRY, UnknownCRM, kind_of
 from adapters.sandbox.scenario import Scenario
 from tests.adapters.scenario_fixtures import settings_of, started
 
-MAY_BE_NONE = {"default_base_url", "webhook_token_param"}
+MAY_BE_NONE = {"default_base_url", "webhook_token_param", "secret_patterns"}
 
 
 @pytest.fixture(params=sorted(REGISTRY))
