@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import signal
 import sys
 import threading
 from collections.abc import Sequence
 
 from service.config import Settings, SettingsError
+from service.logs import configure_logging
 
 
 def _runtime(settings: Settings):  # type: ignore[no-untyped-def]
@@ -19,12 +19,16 @@ def _runtime(settings: Settings):  # type: ignore[no-untyped-def]
 
 
 def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
-    """Apply every migration to the configured database."""
+    """Apply every migration to the configured database, then move secrets older versions stored in plain
+    text into the encrypted secrets."""
     from service.migrate import upgrade
+    from service.services.secret_upgrades import move_base_url_secrets
 
     runtime = _runtime(settings)
     upgrade(runtime.engine)
-    print(f"database migrated: {runtime.engine.url.render_as_string(hide_password=True)}")
+    moved = move_base_url_secrets(runtime)
+    print(f"database migrated: {runtime.engine.url.render_as_string(hide_password=True)}"
+          + (f"; the secret part of {moved} connections' base URLs is now encrypted" if moved else ""))
     return 0
 
 
@@ -246,13 +250,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     # Logs go to stderr, so a command's own output on stdout stays clean. The demo's stdout is its
     # narration: there the logs are quiet (warnings and errors only) unless -v/--verbose.
-    quiet = args.command == "demo" and not args.verbose
-    logging.basicConfig(level=logging.WARNING if quiet else settings.log_level, stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    # werkzeug sets its own logger to INFO when unset, so the root level alone would not quiet it.
-    noisy = ("apscheduler", "alembic.runtime.plugins") + (("werkzeug",) if quiet else ())
-    for name in noisy:
-        logging.getLogger(name).setLevel(logging.WARNING)
+    configure_logging(settings.log_level, quiet=args.command == "demo" and not args.verbose)
     result: int = args.func(args, settings)
     return result
 

@@ -17,12 +17,30 @@ from service.models import Connection
 from service.secrets import Vault
 from service.unit_of_work import UnitOfWork
 
+# Where a connection's secrets keep the secret part of the base URL an admin gave (the registry's
+# split_base_url, e.g. Bitrix24's incoming-webhook code): stored encrypted, never shown.
+BASE_URL_SECRETS = "base_url_secrets"
+
 
 def settings_of(connection: Any, stored: dict[str, Any]) -> ConnectionSettings:
-    """What the adapters know about a stored connection, its decrypted secrets included."""
+    """What the adapters know about a stored connection: its decrypted secrets, with the secret parts of its
+    base URL among them."""
+    secrets = {**stored, **(stored.get(BASE_URL_SECRETS) or {})}
+    secrets.pop(BASE_URL_SECRETS, None)
     return ConnectionSettings(kind=connection.kind, base_url=connection.base_url, account_id=connection.account_id,
                               app_id=connection.app_id, signature_versions=tuple(connection.signature_versions or ()),
-                              secrets=stored)
+                              secrets=secrets)
+
+
+def store_base_url(kind: str, url: str, secrets: dict[str, Any]) -> str:
+    """The part of a CRM base URL safe to store in plain text; its secret part (if the CRM's URLs carry one)
+    goes into `secrets`, replacing what an earlier base URL put there."""
+    public, parts = kind_of(kind).split_base_url(url)
+    if parts:
+        secrets[BASE_URL_SECRETS] = dict(parts)
+    else:
+        secrets.pop(BASE_URL_SECRETS, None)
+    return public
 
 
 def tokens_of(stored: dict[str, Any]) -> OAuthTokens:

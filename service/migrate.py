@@ -6,7 +6,7 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Connection, Engine, text
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -19,10 +19,17 @@ def alembic_config(url: str) -> Config:
     return config
 
 
+MIGRATION_LOCK_ID = 0x51A2  # an arbitrary, fixed advisory-lock key for "a Qualify migration runs"
+
+
 def upgrade(engine: Engine, revision: str = "head") -> None:
-    """Migrate the database behind `engine` to `revision`."""
+    """Migrate the database behind `engine` to `revision`. On PostgreSQL the migration holds an advisory
+    lock for its transaction, so replicas starting together migrate one after the other (the later ones
+    find the database at head and change nothing)."""
     config = alembic_config(engine.url.render_as_string(hide_password=False))
     with engine.begin() as connection:
+        if engine.dialect.name == "postgresql":
+            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_ID})
         config.attributes["connection"] = connection
         command.upgrade(config, revision)
 

@@ -13,6 +13,7 @@ from adapters.base import CRMAdapter, PipelineInfo
 from adapters.errors import CRMError
 from adapters.registry import kind_of
 from adapters.safety import UnsafeURLError, check_crm_url
+from service.crm import store_base_url
 from service.db import utcnow
 from service.errors import InvalidInputError, UpstreamError
 from service.models import Connection, Field, FieldMapping, Pipeline, Stage
@@ -44,6 +45,7 @@ def connection_view(runtime: Runtime, row: Connection, request_base: str, *, adm
     """The API view of a connection: no secrets, live pipelines only, and for admins its webhook URL (which
     carries the token authenticating amoCRM and Pipedrive webhooks)."""
     view = {name: getattr(row, name) for name in VIEW_ATTRIBUTES}
+    view["base_url"] = kind_of(row.kind).shown_base_url(runtime.connector.settings(row))
     if admin:
         view["webhook_url"] = webhook_url(runtime, row, request_base)
     view["pipelines"] = [
@@ -103,9 +105,9 @@ def create_connection(runtime: Runtime, data: dict[str, Any], request_base: str)
 def add_connection(runtime: Runtime, session: Session, data: dict[str, Any]) -> Connection:
     """Add a connection to the session's transaction (see create_connection)."""
     secrets = {k: data.pop(k) for k in SECRET_INPUTS if data.get(k) is not None}
-    data["base_url"] = check_base_url(runtime, data["kind"], data.get("base_url"),
-                                      self_hosted=bool(data.get("self_hosted")))
-    check_secrets(data["kind"], secrets, data["base_url"])
+    url = check_base_url(runtime, data["kind"], data.get("base_url"), self_hosted=bool(data.get("self_hosted")))
+    check_secrets(data["kind"], secrets, url)
+    data["base_url"] = store_base_url(data["kind"], url, secrets)
     token = new_webhook_token(data["kind"])
     if token:
         secrets["webhook_token"] = token
@@ -122,11 +124,13 @@ def update_connection(runtime: Runtime, connection_id: int, data: dict[str, Any]
     with runtime.uow() as uow:
         row = _connection(uow.session, connection_id)
         given = {k: data.pop(k) for k in SECRET_INPUTS if k in data}
-        if given:
-            row.credentials_encrypted = runtime.vault.encrypt({**runtime.secrets(row), **given})
+        secrets = {**runtime.secrets(row), **given}
         if "base_url" in data or "self_hosted" in data:
-            data["base_url"] = check_base_url(runtime, row.kind, data.get("base_url", row.base_url),
-                                              self_hosted=bool(data.get("self_hosted", row.self_hosted)))
+            url = check_base_url(runtime, row.kind, data.get("base_url", row.base_url),
+                                 self_hosted=bool(data.get("self_hosted", row.self_hosted)))
+            data["base_url"] = store_base_url(row.kind, url, secrets) if "base_url" in data else url
+        if given or "base_url" in data:
+            row.credentials_encrypted = runtime.vault.encrypt(secrets)
         for name, value in data.items():
             setattr(row, name, value)
         row.config_version += 1

@@ -12,6 +12,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import SQLAlchemyError
 
 from adapters.base import WebhookEvent, WebhookVerifier
+from adapters.kind import CRMKind
 from adapters.registry import kind_of
 from service.errors import NotFoundError, StorageError
 from service.models import Connection, EventStatus, InboundEvent, WebhookDelivery
@@ -35,16 +36,16 @@ VERSION_QUERY = select(Connection.id, Connection.config_version, Connection.crea
     Connection.id == bindparam("id"))
 
 
-def _verifier(runtime: Runtime, session: Any, connection_id: int) -> tuple[WebhookVerifier, tuple[str, ...]]:
-    """The connection's verifier (which checks the account too) and the delivery headers its CRM's are worth
-    keeping, cached per configuration version."""
+def _verifier(runtime: Runtime, session: Any, connection_id: int) -> tuple[WebhookVerifier, CRMKind]:
+    """The connection's verifier (which checks the account too) and its CRM's registry entry, cached per
+    configuration version."""
     row = session.connection().execute(VERSION_QUERY, {"id": connection_id}).first()
     if row is None or not row.active:
         raise NotFoundError(f"No active connection {connection_id}.")
 
-    def build() -> tuple[WebhookVerifier, tuple[str, ...]]:
+    def build() -> tuple[WebhookVerifier, CRMKind]:
         connection = session.get_one(Connection, connection_id)
-        return runtime.verifier(connection), kind_of(connection.kind).kept_headers
+        return runtime.verifier(connection), kind_of(connection.kind)
 
     return runtime.cached_for(row, "verifier", build)
 
@@ -55,12 +56,13 @@ def receive_webhook(
     """Verify and store a delivery; raises WebhookAuthError/WebhookFormatError (nothing stored),
     NotFoundError for an unknown connection, StorageError when the events could not be persisted."""
     with runtime.uow() as uow:
-        verifier, kept_headers = _verifier(runtime, uow.session, connection_id)
+        verifier, kind = _verifier(runtime, uow.session, connection_id)
         verifier.verify(method=method, url=url, headers=headers, body=body, now=runtime.clock().timestamp())
         events = verifier.parse(body, headers)
-        kept = {name: value for name, value in headers.items() if name.lower() in kept_headers}
+        kept = {name: value for name, value in headers.items() if name.lower() in kind.kept_headers}
         try:
-            stored = store_events(runtime, uow.session, connection_id, events, kept, body)
+            # The raw body is kept for replays and audits, without the secrets some CRMs send in it.
+            stored = store_events(runtime, uow.session, connection_id, events, kept, kind.redact_body(body, headers))
             uow.commit()
         except SQLAlchemyError as exc:
             log.exception("could not store webhook delivery for connection %s", connection_id)
