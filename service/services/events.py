@@ -98,6 +98,12 @@ def process_event(runtime: Runtime, event_id: int) -> None:
 
 
 def _finish(event: InboundEvent, status: EventStatus, note: str | None, runtime: Runtime) -> None:
+    if status is not EventStatus.FAILED and event.available_at is not None and event.started_at is not None \
+            and event.available_at > event.started_at:
+        # A delivery of this event came in while it was read, within the second it happened in: the deal
+        # may have changed again after that read (intake._read_again_if_too_early), so read it again.
+        event.status, event.error = EventStatus.RECEIVED, note
+        return
     event.status, event.error, event.processed_at = status, note, runtime.clock()
 
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Table, bindparam, delete, select
+from sqlalchemy import Table, bindparam, delete, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import SQLAlchemyError
@@ -19,6 +20,8 @@ from service.models import Connection, EventStatus, InboundEvent, WebhookDeliver
 from service.runtime import Runtime
 
 log = logging.getLogger("qualify.intake")
+
+SAME_SECOND = timedelta(seconds=1)
 
 def _event_row(connection_id: int, event: WebhookEvent) -> dict[str, Any]:
     return {
@@ -93,9 +96,38 @@ def store_events(runtime: Runtime, session: Any, connection_id: int, events: lis
     statement = (
         insert(inbound)
         .on_conflict_do_nothing(index_elements=["connection_id", "delivery_key"])
-        .returning(inbound.c.id)
+        .returning(inbound.c.delivery_key)
     )
-    new_ids = list(conn.scalars(statement, list(rows.values())))
-    if not new_ids:
+    new_keys = set(conn.scalars(statement, list(rows.values())))
+    if not new_keys:
         conn.execute(delete(deliveries).where(deliveries.c.id == delivery_id))
-    return len(new_ids)
+    repeated = [key for key in rows if key not in new_keys]
+    if repeated and _read_again_if_too_early(conn, connection_id, repeated, now):
+        runtime.wake_worker()
+    return len(new_keys)
+
+
+def _read_again_if_too_early(conn: Any, connection_id: int, keys: list[str], now: datetime) -> int:
+    """Have the events of a repeated delivery read again when their deal was read before the second they
+    happened in was over; returns how many.
+
+    A CRM whose events carry no id of their own (Bitrix24: event, deal and a `ts` in seconds) gives two
+    changes of one deal in the same second one delivery key, so the second change arrives as a duplicate. The
+    deal read for the first shows the second only if it was read after that second ended; otherwise the
+    event is read again (once done: queued again; while being read: after that read). A true replay comes
+    later and changes nothing, so replays never cost CRM calls.
+    """
+    inbound: Table = InboundEvent.__table__  # type: ignore[assignment]
+    found = conn.execute(select(inbound.c.id, inbound.c.status, inbound.c.occurred_at, inbound.c.started_at,
+                                inbound.c.processed_at).where(
+        inbound.c.connection_id == connection_id, inbound.c.delivery_key.in_(keys))).all()
+    finished = [e.id for e in found if e.status in (EventStatus.DONE, EventStatus.IGNORED)
+                and e.processed_at is not None and e.processed_at < e.occurred_at + SAME_SECOND]
+    reading = [e.id for e in found if e.status == EventStatus.PROCESSING
+               and e.started_at is not None and e.started_at < e.occurred_at + SAME_SECOND]
+    if finished:
+        conn.execute(update(inbound).where(inbound.c.id.in_(finished)).values(
+            status=EventStatus.RECEIVED, available_at=now, processed_at=None))
+    if reading:  # events.py reads an event again when a delivery came in while it was processed
+        conn.execute(update(inbound).where(inbound.c.id.in_(reading)).values(available_at=now))
+    return len(finished) + len(reading)
