@@ -82,11 +82,11 @@ def configure_errors_and_api(app: Flask) -> None:
 
         ERROR_SCHEMA = ProblemSchema
 
-    from service.api import connections, fields, gates, health, personas, records, templates, webhooks
+    from service.api import connections, fields, gates, health, personas, records, reports, templates, webhooks
     from service.api.errors import configure_errors
 
     api = QualifyApi(app)
-    for module in (fields, connections, records, templates, personas, webhooks, health):
+    for module in (fields, connections, records, templates, personas, reports, webhooks, health):
         api.register_blueprint(module.blp)
     api.register_blueprint(gates.blp)
     api.register_blueprint(gates.check_blp)

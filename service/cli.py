@@ -161,6 +161,42 @@ def cmd_rescore(args: argparse.Namespace, settings: Settings) -> int:
     return 0 if result["status"] == "done" else 1
 
 
+def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
+    """Write the qualification report for a period as json, csv or xlsx (to a file, or json to stdout)."""
+    import json
+    from datetime import date
+
+    from service.services.reports.exports import ReportFile, report_for
+    from service.services.reports.filters import report_filter
+
+    if args.format != "json" and not args.output:
+        print("qualify report: csv and xlsx need -o FILE", file=sys.stderr)
+        return 2
+    runtime = _runtime(settings)
+    try:
+        period = {"from_": date.fromisoformat(args.start) if args.start else None,
+                  "to": date.fromisoformat(args.end) if args.end else None}
+    except ValueError as exc:
+        print(f"qualify report: {exc} (dates are YYYY-MM-DD)", file=sys.stderr)
+        return 2
+    if period["from_"] and period["to"] and period["from_"] > period["to"]:
+        print("qualify report: --from is after --to", file=sys.stderr)
+        return 2
+    found = report_for(runtime, report_filter({**period, "connection_id": args.connection, "owner": args.owner,
+                                               "pipeline": args.pipeline}, runtime.clock().date()),
+                       args.language, args.format)
+    content = found.content if isinstance(found, ReportFile) else \
+        json.dumps(found, default=lambda v: v.isoformat() if hasattr(v, "isoformat") else str(v),
+                   ensure_ascii=False, indent=2).encode()
+    if args.output:
+        with open(args.output, "wb") as out:
+            out.write(content)
+        print(f"report written to {args.output}", file=sys.stderr)
+    else:
+        sys.stdout.write(content.decode() + "\n")
+    return 0
+
+
 def cmd_sandbox(args: argparse.Namespace, settings: Settings) -> int:
     """Run a CRM simulator alone (the registry names its module)."""
     from importlib import import_module
@@ -220,6 +256,16 @@ def build_parser() -> argparse.ArgumentParser:
     rescore = sub.add_parser("rescore", help="score every open record against the personas now")
     rescore.add_argument("--persona", help="persona id or name (default: every persona)")
     rescore.set_defaults(func=cmd_rescore)
+    report = sub.add_parser("report", help="the qualification report for a period (json, csv, xlsx)")
+    report.add_argument("--from", dest="start", help="first day, YYYY-MM-DD (default: 30 days before --to)")
+    report.add_argument("--to", dest="end", help="last day, included, YYYY-MM-DD (default: today, UTC)")
+    report.add_argument("--connection", type=int, help="one connection's id")
+    report.add_argument("--pipeline", help="one pipeline's CRM id")
+    report.add_argument("--owner", help="one owner's CRM id")
+    report.add_argument("--format", choices=("json", "csv", "xlsx"), default="json")
+    report.add_argument("--language", choices=("en", "ru"), default="en", help="of the rules next to the numbers")
+    report.add_argument("-o", "--output", help="the file to write (json: stdout when not given)")
+    report.set_defaults(func=cmd_report)
     sandbox = sub.add_parser("sandbox", help="run a CRM simulator on loopback")
     sandbox.add_argument("crm", choices=tuple(REGISTRY))
     sandbox.add_argument("--host", default="127.0.0.1")

@@ -165,7 +165,9 @@ class Gatekeeper:
         """
         route = self._route(source, target)
         lang = _LANGUAGES.get(language) or language_code(language)
-        issues, rank = self._evaluate(route, values, lang, {}, None)
+        # Only a route with conditions needs its required fields collected; otherwise they are known up front.
+        required: set[str] | None = set() if route.special else None
+        issues, rank = self._evaluate(route, values, lang, {}, required)
         outcome = _OUTCOME_BY_RANK.get(rank, Outcome.ALLOWED)
         key = (route.target.label, rank, lang, tuple(issue.field for issue in issues))
         message = self._messages.get(key)
@@ -174,7 +176,8 @@ class Gatekeeper:
             if len(self._messages) >= _MAX_CACHE:
                 self._messages.clear()
             self._messages[key] = message
-        return Decision(outcome, route.direction, route.gated_stages, issues, message)
+        count = len(route.plain_fields) if required is None else len(required)
+        return Decision(outcome, route.direction, route.gated_stages, issues, message, count)
 
     def completeness(
         self, current: StageRef, values: Mapping[str, object], language: str = "en"

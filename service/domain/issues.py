@@ -64,6 +64,7 @@ class Decision:
     gated_stages: tuple[str, ...]
     issues: tuple[FieldIssue, ...]
     message: str
+    required: int = 0  # distinct fields the gates on the route required of this deal (a skipped condition: not)
 
     @property
     def missing(self) -> tuple[FieldIssue, ...]:

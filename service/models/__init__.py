@@ -6,6 +6,7 @@ from service.models.fields import Field
 from service.models.gates import Gate
 from service.models.keys import ApiKey
 from service.models.outbox import ExpectedRevert, OutboxAction
+from service.models.people import CrmUser
 from service.models.personas import Persona, PersonaVersion, RecordScore, RescoreRun
 from service.models.records import Record, Transition
 from service.models.statuses import ActionStatus, EventStatus, RunStatus
@@ -15,6 +16,7 @@ __all__ = [
     "ActionStatus",
     "ApiKey",
     "Connection",
+    "CrmUser",
     "EventStatus",
     "ExpectedRevert",
     "Field",

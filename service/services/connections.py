@@ -20,6 +20,7 @@ from service.models import Connection, Field, FieldMapping, Pipeline, Stage
 from service.runtime import Runtime
 from service.services.common import get_or_404, paginate, repeated, row_view
 from service.services.connection_secrets import SECRET_INPUTS, check_secrets, new_webhook_token, webhook_query
+from service.services.people import refresh_people
 from service.services.stored_config import bump_config
 
 log = logging.getLogger("qualify.connections")
@@ -196,7 +197,11 @@ def ask_crm(runtime: Runtime, connection_id: int, call: Callable[[CRMAdapter], T
 
 def refresh_pipelines(runtime: Runtime, connection_id: int, request_base: str) -> dict[str, Any]:
     """Pull pipelines and stages from the CRM and mirror them; returns the connection. CRM errors propagate."""
-    infos = ask_crm(runtime, connection_id, lambda adapter: adapter.list_pipelines())
+    def read(adapter: CRMAdapter) -> tuple[PipelineInfo, ...]:
+        refresh_people(runtime, connection_id, adapter)  # the reports' owners and movers, read alongside
+        return adapter.list_pipelines()
+
+    infos = ask_crm(runtime, connection_id, read)
     with runtime.uow() as uow:
         connection = _connection(uow.session, connection_id)
         apply_pipelines(uow.session, connection, infos)

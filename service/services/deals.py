@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from sqlalchemy import select
@@ -51,6 +52,21 @@ def portrait_values(snapshot: DealSnapshot, mapping: list[MappedField], placehol
     }
 
 
+MAX_AMOUNT = Decimal("1e15")  # Numeric(20, 4) holds 16 digits before the point
+
+
+def amount_value(text: str | None) -> Decimal | None:
+    """A deal amount as a number: the CRM's plain decimal text ("1234.50"); None when absent, not a finite
+    number, or too large to store."""
+    if not text:
+        return None
+    try:
+        value = Decimal(text.strip())
+    except InvalidOperation:
+        return None
+    return value if value.is_finite() and abs(value) < MAX_AMOUNT else None
+
+
 def find_record(session: Session, connection_id: int, external_id: str, lock: bool = False) -> Record | None:
     """The stored record of a deal; locked for update on PostgreSQL when `lock`."""
     query = select(Record).where(Record.connection_id == connection_id, Record.external_id == external_id)
@@ -68,6 +84,10 @@ def apply_snapshot(session: Session, connection: Connection, record: Record | No
     record.name = snapshot.name
     record.owner_external_id = snapshot.owner_id
     record.amount = snapshot.amount
+    record.amount_value = amount_value(snapshot.amount)
+    record.currency = snapshot.currency
+    record.crm_created_at = snapshot.created_at
+    record.closed_at = snapshot.closed_at
     record.values = portrait_values(snapshot, mapping, placeholders_of(connection),
                                     kind_of(connection.kind).multi_separator)
     if snapshot.modified_at and (record.crm_modified_at is None or snapshot.modified_at >= record.crm_modified_at):

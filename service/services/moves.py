@@ -21,8 +21,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from adapters.base import DealSnapshot
+from adapters.registry import kind_of
 from schemas.decisions import issue_view
-from service.domain.issues import Decision, Outcome
+from service.domain.issues import Decision, Outcome, Reason
 from service.domain.messages import task_text
 from service.domain.pipeline import GateMode, StageRef
 from service.models import ActionStatus, Connection, OutboxAction, Record, Transition
@@ -95,6 +96,7 @@ class Move:
     change_source: str | None
     origin: str  # webhook | sync | replay
     event_id: int | None = None
+    through: str = "unknown"  # how the move was made: ui | api | automation | import | integration | unknown
 
 
 def observe(runtime: Runtime, session: Session, connection: Connection, obs: Observation,
@@ -143,9 +145,12 @@ def _detect_and_gate(runtime: Runtime, session: Session, connection: Connection,
     record.stage_changed_at = moved_at
     if pending_revert_of(session, record, current_stage) is not None:
         return Seen.REVERT_QUEUED, "a revert of this move is already queued"
-    actor = snapshot.stage_history[0].source_id if snapshot.stage_history else obs.actor
+    latest = snapshot.stage_history[0] if snapshot.stage_history else None
+    actor = latest.source_id if latest else obs.actor
+    through = latest.source if latest and latest.source != "unknown" else obs.source
     move = Move(source=source, target=current, occurred_at=changed_at, actor=actor,
-                change_source=obs.change_source or obs.source, origin=obs.origin, event_id=obs.event_id)
+                change_source=obs.change_source or through, origin=obs.origin, event_id=obs.event_id,
+                through=through)
     transition = gate_move(runtime, session, connection, record, move, audit_only=obs.audit_only)
     runtime.wake_worker()
     return Seen.GATED, f"{transition.decision}: {transition.message}"[:1000]
@@ -209,7 +214,11 @@ def gate_move(runtime: Runtime, session: Session, connection: Connection, record
         from_pipeline=move.source.pipeline_id if move.source else None,
         from_stage=move.source.stage_id if move.source else None,
         to_pipeline=move.target.pipeline_id, to_stage=move.target.stage_id, occurred_at=move.occurred_at,
-        actor=move.actor, source=move.origin, change_source=move.change_source, direction=str(decision.direction),
+        actor=move.actor, mover_user_id=kind_of(connection.kind).actor_user_id(move.actor), mover_kind=move.through,
+        owner_id=record.owner_external_id, too_old=audit_only, required_fields=decision.required,
+        stages_passed=len(decision.gated_stages),
+        unfilled_fields=sum(1 for issue in decision.issues if issue.reason is not Reason.PERSONA),
+        source=move.origin, change_source=move.change_source, direction=str(decision.direction),
         decision=str(decision.outcome), mode=_strictest_mode(decision),
         issues=[issue_view(i) for i in decision.issues], message=decision.message, action=action,
     )

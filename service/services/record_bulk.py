@@ -44,14 +44,15 @@ from adapters.base import DealSnapshot
 from adapters.registry import kind_of
 from service.db import utc_text, utcnow
 from service.models import Connection, Record
-from service.services.deals import MappedField, portrait_values
+from service.services.deals import MappedField, amount_value, portrait_values
 from service.services.stored_config import placeholders_of
 
 RECORDS: Table = Record.metadata.tables[Record.__tablename__]
 # What differs from row to row travels in the JSON rows; the rest (connection, times of the write, the
 # constant columns of a new record) is one parameter per page.
 ROW_COLUMNS = ("external_id", "name", "owner_external_id", "amount", "values", "crm_modified_at",
-               "pipeline_external_id", "stage_external_id")
+               "pipeline_external_id", "stage_external_id", "amount_value", "currency", "crm_created_at", "closed_at")
+TIME_COLUMNS = ("crm_modified_at", "crm_created_at", "closed_at")
 PAGE_COLUMNS = ("connection_id", "kind", "stage_changed_at", "deleted", "version", "created_at", "updated_at")
 
 WrittenRecord = tuple[int, dict[str, Any]]
@@ -75,11 +76,17 @@ def upsert_unmoved(session: Session, connection: Connection, snapshots: Iterable
     dialect = session.get_bind().dialect
     stamp = _time_text(dialect)
     rows = [(s.id, s.name, s.owner_id, s.amount, values[s.id], None if s.modified_at is None else stamp(s.modified_at),
-             s.pipeline_id, s.stage_id) for s in latest.values()]  # in ROW_COLUMNS order
+             s.pipeline_id, s.stage_id, _text(amount_value(s.amount)), s.currency,
+             None if s.created_at is None else stamp(s.created_at), None if s.closed_at is None else stamp(s.closed_at))
+            for s in latest.values()]  # in ROW_COLUMNS order
     written = session.execute(_upsert(dialect.name), {
         "rows": json.dumps(rows), "connection_id": connection.id, "now": now, "written_at": utcnow()})
     ids = {str(external_id): int(record_id) for record_id, external_id in written.all()}
     return [(ids[external_id], values[external_id]) for external_id in latest]
+
+
+def _text(value: Any) -> str | None:
+    return None if value is None else str(value)
 
 
 def _time_text(dialect: Dialect) -> Callable[[datetime], str]:
@@ -109,9 +116,11 @@ def _upsert(dialect: str) -> ReturningInsert[Any]:
         row = func.jsonb_array_elements(sql_cast(rows, JSONB)).table_valued("value").c.value
         # Strings are left as text (a cast to VARCHAR(n) would cut a long value instead of refusing it).
         fields: list[Any] = [row.op("->>")(at) for at in positions]
-        at_values, at_modified = ROW_COLUMNS.index("values"), ROW_COLUMNS.index("crm_modified_at")
+        at_values = ROW_COLUMNS.index("values")
         fields[at_values] = sql_cast(row.op("->")(positions[at_values]), JSON)
-        fields[at_modified] = sql_cast(fields[at_modified], RECORDS.c.crm_modified_at.type)
+        for name in (*TIME_COLUMNS, "amount_value"):
+            at = ROW_COLUMNS.index(name)
+            fields[at] = sql_cast(fields[at], RECORDS.c[name].type)
         make: Callable[[Table], postgresql.Insert | sqlite.Insert] = postgresql.insert
     elif dialect == "sqlite":
         row = func.json_each(rows).table_valued("value").c.value
@@ -133,7 +142,8 @@ def _upsert(dialect: str) -> ReturningInsert[Any]:
         index_elements=[stored.connection_id, stored.external_id],
         set_={
             "name": incoming.name, "owner_external_id": incoming.owner_external_id, "amount": incoming.amount,
-            "values": incoming["values"],
+            "amount_value": incoming.amount_value, "currency": incoming.currency,
+            "crm_created_at": incoming.crm_created_at, "closed_at": incoming.closed_at, "values": incoming["values"],
             # A NULL incoming time compares as NULL, so it keeps the stored one.
             "crm_modified_at": case(
                 (stored.crm_modified_at.is_(None), incoming.crm_modified_at),

@@ -32,6 +32,7 @@ from service.runtime import Runtime
 from service.services.common import error_text, json_listed
 from service.services.deals import MappedField, mapped_fields
 from service.services.moves import Observation, observe
+from service.services.people import refresh_people
 from service.services.record_bulk import upsert_unmoved
 from service.services.scoring import score_records
 
@@ -78,6 +79,8 @@ def execute_sync(runtime: Runtime, run_id: int, progress: Progress | None = None
         # before the write, and nothing about it is stored until its own page commits. Full snapshots of the
         # deals whose stage moved are read on the same thread, after that fetch.
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"sync-{run_id}-crm") as crm:
+            # Who owns and moves the deals (for the reports): read first, on the same thread as every CRM call.
+            crm.submit(refresh_people, runtime, config.id, adapter).result()
             page = crm.submit(fetch, window.since, window.after).result()
             while True:
                 following: Future[DealPage] | None = None

@@ -1,0 +1,105 @@
+"""The qualification report: whether qualification is done (stage-gate compliance, portrait completeness,
+persona mix) and whether it pays (win rates), per owner beside the team, week by week. One read-only unit of
+work; every section is one or two aggregate queries, finished by the report arithmetic."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+from service.domain.conversion import Step, pipeline_funnel
+from service.domain.report_math import share
+from service.domain.report_rules import rules
+from service.runtime import Runtime
+from service.services.reports import compliance, deals, moves, outcomes
+from service.services.reports.filters import ReportFilter
+from service.services.reports.labels import Labels, load_labels
+
+
+def qualification_report(runtime: Runtime, f: ReportFilter, language: str = "en") -> dict[str, Any]:
+    """The whole report for the period and filters of `f`, with the rule of each number in `language`."""
+    now = runtime.clock()
+    with runtime.read_uow() as uow:
+        s = uow.session
+        labels = load_labels(s, f.connection_id)
+        gated, passing = compliance.gated_moves(s, f), compliance.time_to_pass(s, f)
+        stuck, missing = compliance.stuck_now(s, f, now), compliance.missing_fields(s, f)
+        fields, weeks = moves.completeness(s, f), moves.weekly(s, f)
+        directions, paths = moves.directions(s, f), moves.paths(s, f)
+        created, closed = deals.created_in(s, f), deals.closed_in(s, f)
+    return {
+        "period": {"from": f.start, "to": f.end}, "filters": f.as_dict(), "generated_at": now,
+        "rules": rules(language),
+        "compliance": {"rows": _compliance_rows(gated, passing, labels), "stuck": _stuck_rows(stuck, labels),
+                       "missing_fields": missing},
+        "completeness": {"rows": _completeness_rows(fields, labels)},
+        "persona_mix": outcomes.persona_mix(created, labels),
+        "pays": outcomes.pays(closed),
+        "owners": outcomes.owners(gated, fields, created, closed, labels),
+        "trend": {"weeks": outcomes.weekly_trend(weeks, created, closed, f.start, f.end),
+                  "directions": {k: directions.get(k, 0) for k in ("next", "skip", "backward", "enter", "to_lost")}},
+        "conversion": _conversion(paths, labels),
+    }
+
+
+def _where(row: dict[str, Any], labels: Labels, stage_key: str = "to_stage") -> dict[str, Any]:
+    """The labelled place of a row: connection, pipeline and stage (ids and labels) and owner (id and name)."""
+    cid, pipeline, stage = row["connection_id"], row["to_pipeline"], row[stage_key]
+    return {"connection_id": cid, "pipeline": pipeline, "pipeline_label": labels.pipeline(cid, pipeline),
+            "stage": stage, "stage_label": labels.stage(cid, pipeline, stage)["label"],
+            "owner": row["owner"], "owner_name": labels.person(cid, row["owner"])}
+
+
+def _order(row: dict[str, Any], labels: Labels) -> tuple[Any, ...]:
+    stage = labels.stage(row["connection_id"], row["pipeline"], row["stage"])
+    return row["connection_id"], row["pipeline_label"], stage["order"], row["owner_name"]
+
+
+def _compliance_rows(gated: list[dict[str, Any]], passing: dict[tuple[Any, ...], dict[str, Any]],
+                     labels: Labels) -> list[dict[str, Any]]:
+    rows = []
+    for row in gated:
+        key = (row["connection_id"], row["to_pipeline"], row["to_stage"], row["owner"])
+        fixed = passing.get(key, {"passed": 0, "pass_median_hours": None, "pass_p90_hours": None})
+        rows.append({**_where(row, labels), **{k: row[k] for k in (
+            "moves", "allowed", "blocked", "warned", "audited", "blocked_share", "found_by_sync", "automated",
+            "too_old")}, "passed_after_block": fixed["passed"], "pass_median_hours": fixed["pass_median_hours"],
+            "pass_p90_hours": fixed["pass_p90_hours"]})
+    return sorted(rows, key=lambda r: _order(r, labels))
+
+
+def _stuck_rows(stuck: list[dict[str, Any]], labels: Labels) -> list[dict[str, Any]]:
+    rows = [{**_where(row, labels), **{k: row[k] for k in ("deals", "held_median_hours", "held_max_hours")}}
+            for row in stuck]
+    return sorted(rows, key=lambda r: _order(r, labels))
+
+
+def _completeness_rows(fields: list[dict[str, Any]], labels: Labels) -> list[dict[str, Any]]:
+    rows = []
+    for row in fields:
+        required, unfilled = row["required"] or 0, row["unfilled"] or 0
+        rows.append({**_where(row, labels), "moves": row["moves"], "required": required,
+                     "filled": required - unfilled, "share": share(required - unfilled, required)})
+    return sorted(rows, key=lambda r: _order(r, labels))
+
+
+def _conversion(paths: dict[int, list[tuple[int, str | None, str, str, int]]], labels: Labels) -> list[dict[str, Any]]:
+    """Per pipeline the deals created in the period moved in: each open/won stage with how many reached it
+    by any path and strictly, and their shares of the deals that moved in the pipeline."""
+    by_pipeline: dict[tuple[int, str], dict[int, list[Step]]] = defaultdict(lambda: defaultdict(list))
+    for record_id, steps in paths.items():
+        for cid, pipeline, stage, direction, passed in steps:
+            if pipeline is None:
+                continue
+            position = labels.stage(cid, pipeline, stage)["position"]
+            by_pipeline[(cid, pipeline)][record_id].append((position, direction, passed))
+    out = []
+    for (cid, pipeline), per_deal in sorted(by_pipeline.items(), key=lambda kv: (kv[0][0], str(kv[0][1]))):
+        stages = labels.open_stages(cid, pipeline)
+        moved, funnel = pipeline_funnel(per_deal, len(stages))
+        out.append({"connection_id": cid, "pipeline": pipeline, "pipeline_label": labels.pipeline(cid, pipeline),
+                    "deals": moved, "stages": [
+                        {"stage": stage, "stage_label": label, "any": any_, "strict": strict,
+                         "any_share": share(any_, moved), "strict_share": share(strict, moved)}
+                        for (stage, label), (any_, strict) in zip(stages, funnel, strict=True)]})
+    return out
