@@ -217,7 +217,7 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
         # short story every CRM's sandbox supports (its demo_scenario()).
         from service.demo import run_demo
 
-        return run_demo(verbose=args.verbose)
+        return run_demo(verbose=args.verbose, keep=args.keep)
     from service.demo_crms import run_crm_demo
 
     return run_crm_demo(args.crm)
@@ -279,6 +279,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="play a manager moving deals against the sandbox")
     demo.add_argument("-v", "--verbose", action="store_true",
                       help="show the logs (on stderr) at QUALIFY_LOG_LEVEL, not only warnings")
+    demo.add_argument("--keep", action="store_true", help="keep the service up after the story, to open its pages")
     demo.add_argument("--crm", choices=tuple(REGISTRY), default=None,
                       help="play the short story on this CRM's sandbox (default: the full story on HubSpot's)")
     demo.set_defaults(func=cmd_demo)

@@ -85,11 +85,12 @@ def configure(api: httpx.Client, sandbox_url: str, portal_id: str) -> int:
     return cid
 
 
-def run_demo(verbose: bool = False) -> int:
+def run_demo(verbose: bool = False, keep: bool = False) -> int:
     """Play the story; 0 when every step happened as expected.
 
     `verbose` is accepted for the command line's sake: how much is logged (on stderr) is set by the
-    caller's logging configuration; the narration on stdout is the same either way.
+    caller's logging configuration; the narration on stdout is the same either way. With `keep` the
+    service stays up after the story (its pages signed in to with the demo's admin key) until Ctrl-C.
     """
     narrator = Narrator()
     say = narrator.say
@@ -108,7 +109,11 @@ def run_demo(verbose: bool = False) -> int:
                 hook = f"{base}/v1/webhooks/{cid}"
                 httpx.post(f"{sandbox_url}/_sandbox/config", json={"webhook_url": hook}).raise_for_status()
                 say("admin: 5 portrait fields, gates on 'Qualified To Buy' and 'Presentation Scheduled'")
-                return _story(narrator, sandbox, api)
+                outcome = _story(narrator, sandbox, api)
+                if keep:
+                    say(f"serving until Ctrl-C; sign in at {base}/signin with the admin key {key}")
+                    _wait_for_interrupt()
+                return outcome
         finally:
             service.stop()
             sandbox.stop()
@@ -120,7 +125,7 @@ def _story(narrator: Narrator, sandbox: HubSpotSandbox, api: httpx.Client) -> in
                                    "pipeline": "default", "amount": "12000", "hubspot_owner_id": "101"},
                                   user_id=MANAGER)
     say(f"manager creates deal {deal} 'Acme Retail' in 'Appointment Scheduled'")
-    time.sleep(0.3)
+    wait_for(lambda: api.get("/v1/transitions").json()["total"])  # Qualify has seen the new deal
     sandbox.ui_move_deal(deal, "presentationscheduled", user_id=MANAGER)
     say("manager drags it to 'Presentation Scheduled', skipping a stage, portrait empty")
     wait_for(lambda: sandbox.deal(deal)["properties"]["dealstage"] == "appointmentscheduled")
@@ -142,8 +147,39 @@ def _story(narrator: Narrator, sandbox: HubSpotSandbox, api: httpx.Client) -> in
     stage = sandbox.deal(deal)["properties"]["dealstage"]
     ok = stage == "presentationscheduled" and len(sandbox.tasks_for_deal(deal)) == 1
     say(f"ALLOWED: decision '{allowed['decision']}', deal stays in '{stage}', no new task")
+    report = api.get("/v1/reports/qualification").raise_for_status().json()
+    say(f"report: {api.base_url.join('/reports')} (`qualify demo --keep` keeps it open to sign in)")
+    for line in report_summary(report):
+        narrator.more(line)
     say("demo finished: " + ("every step happened as expected" if ok else "UNEXPECTED OUTCOME"))
     return 0 if ok else 1
+
+
+def _wait_for_interrupt() -> None:
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        pass
+
+
+def _percent(value: float | None) -> str:
+    return "—" if value is None else f"{100 * value:.0f}%"
+
+
+def report_summary(report: dict[str, Any]) -> list[str]:
+    """Three lines of the qualification report: the gates' ledger, the portrait and the personas, the wins."""
+    rows = report["compliance"]["rows"]
+    moves, blocked = sum(r["moves"] for r in rows), sum(r["blocked"] for r in rows)
+    passed = sum(r["passed_after_block"] for r in rows)
+    team, pays = report["owners"]["team"], report["pays"]
+    win = pays["win_rate"]
+    won = f"win rate {_percent(win['value'])}" if win["enough"] else f"not enough data for a win rate (n={win['n']})"
+    return [f"{moves} moves into gated stages, {blocked} blocked ({_percent(team['blocked_share'])}), "
+            f"{passed} passed after filling the portrait",
+            f"portrait complete at entry: {_percent(team['completeness'])}; deals matching no persona: "
+            f"{_percent(report['persona_mix']['no_persona']['share'])}",
+            f"{pays['closed']} deals closed in the last 30 days: {won}"]
 
 
 def _last_decision(api: httpx.Client, decision: str) -> dict[str, Any] | None:

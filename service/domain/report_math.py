@@ -53,7 +53,10 @@ def wilson(hits: int, n: int, z: float = Z95) -> Rate:
     denominator = 1 + z * z / n
     centre = (p + z * z / (2 * n)) / denominator
     half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denominator
-    return Rate(hits, n, max(0.0, centre - half), min(1.0, centre + half))
+    # At 0 and n hits the bound is 0 or 1 exactly; floating point would give 1e-17 off it.
+    low = 0.0 if hits == 0 else max(0.0, centre - half)
+    high = 1.0 if hits == n else min(1.0, centre + half)
+    return Rate(hits, n, low, high)
 
 
 def quantile(values: Sequence[float], q: float) -> float | None:
