@@ -135,6 +135,7 @@ class AmoCRMAdapter(HttpCRMAdapter):
         self._tokens = TokenManager(store, oauth, self._client, limiter=self._limiter, policy=self._policy,
                                     classify=classify_amocrm)  # fmt: skip
         self._field_types: dict[str, str] | None = None
+        self._currency: tuple[str | None] | None = None  # the account's, read once (leads have none of their own)
         self._lock = threading.Lock()
 
     def _call(self, method: str, path: str, *, bucket: str = "default", idempotent: bool = True, **kw: Any) -> Any:
@@ -158,7 +159,13 @@ class AmoCRMAdapter(HttpCRMAdapter):
         lead = self._call("GET", _lead_path(deal_id), params={"with": "contacts"})
         if not lead:
             raise CRMNotFound(f"GET /api/v4/leads/{deal_id} -> 204: lead not found", status=204)
-        return snapshot_of(lead, properties)
+        return snapshot_of(lead, properties, self.account_currency())
+
+    def account_currency(self) -> str | None:
+        """The account's currency (GET /api/v4/account `currency`), which every lead's price is in; read once."""
+        if self._currency is None:
+            self._currency = (str(self._call("GET", "/api/v4/account").get("currency") or "") or None,)
+        return self._currency[0]
 
     def search_deals_modified_since(
         self, since: datetime, properties: Sequence[str], after: str | None = None, limit: int = 200
@@ -177,7 +184,8 @@ class AmoCRMAdapter(HttpCRMAdapter):
         leads = (payload.get("_embedded") or {}).get("leads") or []
         following = next_page(payload, page) if leads else None
         total = payload.get("_total_items")
-        return DealPage(tuple(snapshot_of(lead, properties) for lead in leads),
+        currency = self.account_currency() if leads else None
+        return DealPage(tuple(snapshot_of(lead, properties, currency) for lead in leads),
                         None if following is None else str(following),
                         int(total) if total is not None else None)  # fmt: skip
 
@@ -269,7 +277,7 @@ class AmoCRMAdapter(HttpCRMAdapter):
         return standard_properties() + tuple(property_of(f) for f in fields)
 
     def list_owners(self) -> tuple[OwnerInfo, ...]:
-        """Every user of the account."""
+        """Every user of the account, deactivated ones included (rights.is_active false)."""
         return tuple(owner_of(raw) for raw in self._pages("/api/v4/users", "users", {}))
 
     def native_stage_requirements(self) -> dict[str, tuple[str, ...]]:

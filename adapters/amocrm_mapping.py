@@ -16,11 +16,13 @@ from typing import Any
 
 import httpx
 
+from adapters.amounts import plain_amount
 from adapters.base import DealSnapshot, OptionInfo, OwnerInfo, PipelineInfo, PropertyInfo, StageInfo
 from adapters.errors import CRMAuthError, CRMError, CRMRateLimited
 from adapters.http import classify_response
 
 WON_STATUS, LOST_STATUS = 142, 143  # amoCRM's system statuses, shared by every pipeline
+_CLOSED_TEXT = frozenset({str(WON_STATUS), str(LOST_STATUS)})
 STANDARD_FIELDS = (
     "name", "price", "status_id", "pipeline_id", "responsible_user_id", "loss_reason_id",
     "created_by", "updated_by", "created_at", "updated_at", "closed_at",
@@ -81,16 +83,20 @@ def custom_values(fields: Sequence[Mapping[str, Any]] | None) -> dict[str, str |
     return out
 
 
-def snapshot_of(lead: Mapping[str, Any], requested: Sequence[str] = ()) -> DealSnapshot:
-    """A DealSnapshot of a v4 lead; requested names the lead lacks are present with None."""
+def snapshot_of(lead: Mapping[str, Any], requested: Sequence[str] = (), currency: str | None = None) -> DealSnapshot:
+    """A DealSnapshot of a v4 lead; requested names the lead lacks are present with None. A lead's price is in
+    the account's `currency` (GET /api/v4/account); closed_at only counts in the won (142) or lost (143) status."""
     props: dict[str, str | None] = dict.fromkeys(requested)
     props.update({name: str_or_none(lead.get(name)) for name in STANDARD_FIELDS})
     props.update(custom_values(lead.get("custom_fields_values")))
     get = props.get
+    closed, modifier = get("status_id") in _CLOSED_TEXT, get("updated_by")
     return DealSnapshot.trusted(
         id=str(lead["id"]), pipeline_id=get("pipeline_id"), stage_id=get("status_id"),
-        owner_id=get("responsible_user_id") or None, amount=get("price"), name=get("name"),
-        modified_at=unix_time(lead.get("updated_at")), properties=props, stage_history=(),
+        owner_id=get("responsible_user_id") or None, amount=plain_amount(lead.get("price")), name=get("name"),
+        modified_at=unix_time(lead.get("updated_at")), properties=props, stage_history=(), currency=currency,
+        created_at=unix_time(lead.get("created_at")), closed_at=unix_time(lead.get("closed_at")) if closed else None,
+        modified_by=modifier if modifier not in (None, "", "0") else None,  # 0 names no user
     )  # fmt: skip
 
 
@@ -125,9 +131,12 @@ def standard_properties() -> tuple[PropertyInfo, ...]:
 
 
 def owner_of(raw: Mapping[str, Any]) -> OwnerInfo:
-    """OwnerInfo of a user; amoCRM has one `name`, kept as first_name."""
-    return OwnerInfo(str(raw["id"]), str_or_none(raw.get("email")), str_or_none(raw.get("name")), None,
-                     str(raw["id"]))  # fmt: skip
+    """OwnerInfo of a user; amoCRM has one `name`, kept as first_name, one id (leads' responsible_user_id and
+    webhooks' modified_user_id alike), and `rights.is_active` false for a deactivated user."""
+    rights = raw.get("rights")
+    active = not isinstance(rights, Mapping) or rights.get("is_active") is not False
+    return OwnerInfo(str(raw["id"]), str_or_none(raw.get("email")), str_or_none(raw.get("name")) or None, None,
+                     str(raw["id"]), active)  # fmt: skip
 
 
 def requirements_of(fields: Sequence[Mapping[str, Any]]) -> dict[str, tuple[str, ...]]:

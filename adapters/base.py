@@ -63,28 +63,50 @@ class PropertyInfo:
 
 @dataclass(frozen=True)
 class OwnerInfo:
-    """A CRM user who can own deals."""
+    """A CRM user who can own deals, deactivated ones included (they still own old deals).
+
+    `id` is what deals name as their owner; `user_id` is what the CRM names as the person who made a change
+    (HubSpot: the owner's userId, another number; the other CRMs: the same id). Adapters always fill it.
+    """
 
     id: str
     email: str | None
     first_name: str | None = None
     last_name: str | None = None
     user_id: str | None = None
+    active: bool = True  # False: deactivated, archived or dismissed in the CRM
+
+    @property
+    def name(self) -> str:
+        """First and last name, else the email, else the id."""
+        full = " ".join(part.strip() for part in (self.first_name, self.last_name) if part and part.strip())
+        return full or (self.email or "").strip() or self.id
 
 
 @dataclass(frozen=True)
 class StageChange:
-    """One entry of a deal's stage history (newest first in DealSnapshot.stage_history)."""
+    """One entry of a deal's stage history (newest first in DealSnapshot.stage_history).
+
+    `source_type` is the CRM's own word for the channel (HubSpot's sourceType, Bitrix24's history type),
+    `source_id` who made the change as the CRM names them (its registry entry's `actor_user_id` gives the user
+    id), `source` the channel normalized (adapters.changes.SOURCES).
+    """
 
     stage_id: str
     at: datetime
     source_type: str | None = None
     source_id: str | None = None
+    source: str = "unknown"
 
 
 @dataclass(frozen=True)
 class DealSnapshot:
-    """A deal as read from the CRM; property values are the CRM's raw strings."""
+    """A deal as read from the CRM; property values are the CRM's raw strings.
+
+    `amount` is plain decimal text ("1234.50", adapters.amounts) in `currency` (an ISO code as the CRM gives
+    it); `created_at` is when the deal was created in the CRM, `closed_at` when it was won or lost (None while
+    open), `modified_by` the CRM user id (`OwnerInfo.user_id`) of its last modifier where the CRM returns one.
+    """
 
     id: str
     pipeline_id: str | None
@@ -95,17 +117,26 @@ class DealSnapshot:
     modified_at: datetime | None
     properties: Mapping[str, str | None]
     stage_history: tuple[StageChange, ...] = ()
+    currency: str | None = None
+    created_at: datetime | None = None
+    closed_at: datetime | None = None
+    modified_by: str | None = None
 
     @classmethod
     def trusted(cls, id: str, pipeline_id: str | None, stage_id: str | None, owner_id: str | None,
                 amount: str | None, name: str | None, modified_at: datetime | None,
-                properties: Mapping[str, str | None], stage_history: tuple[StageChange, ...] = ()) -> DealSnapshot:
+                properties: Mapping[str, str | None], stage_history: tuple[StageChange, ...] = (),
+                currency: str | None = None, created_at: datetime | None = None, closed_at: datetime | None = None,
+                modified_by: str | None = None) -> DealSnapshot:
         """The same snapshot as the constructor's, built without its per-field checks: sync converts every
         deal it reads, and a frozen dataclass's __init__ costs several times more than the conversion."""
         snapshot = object.__new__(cls)
-        snapshot.__dict__.update(id=id, pipeline_id=pipeline_id, stage_id=stage_id, owner_id=owner_id, amount=amount,
-                                 name=name, modified_at=modified_at, properties=properties,
-                                 stage_history=stage_history)
+        # A dict display, not keyword arguments: update(**kwargs) builds the same dict more slowly.
+        snapshot.__dict__.update({
+            "id": id, "pipeline_id": pipeline_id, "stage_id": stage_id, "owner_id": owner_id, "amount": amount,
+            "name": name, "modified_at": modified_at, "properties": properties, "stage_history": stage_history,
+            "currency": currency, "created_at": created_at, "closed_at": closed_at, "modified_by": modified_by,
+        })  # fmt: skip
         return snapshot
 
 
@@ -129,12 +160,12 @@ class WebhookEvent:
     object_type: str = "deal"
     property_name: str | None = None
     property_value: str | None = None
-    change_source: str | None = None
-    source_id: str | None = None
+    change_source: str | None = None  # the CRM's own word for the channel (HubSpot changeSource, ...)
+    source_id: str | None = None  # who made the change, as the CRM names them (CRMKind.actor_user_id)
     attempt: int = 0
     raw: Mapping[str, Any] = field(default_factory=dict)
     new_stage: str | None = None  # set when the event reports a stage change, to the new stage id
-    source: str = "unknown"  # who made the change, normalized: ui | api | automation | import | unknown
+    source: str = "unknown"  # through what the change was made: adapters.changes.SOURCES
     old_stage: str | None = None  # the previous stage, where the CRM sends it (Pipedrive, amoCRM)
     new_pipeline: str | None = None
     old_pipeline: str | None = None
@@ -271,7 +302,7 @@ class CRMAdapter(Protocol):
         """Every deal property, standard and custom."""
 
     def list_owners(self) -> tuple[OwnerInfo, ...]:
-        """Every owner (user) of the account."""
+        """Every user of the account who can own deals, deactivated ones included (`active` False)."""
 
     def native_stage_requirements(self) -> dict[str, tuple[str, ...]]:
         """The CRM's own per-stage required fields: stage id -> property names ({} when it has none

@@ -275,8 +275,9 @@ class Bitrix24Adapter(HttpCRMAdapter):
         return tuple(property_of(str(name), meta, userfields.get(str(name))) for name, meta in fields.items())
 
     def list_owners(self) -> tuple[OwnerInfo, ...]:
-        """Every active user (user.get, paged)."""
-        return tuple(owner_of(raw) for raw in self._list_all("user.get", {"filter": {"ACTIVE": True}}))
+        """Every user, dismissed ones included (user.get, paged; its ACTIVE filter would leave them out, and
+        they still own old deals)."""
+        return tuple(owner_of(raw) for raw in self._list_all("user.get", {}))
 
     def native_stage_requirements(self) -> dict[str, tuple[str, ...]]:
         """{}: Bitrix24's "mandatory by stage" settings are not exposed over REST.

@@ -23,14 +23,15 @@ from adapters.bitrix24_secrets import (
 )
 from adapters.bitrix24_webhooks import Bitrix24WebhookVerifier
 from adapters.kind import COMMON_KEPT_HEADERS, ConnectionSettings, CRMKind
-from adapters.leaky_bucket import LeakyBucket, leaky_bucket_for
-from adapters.ratelimit import BucketSpec, Limiter
+from adapters.leaky_bucket import leaky_bucket_for, stored_leaky_bucket
+from adapters.ratelimit import BucketSpec, Limiter, LimitStore
 
 
-def shared_limiter(key: str, overrides: BucketSpec) -> LeakyBucket:
-    """The process-wide standard-plan leaky bucket of `key`. Bitrix24 counts every method in one counter per
-    portal, not in windows, so (limit, window) overrides do not apply and are ignored."""
-    return leaky_bucket_for(key)
+def shared_limiter(key: str, overrides: BucketSpec, store: LimitStore | None = None) -> Limiter:
+    """The standard-plan leaky bucket of `key`: kept in `store` for every process using it, or process-wide
+    without one. Bitrix24 counts every method in one counter per portal, not in windows, so (limit, window)
+    overrides do not apply and are ignored."""
+    return leaky_bucket_for(key) if store is None else stored_leaky_bucket(store, key)
 
 
 def build_adapter(settings: ConnectionSettings, *, limiter: Limiter | None, transport: httpx.BaseTransport | None,

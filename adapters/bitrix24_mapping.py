@@ -14,6 +14,7 @@ from typing import Any
 
 import httpx
 
+from adapters.amounts import plain_amount
 from adapters.base import (
     Credentials,
     DealSnapshot,
@@ -33,9 +34,12 @@ _WEBHOOK_PATH = re.compile(r"^(?P<root>.*/rest/[0-9]+/[^/]+)/?$")  # [0-9]: \d t
 PAGE_SIZE = 50  # fixed by Bitrix24 for every *.list method
 BATCH_MAX = 50  # commands per `batch` call (settings/how-to-call-rest-api/batch.md)
 DEAL_ENTITY_TYPE_ID = 2  # CRM object type id of deals (crm/data-types.md#object_type)
+# Read with every deal: the head of the snapshot, its currency, dates and modifier, whether it is closed
+# (CLOSEDATE is the expected close date until then) and who last moved it (crm.stagehistory.list names no one).
 BASE_FIELDS = ("ID", "TITLE", "STAGE_ID", "CATEGORY_ID", "ASSIGNED_BY_ID", "OPPORTUNITY", "CURRENCY_ID",
-               "DATE_MODIFY")  # fmt: skip
+               "DATE_MODIFY", "DATE_CREATE", "CLOSED", "CLOSEDATE", "MODIFY_BY_ID", "MOVED_BY_ID")  # fmt: skip
 _STRINGS = frozenset({str})
+_plain_amount = re.compile(r"[0-9]+\.[0-9]+").fullmatch  # OPPORTUNITY as Bitrix24 answers it: "1000.00"
 _PLAIN = frozenset({str, type(None)})  # value types a snapshot keeps as they are
 # crm.stagehistory.list TYPE_ID values (crm-stage-history-list.md).
 HISTORY_TYPES = {"1": "creation", "2": "intermediate", "3": "final", "5": "category_change"}
@@ -148,20 +152,22 @@ def value_of(value: Any) -> str | None:
     return str(value)
 
 
-def change_of(item: Mapping[str, Any]) -> StageChange | None:
-    """One crm.stagehistory.list item, or None when it lacks a stage or a time."""
-    at = parse_bitrix_time(item.get("CREATED_TIME"))
-    stage = item.get("STAGE_ID") or item.get("STATUS_ID")
-    if at is None or not stage:
-        return None
-    kind = HISTORY_TYPES.get(str(item.get("TYPE_ID")))
-    return StageChange(str(stage), at, kind, value_of(item.get("ID")))
-
-
-def history_of(items: Iterable[Mapping[str, Any]]) -> tuple[StageChange, ...]:
-    """Stage changes newest first (by time, then by record id, as records can share a second)."""
-    changes = [c for c in map(change_of, items) if c is not None]
-    changes.sort(key=lambda c: (c.at, int(c.source_id or 0)), reverse=True)
+def history_of(items: Iterable[Mapping[str, Any]], moved_by: str | None = None,
+               stage_id: str | None = None) -> tuple[StageChange, ...]:  # fmt: skip
+    """crm.stagehistory.list items as stage changes, newest first (by time, then by record id, as records can
+    share a second); items without a stage or a time are left out. The records name no user: the deal's
+    MOVED_BY_ID (who last changed its stage) is the newest change's actor when that change is into the deal's
+    current `stage_id`. Bitrix24 says nothing of the channel, so `source` stays unknown."""
+    dated: list[tuple[datetime, int, str, str | None]] = []
+    for item in items:
+        at = parse_bitrix_time(item.get("CREATED_TIME"))
+        stage = item.get("STAGE_ID") or item.get("STATUS_ID")
+        if at is not None and stage:
+            dated.append((at, _int(item.get("ID"), 0), str(stage), HISTORY_TYPES.get(str(item.get("TYPE_ID")))))
+    dated.sort(key=lambda entry: (entry[0], entry[1]), reverse=True)
+    changes = [StageChange(stage, at, kind) for at, _, stage, kind in dated]
+    if changes and moved_by and moved_by != "0" and changes[0].stage_id == stage_id:
+        changes[0] = StageChange(changes[0].stage_id, changes[0].at, changes[0].source_type, moved_by)
     return tuple(changes)
 
 
@@ -173,16 +179,23 @@ def snapshot_of(deal: Mapping[str, Any], history: Iterable[Mapping[str, Any]] = 
     if not (_STRINGS.issuperset(map(type, props)) and _PLAIN.issuperset(map(type, props.values()))):
         props = {str(k): value_of(v) for k, v in deal.items()}
     get = props.get
+    amount, modifier = get("OPPORTUNITY"), get("MODIFY_BY_ID")
+    modified, created = get("DATE_MODIFY"), get("DATE_CREATE")
+    modified_at = parse_bitrix_time(modified)
     return DealSnapshot.trusted(
         str(deal["ID"]),
         get("CATEGORY_ID") or "0",  # a deal outside any category is in the default one (0)
         get("STAGE_ID"),
         get("ASSIGNED_BY_ID") or None,
-        get("OPPORTUNITY"),
+        amount if type(amount) is str and _plain_amount(amount) else plain_amount(amount),  # "1000.00" as it is
         get("TITLE"),
-        parse_bitrix_time(get("DATE_MODIFY")),
+        modified_at,
         props,
-        history_of(history) if history else (),
+        history_of(history, get("MOVED_BY_ID"), get("STAGE_ID")) if history else (),
+        get("CURRENCY_ID") or None,
+        modified_at if created == modified else parse_bitrix_time(created),  # a deal never changed since
+        parse_bitrix_time(get("CLOSEDATE")) if get("CLOSED") == "Y" else None,
+        modifier if modifier and modifier != "0" else None,  # 0 names no user
     )
 
 
@@ -221,10 +234,12 @@ def property_of(name: str, meta: Mapping[str, Any], userfield: Mapping[str, Any]
 
 
 def owner_of(raw: Mapping[str, Any]) -> OwnerInfo:
-    """A user.get record as an owner; the Bitrix24 user id is both id and user_id."""
+    """A user.get record as an owner; the Bitrix24 user id is both id and user_id (deals' ASSIGNED_BY_ID and
+    MODIFY_BY_ID alike). ACTIVE is false for a dismissed user (JSON true/false; "Y"/"N" accepted too)."""
     user_id = str(raw["ID"])
+    active = raw.get("ACTIVE") not in (False, "N", "n", "0", 0, "false")
     return OwnerInfo(user_id, value_of(raw.get("EMAIL")) or None, value_of(raw.get("NAME")) or None,
-                     value_of(raw.get("LAST_NAME")) or None, user_id)  # fmt: skip
+                     value_of(raw.get("LAST_NAME")) or None, user_id, active)  # fmt: skip
 
 
 def _int(value: object, default: int) -> int:

@@ -210,8 +210,17 @@ def offline_event_of(raw: Mapping[str, Any], process_id: str | None) -> WebhookE
     return WebhookEvent(
         delivery_key=f"{raw.get('MESSAGE_ID')}:{stamp}", object_id=object_id, kind=kind_of(name),
         occurred_at=parse_bitrix_time(stamp) or datetime.now(UTC), object_type=object_type_of(name),
-        raw={**raw, "process_id": process_id},
+        raw={**raw, "process_id": process_id}, source_id=acting_user_of(raw),
     )  # fmt: skip
+
+
+def acting_user_of(raw: Mapping[str, Any]) -> str | None:
+    """EVENT_ADDITIONAL.user_id of an offline record, where the portal fills it (the documented samples show
+    `false`): the user whose change it records. Online events name no user."""
+    additional = raw.get("EVENT_ADDITIONAL")
+    user = additional.get("user_id") if isinstance(additional, Mapping) else None
+    text = str(user) if isinstance(user, int | str) and not isinstance(user, bool) else ""
+    return text if text.isascii() and text.isdigit() and 0 < len(text) <= 20 else None
 
 
 def offline_events_of(records: Iterable[Any], process_id: str | None) -> list[WebhookEvent]:

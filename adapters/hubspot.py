@@ -30,6 +30,7 @@ from adapters.http import classify_response
 from adapters.http_adapter import HttpCRMAdapter
 from adapters.hubspot_mapping import (
     iso_ms_of,
+    needs_company_currency,
     owner_of,
     pipeline_of,
     property_of,
@@ -96,8 +97,20 @@ class HubSpotAdapter(HttpCRMAdapter):
     default_buckets = staticmethod(hubspot_limiter_buckets)
     _classify = staticmethod(classify_hubspot)
 
+    _company_currency: tuple[str | None] | None = None  # read once, when a deal without deal_currency_code needs it
+
     def _auth_headers(self, credentials: Credentials) -> Mapping[str, str]:
         return {"Authorization": f"Bearer {credentials.access_token}"}
+
+    def _currency_for(self, objects: Sequence[Mapping[str, Any]]) -> str | None:
+        """The company currency (GET /account-info/v3/details `companyCurrency`), read once when one of
+        `objects` is in it: a deal whose deal_currency_code is empty is in the company currency."""
+        if self._company_currency is None:
+            if not any(map(needs_company_currency, objects)):
+                return None
+            details = self._call("GET", "/account-info/v3/details")
+            self._company_currency = (str(details.get("companyCurrency") or "") or None,)
+        return self._company_currency[0]
 
     def get_deal(self, deal_id: str, properties: Sequence[str]) -> DealSnapshot:
         """Read one deal with `properties` (plus the base ones) and its dealstage history.
@@ -105,7 +118,8 @@ class HubSpotAdapter(HttpCRMAdapter):
         Raises CRMNotFound for an unknown id, plus the usual adapters.errors types.
         """
         params = {"properties": ",".join(props_of(properties)), "propertiesWithHistory": "dealstage"}
-        return snapshot_of(self._call("GET", _deal_path(deal_id), params=params))
+        deal = self._call("GET", _deal_path(deal_id), params=params)
+        return snapshot_of(deal, self._currency_for([deal]))
 
     def search_deals_modified_since(
         self, since: datetime, properties: Sequence[str], after: str | None = None, limit: int = 200
@@ -125,7 +139,9 @@ class HubSpotAdapter(HttpCRMAdapter):
         if after:
             body["after"] = after
         payload = self._call("POST", "/crm/v3/objects/deals/search", bucket="search", json=body)
-        deals = tuple(snapshot_of(obj) for obj in payload.get("results") or [])
+        results = payload.get("results") or []
+        currency = self._currency_for(results)
+        deals = tuple(snapshot_of(obj, currency) for obj in results)
         total = payload.get("total")
         return DealPage(deals=deals, next_after=_next_after(payload, after),
                         total=int(total) if total is not None else None)  # fmt: skip
@@ -205,16 +221,19 @@ class HubSpotAdapter(HttpCRMAdapter):
         )
 
     def list_owners(self) -> tuple[OwnerInfo, ...]:
-        """Every owner of the account, following the paging cursor."""
+        """Every owner of the account, active ones then archived ones (deactivated users, who still own old
+        deals; `archived=true` lists only those), each following the paging cursor."""
         owners: list[OwnerInfo] = []
-        after: str | None = None
-        while True:
-            params: dict[str, Any] = {"limit": 100, **({"after": after} if after else {})}
-            payload = self._call("GET", "/crm/v3/owners", params=params)
-            owners.extend(owner_of(raw) for raw in payload.get("results") or [])
-            after = _next_after(payload, after)
-            if after is None:
-                return tuple(owners)
+        for archived in ("false", "true"):
+            after: str | None = None
+            while True:
+                params: dict[str, Any] = {"limit": 100, "archived": archived, **({"after": after} if after else {})}
+                payload = self._call("GET", "/crm/v3/owners", params=params)
+                owners.extend(owner_of({"archived": archived == "true", **raw}) for raw in payload.get("results") or [])
+                after = _next_after(payload, after)
+                if after is None:
+                    break
+        return tuple(owners)
 
     def native_stage_requirements(self) -> dict[str, tuple[str, ...]]:
         """HubSpot's conditional stage properties are not readable over the API (CRM-CONTRACTS 2.1)."""

@@ -8,6 +8,7 @@ import httpx
 
 from adapters.base import CRMAdapter, TokenStore, WebhookVerifier
 from adapters.hubspot import HUBSPOT_API, HubSpotAdapter, hubspot_limiter_buckets
+from adapters.hubspot_mapping import hubspot_user_of
 from adapters.hubspot_webhooks import HubSpotWebhookVerifier
 from adapters.kind import COMMON_KEPT_HEADERS, ConnectionSettings, CRMKind
 from adapters.ratelimit import Limiter, shared_buckets
@@ -50,4 +51,5 @@ KIND = CRMKind(
     verifier_factory=build_verifier,
     deal_url=deal_url,
     sandbox="adapters.sandbox.hubspot",
+    actor_user_id=hubspot_user_of,  # "userId:45678" -> "45678"; an app id, a workflow or an import: None
 )

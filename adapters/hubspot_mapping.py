@@ -6,9 +6,40 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from adapters.amounts import plain_amount
 from adapters.base import DealSnapshot, OptionInfo, OwnerInfo, PipelineInfo, PropertyInfo, StageChange, StageInfo
 
-BASE_PROPERTIES = ("dealname", "amount", "dealstage", "pipeline", "hubspot_owner_id", "hs_lastmodifieddate")
+# Read with every deal: the head of the snapshot, its currency and dates, whether it is closed (closedate is the
+# expected close date until then) and the user who last changed it.
+BASE_PROPERTIES = ("dealname", "amount", "dealstage", "pipeline", "hubspot_owner_id", "hs_lastmodifieddate",
+                   "createdate", "closedate", "hs_is_closed", "deal_currency_code", "hs_updated_by_user_id")
+# HubSpot's changeSource (webhooks) and sourceType (property history) values by who made the change
+# (https://developers.hubspot.com/docs/api/webhooks; the source enum of the CRM OpenAPI specs). Others: unknown.
+SOURCE_KINDS = {
+    "CRM_UI": "ui", "CRM_UI_BULK_ACTION": "ui", "MOBILE_IOS": "ui", "MOBILE_ANDROID": "ui", "SALES": "ui",
+    "EXTENSION": "ui", "SIDEKICK": "ui",
+    "API": "api", "CRM": "api",
+    "INTEGRATION": "integration", "INTEGRATIONS_PLATFORM": "integration", "INTEGRATIONS_SYNC": "integration",
+    "SALESFORCE": "integration", "MARKETPLACE": "integration",
+    "AUTOMATION_PLATFORM": "automation", "WORKFLOWS": "automation", "AUTOMATION": "automation",
+    "SEQUENCES": "automation", "BOT": "automation",
+    "IMPORT": "import", "MIGRATION": "import",
+}  # fmt: skip
+_USER_ACTOR = "userId:"
+
+
+def change_source_kind(change_source: str | None) -> str:
+    """Normalize HubSpot's changeSource / sourceType into adapters.changes.SOURCES."""
+    return SOURCE_KINDS.get(change_source or "", "unknown")
+
+
+def hubspot_user_of(actor: str | None) -> str | None:
+    """The user id in an actor HubSpot names as "userId:45678" (a person); None for an app ("1160452"), a
+    workflow, an import or anything else."""
+    if actor is None or not actor.startswith(_USER_ACTOR):
+        return None
+    user = actor[len(_USER_ACTOR):]
+    return user if user.isascii() and user.isdigit() and len(user) <= 20 else None
 
 
 def parse_hubspot_time(value: object) -> datetime | None:
@@ -46,30 +77,38 @@ def float_or_none_of(value: object) -> float | None:
 
 
 def change_of(entry: Mapping[str, Any]) -> StageChange | None:
+    """A dealstage history entry; its actor is sourceId, or "userId:<updatedByUserId>" when only that is given."""
     at = parse_hubspot_time(entry.get("timestamp"))
     if at is None or entry.get("value") in (None, ""):
         return None
-    source_id = entry.get("sourceId") or entry.get("updatedByUserId")
-    return StageChange(
-        str(entry["value"]), at, str_or_none_of(entry.get("sourceType")), str_or_none_of(source_id)
-    )
+    source_type = str_or_none_of(entry.get("sourceType"))
+    source_id = str_or_none_of(entry.get("sourceId"))
+    if not source_id and entry.get("updatedByUserId") not in (None, ""):
+        source_id = f"{_USER_ACTOR}{entry['updatedByUserId']}"
+    return StageChange(str(entry["value"]), at, source_type, source_id, change_source_kind(source_type))
 
 
-def snapshot_of(obj: Mapping[str, Any]) -> DealSnapshot:
+def snapshot_of(obj: Mapping[str, Any], company_currency: str | None = None) -> DealSnapshot:
+    """A DealSnapshot of a v3 deal; `company_currency` is the currency of deals whose deal_currency_code is
+    empty (HubSpot's company currency, which such deals are in)."""
     props = {str(k): str_or_none_of(v) for k, v in (obj.get("properties") or {}).items()}
     entries = (obj.get("propertiesWithHistory") or {}).get("dealstage") or []
     history = [change for change in map(change_of, entries) if change is not None]
     history.sort(key=lambda change: change.at, reverse=True)  # HubSpot's order is not documented
-    modified = parse_hubspot_time(props.get("hs_lastmodifieddate") or obj.get("updatedAt"))
     get = props.get
-    head = (
-        get("pipeline"),
-        get("dealstage"),
-        get("hubspot_owner_id") or None,
-        get("amount"),
-        get("dealname"),
-    )
-    return DealSnapshot.trusted(str(obj["id"]), *head, modified, props, tuple(history))
+    modified = parse_hubspot_time(get("hs_lastmodifieddate") or obj.get("updatedAt"))
+    created = parse_hubspot_time(get("createdate") or obj.get("createdAt"))
+    closed = parse_hubspot_time(get("closedate")) if get("hs_is_closed") == "true" else None
+    return DealSnapshot.trusted(
+        str(obj["id"]), get("pipeline"), get("dealstage"), get("hubspot_owner_id") or None, plain_amount(get("amount")),
+        get("dealname"), modified, props, tuple(history), get("deal_currency_code") or company_currency, created,
+        closed, get("hs_updated_by_user_id") or None,
+    )  # fmt: skip
+
+
+def needs_company_currency(obj: Mapping[str, Any]) -> bool:
+    """Whether a v3 deal is in the company currency (its deal_currency_code is empty)."""
+    return not (obj.get("properties") or {}).get("deal_currency_code")
 
 
 def stage_of(raw: Mapping[str, Any]) -> StageInfo:
@@ -98,6 +137,9 @@ def property_of(raw: Mapping[str, Any]) -> PropertyInfo:
 
 
 def owner_of(raw: Mapping[str, Any]) -> OwnerInfo:
-    names = (raw.get("email"), raw.get("firstName"), raw.get("lastName"), raw.get("userId"))
+    """An owner of GET /crm/v3/owners, archived or not. The owner id differs from the user id; an archived
+    (deactivated) owner's userId may be null, and userIdIncludingInactive keeps it."""
+    user = raw.get("userId") if raw.get("userId") is not None else raw.get("userIdIncludingInactive")
+    names = (raw.get("email"), raw.get("firstName"), raw.get("lastName"), user)
     email, first, last, user_id = map(str_or_none_of, names)
-    return OwnerInfo(str(raw["id"]), email, first, last, user_id)
+    return OwnerInfo(str(raw["id"]), email, first or None, last or None, user_id, not raw.get("archived"))

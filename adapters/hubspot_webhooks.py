@@ -21,6 +21,7 @@ from urllib.parse import unquote
 
 from adapters.base import WebhookEvent
 from adapters.errors import WebhookAuthError, WebhookFormatError
+from adapters.hubspot_mapping import change_source_kind
 from adapters.numbers import ascii_int, millis, numeric_id, optional_id
 
 MAX_EVENTS = 100
@@ -235,17 +236,3 @@ def _event(index: int, item: Any) -> WebhookEvent:
         source=change_source_kind(change_source),
         account=portal,
     )
-
-
-# HubSpot changeSource values (https://developers.hubspot.com/docs/api/webhooks) by who made the change.
-_SOURCE_KINDS = {
-    "CRM_UI": "ui", "CRM_UI_BULK_ACTION": "ui", "MOBILE_IOS": "ui", "MOBILE_ANDROID": "ui", "SALES": "ui",
-    "INTEGRATION": "api", "API": "api", "CRM": "api",
-    "AUTOMATION_PLATFORM": "automation", "WORKFLOWS": "automation", "AUTOMATION": "automation",
-    "IMPORT": "import", "MIGRATION": "import",
-}
-
-
-def change_source_kind(change_source: str | None) -> str:
-    """Normalize HubSpot's changeSource into ui | api | automation | import | unknown."""
-    return _SOURCE_KINDS.get(change_source or "", "unknown")

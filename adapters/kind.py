@@ -15,8 +15,9 @@ from urllib.parse import urlsplit
 import httpx
 
 from adapters.base import Credentials, CRMAdapter, OfflineEventSource, TokenStore, WebhookVerifier
+from adapters.changes import numeric_user_id
 from adapters.errors import CRMAuthError
-from adapters.ratelimit import BucketSpec, Limiter
+from adapters.ratelimit import BucketSpec, Limiter, LimitStore
 from adapters.redaction import redact_text
 
 # Delivery headers every CRM's are worth keeping with the raw body (x-qualify-source marks Qualify's own).
@@ -72,14 +73,23 @@ class AdapterFactory(Protocol):
         """The adapter; ValueError when the settings cannot work."""
 
 
+class LimiterFactory(Protocol):
+    """Builds the rate limiter of one connection."""
+
+    def __call__(self, key: str, overrides: BucketSpec, store: LimitStore | None = None) -> Limiter:
+        """The limiter of `key` (a connection): the CRM's default buckets, each bucket named in `overrides`
+        replaced by its (limit, window seconds); kept in `store` for every process sharing it, or process-wide
+        without one."""
+
+
 VerifierFactory = Callable[[ConnectionSettings, int], WebhookVerifier]
-LimiterFactory = Callable[[str, BucketSpec], Limiter]
 SettingsCheck = Callable[[str | None, Mapping[str, Any]], None]
 OfflineSourceFactory = Callable[[ConnectionSettings, CRMAdapter], OfflineEventSource | None]
 DealUrl = Callable[[ConnectionSettings, str], str]
 SplitBaseUrl = Callable[[str], tuple[str, dict[str, str]]]
 ShownBaseUrl = Callable[[ConnectionSettings], str]
 RedactBody = Callable[[bytes, Mapping[str, str]], bytes]
+ActorUserId = Callable[[str | None], str | None]
 
 
 def no_settings_check(base_url: str | None, secrets: Mapping[str, Any]) -> None:
@@ -115,8 +125,8 @@ class CRMKind:
     required_secrets: tuple[str, ...]  # secret inputs a new connection must carry
     secret_inputs: tuple[str, ...]  # every secret input it accepts (stored encrypted, never shown)
     webhook_token_param: str | None  # query parameter carrying Qualify's generated webhook token; None: not needed
-    # (key, overrides) -> the limiter shared in this process by every adapter of that key (a connection):
-    # the CRM's default buckets, each bucket named in overrides replaced by its (limit, window seconds).
+    # (key, overrides, store) -> the limiter shared by every adapter of that key (a connection): in `store` by
+    # every process using it, or in this process without one (see LimiterFactory).
     limiter: LimiterFactory
     paging: Paging  # how its modified-since search pages
     multi_separator: str  # what joins the values of a multi-select property
@@ -137,6 +147,10 @@ class CRMKind:
     # Regexes whose every match in a text (a log line, an error) is a secret, to be replaced by "[redacted]"
     # (adapters.redaction.redact_text); its adapter already redacts its own errors with them.
     secret_patterns: tuple[re.Pattern[str], ...] = ()
+    # An actor as events (`WebhookEvent.source_id`) and stage history (`StageChange.source_id`) carry it -> the CRM
+    # user id behind it (`OwnerInfo.user_id`), or None for an app, a workflow, an import or no one. By default the
+    # value as given when it is ASCII digits (adapters.changes.numeric_user_id).
+    actor_user_id: ActorUserId = numeric_user_id
 
     def build_adapter(self, settings: ConnectionSettings, *, limiter: Limiter | None,
                       transport: httpx.BaseTransport | None, token_store: TokenStore | None = None) -> CRMAdapter:

@@ -13,6 +13,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from adapters.amounts import plain_amount
 from adapters.base import DealSnapshot, OptionInfo, OwnerInfo, PipelineInfo, PropertyInfo, StageInfo
 
 HASH_KEY = re.compile(r"^[0-9a-f]{40}$")
@@ -85,15 +86,25 @@ def custom_properties(custom: Mapping[str, Any]) -> dict[str, str | None]:
     return props
 
 
+def closed_time_of(deal: Mapping[str, Any]) -> datetime | None:
+    """When a won or lost deal was closed: close_time, else won_time / lost_time; None while it is open."""
+    status = deal.get("status")
+    if status not in ("won", "lost"):
+        return None
+    return parse_pipedrive_time(deal.get("close_time") or deal.get(f"{status}_time"))
+
+
 def snapshot_of(deal: Mapping[str, Any], requested: Sequence[str] = ()) -> DealSnapshot:
-    """A DealSnapshot with standard fields and custom fields (by hash key); history is always ()."""
+    """A DealSnapshot with standard fields and custom fields (by hash key); history is always (), and
+    modified_by None: a deal names no last modifier (webhooks do, in meta.user_id)."""
     props: dict[str, str | None] = {name: None for name in requested}
     props.update({name: text_of(deal.get(name)) for name in STANDARD_FIELDS if name in deal})
     props.update(custom_properties(deal.get("custom_fields") or {}))
     get = props.get
     return DealSnapshot.trusted(
-        str(deal["id"]), get("pipeline_id"), get("stage_id"), get("owner_id"), get("value"), get("title"),
-        parse_pipedrive_time(deal.get("update_time")), props, (),
+        str(deal["id"]), get("pipeline_id"), get("stage_id"), get("owner_id"), plain_amount(deal.get("value")),
+        get("title"), parse_pipedrive_time(deal.get("update_time")), props, (), get("currency") or None,
+        parse_pipedrive_time(deal.get("add_time")), closed_time_of(deal),
     )  # fmt: skip
 
 
@@ -134,10 +145,12 @@ def property_of(raw: Mapping[str, Any]) -> PropertyInfo:
 
 
 def owner_of(raw: Mapping[str, Any]) -> OwnerInfo:
-    """An OwnerInfo from a v1 user; Pipedrive has one `name`, split at the first space."""
-    first, _, last = str(raw.get("name") or "").partition(" ")
-    email = raw.get("email")
-    return OwnerInfo(str(raw["id"]), None if email is None else str(email), first or None, last or None, str(raw["id"]))
+    """An OwnerInfo from a v1 user; Pipedrive has one `name`, split at the first space, one id (deals' owner_id
+    and webhooks' meta.user_id alike), and `active_flag` false for a deactivated user."""
+    first, _, last = str(raw.get("name") or "").strip().partition(" ")
+    email, user_id = raw.get("email"), str(raw["id"])
+    return OwnerInfo(user_id, None if email is None else str(email), first or None, last.strip() or None, user_id,
+                     raw.get("active_flag") not in (False, 0, "0", "false"))  # fmt: skip
 
 
 def requirements_of(fields: Iterable[Mapping[str, Any]], all_stage_ids: Sequence[str]) -> dict[str, tuple[str, ...]]:

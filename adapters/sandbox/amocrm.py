@@ -4,8 +4,12 @@
     base_url = sandbox.start()            # credentials.base_url for AmoCRMAdapter
     lead_id = sandbox.ui_create_lead({"name": "Acme", "900001": "IT"})
     sandbox.ui_move_lead(lead_id, 7000012)  # queues a form-encoded leads[status][0] POST
+    sandbox.ui_move_lead(lead_id, 142, user_id=5000003, source="api")  # modified_user_id 5000003, no channel
     sandbox.wait_webhooks_idle()
     sandbox.stop()
+
+People: `users()` (5000001..5000004 active, 5000005 deactivated), `add_user`, `set_user_active`; the account's
+currency is RUB (GET /api/v4/account).
 
 Everything is in memory under one lock. API calls need ``Authorization: Bearer <access_token>``;
 ``POST /oauth2/access_token`` rotates the pair (the used refresh token and the old access token stop
@@ -26,14 +30,17 @@ from werkzeug.wrappers import Request, Response
 from adapters.sandbox import amocrm_api, amocrm_control, control
 from adapters.sandbox.amocrm_control import FAILURE_MODES, failure_error
 from adapters.sandbox.amocrm_state import USER_ANNA, Account, ApiError
+from adapters.sandbox.amocrm_state import user as seed_user
 from adapters.sandbox.amocrm_webhooks import WebhookSender, WebhookSettings, legacy_entry
 from adapters.sandbox.base import PathSandbox, read_json, serve_forever
 from adapters.sandbox.control import set_window
 from adapters.sandbox.failures import Failure, FailureInjector
 from adapters.sandbox.hubspot_limits import RollingWindow
+from adapters.sandbox.people import API, UI, SandboxUser, check_source
 from adapters.sandbox.scenario import Scenario
 
 log = logging.getLogger(__name__)
+SOURCES = (UI, API)  # amoCRM names the user of a change, never its channel
 OAUTH_PROBLEM = "https://developers.amocrm.ru/v3/errors/OAuthProblemJson"
 
 
@@ -108,16 +115,46 @@ class AmoCRMSandbox(PathSandbox):
         with self.lock:
             return [dict(n) for n in self.account.notes.values() if n["entity_id"] == int(lead_id)]
 
+    # ---- people -----------------------------------------------------------------------------
+    def users(self) -> list[SandboxUser]:
+        """Every user of the account, deactivated ones included."""
+        with self.lock:
+            return [SandboxUser(str(u["id"]), u["id"], u["name"], u["email"], bool(u["rights"]["is_active"]))
+                    for u in self.account.users]  # fmt: skip
+
+    def add_user(self, first_name: str, last_name: str, email: str, *, active: bool = True) -> SandboxUser:
+        """A new user (the next id), deactivated unless `active`."""
+        with self.lock:
+            user_id = max(u["id"] for u in self.account.users) + 1
+            name = f"{first_name} {last_name}".strip()
+            self.account.users.append(seed_user(user_id, name, email, active=active))
+        return SandboxUser(str(user_id), user_id, name, email, active)
+
+    def set_user_active(self, user_id: int, active: bool) -> None:
+        """Deactivate or reactivate a user (`rights.is_active`); their leads keep them. KeyError if unknown."""
+        with self.lock:
+            found = next((u for u in self.account.users if u["id"] == int(user_id)), None)
+            if found is None:
+                raise KeyError(f"no user {user_id}")
+            found["rights"]["is_active"] = bool(active)
+
     # ---- UI simulation ------------------------------------------------------------------------
+    def _acting(self, source: str, user_id: int | None) -> int:
+        """The user a change is attributed to: amoCRM reports no channel, only the user (modified_user_id,
+        updated_by); the API's writes are the user's who installed the integration (`api_user_id`)."""
+        check_source(source, SOURCES, "amoCRM")
+        return int(user_id) if user_id else (self.api_user_id if source == API else self.default_user_id)
+
     @staticmethod
     def _ui_values(fields: dict[str, Any]) -> dict[str, Any]:
         values = {k: v for k, v in fields.items() if not str(k).isdigit()}
         custom = {int(k): v for k, v in fields.items() if str(k).isdigit()}
         return {**values, "custom": custom} if custom else values
 
-    def ui_create_lead(self, fields: dict[str, Any], user_id: int | None = None) -> int:
+    def ui_create_lead(self, fields: dict[str, Any], user_id: int | None = None, source: str = UI) -> int:
+        acting = self._acting(source, user_id)
         with self.lock:
-            return int(self.account.create_lead(self._ui_values(fields), user_id or self.default_user_id)["id"])
+            return int(self.account.create_lead(self._ui_values(fields), acting)["id"])
 
     def bulk_create_leads(self, count: int, *, updated_at: int | None = None) -> list[int]:
         """Create many leads quickly without webhooks (pagination tests)."""
@@ -129,18 +166,21 @@ class AmoCRMSandbox(PathSandbox):
             finally:
                 self.account.listener = listener
 
-    def ui_update_lead(self, lead_id: int | str, fields: dict[str, Any], user_id: int | None = None) -> None:
+    def ui_update_lead(self, lead_id: int | str, fields: dict[str, Any], user_id: int | None = None,
+                       source: str = UI) -> None:  # fmt: skip
+        acting = self._acting(source, user_id)
         with self.lock:
-            self.account.update_lead(int(lead_id), self._ui_values(fields), user_id or self.default_user_id)
+            self.account.update_lead(int(lead_id), self._ui_values(fields), acting)
 
     def ui_move_lead(self, lead_id: int | str, status_id: int, pipeline_id: int | None = None, *,
-                     user_id: int | None = None) -> None:  # fmt: skip
+                     user_id: int | None = None, source: str = UI) -> None:  # fmt: skip
         fields: dict[str, Any] = {"status_id": status_id, **({"pipeline_id": pipeline_id} if pipeline_id else {})}
-        self.ui_update_lead(lead_id, fields, user_id)
+        self.ui_update_lead(lead_id, fields, user_id, source)
 
-    def ui_delete_lead(self, lead_id: int | str, user_id: int | None = None) -> None:
+    def ui_delete_lead(self, lead_id: int | str, user_id: int | None = None, source: str = UI) -> None:
+        acting = self._acting(source, user_id)
         with self.lock:
-            self.account.delete_lead(int(lead_id), user_id or self.default_user_id)
+            self.account.delete_lead(int(lead_id), acting)
 
     def fail_next(self, mode: str, count: int = 1, path_prefix: str = "/api/v4/", method: str | None = None,
                   retry_after: float | None = None, delay: float = 10.0) -> None:

@@ -15,7 +15,7 @@ from werkzeug.exceptions import MethodNotAllowed, NotFound
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request
 
-from adapters.sandbox.amocrm_state import Account, ApiError, validation_error
+from adapters.sandbox.amocrm_state import CURRENCY, CURRENCY_SYMBOL, USER_ANNA, Account, ApiError, validation_error
 
 Result = tuple[int, Any]
 LIMIT_MAX = 250
@@ -202,6 +202,19 @@ def list_users(call: Call) -> Result:
     return call.page("users", call.account.users, dict)
 
 
+def get_account(call: Call) -> Result:
+    """GET /api/v4/account: the account's parameters, its currency among them (the official SDK's AccountModel
+    reads `currency` and `currency_symbol`)."""
+    account = call.account
+    return 200, {"id": account.account_id, "name": account.subdomain.title(), "subdomain": account.subdomain,
+                 "created_at": 1_672_531_200, "created_by": USER_ANNA, "updated_at": 1_672_531_200,
+                 "updated_by": USER_ANNA, "current_user_id": call.user_id, "country": "RU", "currency": CURRENCY,
+                 "currency_symbol": CURRENCY_SYMBOL, "customers_mode": "disabled", "is_unsorted_on": True,
+                 "mobile_feature_version": 0, "is_loss_reason_enabled": True, "is_helpbot_enabled": False,
+                 "is_technical_account": False, "contact_name_display_order": 1,
+                 "_links": {"self": {"href": f"{call.base_url}/api/v4/account"}}}  # fmt: skip
+
+
 def build_map() -> Map:
     return Map([
         Rule("/api/v4/leads", methods=["GET"], endpoint="list_leads"),
@@ -215,13 +228,14 @@ def build_map() -> Map:
         Rule("/api/v4/tasks", methods=["GET"], endpoint="list_tasks"),
         Rule("/api/v4/tasks", methods=["POST"], endpoint="add_tasks"),
         Rule("/api/v4/users", methods=["GET"], endpoint="list_users"),
+        Rule("/api/v4/account", methods=["GET"], endpoint="get_account"),
     ], strict_slashes=False)  # fmt: skip
 
 
 HANDLERS: dict[str, Callable[..., Result]] = {
     "list_leads": list_leads, "add_leads": add_leads, "get_lead": get_lead, "patch_lead": patch_lead,
     "list_pipelines": list_pipelines, "list_custom_fields": list_custom_fields, "add_notes": add_notes,
-    "list_tasks": list_tasks, "add_tasks": add_tasks, "list_users": list_users,
+    "list_tasks": list_tasks, "add_tasks": add_tasks, "list_users": list_users, "get_account": get_account,
 }  # fmt: skip
 
 

@@ -1,9 +1,11 @@
 """`/_sandbox/` control endpoints of the amoCRM sandbox (no auth) and its failure answers.
 
-    POST   /_sandbox/ui/leads               {"fields": {...}, "user_id": N}          -> 201 lead
-    PATCH  /_sandbox/ui/leads/{id}          {"fields": {...}, "user_id": N}          -> 200 lead
-    POST   /_sandbox/ui/leads/{id}/move     {"status_id", "pipeline_id"?, "user_id"?} -> 200 lead
-    DELETE /_sandbox/ui/leads/{id}                                                   -> 204
+    POST   /_sandbox/ui/leads               {"fields": {...}, "user_id": N, "source"?}          -> 201 lead
+    PATCH  /_sandbox/ui/leads/{id}          {"fields": {...}, "user_id": N, "source"?}          -> 200 lead
+    POST   /_sandbox/ui/leads/{id}/move     {"status_id", "pipeline_id"?, "user_id"?, "source"?} -> 200 lead
+    DELETE /_sandbox/ui/leads/{id}          {"user_id"?, "source"?}                             -> 204
+    GET|POST /_sandbox/users                 users, deactivated ones too; POST adds one         -> 200 / 201
+    PATCH  /_sandbox/users/{user_id}        {"active": bool}                                   -> 200
     GET    /_sandbox/leads/{id}                                                      -> lead + tasks/notes
     GET    /_sandbox/users/{id}/tasks                                 -> the user's tasks, with or without lead
     POST   /_sandbox/failures               {"mode", "count", "path_prefix", "method", "retry_after", "delay"}
@@ -58,26 +60,31 @@ def dispatch(sandbox: AmoCRMSandbox, request: Request) -> Response:
     return control.dispatch(sandbox, request, url_map(), HANDLERS, ApiError)
 
 
-def _user(sandbox: AmoCRMSandbox, body: dict[str, Any]) -> int:
-    return int(body.get("user_id", sandbox.default_user_id))
+def _user(body: dict[str, Any]) -> int | None:
+    return None if body.get("user_id") is None else int(body["user_id"])
+
+
+def _source(body: dict[str, Any]) -> str:
+    return str(body.get("source", "ui"))
 
 
 def ui_create(sandbox: AmoCRMSandbox, _: Request, body: dict[str, Any]) -> Result:
-    return 201, sandbox.lead(sandbox.ui_create_lead(body.get("fields") or {}, _user(sandbox, body)))
+    return 201, sandbox.lead(sandbox.ui_create_lead(body.get("fields") or {}, _user(body), _source(body)))
 
 
 def ui_update(sandbox: AmoCRMSandbox, _: Request, body: dict[str, Any], lead_id: int) -> Result:
-    sandbox.ui_update_lead(lead_id, body.get("fields") or {}, _user(sandbox, body))
+    sandbox.ui_update_lead(lead_id, body.get("fields") or {}, _user(body), _source(body))
     return 200, sandbox.lead(lead_id)
 
 
 def ui_move(sandbox: AmoCRMSandbox, _: Request, body: dict[str, Any], lead_id: int) -> Result:
-    sandbox.ui_move_lead(lead_id, int(body["status_id"]), body.get("pipeline_id"), user_id=_user(sandbox, body))
+    sandbox.ui_move_lead(lead_id, int(body["status_id"]), body.get("pipeline_id"), user_id=_user(body),
+                         source=_source(body))  # fmt: skip
     return 200, sandbox.lead(lead_id)
 
 
 def ui_delete(sandbox: AmoCRMSandbox, _: Request, body: dict[str, Any], lead_id: int) -> Result:
-    sandbox.ui_delete_lead(lead_id, _user(sandbox, body))
+    sandbox.ui_delete_lead(lead_id, _user(body), _source(body))
     return 204, None
 
 

@@ -2,7 +2,7 @@
 leads, tasks and notes, stored and rendered in API v4 shapes (the caller holds the lock).
 
 Seed: pipelines "Sales" (main) and "Partners" with amoCRM's system statuses 142 (won) and 143 (lost)
-in each; lead custom fields with enums and `required_statuses`; two users.
+in each; lead custom fields with enums and `required_statuses`; five users (one deactivated).
 """
 
 from __future__ import annotations
@@ -20,7 +20,8 @@ P_NEW, P_NEGOTIATION = 7_000_020, 7_000_021
 INDUSTRY, COMPANY_SIZE, BUDGET, DECISION_MAKER, PAIN_POINTS, LOSS_REASON = range(900_001, 900_007)
 QUALIFY_FIT_SCORE, QUALIFY_FIT_GRADE, QUALIFY_PERSONA = range(900_007, 900_010)
 INDUSTRY_ENUMS = {910_001: "IT", 910_002: "Retail", 910_003: "Manufacturing"}
-USER_ANNA, USER_BORIS = 5_000_001, 5_000_002
+USER_ANNA, USER_BORIS, USER_CLARA, USER_DENIS, USER_ELENA = range(5_000_001, 5_000_006)
+CURRENCY, CURRENCY_SYMBOL = "RUB", "₽"  # the account's: every lead's price is in it
 ENUM_TYPES = frozenset({"select", "radiobutton", "multiselect", "category"})
 
 
@@ -91,12 +92,19 @@ def seed_custom_fields() -> list[dict[str, Any]]:
     ]
 
 
+def user(user_id: int, name: str, email: str, *, admin: bool = False, active: bool = True) -> dict[str, Any]:
+    """A user of GET /api/v4/users; `rights.is_active` false for a deactivated one."""
+    return {"id": user_id, "name": name, "email": email, "lang": "en",
+            "rights": {"is_admin": admin, "is_free": False, "is_active": active, "group_id": None,
+                       "role_id": None}}  # fmt: skip
+
+
 def seed_users() -> list[dict[str, Any]]:
-    """Two users: an admin and a manager."""
-    return [{"id": USER_ANNA, "name": "Anna Admin", "email": "anna@example.com", "lang": "en",
-             "rights": {"is_admin": True, "is_active": True}},
-            {"id": USER_BORIS, "name": "Boris Sales", "email": "boris@example.com", "lang": "en",
-             "rights": {"is_admin": False, "is_active": True}}]  # fmt: skip
+    """Five users: an admin, three managers and a deactivated one."""
+    return [user(USER_ANNA, "Anna Admin", "anna@example.com", admin=True),
+            user(USER_BORIS, "Boris Sales", "boris@example.com"), user(USER_CLARA, "Clara Closer", "clara@example.com"),
+            user(USER_DENIS, "Denis Dealer", "denis@example.com"),
+            user(USER_ELENA, "Elena Former", "elena@example.com", active=False)]  # fmt: skip
 
 
 Listener = Callable[[str, dict[str, Any], dict[str, Any], int], None]  # action, lead, old values, user id

@@ -5,8 +5,12 @@
     url = sandbox.incoming_webhook_url        # http://127.0.0.1:PORT/rest/1/sandboxtoken/
     deal_id = sandbox.ui_create_deal({"TITLE": "Acme"})
     sandbox.ui_move_deal(deal_id, "PREPARATION")     # POSTs ONCRMDEALUPDATE to webhook_url
+    sandbox.ui_move_deal(deal_id, "WON", user_id=8, source="api")  # MODIFY_BY_ID/MOVED_BY_ID 8, CLOSED=Y
     sandbox.wait_webhooks_idle()
     sandbox.stop()
+
+People: `users()` (1, 7, 8, 9 active, 10 dismissed; 1 is the webhook's and the token's user), `add_user`,
+`set_user_active`.
 
 Both auth styles work: incoming webhook (``/rest/<user>/<token>/<method>.json``) and OAuth
 (``/rest/<method>.json`` with ``auth=<access_token>`` in the query or body; event.offline.* only
@@ -30,10 +34,13 @@ from adapters.sandbox import bitrix24_api as api
 from adapters.sandbox import bitrix24_control as control
 from adapters.sandbox.base import SandboxBase, serve_forever
 from adapters.sandbox.bitrix24_events import EventSettings, OfflineQueue, WebhookSender
+from adapters.sandbox.bitrix24_seed import user as seed_user
 from adapters.sandbox.bitrix24_state import B24Error, Portal
+from adapters.sandbox.people import API, UI, SandboxUser, check_source
 from adapters.sandbox.scenario import Scenario
 
 log = logging.getLogger(__name__)
+SOURCES = (UI, API)  # Bitrix24 names the user of a change, never its channel
 
 FAILURES: dict[str, tuple[int, str, str]] = {
     "500": (500, "INTERNAL_SERVER_ERROR", "Internal server error"),
@@ -99,11 +106,11 @@ class Bitrix24Sandbox(SandboxBase):
             self.bucket.reset()
         self.sender.clear()
 
-    def _on_change(self, event: str, deal_id: int) -> None:
+    def _on_change(self, event: str, deal_id: int, user_id: str) -> None:
         if self.settings.offline:
-            self.offline.add(event, deal_id)
+            self.offline.add(event, deal_id, user_id)
         else:
-            self.sender.enqueue(event, deal_id)
+            self.sender.enqueue(event, deal_id)  # online events name no user
 
     # ---- test helpers -------------------------------------------------------------------------
     def deal(self, deal_id: int | str) -> dict[str, Any]:
@@ -132,25 +139,57 @@ class Bitrix24Sandbox(SandboxBase):
         """Queue events for event.offline.get instead of POSTing them."""
         self.settings.offline = bool(enabled)
 
-    # ---- UI simulation ------------------------------------------------------------------------
-    def ui_create_deal(self, fields: dict[str, Any], user_id: int = 1) -> str:
+    # ---- people -----------------------------------------------------------------------------
+    def users(self) -> list[SandboxUser]:
+        """Every user of the portal, dismissed ones included."""
         with self.lock:
-            return str(self.portal.create_deal(dict(fields), user_id))
+            return [SandboxUser(u["ID"], int(u["ID"]), f"{u['NAME']} {u['LAST_NAME']}".strip(), u["EMAIL"],
+                                bool(u["ACTIVE"])) for u in self.portal.users]  # fmt: skip
 
-    def ui_update_deal(self, deal_id: int | str, fields: dict[str, Any], user_id: int = 1) -> None:
+    def add_user(self, first_name: str, last_name: str, email: str, *, active: bool = True) -> SandboxUser:
+        """A new user (the next id), dismissed unless `active`."""
         with self.lock:
-            self.portal.update_deal(deal_id, dict(fields), user_id)
+            user_id = max(int(u["ID"]) for u in self.portal.users) + 1
+            self.portal.users.append(seed_user(user_id, first_name, last_name, email, active))
+        return SandboxUser(str(user_id), user_id, f"{first_name} {last_name}".strip(), email, active)
+
+    def set_user_active(self, user_id: int, active: bool) -> None:
+        """Dismiss or bring back a user (ACTIVE); their deals keep them as responsible. KeyError if unknown."""
+        with self.lock:
+            found = next((u for u in self.portal.users if u["ID"] == str(user_id)), None)
+            if found is None:
+                raise KeyError(f"no user {user_id}")
+            found["ACTIVE"] = bool(active)
+
+    # ---- UI simulation ------------------------------------------------------------------------
+    def _acting(self, source: str, user_id: int | None) -> int:
+        """Who a change is attributed to: Bitrix24 records the user (MODIFY_BY_ID, MOVED_BY_ID), never the
+        channel; a REST call is the incoming webhook's (or the OAuth token's) user."""
+        check_source(source, SOURCES, "Bitrix24")
+        return int(user_id) if user_id is not None else (self.webhook_user_id if source == API else 1)
+
+    def ui_create_deal(self, fields: dict[str, Any], user_id: int | None = None, source: str = UI) -> str:
+        acting = self._acting(source, user_id)
+        with self.lock:
+            return str(self.portal.create_deal(dict(fields), acting))
+
+    def ui_update_deal(self, deal_id: int | str, fields: dict[str, Any], user_id: int | None = None,
+                       source: str = UI) -> None:  # fmt: skip
+        acting = self._acting(source, user_id)
+        with self.lock:
+            self.portal.update_deal(deal_id, dict(fields), acting)
 
     def ui_move_deal(self, deal_id: int | str, stage_id: str, category_id: int | str | None = None,
-                     user_id: int = 1) -> None:  # fmt: skip
+                     user_id: int | None = None, source: str = UI) -> None:  # fmt: skip
         fields: dict[str, Any] = {"STAGE_ID": stage_id}
         if category_id is not None:
             fields["CATEGORY_ID"] = str(category_id)
-        self.ui_update_deal(deal_id, fields, user_id)
+        self.ui_update_deal(deal_id, fields, user_id, source)
 
-    def ui_delete_deal(self, deal_id: int | str) -> None:
+    def ui_delete_deal(self, deal_id: int | str, user_id: int | None = None, source: str = UI) -> None:
+        acting = self._acting(source, user_id)
         with self.lock:
-            self.portal.delete_deal(deal_id)
+            self.portal.delete_deal(deal_id, acting)
 
     def fail_next(self, mode: str, count: int = 1, method: str | None = None, delay: float = 10.0) -> None:
         """Fail the next `count` calls (of methods starting with `method`; batch commands too): "500",

@@ -261,9 +261,14 @@ def comment_add(ctx: Context, p: dict[str, Any]) -> dict[str, Any]:
 
 
 def user_get(ctx: Context, p: dict[str, Any]) -> dict[str, Any]:
+    """user.get: every user, dismissed ones too; the ACTIVE filter set to true leaves those out (user-get.md)."""
     flt = p.get("filter") or p.get("FILTER") or {}
-    flt = {k: v for k, v in flt.items() if str(k).upper() != "ACTIVE"} if isinstance(flt, dict) else {}
-    return page(matching(ctx.portal.users, flt), p)
+    flt = flt if isinstance(flt, dict) else {}
+    active = next((v for k, v in flt.items() if str(k).upper() == "ACTIVE"), None)
+    users = ctx.portal.users
+    if active is not None and str(active).lower() in ("true", "1", "y"):
+        users = [u for u in users if u["ACTIVE"]]
+    return page(matching(users, {k: v for k, v in flt.items() if str(k).upper() != "ACTIVE"}), p)
 
 
 def _app_only(ctx: Context) -> None:

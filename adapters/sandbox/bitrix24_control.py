@@ -1,9 +1,11 @@
 """`/_sandbox/` control endpoints of the Bitrix24 sandbox (no auth): UI edits, failures, config.
 
-POST     /_sandbox/ui/deals                {"fields": {...}, "user_id": N}          -> 201 deal
-PATCH    /_sandbox/ui/deals/{id}           {"fields": {...}, "user_id": N}          -> 200 deal
-POST     /_sandbox/ui/deals/{id}/move      {"stage", "category_id"?, "user_id"?}    -> 200 deal
-DELETE   /_sandbox/ui/deals/{id}                                                  -> 204
+POST     /_sandbox/ui/deals                {"fields": {...}, "user_id": N, "source"?}       -> 201 deal
+PATCH    /_sandbox/ui/deals/{id}           {"fields": {...}, "user_id": N, "source"?}       -> 200 deal
+POST     /_sandbox/ui/deals/{id}/move      {"stage", "category_id"?, "user_id"?, "source"?} -> 200 deal
+DELETE   /_sandbox/ui/deals/{id}           {"user_id"?, "source"?}                          -> 204
+GET|POST /_sandbox/users                   users, dismissed ones too; POST adds one        -> 200 / 201
+PATCH    /_sandbox/users/{user_id}         {"active": bool}                                -> 200
 GET      /_sandbox/deals/{id}              deal + todos, comments, stage history
 GET      /_sandbox/users/{id}/tasks        tasks (tasks.task.add) of that RESPONSIBLE_ID, CRM-bound or not
 POST     /_sandbox/failures                {"mode", "count", "method", "delay"}
@@ -46,23 +48,28 @@ def dispatch(sandbox: Bitrix24Sandbox, request: Request) -> Response:
     return control.dispatch(sandbox, request, url_map(), HANDLERS, B24Error)
 
 
+def _who(body: dict[str, Any]) -> tuple[int | None, str]:
+    user = body.get("user_id")
+    return None if user is None else int(user), str(body.get("source", "ui"))
+
+
 def ui_create(sandbox: Bitrix24Sandbox, _: Request, body: dict[str, Any]) -> Result:
-    deal_id = sandbox.ui_create_deal(body.get("fields") or {}, int(body.get("user_id", 1)))
+    deal_id = sandbox.ui_create_deal(body.get("fields") or {}, *_who(body))
     return 201, sandbox.deal(deal_id)
 
 
 def ui_update(sandbox: Bitrix24Sandbox, _: Request, body: dict[str, Any], deal_id: str) -> Result:
-    sandbox.ui_update_deal(deal_id, body.get("fields") or {}, int(body.get("user_id", 1)))
+    sandbox.ui_update_deal(deal_id, body.get("fields") or {}, *_who(body))
     return 200, sandbox.deal(deal_id)
 
 
 def ui_move(sandbox: Bitrix24Sandbox, _: Request, body: dict[str, Any], deal_id: str) -> Result:
-    sandbox.ui_move_deal(deal_id, str(body["stage"]), body.get("category_id"), int(body.get("user_id", 1)))
+    sandbox.ui_move_deal(deal_id, str(body["stage"]), body.get("category_id"), *_who(body))
     return 200, sandbox.deal(deal_id)
 
 
 def ui_delete(sandbox: Bitrix24Sandbox, _: Request, body: dict[str, Any], deal_id: str) -> Result:
-    sandbox.ui_delete_deal(deal_id)
+    sandbox.ui_delete_deal(deal_id, *_who(body))
     return 204, None
 
 

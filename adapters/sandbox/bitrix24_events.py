@@ -119,16 +119,17 @@ class OfflineQueue:
         self._records: list[dict[str, Any]] = []
         self._next_id = 0
 
-    def add(self, event: str, deal_id: int) -> None:
-        """Record (or refresh) the event for this object; a hidden record gets a fresh copy."""
+    def add(self, event: str, deal_id: int, user_id: str = "1") -> None:
+        """Record (or refresh) the event for this object; a hidden record gets a fresh copy. EVENT_ADDITIONAL names
+        the user whose change it is (the latest one's, when changes coalesce)."""
         message_id = hashlib.md5(f"{event}|{deal_id}".encode()).hexdigest()
         for record in self._records:
             if record["MESSAGE_ID"] == message_id and record["PROCESS_ID"] is None:
-                record["TIMESTAMP_X"] = now_text()
+                record.update(TIMESTAMP_X=now_text(), EVENT_ADDITIONAL={"user_id": str(user_id)})
                 return
         self._next_id += 1
         self._records.append({"ID": str(self._next_id), "TIMESTAMP_X": now_text(), "EVENT_NAME": event,
-                              "EVENT_DATA": {"FIELDS": {"ID": deal_id}}, "EVENT_ADDITIONAL": {"user_id": "1"},
+                              "EVENT_DATA": {"FIELDS": {"ID": deal_id}}, "EVENT_ADDITIONAL": {"user_id": str(user_id)},
                               "MESSAGE_ID": message_id, "PROCESS_ID": None})  # fmt: skip
 
     def take(self, limit: int, clear: bool) -> dict[str, Any]:

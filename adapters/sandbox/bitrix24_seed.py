@@ -9,9 +9,18 @@ from __future__ import annotations
 
 from typing import Any
 
+
+def user(user_id: int, name: str, last_name: str, email: str, active: bool = True) -> dict[str, Any]:
+    """A user.get record (users/user-get.md); ACTIVE is false for a dismissed user."""
+    return {"ID": str(user_id), "ACTIVE": active, "NAME": name, "LAST_NAME": last_name, "SECOND_NAME": "",
+            "EMAIL": email, "USER_TYPE": "employee", "UF_DEPARTMENT": [1]}  # fmt: skip
+
+
+# User 1 is the incoming webhook's and the OAuth token's user; 10 is dismissed.
 USERS: list[dict[str, Any]] = [
-    {"ID": "1", "ACTIVE": True, "NAME": "Anna", "LAST_NAME": "Admin", "EMAIL": "anna@sandbox.example"},
-    {"ID": "7", "ACTIVE": True, "NAME": "Ivan", "LAST_NAME": "Manager", "EMAIL": "ivan@sandbox.example"},
+    user(1, "Anna", "Admin", "anna@sandbox.example"), user(7, "Ivan", "Manager", "ivan@sandbox.example"),
+    user(8, "Olga", "Closer", "olga@sandbox.example"), user(9, "Pavel", "Dealer", "pavel@sandbox.example"),
+    user(10, "Sergey", "Former", "sergey@sandbox.example", active=False),
 ]
 
 CATEGORIES: list[dict[str, Any]] = [
@@ -97,7 +106,9 @@ _STANDARD: list[tuple[str, str, str, bool, bool]] = [
     ("ASSIGNED_BY_ID", "user", "Responsible", False, False), ("CREATED_BY_ID", "user", "Created by", False, True),
     ("MODIFY_BY_ID", "user", "Modified by", False, True), ("DATE_CREATE", "datetime", "Created", False, True),
     ("DATE_MODIFY", "datetime", "Modified", False, True), ("CLOSED", "char", "Closed", False, False),
-    ("COMMENTS", "string", "Comment", False, False),
+    ("COMMENTS", "string", "Comment", False, False), ("BEGINDATE", "date", "Start date", False, False),
+    ("CLOSEDATE", "date", "Close date", False, False), ("MOVED_BY_ID", "user", "Stage changed by", False, True),
+    ("MOVED_TIME", "datetime", "Stage changed", False, True),
 ]  # fmt: skip
 
 

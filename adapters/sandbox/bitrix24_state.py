@@ -14,7 +14,8 @@ from typing import Any
 from adapters.sandbox import bitrix24_seed as seed
 
 PORTAL_TZ = timezone(timedelta(hours=3))
-Listener = Callable[[str, int], None]
+Listener = Callable[[str, int, str], None]  # event name, deal id, the acting user's id
+DEFAULT_CLOSE_DAYS = 7  # a new deal's CLOSEDATE, as the sandbox assumes Bitrix24 presets it
 
 
 class B24Error(ValueError):
@@ -39,6 +40,12 @@ def not_found() -> B24Error:
 def now_text() -> str:
     """The current time as Bitrix24 writes it: seconds, portal offset."""
     return datetime.now(PORTAL_TZ).replace(microsecond=0).isoformat()
+
+
+def date_text(days: int = 0) -> str:
+    """Today (plus `days`) as Bitrix24 answers a date field: midnight in the portal's offset."""
+    day = datetime.now(PORTAL_TZ).date() + timedelta(days=days)
+    return datetime(day.year, day.month, day.day, tzinfo=PORTAL_TZ).isoformat()
 
 
 def parse_time(value: object) -> datetime | None:
@@ -94,9 +101,11 @@ class Portal:
         if stage not in {s["STATUS_ID"] for s in self.stages_of(category_id)}:
             raise B24Error(400, "", f"Stage '{stage}' does not belong to category {category_id}")
 
-    def _user(self, user_id: object) -> str:
+    def _user(self, user_id: object, *, assignable: bool = False) -> str:
+        """The id of a known user (an active one when `assignable`: a dismissed user keeps the deals they own
+        but gets no new ones); B24Error 400 otherwise."""
         text = str(user_id)
-        if text not in {u["ID"] for u in self.users}:
+        if not any(u["ID"] == text and (u["ACTIVE"] or not assignable) for u in self.users):
             raise B24Error(400, "", f"User {text} not found")
         return text
 
@@ -113,16 +122,26 @@ class Portal:
             "ID": str(deal_id), "TITLE": f"Deal #{deal_id}", "TYPE_ID": "SALE", "CATEGORY_ID": category,
             "STAGE_ID": stage, "STAGE_SEMANTIC_ID": self.semantics_of(stage), "IS_NEW": "Y", "CURRENCY_ID": "USD",
             "OPPORTUNITY": "0.00", "ASSIGNED_BY_ID": actor, "CREATED_BY_ID": actor, "MODIFY_BY_ID": actor,
-            "DATE_CREATE": at, "DATE_MODIFY": at, "CLOSED": "N", "COMMENTS": None,
+            "DATE_CREATE": at, "DATE_MODIFY": at, "CLOSED": "N", "COMMENTS": None, "BEGINDATE": date_text(),
+            "CLOSEDATE": date_text(DEFAULT_CLOSE_DAYS), "MOVED_BY_ID": actor, "MOVED_TIME": at,
             **{name: None for name in seed.userfield_names()},
         }  # fmt: skip
         deal.update(self._writable(fields))
-        deal["ASSIGNED_BY_ID"] = self._user(deal["ASSIGNED_BY_ID"])
+        deal["ASSIGNED_BY_ID"] = self._user(deal["ASSIGNED_BY_ID"], assignable=True)
+        self._close_if_final(deal, "CLOSEDATE" in fields)
         self.deals[deal_id] = deal
         self.deal_ids.append(deal_id)
         self._record_history(deal, 1)
-        self._emit("ONCRMDEALADD", deal_id)
+        self._emit("ONCRMDEALADD", deal_id, actor)
         return deal_id
+
+    def _close_if_final(self, deal: dict[str, Any], date_given: bool) -> None:
+        """CLOSED follows the stage's semantics; a deal entering a final stage gets today as CLOSEDATE unless the
+        same write sets one (the sandbox's reading of Bitrix24: CLOSEDATE is the planned date until then)."""
+        closed = "Y" if deal["STAGE_SEMANTIC_ID"] in ("S", "F") else "N"
+        if closed == "Y" and deal.get("CLOSED") != "Y" and not date_given:
+            deal["CLOSEDATE"] = date_text()
+        deal["CLOSED"] = closed
 
     def _writable(self, fields: dict[str, Any]) -> dict[str, Any]:
         """Known, writable fields only (Bitrix24 ignores unknown fields silently); values as strings."""
@@ -149,25 +168,27 @@ class Portal:
         self._check_stage(category, stage)
         changes = {k: v for k, v in self._writable(fields).items() if deal.get(k) != v}
         if "ASSIGNED_BY_ID" in changes:
-            changes["ASSIGNED_BY_ID"] = self._user(changes["ASSIGNED_BY_ID"])
+            changes["ASSIGNED_BY_ID"] = self._user(changes["ASSIGNED_BY_ID"], assignable=True)
         moved = stage != deal["STAGE_ID"] or moved_category
         if not changes and not moved:
             return False
         deal.update(changes)
-        deal.update({"MODIFY_BY_ID": actor, "DATE_MODIFY": now_text(), "IS_NEW": "N"})
+        at = now_text()
+        deal.update({"MODIFY_BY_ID": actor, "DATE_MODIFY": at, "IS_NEW": "N"})
         if moved:
             semantics = self.semantics_of(stage)
             deal.update({"CATEGORY_ID": category, "STAGE_ID": stage, "STAGE_SEMANTIC_ID": semantics,
-                         "CLOSED": "Y" if semantics in ("S", "F") else "N"})  # fmt: skip
+                         "MOVED_BY_ID": actor, "MOVED_TIME": at})  # fmt: skip
+            self._close_if_final(deal, "CLOSEDATE" in changes)
             self._record_history(deal, 5 if moved_category else 3 if semantics in ("S", "F") else 2)
-        self._emit("ONCRMDEALUPDATE", int(deal["ID"]))
+        self._emit("ONCRMDEALUPDATE", int(deal["ID"]), actor)
         return True
 
-    def delete_deal(self, deal_id: object) -> None:
+    def delete_deal(self, deal_id: object, user_id: int | str = 1) -> None:
         deal = self.deal(deal_id)
         del self.deals[int(deal["ID"])]
         self.deal_ids.remove(int(deal["ID"]))
-        self._emit("ONCRMDEALDELETE", int(deal["ID"]))
+        self._emit("ONCRMDEALDELETE", int(deal["ID"]), self._user(user_id))
 
     def _record_history(self, deal: dict[str, Any], type_id: int) -> None:
         self.history.append({
@@ -176,9 +197,9 @@ class Portal:
             "STAGE_SEMANTIC_ID": deal["STAGE_SEMANTIC_ID"], "STAGE_ID": deal["STAGE_ID"],
         })  # fmt: skip
 
-    def _emit(self, event: str, deal_id: int) -> None:
+    def _emit(self, event: str, deal_id: int, user_id: str) -> None:
         if self.listener is not None:
-            self.listener(event, deal_id)
+            self.listener(event, deal_id, user_id)
 
     def tasks_for_user(self, user_id: object) -> list[dict[str, Any]]:
         """Copies of the tasks whose RESPONSIBLE_ID is `user_id`, oldest first (UF_CRM_TASK [] = no CRM item)."""

@@ -1,7 +1,7 @@
 """Shared `/_sandbox/` control plumbing of the CRM sandboxes: routes, dispatch, JSON answers, common handlers.
 
-Every sandbox serves the same control routes (failures, config, reset, webhooks log, webhooks/wait, calls log)
-next to its own UI-simulation routes; handlers take ``(sandbox, request, body, **route values)`` and return
+Every sandbox serves the same control routes (failures, config, reset, webhooks log, webhooks/wait, calls log,
+users) next to its own UI-simulation routes; handlers take ``(sandbox, request, body, **route values)`` and return
 ``(status, result)``. Bad input is a 400 with ``{"error"}``, a vendor API error keeps its status and body, an
 unknown route is 404 and a timed-out wait is 504.
 """
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping
+from dataclasses import asdict
 from typing import Any
 
 from werkzeug.exceptions import HTTPException
@@ -41,6 +42,8 @@ def common_rules() -> list[Rule]:
         Rule("/_sandbox/webhooks", methods=["GET"], endpoint="webhooks"),
         Rule("/_sandbox/webhooks/wait", methods=["POST"], endpoint="wait"),
         Rule("/_sandbox/calls", methods=["GET"], endpoint="calls"),
+        Rule("/_sandbox/users", methods=["GET", "POST"], endpoint="users"),
+        Rule("/_sandbox/users/<int:user_id>", methods=["PATCH"], endpoint="user"),
     ]
 
 
@@ -135,4 +138,21 @@ def calls(sandbox: Any, request: Request, body: dict[str, Any]) -> Result:
     return 200, {"results": sandbox.api_calls(request.args.get("method"), request.args.get("path_prefix"))}
 
 
-COMMON_HANDLERS: dict[str, Handler] = {"reset": reset, "webhooks": webhooks, "wait": wait, "calls": calls}
+def users(sandbox: Any, request: Request, body: dict[str, Any]) -> Result:
+    """GET /_sandbox/users: every user, deactivated ones too; POST {"first_name", "last_name", "email",
+    "active"?} adds one (201)."""
+    if request.method == "POST":
+        added = sandbox.add_user(str(body["first_name"]), str(body.get("last_name") or ""), str(body["email"]),
+                                 active=bool(body.get("active", True)))  # fmt: skip
+        return 201, asdict(added)
+    return 200, {"results": [asdict(u) for u in sandbox.users()]}
+
+
+def user(sandbox: Any, _: Request, body: dict[str, Any], user_id: int) -> Result:
+    """PATCH /_sandbox/users/{user_id} {"active": bool}: deactivate or reactivate a user."""
+    sandbox.set_user_active(user_id, bool(body["active"]))
+    return 200, {"results": [asdict(u) for u in sandbox.users() if u.user_id == user_id]}
+
+
+COMMON_HANDLERS: dict[str, Handler] = {"reset": reset, "webhooks": webhooks, "wait": wait, "calls": calls,
+                                       "users": users, "user": user}  # fmt: skip

@@ -4,8 +4,14 @@
     base_url = sandbox.start()          # then HubSpot(access_token=..., host=base_url)
     deal_id = sandbox.ui_create_deal({"dealname": "Acme"})
     sandbox.ui_move_deal(deal_id, "qualifiedtobuy")   # queues a signed deal.propertyChange POST
+    sandbox.ui_move_deal(deal_id, "closedwon", user_id=45679, source="import")  # as an import by user 45679
     sandbox.wait_webhooks_idle()
     sandbox.stop()
+
+People: `users()` (owner ids 101..105 differ from user ids 45678..45682; 105 is archived), `add_user`,
+`set_user_active`. UI helpers act as `user_id` through `source` (adapters.sandbox.people): ui is CRM_UI with
+"userId:N", api is what the API token's writes are (INTEGRATION, the app id, no user), import is IMPORT with the
+import id (the user in updatedByUserId), automation is AUTOMATION_PLATFORM with a workflow id and no user.
 
 Everything is in memory; one lock guards the state. Control endpoints (no auth) live under
 `/_sandbox/` (see hubspot_control). API errors raise/return `HubSpotApiError` (a ValueError).
@@ -24,12 +30,17 @@ from adapters.sandbox import hubspot_errors as errors
 from adapters.sandbox.base import PathSandbox, read_json, serve_forever
 from adapters.sandbox.failures import Failure, FailureInjector
 from adapters.sandbox.hubspot_limits import Limits, failure_error
+from adapters.sandbox.hubspot_seed import COMPANY_CURRENCY, owner
 from adapters.sandbox.hubspot_state import Actor, CrmObject, Portal
+from adapters.sandbox.hubspot_values import iso, now_ms
 from adapters.sandbox.hubspot_views import full
 from adapters.sandbox.hubspot_webhooks import EventFactory, WebhookSender, WebhookSettings
+from adapters.sandbox.people import API, AUTOMATION, IMPORT, UI, SandboxUser, check_source
 from adapters.sandbox.scenario import Scenario
 
 DAILY_LIMIT = 250_000
+SOURCES = (UI, API, IMPORT, AUTOMATION)
+DEFAULT_USER = 45678  # Alice, owner 101
 log = logging.getLogger(__name__)
 
 
@@ -50,6 +61,7 @@ class HubSpotSandbox(PathSandbox):
         # Private-app writes are attributed to the app: changeSource INTEGRATION, sourceId = app id.
         self.api_change_source = "INTEGRATION"
         self.api_source_id = str(app_id)
+        self.import_id, self.workflow_id = 51_234_567, 987_654  # what import and automation changes name
         self.settings = WebhookSettings(url=webhook_url, client_secret=client_secret, app_id=app_id,
                                         portal_id=portal_id, batch_window=batch_window)
         self.sender = WebhookSender(self.settings)
@@ -102,27 +114,70 @@ class HubSpotSandbox(PathSandbox):
             linked = [self.portal.objects[kind][i] for i in sorted(deal.associations.get(kind, {}), key=int)]
             return [full(obj) for obj in linked if not obj.archived]
 
-    # ---- UI simulation (changeSource CRM_UI, sourceId userId:N) --------------------------------
+    # ---- people -----------------------------------------------------------------------------
+    def users(self) -> list[SandboxUser]:
+        """Every owner of the portal, archived ones (deactivated users) included."""
+        with self.lock:
+            return [SandboxUser(o["id"], int(o["userIdIncludingInactive"]), f"{o['firstName']} {o['lastName']}",
+                                o["email"], not o["archived"]) for o in self.portal.owners]  # fmt: skip
+
+    def add_user(self, first_name: str, last_name: str, email: str, *, active: bool = True) -> SandboxUser:
+        """A new user and their owner record (ids after the largest ones), archived unless `active`."""
+        with self.lock:
+            owners = self.portal.owners
+            owner_id = str(max((int(o["id"]) for o in owners), default=100) + 1)
+            user_id = max((int(o["userIdIncludingInactive"]) for o in owners), default=45677) + 1
+            owners.append(owner(owner_id, email, first_name, last_name, user_id, not active, now_ms()))
+        return SandboxUser(owner_id, user_id, f"{first_name} {last_name}", email, active)
+
+    def set_user_active(self, user_id: int, active: bool) -> None:
+        """Deactivate (archive the owner record of) or reactivate a user; their deals keep them as owner.
+        KeyError for an unknown user."""
+        with self.lock:
+            found = next(o for o in self.portal.owners if o["userIdIncludingInactive"] == int(user_id))
+            found.update(archived=not active, userId=int(user_id) if active else None, updatedAt=iso(now_ms()))
+
+    # ---- UI simulation ------------------------------------------------------------------------
+    def actor(self, source: str = UI, user_id: int | None = DEFAULT_USER) -> Actor:
+        """Who a change is attributed to, as HubSpot reports it (module docstring); ValueError for a source
+        outside SOURCES."""
+        check_source(source, SOURCES, "HubSpot")
+        if source == UI:
+            return self.ui_actor(int(user_id or DEFAULT_USER))
+        if source == API:
+            return self.api_actor()
+        if source == IMPORT:
+            return Actor("IMPORT", str(self.import_id), user_id)
+        return Actor("AUTOMATION_PLATFORM", str(self.workflow_id))
+
     @staticmethod
     def ui_actor(user_id: int) -> Actor:
         return Actor("CRM_UI", f"userId:{user_id}", user_id)
 
-    def ui_create_deal(self, properties: dict[str, str], user_id: int = 45678) -> str:
+    def ui_create_deal(self, properties: dict[str, str], user_id: int = DEFAULT_USER, source: str = UI) -> str:
+        """Create a deal; in the UI (and an import) it gets the company currency unless one is given."""
+        actor = self.actor(source, user_id)
         with self.lock:
-            return self.portal.create("deals", dict(properties), self.ui_actor(user_id)).id
+            values = dict(properties)
+            if source in (UI, IMPORT):
+                values.setdefault("deal_currency_code", COMPANY_CURRENCY)
+            return self.portal.create("deals", values, actor).id
 
-    def ui_update_deal(self, deal_id: str, properties: dict[str, str], user_id: int = 45678) -> None:
+    def ui_update_deal(self, deal_id: str, properties: dict[str, str], user_id: int = DEFAULT_USER,
+                       source: str = UI) -> None:  # fmt: skip
+        actor = self.actor(source, user_id)
         with self.lock:
-            self.portal.update("deals", str(deal_id), dict(properties), self.ui_actor(user_id))
+            self.portal.update("deals", str(deal_id), dict(properties), actor)
 
     def ui_move_deal(self, deal_id: str, stage_id: str, pipeline_id: str | None = None,
-                     user_id: int = 45678) -> None:
+                     user_id: int = DEFAULT_USER, source: str = UI) -> None:  # fmt: skip
         properties = {"dealstage": stage_id, **({"pipeline": pipeline_id} if pipeline_id else {})}
-        self.ui_update_deal(deal_id, properties, user_id)
+        self.ui_update_deal(deal_id, properties, user_id, source)
 
-    def ui_delete_deal(self, deal_id: str, user_id: int = 45678) -> None:
+    def ui_delete_deal(self, deal_id: str, user_id: int = DEFAULT_USER, source: str = UI) -> None:
+        actor = self.actor(source, user_id)
         with self.lock:
-            self.portal.archive("deals", str(deal_id), self.ui_actor(user_id))
+            self.portal.archive("deals", str(deal_id), actor)
 
     def fail_next(self, mode: str, count: int = 1, path_prefix: str = "/crm/", method: str | None = None,
                   retry_after: float = 1.0, delay: float = 10.0) -> None:

@@ -17,6 +17,7 @@ from werkzeug.wrappers import Request
 
 from adapters.sandbox import hubspot_errors as errors
 from adapters.sandbox import hubspot_search
+from adapters.sandbox import hubspot_seed as seed
 from adapters.sandbox.hubspot_seed import prop
 from adapters.sandbox.hubspot_state import OBJECT_TYPES, Actor, Portal
 from adapters.sandbox.hubspot_values import iso, now_ms
@@ -224,7 +225,9 @@ def create_property(call: Call, type_name: str) -> Result:
 
 
 def list_owners(call: Call) -> Result:
-    owners = call.portal.owners
+    """GET /crm/v3/owners: active owners, or with archived=true only the archived ones (deactivated users)."""
+    archived = (call.arg("archived") or "").lower() == "true"
+    owners = [o for o in call.portal.owners if o["archived"] == archived]
     if call.arg("email"):
         owners = [o for o in owners if o["email"].lower() == str(call.arg("email")).lower()]
     items, paging = page(owners, call.arg("after"), call.limit(100, 500), call.link())
@@ -232,10 +235,22 @@ def list_owners(call: Call) -> Result:
 
 
 def get_owner(call: Call, owner_id: str) -> Result:
+    """GET /crm/v3/owners/{ownerId}; with idProperty=userId the path names the user id instead."""
+    archived = (call.arg("archived") or "").lower() == "true"
+    key = "userIdIncludingInactive" if call.arg("idProperty") == "userId" else "id"
     for owner in call.portal.owners:
-        if owner["id"] == owner_id:
+        if str(owner[key]) == owner_id and owner["archived"] == archived:
             return 200, owner
     raise errors.not_found(f"Unable to find owner {owner_id}")
+
+
+def account_details(call: Call) -> Result:
+    """GET /account-info/v3/details (https://developers.hubspot.com/docs/api-reference/latest/account/
+    account-information/get-account-details): the portal's company currency, among others."""
+    return 200, {"portalId": call.portal.portal_id, "accountType": "STANDARD", "timeZone": "US/Eastern",
+                 "companyCurrency": seed.COMPANY_CURRENCY, "additionalCurrencies": list(seed.OTHER_CURRENCIES),
+                 "utcOffset": "-05:00", "utcOffsetMilliseconds": -18_000_000, "uiDomain": "app.hubspot.com",
+                 "dataHostingLocation": "na1"}  # fmt: skip
 
 
 Handler = Callable[..., Result]
@@ -257,6 +272,7 @@ ROUTES: list[tuple[str, str, Handler]] = [
     ("/crm/v3/properties/<type_name>/<name>", "GET", get_property),
     ("/crm/v3/owners", "GET", list_owners),
     ("/crm/v3/owners/<owner_id>", "GET", get_owner),
+    ("/account-info/v3/details", "GET", account_details),
 ]
 
 

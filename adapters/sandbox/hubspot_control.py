@@ -1,9 +1,11 @@
 """`/_sandbox/` control endpoints (no auth): simulate UI edits, inject failures, configure, inspect.
 
-    POST   /_sandbox/ui/deals               {"properties": {...}, "user_id": N}        -> 201 deal
-    PATCH  /_sandbox/ui/deals/{id}          {"properties": {...}, "user_id": N}        -> 200 deal
-    POST   /_sandbox/ui/deals/{id}/move     {"stage", "pipeline"?, "user_id"?}         -> 200 deal
-    DELETE /_sandbox/ui/deals/{id}                                                     -> 204
+    POST   /_sandbox/ui/deals               {"properties": {...}, "user_id": N, "source"?} -> 201 deal
+    PATCH  /_sandbox/ui/deals/{id}          {"properties": {...}, "user_id": N, "source"?} -> 200 deal
+    POST   /_sandbox/ui/deals/{id}/move     {"stage", "pipeline"?, "user_id"?, "source"?}  -> 200 deal
+    DELETE /_sandbox/ui/deals/{id}          {"user_id"?, "source"?}                        -> 204
+    GET|POST /_sandbox/users                 users (archived owners too); POST adds one      -> 200 / 201
+    PATCH  /_sandbox/users/{user_id}        {"active": bool}                                -> 200
     GET    /_sandbox/deals/{id}                                                     -> deal + tasks/notes
     GET    /_sandbox/users/{owner_id}/tasks                                  -> tasks owned, standalone or not
     POST   /_sandbox/failures               {"mode", "count", "path_prefix", "method", "retry_after", "delay"}
@@ -26,6 +28,8 @@ from adapters.sandbox import control
 from adapters.sandbox import hubspot_errors as errors
 from adapters.sandbox.control import Result, set_window
 
+DEFAULT_USER = 45678  # the sandbox's default acting user (Alice, owner 101)
+
 if TYPE_CHECKING:
     from adapters.sandbox.hubspot import HubSpotSandbox
 
@@ -42,23 +46,27 @@ def dispatch(sandbox: HubSpotSandbox, request: Request) -> Response:
     return control.dispatch(sandbox, request, url_map(), HANDLERS, errors.HubSpotApiError)
 
 
+def _who(body: dict[str, Any]) -> tuple[int, str]:
+    return int(body.get("user_id", DEFAULT_USER)), str(body.get("source", "ui"))
+
+
 def ui_create(sandbox: HubSpotSandbox, _: Request, body: dict[str, Any]) -> Result:
-    deal_id = sandbox.ui_create_deal(body.get("properties") or {}, int(body.get("user_id", 45678)))
+    deal_id = sandbox.ui_create_deal(body.get("properties") or {}, *_who(body))
     return 201, sandbox.deal(deal_id)
 
 
 def ui_update(sandbox: HubSpotSandbox, _: Request, body: dict[str, Any], deal_id: str) -> Result:
-    sandbox.ui_update_deal(deal_id, body.get("properties") or {}, int(body.get("user_id", 45678)))
+    sandbox.ui_update_deal(deal_id, body.get("properties") or {}, *_who(body))
     return 200, sandbox.deal(deal_id)
 
 
 def ui_move(sandbox: HubSpotSandbox, _: Request, body: dict[str, Any], deal_id: str) -> Result:
-    sandbox.ui_move_deal(deal_id, str(body["stage"]), body.get("pipeline"), int(body.get("user_id", 45678)))
+    sandbox.ui_move_deal(deal_id, str(body["stage"]), body.get("pipeline"), *_who(body))
     return 200, sandbox.deal(deal_id)
 
 
 def ui_delete(sandbox: HubSpotSandbox, _: Request, body: dict[str, Any], deal_id: str) -> Result:
-    sandbox.ui_delete_deal(deal_id, int(body.get("user_id", 45678)))
+    sandbox.ui_delete_deal(deal_id, *_who(body))
     return 204, None
 
 

@@ -2,8 +2,9 @@
 
 Every portal has the default "Sales Pipeline" (id `default`, seven stages) and the standard
 deal/task/note properties; `full=True` adds a second pipeline, the qualification ("portrait")
-properties and two owners. Shapes follow the v3 Pipelines, Properties and Owners APIs
-(https://developers.hubspot.com/docs/api/crm/pipelines, .../crm/properties, .../crm/owners).
+properties and five owners (four active, one archived: a deactivated user). Shapes follow the v3
+Pipelines, Properties and Owners APIs (https://developers.hubspot.com/docs/api/crm/pipelines,
+.../crm/properties, .../crm/owners); owner ids and user ids differ, as in HubSpot.
 """
 
 from __future__ import annotations
@@ -13,6 +14,13 @@ from typing import Any
 from adapters.sandbox.hubspot_values import iso
 
 PORTAL_CREATED_MS = 1_672_531_200_000  # 2023-01-01T00:00:00.000Z
+COMPANY_CURRENCY, OTHER_CURRENCIES = "USD", ("EUR", "GBP")
+# (owner id, email, first name, last name, user id, archived)
+OWNERS = [("101", "alice.owner@example.com", "Alice", "Owner", 45678, False),
+          ("102", "bob.owner@example.com", "Bob", "Seller", 45679, False),
+          ("103", "carol.closer@example.com", "Carol", "Closer", 45680, False),
+          ("104", "dan.dealer@example.com", "Dan", "Dealer", 45681, False),
+          ("105", "erin.former@example.com", "Erin", "Former", 45682, True)]  # fmt: skip
 
 DEFAULT_STAGES = [
     ("appointmentscheduled", "Appointment Scheduled", "0.2", False),
@@ -106,6 +114,8 @@ def common_props(group: str, created: str) -> list[dict[str, Any]]:
         prop(created, "Create Date", "datetime", "date", group),
         prop("hs_lastmodifieddate", "Last Modified Date", "datetime", "date", group, read_only=True),
         prop("hs_object_id", "Record ID", "number", "number", group, read_only=True),
+        prop("hs_created_by_user_id", "Created by user ID", "number", "number", group, read_only=True),
+        prop("hs_updated_by_user_id", "Updated by user ID", "number", "number", group, read_only=True),
     ]
 
 
@@ -119,6 +129,10 @@ def deal_properties(full: bool) -> list[dict[str, Any]]:
         prop("pipeline", "Pipeline", "enumeration", "select", group, external=True, referenced="PIPELINE"),
         prop("closedate", "Close Date", "datetime", "date", group),
         prop("description", "Deal Description", "string", "textarea", group),
+        prop("deal_currency_code", "Currency", "enumeration", "select", group,
+             opts=options([(code, code) for code in (COMPANY_CURRENCY, *OTHER_CURRENCIES)])),
+        prop("hs_is_closed", "Is Deal Closed?", "bool", "booleancheckbox", group, read_only=True,
+             opts=options([("true", "True"), ("false", "False")])),
         *common_props(group, "createdate"),
     ]
     if full:
@@ -178,18 +192,19 @@ def note_properties() -> list[dict[str, Any]]:
     ]
 
 
+def owner(owner_id: str, email: str, first: str, last: str, user_id: int, archived: bool = False,
+          at_ms: int = PORTAL_CREATED_MS) -> dict[str, Any]:
+    """An owner in the v3 Owners API shape. An archived owner (a deactivated user) keeps its user id only in
+    userIdIncludingInactive."""
+    return {
+        "id": owner_id, "email": email, "type": "PERSON", "firstName": first, "lastName": last,
+        "userId": None if archived else user_id, "userIdIncludingInactive": user_id,
+        "createdAt": iso(at_ms), "updatedAt": iso(at_ms), "archived": archived, "teams": [],
+    }  # fmt: skip
+
+
 def owners() -> list[dict[str, Any]]:
-    people = [("101", "alice.owner@example.com", "Alice", "Owner", 45678),
-              ("102", "bob.owner@example.com", "Bob", "Seller", 45679)]
-    return [
-        {
-            "id": owner_id, "email": email, "type": "PERSON", "firstName": first, "lastName": last,
-            "userId": user_id, "userIdIncludingInactive": user_id,
-            "createdAt": iso(PORTAL_CREATED_MS), "updatedAt": iso(PORTAL_CREATED_MS), "archived": False,
-            "teams": [],
-        }
-        for owner_id, email, first, last, user_id in people
-    ]
+    return [owner(*row) for row in OWNERS]
 
 
 def pipelines(full: bool) -> list[dict[str, Any]]:

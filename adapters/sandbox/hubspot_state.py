@@ -23,7 +23,8 @@ DEFAULT_PROPS = {
     "tasks": ["hs_createdate", "hs_lastmodifieddate", "hs_object_id"],
     "notes": ["hs_createdate", "hs_lastmodifieddate", "hs_object_id"],
 }
-READ_ONLY = frozenset({"hs_object_id", "hs_lastmodifieddate", "hs_createdate"})
+READ_ONLY = frozenset({"hs_object_id", "hs_lastmodifieddate", "hs_createdate", "hs_is_closed", "hs_created_by_user_id",
+                       "hs_updated_by_user_id"})  # fmt: skip
 # (from type, associationTypeId) -> (to type, reverse type id); HUBSPOT_DEFINED ids per
 # https://developers.hubspot.com/docs/api/crm/associations/v4 (task->deal 216, note->deal 214).
 ASSOCIATION_TYPES = {
@@ -77,7 +78,7 @@ class Portal:
             "tasks": {p["name"]: p for p in seed.task_properties()},
             "notes": {p["name"]: p for p in seed.note_properties()},
         }
-        self.owners: list[dict[str, Any]] = seed.owners() if seed_full else []
+        self.owners: list[dict[str, Any]] = seed.owners() if seed_full else []  # archived ones too
         self.objects: dict[str, dict[str, CrmObject]] = {t: {} for t in OBJECT_TYPES}
         self._next_id = 10_000_000_001
 
@@ -95,6 +96,10 @@ class Portal:
     def stage_ids(self, pipeline_id: str) -> list[str]:
         return [s["id"] for s in self.pipelines[pipeline_id]["stages"]]
 
+    def is_closed_stage(self, pipeline_id: str | None, stage_id: str | None) -> bool:
+        stages = (self.pipelines.get(pipeline_id or "") or {}).get("stages") or []
+        return any(s["id"] == stage_id and s["metadata"]["isClosed"] == "true" for s in stages)
+
     # ---- writes ------------------------------------------------------------------------------
     def create(self, object_type: str, raw: dict[str, Any], actor: Actor,
                associations: list[dict[str, Any]] | None = None) -> CrmObject:
@@ -109,6 +114,7 @@ class Portal:
         self._next_id += 1
         obj = CrmObject(object_type, object_id, {}, at, at)
         props.setdefault(CREATED_PROP[object_type], iso(at))
+        props.update(self._derived(object_type, None, props, actor, at))
         changed = self._apply(obj, props, actor, at)
         for to_type, to_id in links:
             self._associate(obj, to_type, self.objects[to_type][to_id])
@@ -121,6 +127,7 @@ class Portal:
         obj = self.get(object_type, object_id)
         props = self._validate(object_type, raw, obj)
         at = max(now_ms(), obj.updated_ms)
+        props.update(self._derived(object_type, obj, props, actor, at))
         changed = self._apply(obj, props, actor, at)
         if self.listener and changed:
             self.listener("propertyChange", obj, changed, actor, at)
@@ -131,6 +138,26 @@ class Portal:
         obj.archived, obj.archived_ms = True, now_ms()
         if self.listener:
             self.listener("deletion", obj, {}, actor, obj.archived_ms)
+
+    def _derived(self, object_type: str, current: CrmObject | None, props: dict[str, str | None], actor: Actor,
+                 at: int) -> dict[str, str | None]:
+        """What HubSpot computes along a write that changes something: who created and last updated the object
+        (the acting user; none for an app, a workflow or an import without one), and for deals whether they are
+        closed, with the close date set to the moment a deal enters a closed stage unless the write sets it."""
+        before = current.properties if current is not None else {}
+        if current is not None and all(before.get(name) == value for name, value in props.items()):
+            return {}
+        user = None if actor.user_id is None else str(actor.user_id)
+        extra: dict[str, str | None] = {"hs_updated_by_user_id": user}
+        if current is None:
+            extra["hs_created_by_user_id"] = user
+        if object_type == "deals":
+            closed = self.is_closed_stage(props.get("pipeline") or before.get("pipeline"),
+                                          props.get("dealstage") or before.get("dealstage"))  # fmt: skip
+            extra["hs_is_closed"] = "true" if closed else "false"
+            if closed and before.get("hs_is_closed") != "true" and "closedate" not in props:
+                extra["closedate"] = iso(at)
+        return extra
 
     def _apply(self, obj: CrmObject, props: dict[str, str | None], actor: Actor,
                at: int) -> dict[str, str | None]:
@@ -175,7 +202,7 @@ class Portal:
         if object_type == "deals":
             results.extend(self._check_stage(clean, current))
         owner = clean.get("hubspot_owner_id")
-        if owner and owner not in {o["id"] for o in self.owners}:
+        if owner and owner not in {o["id"] for o in self.owners if not o["archived"]}:
             results.append(errors.property_result("hubspot_owner_id", "INVALID_OWNER_ID",
                                                   f"{owner} is not a valid owner id", self.portal_id))
         if results:

@@ -4,8 +4,11 @@
     base_url = sandbox.start()                  # Credentials(base_url=base_url, access_token="sandbox-token")
     deal_id = sandbox.ui_create_deal({"title": "Acme", "stage_id": 1})
     sandbox.ui_move_deal(deal_id, 3)            # queues a change webhook with change_source "app"
+    sandbox.ui_move_deal(deal_id, 4, user_id=3, source="api")   # change_source "api", meta.user_id 3
     sandbox.wait_webhooks_idle()
     sandbox.stop()
+
+People: `users()` (1..4 active, 5 deactivated; user 1 owns the API token), `add_user`, `set_user_active`.
 
 Auth: `x-api-token: <token>` header, `api_token` query parameter or `Authorization: Bearer <token>`.
 Everything is in memory; one lock guards the state. Control endpoints live under `/_sandbox/`.
@@ -21,8 +24,10 @@ from werkzeug.wrappers import Request, Response
 
 from adapters.sandbox import pipedrive_api, pipedrive_control
 from adapters.sandbox import pipedrive_errors as errors
+from adapters.sandbox import pipedrive_seed as seed
 from adapters.sandbox.base import PathSandbox, read_json, serve_forever
 from adapters.sandbox.failures import Failure
+from adapters.sandbox.people import API, UI, SandboxUser, check_source
 from adapters.sandbox.pipedrive_limits import Limits, PipedriveFailures, failure_error
 from adapters.sandbox.pipedrive_seed import COMPANY_ID
 from adapters.sandbox.pipedrive_state import Actor, Company, public_deal
@@ -31,6 +36,7 @@ from adapters.sandbox.scenario import Scenario
 
 log = logging.getLogger(__name__)
 DEFAULT_UI_USER = 1
+SOURCES = (UI, API)  # meta.change_source "app" and "api": the only two Pipedrive documents
 
 
 class PipedriveSandbox(PathSandbox):
@@ -71,7 +77,8 @@ class PipedriveSandbox(PathSandbox):
         return company
 
     def _on_change(self, action: str, data: dict[str, Any], previous: dict[str, Any] | None, actor: Actor) -> None:
-        self.sender.enqueue(event_body(self.settings, action, data, previous, actor))
+        permitted = [str(u) for u in sorted(self.company.active_user_ids())]
+        self.sender.enqueue(event_body(self.settings, action, data, previous, actor, permitted))
 
     # ---- test helpers -------------------------------------------------------------------------
     def deal(self, deal_id: int | str) -> dict[str, Any]:
@@ -93,7 +100,39 @@ class PipedriveSandbox(PathSandbox):
         with self.lock:
             return [dict(n) for n in self.company.notes.values() if n["deal_id"] == int(deal_id)]
 
-    # ---- UI simulation (meta.change_source "app") --------------------------------------------
+    # ---- people -----------------------------------------------------------------------------
+    def users(self) -> list[SandboxUser]:
+        """Every user of the company, deactivated ones included."""
+        with self.lock:
+            return [SandboxUser(str(u["id"]), u["id"], u["name"], u["email"], bool(u["active_flag"]))
+                    for u in self.company.users]  # fmt: skip
+
+    def add_user(self, first_name: str, last_name: str, email: str, *, active: bool = True) -> SandboxUser:
+        """A new user (the next id), deactivated unless `active`."""
+        with self.lock:
+            user_id = max(u["id"] for u in self.company.users) + 1
+            name = f"{first_name} {last_name}".strip()
+            self.company.users.append(seed.user(user_id, name, email, active=active))
+        return SandboxUser(str(user_id), user_id, name, email, active)
+
+    def set_user_active(self, user_id: int, active: bool) -> None:
+        """Deactivate or reactivate a user (`active_flag`); their deals keep them as owner. KeyError if unknown."""
+        with self.lock:
+            found = next((u for u in self.company.users if u["id"] == int(user_id)), None)
+            if found is None:
+                raise KeyError(f"no user {user_id}")
+            found["active_flag"] = bool(active)
+
+    # ---- UI simulation ------------------------------------------------------------------------
+    def actor(self, source: str = UI, user_id: int | None = None) -> Actor:
+        """meta.change_source and meta.user_id of a change: "app" for the web app, "api" for the API (the token
+        owner, `api_user_id`, unless another user's token is meant). Pipedrive reports no import or automation
+        source (ValueError)."""
+        check_source(source, SOURCES, "Pipedrive")
+        if source == API:
+            return Actor("api", int(user_id) if user_id is not None else self.api_user_id)
+        return Actor("app", int(user_id) if user_id is not None else DEFAULT_UI_USER)
+
     @staticmethod
     def _fields(fields: dict[str, Any]) -> dict[str, Any]:
         """Hash keys given at top level move under custom_fields, as the UI would store them."""
@@ -103,26 +142,30 @@ class PipedriveSandbox(PathSandbox):
             custom[key] = plain.pop(key)
         return {**plain, **({"custom_fields": custom} if custom else {})}
 
-    def ui_create_deal(self, fields: dict[str, Any], user_id: int = DEFAULT_UI_USER) -> int:
-        """Create a deal as a user in the web app would; returns its id."""
+    def ui_create_deal(self, fields: dict[str, Any], user_id: int | None = None, source: str = UI) -> int:
+        """Create a deal as a user in the web app (or through the API) would; returns its id."""
+        actor = self.actor(source, user_id)
         with self.lock:
-            return int(self.company.create_deal(self._fields(fields), Actor("app", user_id))["id"])
+            return int(self.company.create_deal(self._fields(fields), actor)["id"])
 
-    def ui_update_deal(self, deal_id: int | str, fields: dict[str, Any], user_id: int = DEFAULT_UI_USER) -> None:
+    def ui_update_deal(self, deal_id: int | str, fields: dict[str, Any], user_id: int | None = None,
+                       source: str = UI) -> None:  # fmt: skip
+        actor = self.actor(source, user_id)
         with self.lock:
-            self.company.update_deal(deal_id, self._fields(fields), Actor("app", user_id))
+            self.company.update_deal(deal_id, self._fields(fields), actor)
 
     def ui_move_deal(self, deal_id: int | str, stage_id: int, pipeline_id: int | None = None,
-                     user_id: int = DEFAULT_UI_USER) -> None:
-        """Drag the deal to another stage (and pipeline) in the web app."""
+                     user_id: int | None = None, source: str = UI) -> None:  # fmt: skip
+        """Drag the deal to another stage (and pipeline) in the web app (or move it through the API)."""
         fields: dict[str, Any] = {"stage_id": int(stage_id)}
         if pipeline_id is not None:
             fields["pipeline_id"] = int(pipeline_id)
-        self.ui_update_deal(deal_id, fields, user_id)
+        self.ui_update_deal(deal_id, fields, user_id, source)
 
-    def ui_delete_deal(self, deal_id: int | str, user_id: int = DEFAULT_UI_USER) -> None:
+    def ui_delete_deal(self, deal_id: int | str, user_id: int | None = None, source: str = UI) -> None:
+        actor = self.actor(source, user_id)
         with self.lock:
-            self.company.delete_deal(deal_id, Actor("app", user_id))
+            self.company.delete_deal(deal_id, actor)
 
     def fail_next(self, mode: str, count: int = 1, path_prefix: str = "/api/", method: str | None = None,
                   retry_after: float = 1.0, delay: float = 10.0) -> None:

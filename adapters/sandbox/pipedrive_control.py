@@ -1,9 +1,11 @@
 """`/_sandbox/` control endpoints of the Pipedrive sandbox (no auth): UI edits, failures, config, inspection.
 
-    POST   /_sandbox/ui/deals               {"fields": {...}, "user_id": N}            -> 201 deal
-    PATCH  /_sandbox/ui/deals/{id}          {"fields": {...}, "user_id": N}            -> 200 deal
-    POST   /_sandbox/ui/deals/{id}/move     {"stage_id", "pipeline_id"?, "user_id"?}   -> 200 deal
-    DELETE /_sandbox/ui/deals/{id}                                                     -> 204
+    POST   /_sandbox/ui/deals               {"fields": {...}, "user_id": N, "source"?}       -> 201 deal
+    PATCH  /_sandbox/ui/deals/{id}          {"fields": {...}, "user_id": N, "source"?}       -> 200 deal
+    POST   /_sandbox/ui/deals/{id}/move     {"stage_id", "pipeline_id"?, "user_id"?, "source"?} -> 200 deal
+    DELETE /_sandbox/ui/deals/{id}          {"user_id"?, "source"?}                          -> 204
+    GET|POST /_sandbox/users                 users, deactivated ones too; POST adds one      -> 200 / 201
+    PATCH  /_sandbox/users/{user_id}        {"active": bool}                                -> 200
     GET    /_sandbox/deals/{id}                                                        -> deal + activities/notes
     GET    /_sandbox/users/{id}/activities                            -> the user's activities, with or without deal
     POST   /_sandbox/failures               {"mode", "count", "path_prefix", "method", "retry_after", "delay"}
@@ -31,7 +33,6 @@ from adapters.sandbox.control import Result, set_window
 if TYPE_CHECKING:
     from adapters.sandbox.pipedrive import PipedriveSandbox
 
-DEFAULT_USER = 1
 
 
 @functools.cache
@@ -46,27 +47,28 @@ def dispatch(sandbox: PipedriveSandbox, request: Request) -> Response:
     return control.dispatch(sandbox, request, url_map(), HANDLERS, errors.PipedriveApiError)
 
 
-def _user(body: dict[str, Any]) -> int:
-    return int(body.get("user_id", DEFAULT_USER))
+def _who(body: dict[str, Any]) -> tuple[int | None, str]:
+    user = body.get("user_id")
+    return None if user is None else int(user), str(body.get("source", "ui"))
 
 
 def ui_create(sandbox: PipedriveSandbox, _: Request, body: dict[str, Any]) -> Result:
-    return 201, sandbox.deal(sandbox.ui_create_deal(body.get("fields") or {}, _user(body)))
+    return 201, sandbox.deal(sandbox.ui_create_deal(body.get("fields") or {}, *_who(body)))
 
 
 def ui_update(sandbox: PipedriveSandbox, _: Request, body: dict[str, Any], deal_id: str) -> Result:
-    sandbox.ui_update_deal(deal_id, body.get("fields") or {}, _user(body))
+    sandbox.ui_update_deal(deal_id, body.get("fields") or {}, *_who(body))
     return 200, sandbox.deal(deal_id)
 
 
 def ui_move(sandbox: PipedriveSandbox, _: Request, body: dict[str, Any], deal_id: str) -> Result:
     pipeline = body.get("pipeline_id")
-    sandbox.ui_move_deal(deal_id, int(body["stage_id"]), None if pipeline is None else int(pipeline), _user(body))
+    sandbox.ui_move_deal(deal_id, int(body["stage_id"]), None if pipeline is None else int(pipeline), *_who(body))
     return 200, sandbox.deal(deal_id)
 
 
 def ui_delete(sandbox: PipedriveSandbox, _: Request, body: dict[str, Any], deal_id: str) -> Result:
-    sandbox.ui_delete_deal(deal_id, _user(body))
+    sandbox.ui_delete_deal(deal_id, *_who(body))
     return 204, None
 
 

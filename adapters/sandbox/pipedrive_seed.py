@@ -27,14 +27,19 @@ KEYS = {name: field_key(name) for name in
 INDUSTRY_OPTIONS = {31: "IT", 32: "Manufacturing", 33: "Retail", 34: "Finance", 35: "Healthcare"}
 
 
+def user(user_id: int, name: str, email: str, *, active: bool = True, admin: bool = False,
+         created: str = "2025-06-01 10:00:00") -> dict[str, Any]:
+    """A v1 user (GET /v1/users); `active_flag` false for a deactivated one."""
+    return {"id": user_id, "name": name, "email": email, "is_admin": int(admin), "role_id": 1 if admin else 2,
+            "default_currency": "EUR", "locale": "en_US", "lang": 1, "timezone_name": "Europe/Tallinn",
+            "active_flag": active, "created": created, "has_created_company": False}  # fmt: skip
+
+
 def users() -> list[dict[str, Any]]:
-    """Two v1 users; user 1 is the admin and the API token owner."""
-    base = {"default_currency": "EUR", "locale": "en_US", "lang": 1, "timezone_name": "Europe/Tallinn",
-            "active_flag": True, "created": "2025-06-01 10:00:00", "has_created_company": False}  # fmt: skip
-    return [
-        {**base, "id": 1, "name": "Alice Admin", "email": "alice@example.com", "is_admin": 1, "role_id": 1},
-        {**base, "id": 2, "name": "Bob Seller", "email": "bob@example.com", "is_admin": 0, "role_id": 2},
-    ]
+    """Five v1 users: user 1 is the admin and the API token owner, user 5 is deactivated."""
+    return [user(1, "Alice Admin", "alice@example.com", admin=True), user(2, "Bob Seller", "bob@example.com"),
+            user(3, "Carol Closer", "carol@example.com"), user(4, "Dan Dealer", "dan@example.com"),
+            user(5, "Erin Former", "erin@example.com", active=False)]  # fmt: skip
 
 
 def pipelines() -> list[dict[str, Any]]:

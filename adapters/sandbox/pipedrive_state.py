@@ -96,6 +96,10 @@ class Company:
         self._ids = {"deal": 1000, "activity": 5000, "note": 9000}
         self._last_ms = 0
 
+    def active_user_ids(self) -> set[int]:
+        """Users who may own deals and activities (a deactivated user keeps the ones they own)."""
+        return {u["id"] for u in self.users if u["active_flag"]}
+
     def _next_id(self, kind: str) -> int:
         self._ids[kind] += 1
         return self._ids[kind]
@@ -173,7 +177,7 @@ class Company:
         changes = {k: v for k, v in fields.items() if k != "custom_fields"}
         if changes.get("status") not in (None, "open", "won", "lost"):
             raise errors.invalid("Parameter 'status' must be one of open, won, lost")
-        if "owner_id" in changes and changes["owner_id"] not in {u["id"] for u in self.users}:
+        if "owner_id" in changes and changes["owner_id"] not in self.active_user_ids():
             raise errors.invalid(f"User {changes['owner_id']} not found")
         self._check_stage(deal, changes)
         deal.update(changes)
@@ -243,7 +247,7 @@ class Company:
             raise errors.invalid(f"Activity type {fields.get('type')!r} does not exist")
         if fields.get("deal_id") is not None:
             self.deal(fields["deal_id"])
-        if fields.get("owner_id") is not None and fields["owner_id"] not in {u["id"] for u in self.users}:
+        if fields.get("owner_id") is not None and fields["owner_id"] not in self.active_user_ids():
             raise errors.invalid(f"User {fields['owner_id']} not found")
         now = iso(self._now_ms())
         activity = {"id": self._next_id("activity"), "type": "task", "owner_id": actor.user_id, "deal_id": None,

@@ -35,15 +35,16 @@ class WebhookSettings:
 
 
 def event_body(settings: WebhookSettings, action: str, data: dict[str, Any], previous: dict[str, Any] | None,
-               actor: Actor) -> dict[str, Any]:
-    """The v2 body of one deal event (attempt 1); `data` is null for deletions, `previous` for creations."""
+               actor: Actor, permitted: list[str] | None = None) -> dict[str, Any]:
+    """The v2 body of one deal event (attempt 1); `data` is null for deletions, `previous` for creations.
+    `permitted`: the ids of the users who may see the deal (every active user here)."""
     meta = {
         "action": action, "entity": "deal", "entity_id": str(data["id"]), "id": str(uuid.uuid4()),
         "company_id": str(seed.COMPANY_ID), "user_id": str(actor.user_id), "webhook_id": str(settings.webhook_id),
         "webhook_owner_id": "1", "version": "2.0", "type": "general", "change_source": actor.change_source,
         "is_bulk_edit": False, "attempt": 1, "host": f"{seed.COMPANY_DOMAIN}.pipedrive.com",
         "timestamp": datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
-        "permitted_user_ids": ["1", "2"], "correlation_id": str(uuid.uuid4()),
+        "permitted_user_ids": permitted or [str(actor.user_id)], "correlation_id": str(uuid.uuid4()),
     }  # fmt: skip
     return {"data": None if action == "delete" else data, "previous": previous, "meta": meta}
 

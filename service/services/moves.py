@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 from adapters.base import DealSnapshot
 from adapters.registry import kind_of
 from schemas.decisions import issue_view
+from service import metrics
 from service.domain.issues import Decision, Outcome, Reason
 from service.domain.messages import task_text
 from service.domain.pipeline import GateMode, StageRef
@@ -224,6 +225,7 @@ def gate_move(runtime: Runtime, session: Session, connection: Connection, record
     )
     session.add(transition)
     session.flush()
+    metrics.decision_made(str(decision.outcome), move.origin)
     final = revert_to or move.target
     record.pipeline_external_id, record.stage_external_id = final.pipeline_id, final.stage_id
     if revert_to:

@@ -299,9 +299,15 @@ def test_given_custom_fields_when_listing_properties_then_enum_options(adapter: 
     assert props["status_id"].type == "enumeration" and props[str(COMPANY_SIZE)].type == "number"
 
 
-def test_given_users_when_listing_owners_then_both(adapter: AmoCRMAdapter) -> None:
+def test_given_users_when_listing_owners_then_every_one_with_one_id_and_the_deactivated_one(
+    adapter: AmoCRMAdapter,
+) -> None:
     owners = adapter.list_owners()
-    assert [(o.id, o.email) for o in owners] == [("5000001", "anna@example.com"), ("5000002", "boris@example.com")]
+    assert [(o.id, o.email, o.active) for o in owners] == [
+        ("5000001", "anna@example.com", True), ("5000002", "boris@example.com", True),
+        ("5000003", "clara@example.com", True), ("5000004", "denis@example.com", True),
+        ("5000005", "elena@example.com", False)]  # fmt: skip
+    assert all(o.user_id == o.id for o in owners) and owners[4].name == "Elena Former"
 
 
 def test_given_registry_kind_then_amocrm(adapter: AmoCRMAdapter) -> None:

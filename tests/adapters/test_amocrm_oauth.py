@@ -37,7 +37,7 @@ def test_given_401_when_calling_then_refreshes_saves_first_and_repeats(amocrm: A
 
     statuses = [(c["path"], c["status"]) for c in amocrm.api_calls()]
     assert statuses == [("/api/v4/leads/30000001", 401), ("/oauth2/access_token", 200),
-                        ("/api/v4/leads/30000001", 200)]
+                        ("/api/v4/leads/30000001", 200), ("/api/v4/account", 200)]  # the currency, read once
     ((saved, api_calls_before_save),) = store.history
     assert api_calls_before_save == 1  # saved before the repeated call used it
     assert (saved.access_token, saved.refresh_token) == (amocrm.access_token, amocrm.refresh_token)
@@ -50,8 +50,8 @@ def test_given_expired_tokens_when_calling_then_refreshes_before_the_call(amocrm
     store = InMemoryTokenStore(initial(amocrm, expires_at=time.time() - 5))
     with oauth_adapter(amocrm, store) as adapter:
         adapter.get_deal("30000001", [])
-    assert [c["status"] for c in amocrm.api_calls()] == [200, 200]
-    assert amocrm.api_calls()[0]["path"] == "/oauth2/access_token"
+    assert [(c["path"], c["status"]) for c in amocrm.api_calls()] == [
+        ("/oauth2/access_token", 200), ("/api/v4/leads/30000001", 200), ("/api/v4/account", 200)]
     assert store.load().access_token == amocrm.access_token
 
 

@@ -287,7 +287,10 @@ def test_given_seeded_portal_when_listing_properties_and_owners_then_custom_fiel
     assert (industry.label, industry.type, industry.field_type) == ("Industry", "enumeration", "select")
     assert [(o.value, o.label) for o in industry.options][:2] == [("101", "IT"), ("102", "Manufacturing")]
     assert {"UF_CRM_BUDGET", "UF_CRM_LOSS_REASON", "STAGE_ID", "OPPORTUNITY"} <= set(properties)
-    assert [(o.id, o.email) for o in owners] == [("1", "anna@sandbox.example"), ("7", "ivan@sandbox.example")]
+    assert [(o.id, o.email, o.active) for o in owners] == [
+        ("1", "anna@sandbox.example", True), ("7", "ivan@sandbox.example", True), ("8", "olga@sandbox.example", True),
+        ("9", "pavel@sandbox.example", True), ("10", "sergey@sandbox.example", False)]  # fmt: skip
+    assert all(o.user_id == o.id for o in owners) and owners[4].name == "Sergey Former"
     assert adapter.native_stage_requirements() == {}
 
 

@@ -19,7 +19,7 @@ def test_plain_record_keeps_every_value_and_reads_the_head() -> None:
     snapshot = snapshot_of(PLAIN)
     assert snapshot == DealSnapshot(id="7", pipeline_id="1", stage_id="C1:NEW", owner_id="3", amount="100.00",
                                     name="Acme", modified_at=datetime(2024, 4, 3, 8, 26, 32, tzinfo=UTC),
-                                    properties=PLAIN)  # fmt: skip
+                                    properties=PLAIN, currency="USD")  # fmt: skip
     assert snapshot.properties is not PLAIN  # a copy: the caller's record is not shared
 
 

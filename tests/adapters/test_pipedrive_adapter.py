@@ -173,7 +173,7 @@ def test_given_wrong_token_or_oauth_bearer_when_calling_then_auth_error_or_succe
     with make_adapter(pipedrive, token="wrong") as adapter, pytest.raises(CRMAuthError):
         adapter.list_owners()
     with make_adapter(pipedrive, token=f"Bearer {TOKEN}") as adapter:  # OAuth: sent as Authorization
-        assert [o.email for o in adapter.list_owners()] == ["alice@example.com", "bob@example.com"]
+        assert [o.email for o in adapter.list_owners()][:2] == ["alice@example.com", "bob@example.com"]
 
 
 def test_given_timeout_then_200_when_get_deal_then_succeeds(pipedrive: PipedriveSandbox) -> None:
@@ -329,9 +329,12 @@ def test_when_list_deal_properties_then_custom_fields_by_hash_with_options(adapt
     assert props[KEYS["budget"]].type == "number" and props["title"].type == "string"
 
 
-def test_when_list_owners_then_users_with_split_names(adapter: PipedriveAdapter) -> None:
+def test_when_list_owners_then_users_with_split_names_one_id_and_the_deactivated_one(adapter: PipedriveAdapter) -> None:
     owners = adapter.list_owners()
-    assert [(o.id, o.first_name, o.last_name) for o in owners] == [("1", "Alice", "Admin"), ("2", "Bob", "Seller")]
+    assert [(o.id, o.first_name, o.last_name, o.active) for o in owners] == [
+        ("1", "Alice", "Admin", True), ("2", "Bob", "Seller", True), ("3", "Carol", "Closer", True),
+        ("4", "Dan", "Dealer", True), ("5", "Erin", "Former", False)]  # fmt: skip
+    assert all(o.user_id == o.id for o in owners) and owners[4].name == "Erin Former"
 
 
 def test_when_native_stage_requirements_then_required_fields_per_stage(

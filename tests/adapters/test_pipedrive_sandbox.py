@@ -62,7 +62,7 @@ def test_missing_token_gets_pipedrive_401_body(pipedrive: PipedriveSandbox) -> N
 
 def test_api_token_query_parameter_is_accepted_and_not_logged(pipedrive: PipedriveSandbox) -> None:
     response = httpx.get(f"{pipedrive.base_url}/api/v1/users", params={"api_token": TOKEN}, trust_env=False)
-    assert response.status_code == 200 and len(response.json()["data"]) == 2
+    assert response.status_code == 200 and len(response.json()["data"]) == 5
     assert "api_token" not in pipedrive.api_calls()[0]["query"]
 
 

@@ -20,6 +20,7 @@ from hubspot import HubSpot
 from hubspot.crm.deals import ApiException, PublicObjectSearchRequest, SimplePublicObjectInput
 from hubspot.crm.objects.tasks import BatchReadInputSimplePublicObjectId
 from hubspot.crm.objects.tasks import SimplePublicObjectInputForCreate as TaskInput
+from hubspot.crm.owners import ApiException as OwnersApiException
 from hubspot.crm.properties import PropertyCreate
 from hubspot.utils.signature import Signature
 
@@ -150,8 +151,35 @@ def test_sdk_creates_task_associated_to_deal_and_reads_it_back(hubspot: HubSpotS
 
 def test_sdk_lists_owners(hubspot: HubSpotSandbox) -> None:
     owners = sdk(hubspot).crm.owners.owners_api.get_page(limit=10).results
-    assert [(o.id, o.user_id) for o in owners] == [("101", 45678), ("102", 45679)]
-    assert all(o.email and o.archived is False for o in owners)
+    assert [(o.id, o.user_id) for o in owners] == [("101", 45678), ("102", 45679), ("103", 45680), ("104", 45681)]
+    assert all(o.email and o.archived is False and o.user_id_including_inactive == o.user_id for o in owners)
+
+
+def test_sdk_lists_archived_owners_apart_with_the_user_id_only_including_inactive(hubspot: HubSpotSandbox) -> None:
+    owners_api = sdk(hubspot).crm.owners.owners_api
+    archived = owners_api.get_page(limit=10, archived=True).results
+    assert [(o.id, o.user_id, o.user_id_including_inactive, o.archived) for o in archived] == [
+        ("105", None, 45682, True)]
+    assert owners_api.get_by_id("45680", id_property="userId").id == "103"
+    hubspot.set_user_active(45680, False)
+    assert [o.id for o in owners_api.get_page(limit=10, archived=True).results] == ["103", "105"]
+    with pytest.raises(OwnersApiException) as caught:
+        owners_api.get_by_id("103")
+    assert caught.value.status == 404
+
+
+def test_sdk_reads_the_deal_dates_currency_and_modifier_hubspot_computes(hubspot: HubSpotSandbox) -> None:
+    deal_id = hubspot.ui_create_deal({"dealname": "Acme", "amount": "1200.50"}, user_id=45679)
+    hubspot.ui_move_deal(deal_id, "closedwon", user_id=45680)
+    names = ["amount", "deal_currency_code", "createdate", "closedate", "hs_is_closed", "hs_created_by_user_id",
+             "hs_updated_by_user_id"]  # fmt: skip
+    props = sdk(hubspot).crm.deals.basic_api.get_by_id(deal_id, properties=names).properties
+    assert (props["amount"], props["deal_currency_code"], props["hs_is_closed"]) == ("1200.50", "USD", "true")
+    assert (props["hs_created_by_user_id"], props["hs_updated_by_user_id"]) == ("45679", "45680")
+    assert props["createdate"] <= props["closedate"]
+    definitions = {p.name: p for p in sdk(hubspot).crm.properties.core_api.get_all(object_type="deals").results}
+    assert definitions["hs_is_closed"].modification_metadata.read_only_value is True
+    assert [o.value for o in definitions["deal_currency_code"].options] == ["USD", "EUR", "GBP"]
 
 
 # ---- errors, limits and failure injection over plain HTTP ------------------------------------------
