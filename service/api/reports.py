@@ -22,6 +22,9 @@ from service.services.reports.filters import report_filter
 
 blp = protected_blueprint("reports", __name__, "/v1/reports", "Reports for sales managers")
 
+FILE_TYPES = {"text/csv": {"schema": {"type": "string"}},
+              "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet":
+                  {"schema": {"type": "string", "format": "binary"}}}
 RULES_DOC = "\n".join(f"- **{key}**: {texts[0]}" for key, texts in RULES.items())
 
 
@@ -29,7 +32,8 @@ RULES_DOC = "\n".join(f"- **{key}**: {texts[0]}" for key, texts in RULES.items()
 @blp.arguments(QualificationArgsSchema, location="query", unknown=RAISE)
 @blp.response(200, QualificationReportSchema, description="The report (`format=json`); with `format=csv` or "
               "`format=xlsx` the same numbers as a file")
-@blp.doc(description="How each number is counted (also in the answer's `rules`, in `language`):\n\n" + RULES_DOC)
+@blp.doc(description="How each number is counted (also in the answer's `rules`, in `language`):\n\n" + RULES_DOC,
+         responses={"200": {"content": FILE_TYPES}})
 @errors(blp, 401, 422)
 def qualification(args: dict[str, Any]) -> Any:
     """Stage-gate compliance, portrait completeness, persona mix, whether qualification pays, each owner

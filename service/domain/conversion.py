@@ -3,7 +3,7 @@ by any path) and "strict" (it passed through every stage up to it, one at a time
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 # A move that happened: (the position of its target among the pipeline's open and won stages, or None for a
@@ -22,38 +22,29 @@ class Reach:
 def reach(steps: Sequence[Step]) -> Reach | None:
     """The reach of a deal's moves in one pipeline, oldest first; None when none landed on an open or won stage.
 
-    Strict reach starts with a deal entering at the first stage (position 0) and grows with each move to the
-    next stage; a skip or an entry further in ends it (backward moves and re-entries do not extend it)."""
-    furthest, strict, chain = -1, -1, True
-    for position, direction, passed in steps:
-        if position is None:
-            continue
-        furthest = max(furthest, position)
-        if not chain:
-            continue
-        if direction == "enter":
-            chain = position == 0
-        elif direction == "forward":
-            chain = passed == 1 and position == strict + 1
-        if chain and position > strict:
-            strict = position
-    if furthest < 0:
+    Strictly, a deal must have entered at the first stage (position 0), and only its moves before the first
+    one that skipped a stage (or entered further in) count; backward moves do not end it. This is the rule the
+    report's SQL (service/services/reports/moves.py `reaches`) computes."""
+    landed = [step for step in steps if step[0] is not None]
+    if not landed:
         return None
-    return Reach(furthest, strict)
+    started = any(position == 0 and direction == "enter" for position, direction, _ in landed)
+    strict = -1
+    for position, direction, passed in landed:
+        if (direction == "forward" and passed > 1) or (direction == "enter" and position != 0):
+            break
+        if started:
+            strict = max(strict, position or 0)
+    return Reach(max(position or 0 for position, _, _ in landed), strict)
 
 
-def funnel(reaches: Iterable[Reach], stages: int) -> list[tuple[int, int]]:
-    """For each of `stages` positions: (deals that reached it by any path, deals that reached it strictly)."""
+def funnel(reaches: Iterable[tuple[Reach, int]], stages: int) -> list[tuple[int, int]]:
+    """For each of `stages` positions: (deals that reached it by any path, deals that reached it strictly),
+    from reaches each shared by a number of deals."""
     counts = [[0, 0] for _ in range(stages)]
-    for r in reaches:
+    for r, deals in reaches:
         for position in range(min(r.any, stages - 1) + 1):
-            counts[position][0] += 1
+            counts[position][0] += deals
         for position in range(min(r.strict, stages - 1) + 1):
-            counts[position][1] += 1
+            counts[position][1] += deals
     return [(a, s) for a, s in counts]
-
-
-def pipeline_funnel(paths: Mapping[int, Sequence[Step]], stages: int) -> tuple[int, list[tuple[int, int]]]:
-    """(deals that moved in the pipeline, the funnel of their reaches)."""
-    reaches = [r for r in (reach(steps) for steps in paths.values()) if r is not None]
-    return len(reaches), funnel(reaches, stages)

@@ -45,14 +45,16 @@ CSRF_EXPLANATION = _l("Nothing was changed. Go back, reload the page and send th
 
 
 def error_page(status: int, title: Any = None, explanation: Any = None,
-               headers: dict[str, str] | None = None) -> Response:
-    """An HTML page for an error status, with the request id to quote."""
+               headers: dict[str, str] | None = None, details: list[str] | None = None) -> Response:
+    """An HTML page for an error status, with the request id to quote (and `details`, a list of what to
+    correct, when given)."""
     known = status if status in TITLES else (500 if status >= 500 else 400)
     if status >= 500:
         # The database may be what failed: do not look the signed-in user up to draw the header.
         g.setdefault("web_user", None)
     body = render_template("error.html", status=status, title=title or TITLES[known],
-                           explanation=explanation or EXPLANATIONS[known], request_id=g.get("request_id"))
+                           explanation=explanation or EXPLANATIONS[known], details=details or [],
+                           request_id=g.get("request_id"))
     response = make_response(body, status)
     response.headers.update(headers or {})
     return response

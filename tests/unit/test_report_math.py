@@ -86,8 +86,14 @@ def test_a_deal_entering_further_in_never_counts_strictly() -> None:
     assert reach([(2, "enter", 3)]) == Reach(any=2, strict=-1)
 
 
-def test_backward_moves_keep_the_furthest_stage() -> None:
-    assert reach([(0, "enter", 1), (1, "forward", 1), (0, "backward", 0), (1, "forward", 1)]) == Reach(1, 1)
+def test_a_deal_whose_entry_qualify_never_saw_never_counts_strictly() -> None:
+    assert reach([(1, "forward", 1), (2, "forward", 1)]) == Reach(any=2, strict=-1)
+
+
+def test_backward_moves_keep_the_furthest_stage_and_do_not_end_the_strict_path() -> None:
+    assert reach([(0, "enter", 1), (2, "forward", 2), (0, "backward", 0)]) == Reach(2, 0)
+    assert reach([(0, "enter", 1), (1, "forward", 1), (0, "backward", 0), (1, "forward", 1),
+                  (2, "forward", 1)]) == Reach(2, 2)
 
 
 def test_moves_to_lost_stages_count_for_nothing() -> None:
@@ -95,5 +101,5 @@ def test_moves_to_lost_stages_count_for_nothing() -> None:
 
 
 def test_the_funnel_counts_any_as_this_stage_or_a_later_one() -> None:
-    counts = funnel([Reach(2, 2), Reach(4, 0), Reach(0, 0)], 5)
-    assert counts == [(3, 3), (2, 1), (2, 1), (1, 0), (1, 0)]
+    counts = funnel([(Reach(2, 2), 1), (Reach(4, 0), 2), (Reach(0, 0), 1)], 5)
+    assert counts == [(4, 4), (3, 1), (3, 1), (2, 0), (2, 0)]

@@ -8,7 +8,7 @@ from collections import Counter, defaultdict
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, case, func, select
+from sqlalchemy import ColumnElement, and_, case, exists, func, or_, select, true
 from sqlalchemy.orm import Session, aliased
 
 from service.domain.report_math import median, quantile, share
@@ -34,8 +34,9 @@ def _scope(query: Any, f: ReportFilter) -> Any:
 
 def gated_moves(session: Session, f: ReportFilter) -> list[dict[str, Any]]:
     """One row per connection x pipeline x stage x owner with the moves into the stage its gates applied to:
-    allowed, blocked (reverted), warned, audited, their share blocked, and the moves around the gates: seen
-    only by sync, made through the API/automation/import/an integration, too old to gate."""
+    allowed, blocked (reverted), warned, audited, their share blocked, the moves around the gates (seen only by
+    sync, made through the API/automation/import/an integration, too old to gate), and the fields the gates
+    required on those moves and how many of them were not filled."""
     owner = transition_owner().label("owner")
     query = _scope(select(
         Transition.connection_id, Transition.to_pipeline, Transition.to_stage, owner,
@@ -47,6 +48,8 @@ def gated_moves(session: Session, f: ReportFilter) -> list[dict[str, Any]]:
         _count(Transition.source == "sync").label("found_by_sync"),
         _count(Transition.mover_kind.in_(AUTOMATED)).label("automated"),
         _count(Transition.too_old.is_(True)).label("too_old"),
+        func.sum(Transition.required_fields).label("required"),
+        func.sum(Transition.unfilled_fields).label("unfilled"),
     ).select_from(Transition), f).where(Transition.direction.in_(GATED)).group_by(
         Transition.connection_id, Transition.to_pipeline, Transition.to_stage, owner)
     rows = []
@@ -80,20 +83,25 @@ def time_to_pass(session: Session, f: ReportFilter) -> dict[tuple[int, str | Non
                   "pass_p90_hours": quantile(hours[key], 0.9)} for key, n in blocked.items()}
 
 
+def held_by(move: Any) -> ColumnElement[bool]:
+    """Whether `move` (Transition or an alias of it, joined to its Record) holds its deal now: it was blocked
+    and reverted, the deal stands in the stage it was sent back to, and no move of the deal came after it."""
+    later = aliased(Transition)
+    moved_since = exists().where(later.record_id == move.record_id, or_(
+        later.occurred_at > move.occurred_at, and_(later.occurred_at == move.occurred_at, later.id > move.id)))
+    return and_(move.decision == "blocked", Record.stage_external_id == move.from_stage, ~moved_since)
+
+
 def stuck_now(session: Session, f: ReportFilter, now: datetime) -> list[dict[str, Any]]:
     """Deals held in front of a gate now: the last move of the deal was blocked and reverted and the deal has
     not moved since (it stands in the stage it was sent back to). Per connection x pipeline x the stage it was
     blocked from x owner now: how many, and for how long (median and longest, hours)."""
-    last = select(Transition.record_id, func.max(Transition.id).label("last_id")).group_by(
-        Transition.record_id).subquery()
     query = select(Transition.connection_id, Transition.to_pipeline, Transition.to_stage,
-                   Record.owner_external_id.label("owner"), Transition.occurred_at, Transition.record_id) \
-        .select_from(Transition).join(last, last.c.last_id == Transition.id) \
-        .join(Record, Record.id == Transition.record_id)
+                   Record.owner_external_id.label("owner"), Transition.occurred_at) \
+        .select_from(Transition).join(Record, Record.id == Transition.record_id)
     if f.by_deal:
         query = query.outerjoin(RecordScore, RecordScore.record_id == Record.id)
-    query = query.where(deals_in(f), Transition.decision == "blocked",
-                        Record.stage_external_id == Transition.from_stage)
+    query = query.where(deals_in(f), held_by(Transition))
     held: dict[tuple[int, str | None, str, str | None], list[float]] = defaultdict(list)
     for r in session.execute(query):
         held[(r.connection_id, r.to_pipeline, r.to_stage, r.owner)].append(
@@ -103,15 +111,17 @@ def stuck_now(session: Session, f: ReportFilter, now: datetime) -> list[dict[str
 
 
 def missing_fields(session: Session, f: ReportFilter, limit: int = 10) -> list[dict[str, Any]]:
-    """The fields most often missing or invalid on blocked and warned moves in the period: how many moves
-    lacked each (a field is counted once per move)."""
-    query = _scope(select(Transition.issues).select_from(Transition), f).where(
-        Transition.decision.in_(("blocked", "warned")))
-    counts: Counter[str] = Counter()
-    labels: dict[str, str] = {}
-    for (issues,) in session.execute(query):
-        seen = {i["field"] for i in issues or () if i.get("reason") in FIELD_REASONS}
-        counts.update(seen)
-        for issue in issues or ():
-            labels.setdefault(issue["field"], issue.get("label") or issue["field"])
-    return [{"field": field, "label": labels[field], "moves": n} for field, n in counts.most_common(limit)]
+    """The fields most often missing or invalid on blocked and warned moves in the period: on how many moves
+    each was (a field counts once per move), most first."""
+    postgres = session.get_bind().dialect.name == "postgresql"
+    issues = (func.json_array_elements(Transition.issues) if postgres else func.json_each(Transition.issues)) \
+        .table_valued("value").alias("issue")
+    item = issues.c.value
+    field = item.op("->>")("field")
+    label = func.max(item.op("->>")("label"))
+    query = _scope(select(field.label("field"), label.label("label"),
+                          func.count(func.distinct(Transition.id)).label("moves"))
+                   .select_from(Transition), f).join(issues, true()).where(
+        Transition.decision.in_(("blocked", "warned")), item.op("->>")("reason").in_(FIELD_REASONS)) \
+        .group_by(field).order_by(func.count(func.distinct(Transition.id)).desc(), field).limit(limit)
+    return [{"field": r.field, "label": r.label or r.field, "moves": int(r.moves)} for r in session.execute(query)]

@@ -1,5 +1,6 @@
-"""The deals of a report: the deals created in the period (their persona mix) and the deals closed in it
-(won or lost by their stage, with grade, persona and whether a move of theirs was ever blocked)."""
+"""The deals of a report, counted by the database: the deals created in the period (by owner, best persona,
+grade and week) and the deals won or lost closed in it (by owner, grade, persona matched or not, ever blocked or
+not, week and outcome), and the cycle of the won ones."""
 
 from __future__ import annotations
 
@@ -10,23 +11,23 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, exists, func, select
 from sqlalchemy.orm import Session
 
+from service.domain.report_math import median
 from service.models import Pipeline, Record, RecordScore, Stage, Transition
 from service.services.reports.filters import ReportFilter, deals_in
+from service.services.reports.weeks import week_of
 
 
 @dataclass(frozen=True)
-class Deal:
-    """What the deal sections need of one deal."""
+class DealGroup:
+    """How many deals share these traits (`outcome` and `ever_blocked` only for closed deals)."""
 
-    id: int
     owner: str | None
     persona_id: int | None
     grade: str | None
-    created_at: datetime
-    closed_at: datetime | None
-    outcome: str  # open | won | lost (by the kind of the stage it stands in)
-    ever_blocked: bool
-    amount: Any
+    week: str
+    deals: int
+    outcome: str = "open"
+    ever_blocked: bool = False
 
 
 def created_at() -> ColumnElement[datetime]:
@@ -48,23 +49,43 @@ def stage_kind_join(query: Any) -> tuple[Any, ColumnElement[str]]:
     return query, func.coalesce(Stage.kind, "open")
 
 
-def _deals(session: Session, f: ReportFilter, in_period: ColumnElement[bool], *, closed: bool = False) -> list[Deal]:
-    blocked = exists().where(Transition.record_id == Record.id, Transition.decision == "blocked")
+def created_groups(session: Session, f: ReportFilter) -> list[DealGroup]:
+    """The report's deals created in the period, counted by owner, best persona, grade and week."""
+    week = week_of(session, created_at()).label("week")
+    keys = (Record.owner_external_id, RecordScore.best_persona_id, RecordScore.best_grade, week)
+    query = select(*keys, func.count()).select_from(Record) \
+        .outerjoin(RecordScore, RecordScore.record_id == Record.id) \
+        .where(deals_in(f), created_at() >= f.start, created_at() < f.end).group_by(*keys)
+    return [DealGroup(owner, persona, grade, str(w), n) for owner, persona, grade, w, n in session.execute(query)]
+
+
+def closed_groups(session: Session, f: ReportFilter) -> list[DealGroup]:
+    """The report's deals won or lost, closed in the period, counted by owner, best persona, grade, week,
+    outcome and whether a move of theirs was ever blocked."""
+    week = week_of(session, closed_at()).label("week")
+    blocked = exists().where(Transition.record_id == Record.id, Transition.decision == "blocked").label("blocked")
     query, kind = stage_kind_join(
-        select(Record.id, Record.owner_external_id, RecordScore.best_persona_id, RecordScore.best_grade,
-               created_at(), closed_at(), func.coalesce(Stage.kind, "open"), blocked, Record.amount_value)
-        .outerjoin(RecordScore, RecordScore.record_id == Record.id))
-    query = query.where(deals_in(f), in_period)
-    if closed:
-        query = query.where(kind.in_(("won", "lost")))
-    return [Deal(*row) for row in session.execute(query)]
+        select(Record.owner_external_id, RecordScore.best_persona_id, RecordScore.best_grade, week, blocked,
+               func.count()).select_from(Record).outerjoin(RecordScore, RecordScore.record_id == Record.id))
+    query = query.add_columns(kind.label("outcome")).where(
+        deals_in(f), closed_at() >= f.start, closed_at() < f.end, kind.in_(("won", "lost"))) \
+        .group_by(Record.owner_external_id, RecordScore.best_persona_id, RecordScore.best_grade, week, blocked, kind)
+    return [DealGroup(owner, persona, grade, str(w), n, outcome, bool(ever))
+            for owner, persona, grade, w, ever, n, outcome in session.execute(query)]
 
 
-def created_in(session: Session, f: ReportFilter) -> list[Deal]:
-    """The report's deals created in the period."""
-    return _deals(session, f, and_(created_at() >= f.start, created_at() < f.end))
-
-
-def closed_in(session: Session, f: ReportFilter) -> list[Deal]:
-    """The report's deals won or lost, closed in the period."""
-    return _deals(session, f, and_(closed_at() >= f.start, closed_at() < f.end), closed=True)
+def won_cycle_days(session: Session, f: ReportFilter) -> float | None:
+    """The median days from creation to close of the report's deals won in the period (deals closed before
+    they were created left out); None without any. PostgreSQL computes the median; SQLite (the embedded mode,
+    small data) gives the days."""
+    postgres = session.get_bind().dialect.name == "postgresql"
+    days = func.extract("epoch", closed_at() - created_at()) / 86400 if postgres else \
+        func.julianday(closed_at()) - func.julianday(created_at())
+    query, kind = stage_kind_join(select(days.label("days")).select_from(Record)
+                                  .outerjoin(RecordScore, RecordScore.record_id == Record.id))
+    query = query.where(deals_in(f), closed_at() >= f.start, closed_at() < f.end, kind == "won",
+                        closed_at() >= created_at())
+    if postgres:
+        value = session.scalar(select(func.percentile_cont(0.5).within_group(query.subquery().c.days)))
+        return None if value is None else float(value)
+    return median([float(d) for (d,) in session.execute(query)])

@@ -5,15 +5,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, exists, func, select, true
-from sqlalchemy.orm import Session
+from sqlalchemy import ColumnElement, Select, and_, exists, select, true
+from sqlalchemy.orm import Session, aliased
 
 from adapters.registry import kind_of
 from service.errors import InvalidInputError
 from service.models import Connection, CrmUser, Record, RecordScore, Transition
 from service.runtime import Runtime
 from service.services.common import paginate
-from service.services.reports.compliance import AUTOMATED, GATED
+from service.services.reports.compliance import AUTOMATED, GATED, held_by
 from service.services.reports.deals import closed_at, created_at, stage_kind_join
 from service.services.reports.filters import ReportFilter, deals_in, moves_in
 
@@ -45,11 +45,9 @@ def _by_deals(f: ReportFilter, metric: str, stage: str | None) -> Select[Any]:
         if metric == "no_persona":
             query = query.where(RecordScore.best_persona_id.is_(None))
     elif metric == "stuck":
-        last = select(func.max(Transition.id)).where(Transition.record_id == Record.id).scalar_subquery()
-        query = query.where(exists().where(Transition.id == last, Transition.decision == "blocked",
-                                           Transition.from_stage == Record.stage_external_id,
-                                           *([Transition.to_stage == stage] if stage is not None else [])))
-        return query
+        holding = aliased(Transition)
+        return query.where(exists().where(holding.record_id == Record.id, held_by(holding),
+                                          *([holding.to_stage == stage] if stage is not None else [])))
     else:
         wanted = {"closed": ("won", "lost"), "won": ("won",), "lost": ("lost",)}[metric]
         query = query.where(closed_at() >= f.start, closed_at() < f.end, kind.in_(wanted))

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
-from service.domain.conversion import Step, pipeline_funnel
+from service.domain.conversion import Reach, funnel
 from service.domain.report_math import share
 from service.domain.report_rules import rules
 from service.runtime import Runtime
@@ -24,21 +24,21 @@ def qualification_report(runtime: Runtime, f: ReportFilter, language: str = "en"
         labels = load_labels(s, f.connection_id)
         gated, passing = compliance.gated_moves(s, f), compliance.time_to_pass(s, f)
         stuck, missing = compliance.stuck_now(s, f, now), compliance.missing_fields(s, f)
-        fields, weeks = moves.completeness(s, f), moves.weekly(s, f)
-        directions, paths = moves.directions(s, f), moves.paths(s, f)
-        created, closed = deals.created_in(s, f), deals.closed_in(s, f)
+        weeks, kinds, reached = moves.weekly(s, f), moves.directions(s, f), moves.reaches(s, f)
+        created, closed = deals.created_groups(s, f), deals.closed_groups(s, f)
+        cycle = deals.won_cycle_days(s, f)
     return {
         "period": {"from": f.start, "to": f.end}, "filters": f.as_dict(), "generated_at": now,
         "rules": rules(language),
         "compliance": {"rows": _compliance_rows(gated, passing, labels), "stuck": _stuck_rows(stuck, labels),
                        "missing_fields": missing},
-        "completeness": {"rows": _completeness_rows(fields, labels)},
+        "completeness": {"rows": _completeness_rows(gated, labels)},
         "persona_mix": outcomes.persona_mix(created, labels),
-        "pays": outcomes.pays(closed),
-        "owners": outcomes.owners(gated, fields, created, closed, labels),
+        "pays": outcomes.pays(closed, cycle),
+        "owners": outcomes.owners(gated, created, closed, labels),
         "trend": {"weeks": outcomes.weekly_trend(weeks, created, closed, f.start, f.end),
-                  "directions": {k: directions.get(k, 0) for k in ("next", "skip", "backward", "enter", "to_lost")}},
-        "conversion": _conversion(paths, labels),
+                  "directions": {k: kinds.get(k, 0) for k in ("next", "skip", "backward", "enter", "to_lost")}},
+        "conversion": _conversion(reached, labels),
     }
 
 
@@ -83,23 +83,20 @@ def _completeness_rows(fields: list[dict[str, Any]], labels: Labels) -> list[dic
     return sorted(rows, key=lambda r: _order(r, labels))
 
 
-def _conversion(paths: dict[int, list[tuple[int, str | None, str, str, int]]], labels: Labels) -> list[dict[str, Any]]:
+def _conversion(reached: list[tuple[int, str, int, int, int]], labels: Labels) -> list[dict[str, Any]]:
     """Per pipeline the deals created in the period moved in: each open/won stage with how many reached it
     by any path and strictly, and their shares of the deals that moved in the pipeline."""
-    by_pipeline: dict[tuple[int, str], dict[int, list[Step]]] = defaultdict(lambda: defaultdict(list))
-    for record_id, steps in paths.items():
-        for cid, pipeline, stage, direction, passed in steps:
-            if pipeline is None:
-                continue
-            position = labels.stage(cid, pipeline, stage)["position"]
-            by_pipeline[(cid, pipeline)][record_id].append((position, direction, passed))
+    by_pipeline: dict[tuple[int, str], list[tuple[Reach, int]]] = defaultdict(list)
+    for cid, pipeline, any_reach, strict_reach, deals_ in reached:
+        by_pipeline[(cid, pipeline)].append((Reach(any_reach, strict_reach), deals_))
     out = []
-    for (cid, pipeline), per_deal in sorted(by_pipeline.items(), key=lambda kv: (kv[0][0], str(kv[0][1]))):
+    for (cid, pipeline), groups in sorted(by_pipeline.items(), key=lambda kv: (kv[0][0], kv[0][1])):
         stages = labels.open_stages(cid, pipeline)
-        moved, funnel = pipeline_funnel(per_deal, len(stages))
+        moved = sum(n for _, n in groups)
+        counts = funnel(groups, len(stages))
         out.append({"connection_id": cid, "pipeline": pipeline, "pipeline_label": labels.pipeline(cid, pipeline),
                     "deals": moved, "stages": [
                         {"stage": stage, "stage_label": label, "any": any_, "strict": strict,
                          "any_share": share(any_, moved), "strict_share": share(strict, moved)}
-                        for (stage, label), (any_, strict) in zip(stages, funnel, strict=True)]})
+                        for (stage, label), (any_, strict) in zip(stages, counts, strict=True)]})
     return out

@@ -20,6 +20,7 @@ from service.config import Settings
 from service.harness import LiveService
 from service.runtime import Runtime
 from tests.conftest import TEST_FERNET_KEY, make_key
+from tests.e2e.browser.team import Team, seed_team
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -110,3 +111,10 @@ def sign_in(page: Any, key: str) -> Any:
         page.locator("main form button[type=submit]").click()
     page.wait_for_load_state()
     return posted.value
+
+
+@pytest.fixture(scope="session")
+def team(web: Web) -> Team:
+    """A small sales team's deals and moves in the service's database, for the report pages (once per
+    session: the pages only read it)."""
+    return seed_team(web.runtime)
