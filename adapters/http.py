@@ -38,10 +38,45 @@ USER_AGENT = "qualify-crm-adapter/0.1"
 Classifier = Callable[[httpx.Response], CRMError | None]
 Sleep = Callable[[float], None]
 
+
+@dataclass(frozen=True)
+class CallAttempt:
+    """One attempt of a CRM call, as observers see it: no URL, no header, no body."""
+
+    crm: str
+    method: str
+    bucket: str
+    status: str  # the HTTP status, or "timeout" / "connection_error"
+    outcome: str  # "ok", or the error's kind: rate_limited, unavailable, auth_error, not_found, rejected
+    seconds: float
+
+
+CallObserver = Callable[[CallAttempt], None]
+# Told of every attempt send_with_retry makes (the service counts them; adapters never import it).
+_observers: list[CallObserver] = []
+
+
+def add_call_observer(observer: CallObserver) -> None:
+    """Tell `observer` of every CRM call attempt from now on (once, however often it is added)."""
+    if observer not in _observers:
+        _observers.append(observer)
+
+
+def _observed(crm: str, method: str, bucket: str, started: float, status: str, error: CRMError | None) -> None:
+    outcome = "ok" if error is None else _OUTCOMES.get(type(error).__name__, "error")
+    attempt = CallAttempt(crm, method, bucket, status, outcome, time.monotonic() - started)
+    for observer in _observers:
+        try:
+            observer(attempt)
+        except Exception:  # counting must never fail a CRM call
+            log.debug("CRM call observer failed", exc_info=True)
+
 # Failures after which the request may have reached the server: retried for idempotent calls only.
 _AMBIGUOUS = (httpx.ReadTimeout, httpx.WriteTimeout, httpx.NetworkError, httpx.RemoteProtocolError)
 # Failures where the request was certainly never sent: always safe to retry.
 _NEVER_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+_OUTCOMES = {"CRMRateLimited": "rate_limited", "CRMUnavailable": "unavailable", "CRMAuthError": "auth_error",
+             "CRMNotFound": "not_found", "CRMRejected": "rejected"}
 
 
 @dataclass(frozen=True)
@@ -175,6 +210,7 @@ def send_with_retry(
     idempotent: bool = True,
     sleep: Sleep = time.sleep,
     rand: Callable[[], float] = random.random,
+    crm: str = "",
     **kwargs: Any,
 ) -> httpx.Response:
     """Send one request through the limiter, retrying transient failures; return the 2xx response.
@@ -182,6 +218,7 @@ def send_with_retry(
     `kwargs` go to `httpx.Client.request` (params, json, ...). With `idempotent=False` (creates),
     only failures where the request surely did not take effect are retried: connect errors and 429;
     a timeout or 5xx is raised so the caller can look for the object before creating it again.
+    `crm` names the CRM to the call observers (add_call_observer), which hear of every attempt.
 
     Raises CRMRateLimited (429, or at once when Retry-After exceeds `policy.max_retry_after`),
     CRMUnavailable (5xx, timeout, connection failure after the last attempt), CRMAuthError (401/403),
@@ -192,13 +229,17 @@ def send_with_retry(
         if limiter is not None:
             limiter.acquire(bucket)
         error: CRMError
+        started = time.monotonic()
         try:
             response = client.request(method, url, **kwargs)
         except httpx.TransportError as exc:
             error = _transport_error(method, url, exc)
             retry = isinstance(exc, _NEVER_SENT) or (idempotent and isinstance(exc, _AMBIGUOUS))
+            timeout = isinstance(exc, httpx.TimeoutException)
+            _observed(crm, method, bucket, started, "timeout" if timeout else "connection_error", error)
         else:
             classified = classify(response)
+            _observed(crm, method, bucket, started, str(response.status_code), classified)
             if classified is None:
                 return response
             error = classified

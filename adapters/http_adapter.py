@@ -84,7 +84,7 @@ class HttpCRMAdapter(StageMover):
         try:
             return send_with_retry(
                 self._client, method, path, limiter=self._limiter, bucket=bucket, policy=self._policy,
-                classify=classify or self._classify, idempotent=idempotent, **kw,
+                classify=classify or self._classify, idempotent=idempotent, crm=self.kind, **kw,
             )  # fmt: skip
         except CRMError as exc:
             raise self._redacted(exc) from None

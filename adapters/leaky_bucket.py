@@ -6,7 +6,8 @@ ordinary plans and 250/5 on Enterprise (https://github.com/bitrix24/b24restdocs/
 `LeakyBucket` mirrors that counter locally so we wait before Bitrix24 would refuse us. It has the
 same `acquire(bucket)` / `try_acquire(bucket)` interface as `adapters.ratelimit.RateLimiter`, so it
 can be passed wherever a `limiter` is taken; every bucket name shares the one counter because
-Bitrix24 counts all methods together.
+Bitrix24 counts all methods together. `stored_leaky_bucket` keeps the same counter in a `LimitStore`, so every
+process calling one portal counts against the same bucket.
 """
 
 from __future__ import annotations
@@ -14,8 +15,9 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+from typing import Any
 
-from adapters.ratelimit import RateLimitTimeoutError
+from adapters.ratelimit import LimitStore, RateLimitTimeoutError, Step, StoredLimiter
 
 Clock = Callable[[], float]
 Sleep = Callable[[float], None]
@@ -58,10 +60,7 @@ class LeakyBucket:
 
         Raises ValueError for another plan name.
         """
-        plans = {"standard": STANDARD_PLAN, "enterprise": ENTERPRISE_PLAN}
-        if plan not in plans:
-            raise ValueError(f"unknown Bitrix24 plan {plan!r}; expected one of {sorted(plans)}")
-        rate, capacity = plans[plan]
+        rate, capacity = _plan(plan)
         return cls(rate, capacity - headroom, clock=clock, sleep=sleep)
 
     @property
@@ -122,3 +121,34 @@ def leaky_bucket_for(key: str) -> LeakyBucket:
         if bucket is None:
             bucket = _SHARED[key] = LeakyBucket.for_plan("standard", headroom=CLIENT_HEADROOM)
         return bucket
+
+
+def _plan(plan: str) -> tuple[float, int]:
+    plans = {"standard": STANDARD_PLAN, "enterprise": ENTERPRISE_PLAN}
+    if plan not in plans:
+        raise ValueError(f"unknown Bitrix24 plan {plan!r}; expected one of {sorted(plans)}")
+    return plans[plan]
+
+
+def leaky_step(drain_rate: float, capacity: int) -> Step:
+    """LeakyBucket as a step over a stored [level, when it was measured]: drained at `drain_rate` per second
+    since then, one call counted when it fits under `capacity`, else the seconds until it would."""
+
+    def step(state: Any, now: float) -> tuple[Any, float]:
+        level, at = (float(state[0]), float(state[1])) if state else (0.0, now)
+        level = max(0.0, level - max(0.0, now - at) * drain_rate)
+        if level + 1.0 <= capacity + 1e-9:
+            return [level + 1.0, now], 0.0
+        return [level, now], max((level + 1.0 - capacity) / drain_rate, 1e-6)
+
+    return step
+
+
+def stored_leaky_bucket(store: LimitStore, key: str, plan: str = "standard",
+                        headroom: int = CLIENT_HEADROOM) -> StoredLimiter:
+    """The bucket of `key` kept in `store`, shared by every process using it: a `plan` bucket ("standard" or
+    "enterprise") lowered by `headroom`, one counter for every bucket name. ValueError for another plan."""
+    rate, capacity = _plan(plan)
+    # The state is meaningless once the bucket has drained: kept as long as a full bucket takes to drain.
+    return StoredLimiter(store, key, {"default": (leaky_step(rate, capacity - headroom), capacity / rate)},
+                         one_counter=True)

@@ -3,6 +3,10 @@
 A `RateLimiter` holds several named buckets (HubSpot: a general 10-second burst budget and a
 separate per-second budget for the search endpoints). Each bucket remembers the start times of the
 calls inside its window; `acquire` blocks until the oldest of them leaves the window.
+
+Those limiters count in this process only. Several processes calling one CRM account share a `LimitStore`
+(PostgreSQL or Redis, chosen by the service) through a `StoredLimiter`: the same algorithms as pure steps over a
+small state kept in the store, read and written atomically, timed by the store's clock.
 """
 
 from __future__ import annotations
@@ -11,11 +15,13 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Mapping
-from typing import Protocol
+from typing import Any, Protocol
 
 Clock = Callable[[], float]
 Sleep = Callable[[float], None]
 BucketSpec = Mapping[str, tuple[int, float]]
+# (stored state or None, the store's clock in seconds) -> (state to store, seconds to wait: 0.0 when a call was counted)
+Step = Callable[[Any, float], tuple[Any, float]]
 
 
 class RateLimitTimeoutError(TimeoutError):
@@ -105,12 +111,17 @@ def limiter_for(key: str, buckets: BucketSpec) -> RateLimiter:
         return limiter
 
 
-def shared_buckets(defaults: Callable[[], BucketSpec]) -> Callable[[str, BucketSpec], RateLimiter]:
-    """A limiter factory for a CRM kind: (key, overrides) -> the process-wide limiter for `key` with the
-    `defaults()` buckets, each bucket named in `overrides` replaced by its (limit, window)."""
+def shared_buckets(defaults: Callable[[], BucketSpec]) -> Callable[..., Limiter]:
+    """A limiter factory for a CRM kind: (key, overrides, store=None) -> the limiter for `key` with the
+    `defaults()` buckets, each bucket named in `overrides` replaced by its (limit, window): shared by every
+    process using `store`, or process-wide without one."""
 
-    def limiter(key: str, overrides: BucketSpec) -> RateLimiter:
-        return limiter_for(key, {**defaults(), **overrides})
+    def limiter(key: str, overrides: BucketSpec, store: LimitStore | None = None) -> Limiter:
+        buckets = {**defaults(), **overrides}
+        if store is None:
+            return limiter_for(key, buckets)
+        return StoredLimiter(store, key, {name: (window_step(int(limit), float(window)), float(window))
+                                          for name, (limit, window) in buckets.items()})
 
     return limiter
 
@@ -119,3 +130,84 @@ def forget_limiter(key: str) -> None:
     """Drop the limiter for `key` (e.g. when a connection is deleted); unknown keys are ignored."""
     with _REGISTRY_LOCK:
         _REGISTRY.pop(key, None)
+
+
+class LimitStore(Protocol):
+    """Where limiter state lives when several processes share it (the service picks PostgreSQL or Redis)."""
+
+    def update(self, key: str, step: Step, ttl_seconds: float) -> float:
+        """Atomically, against every other process: read the state of `key` (None when absent or older than its
+        ttl), call `step(state, now)` with the store's clock, keep the state it returns for `ttl_seconds`, and
+        return its wait. Raises whatever the store raises when it is unreachable."""
+
+
+def window_step(limit: int, window: float) -> Step:
+    """The rolling window of RateLimiter as a step: the state is the start times of the last `limit` calls."""
+
+    def step(state: Any, now: float) -> tuple[Any, float]:
+        calls = [float(t) for t in (state or []) if now - window < float(t) <= now + window][-limit:]
+        if len(calls) < limit:
+            return [*calls, now], 0.0
+        return calls, max(calls[0] + window - now, 1e-6)
+
+    return step
+
+
+class StoredLimiter:
+    """A Limiter whose buckets live in a LimitStore under `key:bucket`, so every process sharing the store
+    shares the budget. `buckets` maps a bucket name to its (step, ttl seconds); with `one_counter`, every
+    bucket name counts in the first bucket (a CRM counting all methods together)."""
+
+    def __init__(self, store: LimitStore, key: str, buckets: Mapping[str, tuple[Step, float]], *,
+                 one_counter: bool = False, clock: Clock = time.monotonic, sleep: Sleep = time.sleep) -> None:
+        """Raises ValueError without buckets."""
+        if not buckets:
+            raise ValueError("a rate limiter needs at least one bucket")
+        self._store = store
+        self._key = key
+        self._buckets = dict(buckets)
+        self._first = next(iter(self._buckets))
+        self._one_counter = one_counter
+        self._clock = clock
+        self._sleep = sleep
+
+    def try_acquire(self, bucket: str = "default") -> float:
+        """Take a slot if one is free and return 0.0; otherwise the seconds to wait. KeyError for an unknown
+        bucket (never with one_counter)."""
+        name = self._first if self._one_counter else bucket
+        if name not in self._buckets:
+            raise KeyError(f"unknown rate-limit bucket {bucket!r}")
+        step, ttl = self._buckets[name]
+        return self._store.update(f"{self._key}:{name}", step, ttl)
+
+    def acquire(self, bucket: str = "default", *, timeout: float | None = None) -> float:
+        """Block until the bucket has a free slot, take it, and return the seconds waited.
+
+        Raises KeyError for an unknown bucket and RateLimitTimeoutError when `timeout` would be exceeded.
+        """
+        started = self._clock()
+        while True:
+            wait = self.try_acquire(bucket)
+            if wait == 0.0:
+                return self._clock() - started
+            if timeout is not None and self._clock() - started + wait > timeout:
+                raise RateLimitTimeoutError(f"no {bucket!r} slot within {timeout:.3f}s")
+            self._sleep(wait)
+
+
+class MemoryStore:
+    """A LimitStore in this process's memory (tests; one process needs no store at all)."""
+
+    def __init__(self, clock: Clock = time.monotonic) -> None:
+        self._states: dict[str, tuple[Any, float]] = {}
+        self._clock = clock
+        self._lock = threading.Lock()
+
+    def update(self, key: str, step: Step, ttl_seconds: float) -> float:
+        """See LimitStore.update."""
+        with self._lock:
+            now = self._clock()
+            state, expires = self._states.get(key, (None, now))
+            new_state, wait = step(state if expires > now else None, now)
+            self._states[key] = (new_state, now + ttl_seconds)
+            return wait

@@ -21,6 +21,7 @@ def create_app(settings: Settings | None = None, runtime: Any = None) -> Flask:
     configure_proxy(app, settings)
     configure_errors_and_api(app)
     configure_security(app, settings)
+    configure_observability(app)
     configure_web(app, settings)
     return app
 
@@ -64,6 +65,13 @@ def configure_security(app: Flask, settings: Settings) -> None:
     configure(app, settings)
 
 
+def configure_observability(app: Flask) -> None:
+    """Each request's id on its log lines; webhook answers and CRM calls counted; GET /metrics."""
+    from service.api.metrics import configure_observability as configure
+
+    configure(app)
+
+
 def configure_web(app: Flask, settings: Settings) -> None:
     """The HTML pages (sign-in, home, admin): after the API's error handlers, which it extends for pages."""
     from service.web import configure_web as configure
@@ -82,11 +90,22 @@ def configure_errors_and_api(app: Flask) -> None:
 
         ERROR_SCHEMA = ProblemSchema
 
-    from service.api import connections, fields, gates, health, personas, records, reports, templates, webhooks
+    from service.api import (
+        connections,
+        fields,
+        gates,
+        health,
+        metrics,
+        personas,
+        records,
+        reports,
+        templates,
+        webhooks,
+    )
     from service.api.errors import configure_errors
 
     api = QualifyApi(app)
-    for module in (fields, connections, records, templates, personas, reports, webhooks, health):
+    for module in (fields, connections, records, templates, personas, reports, webhooks, health, metrics):
         api.register_blueprint(module.blp)
     api.register_blueprint(gates.blp)
     api.register_blueprint(gates.check_blp)

@@ -56,6 +56,13 @@ class Settings:
     log_level: str = "INFO"
     auth_failures_per_minute: int = 30
     redis_url: str = ""
+    log_format: str = ""  # text | json; empty: text in the embedded mode, json otherwise (resolved)
+    metrics_allow: str = "127.0.0.1,::1"
+    metrics_token: str = ""
+    metrics_port: int = 0
+    metrics_host: str = "127.0.0.1"
+    ready_heartbeat_seconds: float = 300.0
+    ready_backlog_seconds: float = 600.0
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -96,7 +103,21 @@ class Settings:
     def resolved(self) -> Settings:
         """Fill the embedded defaults that depend on other settings (SQLite under the instance path)."""
         url = self.database_url or f"sqlite:///{Path(self.instance_path).resolve() / 'qualify.db'}"
-        return _replace(self, database_url=url)
+        log_format = (self.log_format or ("text" if url.startswith("sqlite") else "json")).lower()
+        if log_format not in ("text", "json"):
+            raise SettingsError(f"QUALIFY_LOG_FORMAT: expected text or json, got {self.log_format!r}")
+        _check_networks(self.metrics_allow)
+        return _replace(self, database_url=url, log_format=log_format)
+
+
+def _check_networks(allow: str) -> None:
+    import ipaddress
+
+    for item in filter(None, (part.strip() for part in allow.split(","))):
+        try:
+            ipaddress.ip_network(item, strict=False)
+        except ValueError as exc:
+            raise SettingsError(f"QUALIFY_METRICS_ALLOW: {exc}") from exc
 
 
 def _replace(settings: Settings, **changes: object) -> Settings:

@@ -1,5 +1,6 @@
 """A stored connection's CRM adapter and webhook verifier, built from the registry: its decrypted settings,
-the connection's process-wide rate limiter, a transport that vets every address it connects to, and a token
+the connection's rate limiter (shared by every process through the deployment's LimitStore, or process-wide in
+the embedded mode), a transport that vets every address it connects to, and a token
 store that saves rotated OAuth tokens durably. No CRM is named here."""
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import httpx
 
 from adapters.base import CRMAdapter, OAuthTokens, OfflineEventSource, WebhookVerifier
 from adapters.kind import ConnectionSettings
+from adapters.ratelimit import LimitStore
 from adapters.registry import kind_of
 from adapters.safe_transport import SafeTransport
 from service.models import Connection
@@ -79,19 +81,20 @@ class CRMConnector:
     """Builds the adapters and verifiers of stored connections (one per process, held by the runtime)."""
 
     def __init__(self, vault: Vault, uow: Callable[[], UnitOfWork], *, allow_loopback: bool,
-                 webhook_max_age_seconds: int) -> None:
+                 webhook_max_age_seconds: int, limit_store: LimitStore | None = None) -> None:
         self._vault = vault
         self._uow = uow
         self._allow_loopback = allow_loopback
         self._max_age = webhook_max_age_seconds
+        self._limit_store = limit_store
 
     def settings(self, connection: Any) -> ConnectionSettings:
         """The connection as the adapters see it, secrets decrypted."""
         return settings_of(connection, self._vault.decrypt(connection.credentials_encrypted))
 
     def adapter(self, connection: Any) -> CRMAdapter:
-        """A CRM adapter for a connection model, sharing that connection's rate limiter in this process;
-        CRMAuthError when its stored settings cannot work."""
+        """A CRM adapter for a connection model, sharing that connection's rate limiter with every process using
+        the same limit store (in this process without one); CRMAuthError when its stored settings cannot work."""
         overrides = {bucket: (int(limit["requests"]), float(limit["seconds"]))
                      for bucket, limit in (connection.rate_limits or {}).items()}
         kind = kind_of(connection.kind)
@@ -101,7 +104,7 @@ class CRMConnector:
             transport=SafeTransport(allow_loopback=self._allow_loopback,
                                     allowed_hosts=[httpx.URL(connection.base_url).host]),
             token_store=ConnectionTokenStore(self._uow, self._vault, connection.id),
-            limiter=kind.limiter(f"connection:{connection.id}", overrides),
+            limiter=kind.limiter(f"connection:{connection.id}", overrides, self._limit_store),
         )
 
     def verifier(self, connection: Any) -> WebhookVerifier:

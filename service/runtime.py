@@ -13,9 +13,11 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import sessionmaker
 
 from adapters.base import CRMAdapter, WebhookVerifier
+from adapters.ratelimit import LimitStore
 from service.config import Settings
 from service.crm import CRMConnector
 from service.db import make_engine, make_session_factory, utcnow
+from service.limit_stores import limit_store_for
 from service.secrets import Vault, load_or_create_keys
 from service.unit_of_work import UnitOfWork
 
@@ -31,6 +33,8 @@ class Runtime:
     session_factory: sessionmaker[Any]
     vault: Vault
     read_session_factory: sessionmaker[Any] | None = None
+    # Where CRM rate limiters count for every process (service/limit_stores.py); None: in this process only.
+    limit_store: LimitStore | None = None
     clock: Callable[[], datetime] = utcnow
     cache: dict[Any, Any] = field(default_factory=dict)
     cache_lock: threading.Lock = field(default_factory=threading.Lock)
@@ -52,10 +56,11 @@ class Runtime:
     def connector(self) -> CRMConnector:
         """Builds the CRM adapters and webhook verifiers of stored connections."""
         return CRMConnector(self.vault, self.uow, allow_loopback=self.settings.allow_loopback_crm,
-                            webhook_max_age_seconds=self.settings.webhook_max_age_seconds)
+                            webhook_max_age_seconds=self.settings.webhook_max_age_seconds,
+                            limit_store=self.limit_store)
 
     def adapter(self, connection: Any) -> CRMAdapter:
-        """A CRM adapter for a connection model, sharing that connection's rate limiter in this process."""
+        """A CRM adapter for a connection model, sharing that connection's rate limiter (see CRMConnector)."""
         return self.connector.adapter(connection)
 
     def verifier(self, connection: Any) -> WebhookVerifier:
@@ -107,4 +112,4 @@ def build_runtime(settings: Settings, engine: Engine | None = None) -> Runtime:
         reader = make_session_factory(make_engine(engine.url.render_as_string(hide_password=False), read_only=True))
     vault = Vault(load_or_create_keys(settings.secret_key, settings.instance_path))
     return Runtime(settings=settings, engine=engine, session_factory=make_session_factory(engine), vault=vault,
-                   read_session_factory=reader)
+                   read_session_factory=reader, limit_store=limit_store_for(settings, engine))

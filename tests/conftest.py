@@ -78,10 +78,11 @@ def empty_database(engine: Engine) -> None:
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
     """Test settings: a fixed encryption key, an instance folder per test, loopback CRMs allowed, failed
-    authentication not throttled (tests of the throttle turn it on)."""
+    authentication not throttled (tests of the throttle turn it on), no worker heartbeat expected by /readyz
+    (the test app runs no worker; tests of readiness turn it on)."""
     return Settings(instance_path=str(tmp_path / "instance"), secret_key=TEST_FERNET_KEY,
                     allow_loopback_crm=True, worker_poll_seconds=0.05, database_url="sqlite://",
-                    auth_failures_per_minute=0).resolved()
+                    auth_failures_per_minute=0, ready_heartbeat_seconds=0).resolved()
 
 
 @pytest.fixture

@@ -1,4 +1,5 @@
-"""/healthz (the process is alive) and /readyz (the database answers and is migrated)."""
+"""/healthz (the process is alive: no I/O) and /readyz (the database, the migration, the worker heartbeat and the
+backlog's age)."""
 
 from __future__ import annotations
 
@@ -22,7 +23,8 @@ def healthz() -> dict[str, Any]:
 @blp.route("/readyz", methods=["GET"])
 @blp.doc(security=[])
 @blp.response(200, HealthSchema)
-@errors(blp, 503, descriptions={503: "The database does not answer or is not migrated"})
+@errors(blp, 503, descriptions={503: "A check failed: the database does not answer or is not migrated, no worker "
+                                     "beat recently, or due work has waited too long (`errors` names each)"})
 def readyz() -> dict[str, Any]:
-    """The database answers and carries the latest migration."""
+    """The database answers at the latest migration, a worker beat recently, no due work waits too long."""
     return readiness(runtime())

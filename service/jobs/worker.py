@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 import threading
 
+from service import log_context
+from service.jobs.heartbeat import Heartbeat
 from service.runtime import Runtime
 from service.services.events import claim_events, process_event
 from service.services.outbox import claim_actions, deliver_action
@@ -18,16 +20,19 @@ class Worker:
     def __init__(self, runtime: Runtime, stop: threading.Event | None = None) -> None:
         self.runtime = runtime
         self.stop = stop or threading.Event()
+        self.heartbeat = Heartbeat(runtime)
 
     def run_once(self) -> int:
         """Process ready events and due actions once; returns how many items were handled."""
         batch = self.runtime.settings.worker_batch
         handled = 0
         for event_id in claim_events(self.runtime, batch):
-            process_event(self.runtime, event_id)
+            with log_context.scope():  # the event's request id, bound while it is processed
+                process_event(self.runtime, event_id)
             handled += 1
         for action_id in claim_actions(self.runtime, batch):
-            deliver_action(self.runtime, action_id)
+            with log_context.scope():
+                deliver_action(self.runtime, action_id)
             handled += 1
         return handled
 
@@ -46,6 +51,7 @@ class Worker:
         log.info("worker started")
         while not self.stop.is_set():
             try:
+                self.heartbeat.beat()
                 handled = self.run_once()
             except Exception:
                 log.exception("worker round failed; continuing")

@@ -4,7 +4,9 @@ from service.models.connections import Connection, FieldMapping, Pipeline, Stage
 from service.models.events import InboundEvent, WebhookDelivery
 from service.models.fields import Field
 from service.models.gates import Gate
+from service.models.heartbeats import WorkerHeartbeat
 from service.models.keys import ApiKey
+from service.models.limits import RateLimitState
 from service.models.outbox import ExpectedRevert, OutboxAction
 from service.models.people import CrmUser
 from service.models.personas import Persona, PersonaVersion, RecordScore, RescoreRun
@@ -27,6 +29,7 @@ __all__ = [
     "Persona",
     "PersonaVersion",
     "Pipeline",
+    "RateLimitState",
     "Record",
     "RecordScore",
     "RescoreRun",
@@ -35,4 +38,5 @@ __all__ = [
     "SyncRun",
     "Transition",
     "WebhookDelivery",
+    "WorkerHeartbeat",
 ]

@@ -15,6 +15,9 @@ class Connection(Base):
     """One CRM account. Credentials and the webhook secret are Fernet-encrypted."""
 
     __tablename__ = "connections"
+    # Ids are never reused (SQLite would give a purged connection's id to the next one), so an old webhook URL
+    # never points at another CRM account; PostgreSQL sequences never reuse them anyway.
+    __table_args__ = {"sqlite_autoincrement": True}
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(120))

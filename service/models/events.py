@@ -9,6 +9,7 @@ from sqlalchemy import JSON, ForeignKey, Index, Integer, LargeBinary, String, Te
 from sqlalchemy.orm import Mapped, mapped_column
 
 from service.db import Base, UTCDateTime, utcnow
+from service.log_context import current_request_id
 from service.models.statuses import EventStatus
 
 
@@ -16,6 +17,7 @@ class WebhookDelivery(Base):
     """The raw body and selected headers of a delivery that brought at least one new event."""
 
     __tablename__ = "webhook_deliveries"
+    __table_args__ = (Index("ix_webhook_deliveries_received_at", "received_at"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     connection_id: Mapped[int] = mapped_column(ForeignKey("connections.id", ondelete="CASCADE"))
@@ -32,6 +34,8 @@ class InboundEvent(Base):
     __table_args__ = (
         UniqueConstraint("connection_id", "delivery_key"),
         Index("ix_inbound_events_status_occurred", "status", "occurred_at"),
+        Index("ix_inbound_events_processed_at", "processed_at"),  # retention
+        Index("ix_inbound_events_delivery_id", "delivery_id"),  # a purged delivery's events lose their link
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -56,3 +60,5 @@ class InboundEvent(Base):
     available_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     processed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The id of the webhook request that stored it (its log lines and the worker's carry it too).
+    request_id: Mapped[str | None] = mapped_column(String(64), default=current_request_id)

@@ -9,6 +9,7 @@ from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from service.db import Base, UTCDateTime, utcnow
+from service.log_context import current_request_id
 from service.models.statuses import ActionStatus
 
 
@@ -16,7 +17,8 @@ class OutboxAction(Base):
     """A CRM write decided in the same transaction as its transition, delivered at least once."""
 
     __tablename__ = "outbox"
-    __table_args__ = (Index("ix_outbox_status_next", "status", "next_attempt_at"),)
+    __table_args__ = (Index("ix_outbox_status_next", "status", "next_attempt_at"),
+                      Index("ix_outbox_transition_id", "transition_id"))  # a purged transition's actions lose it
 
     id: Mapped[int] = mapped_column(primary_key=True)
     connection_id: Mapped[int] = mapped_column(ForeignKey("connections.id", ondelete="CASCADE"))
@@ -34,6 +36,8 @@ class OutboxAction(Base):
     note: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     done_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The request id of the work that decided it (the webhook request of its event), for the logs.
+    request_id: Mapped[str | None] = mapped_column(String(64), default=current_request_id)
 
 
 class ExpectedRevert(Base):

@@ -45,7 +45,8 @@ class Transition(Base):
 
     __tablename__ = "transitions"
     __table_args__ = (Index("ix_transitions_record_occurred", "record_id", "occurred_at"),
-                      Index("ix_transitions_connection_occurred", "connection_id", "occurred_at"))
+                      Index("ix_transitions_connection_occurred", "connection_id", "occurred_at"),
+                      Index("ix_transitions_event_id", "event_id"))  # a purged event's transitions lose their link
 
     id: Mapped[int] = mapped_column(primary_key=True)
     connection_id: Mapped[int] = mapped_column(ForeignKey("connections.id", ondelete="CASCADE"))

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from adapters.base import DealSnapshot
 from adapters.errors import CRMError, CRMNotFound
+from service import log_context, metrics
 from service.errors import ConflictError
 from service.faults import crash_point
 from service.models import Connection, EventStatus, InboundEvent
@@ -71,6 +72,7 @@ def process_event(runtime: Runtime, event_id: int) -> None:
     """Process one claimed event; failures are kept on the event, never raised."""
     with runtime.uow() as uow:
         event = uow.session.get_one(InboundEvent, event_id)
+        log_context.bind(request_id=event.request_id, event_id=event_id, connection_id=event.connection_id)
         connection = uow.session.get_one(Connection, event.connection_id)
         kind, object_id = event.kind, event.object_id
         properties = [m.property for m in mapped_fields(uow.session, connection.id)]
@@ -105,6 +107,7 @@ def _finish(event: InboundEvent, status: EventStatus, note: str | None, runtime:
         event.status, event.error = EventStatus.RECEIVED, note
         return
     event.status, event.error, event.processed_at = status, note, runtime.clock()
+    metrics.event_finished(event.id, str(status), note)
 
 
 def _end(runtime: Runtime, event_id: int, status: EventStatus, note: str) -> None:
@@ -120,6 +123,7 @@ def _retry_or_fail(runtime: Runtime, event_id: int, exc: CRMError) -> None:
             delay = max(RETRY_DELAYS[min(max(event.attempts, 1) - 1, len(RETRY_DELAYS) - 1)], exc.retry_after or 0)
             event.status, event.error = EventStatus.RECEIVED, error_text(exc)
             event.available_at = runtime.clock() + timedelta(seconds=delay)
+            metrics.event_finished(event_id, "retried", f"in {delay} s: {event.error}")
         else:
             _finish(event, EventStatus.FAILED, error_text(exc), runtime)
         uow.commit()

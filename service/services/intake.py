@@ -15,6 +15,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from adapters.base import WebhookEvent, WebhookVerifier
 from adapters.kind import CRMKind
 from adapters.registry import kind_of
+from service import metrics
 from service.errors import NotFoundError, StorageError
 from service.models import Connection, EventStatus, InboundEvent, WebhookDelivery
 from service.runtime import Runtime
@@ -70,6 +71,7 @@ def receive_webhook(
         except SQLAlchemyError as exc:
             log.exception("could not store webhook delivery for connection %s", connection_id)
             raise StorageError("The delivery could not be stored; retry later.") from exc
+    metrics.webhook_stored(kind.name, connection_id, len(events), stored)
     if stored:
         runtime.wake_worker()
     return {"received": len(events), "stored": stored, "duplicates": len(events) - stored}

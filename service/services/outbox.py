@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from adapters.base import CRMAdapter, TaskRequest
 from adapters.errors import CRMError
+from service import log_context, metrics
 from service.faults import crash_point
 from service.models import ActionStatus, Connection, OutboxAction
 from service.runtime import Runtime
@@ -57,6 +58,7 @@ def deliver_action(runtime: Runtime, action_id: int) -> None:
     """Perform one claimed action in the CRM and record the result; errors are kept, never raised."""
     with runtime.uow() as uow:
         action = uow.session.get_one(OutboxAction, action_id)
+        log_context.bind(request_id=action.request_id, action_id=action_id, connection_id=action.connection_id)
         connection = uow.session.get_one(Connection, action.connection_id)
         kind, payload, key = action.kind, dict(action.payload), action.idempotency_key
         payload["_retry"] = action.attempts > 1
@@ -81,6 +83,7 @@ def deliver_action(runtime: Runtime, action_id: int) -> None:
         if deliverer.on_done is not None:
             deliverer.on_done(runtime, uow.session, action, result)
         uow.commit()
+    metrics.action_finished(action_id, kind, "done", result.get("note"))
 
 
 def _failed(runtime: Runtime, action_id: int, exc: Exception) -> None:
@@ -91,8 +94,10 @@ def _failed(runtime: Runtime, action_id: int, exc: Exception) -> None:
         if isinstance(exc, CRMError) and exc.retryable and action.attempts < runtime.settings.outbox_max_attempts:
             delay = backoff_seconds(action.attempts, exc.retry_after, runtime.settings.outbox_max_backoff_seconds)
             action.status, action.next_attempt_at = ActionStatus.PENDING, runtime.clock() + timedelta(seconds=delay)
+            metrics.action_finished(action_id, action.kind, "retry", f"in {delay:.1f} s: {action.last_error}")
         else:
             action.status = ActionStatus.FAILED
+            metrics.action_finished(action_id, action.kind, "failed", action.last_error)
             on_failed = DELIVERERS[action.kind].on_failed
             if on_failed is not None:
                 on_failed(uow.session, action)

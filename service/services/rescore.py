@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import Select, and_, func, or_, select, tuple_
 from sqlalchemy.orm import Session
 
+from service import metrics
 from service.errors import InvalidInputError
 from service.models import Persona, Pipeline, Record, RescoreRun, RunStatus, Stage
 from service.runtime import Runtime
@@ -172,6 +173,7 @@ def execute_rescore(runtime: Runtime, run_id: int, progress: Progress | None = N
                 run.done += len(rows)
                 run.last_record_id = rows[-1][0]
                 uow.commit()
+                metrics.rescored(len(rows))
             if progress is not None:
                 progress(run)
     except Exception as exc:

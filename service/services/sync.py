@@ -25,6 +25,7 @@ from adapters.base import CRMAdapter, DealPage, DealSnapshot
 from adapters.errors import CRMError
 from adapters.kind import Paging
 from adapters.registry import kind_of
+from service import metrics
 from service.db import relax_commit
 from service.faults import crash_point
 from service.models import Connection, Record, RunStatus, SyncRun
@@ -241,4 +242,5 @@ def _finish(runtime: Runtime, run_id: int, status: RunStatus, error: str | None)
         connection = uow.session.get_one(Connection, run.connection_id)
         connection.last_synced_at = run.finished_at
         uow.commit()
+        metrics.sync_finished(str(status))
         return run
