@@ -40,8 +40,8 @@ RULES: dict[str, tuple[str, str]] = {
                      "Доля требуемых воротами полей, заполненных при входе сделок на этап (по переходам за период)."),
     "persona_mix": ("Deals created in the period by their best-fitting persona now; none: no persona above the "
                     "floor (the non-target share); by grade.",
-                    "Сделки, созданные за период, по лучше всего подходящему портрету сейчас; нет портрета — доля "
-                    "нецелевых; по оценке."),
+                    "Сделки, созданные за период, по лучше всего подходящей персоне сейчас; нет персоны — доля "
+                    "нецелевых; по грейду."),
     "pays": (f"Deals won ÷ deals won or lost, closed in the period, with n and the 95% Wilson interval; below "
              f"{MIN_CASES} closed deals: not enough data.",
              f"Выигранные ÷ выигранные и проигранные сделки, закрытые за период, с n и 95% интервалом Уилсона; "
