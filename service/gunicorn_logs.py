@@ -19,7 +19,9 @@ class AccessFields(logging.Filter):
         """Set `record.http` and `record.request_id` on access records; never drops one."""
         atoms = record.args
         if isinstance(atoms, Mapping) and "s" in atoms:
-            record.http = {"method": atoms.get("m"), "path": atoms.get("U"), "status": atoms.get("s"),
+            status = str(atoms.get("s"))
+            record.http = {"method": atoms.get("m"), "path": atoms.get("U"),
+                           "status": int(status) if status.isdigit() else status,
                            "duration_ms": round(int(str(atoms.get("D") or 0)) / 1000, 1), "remote": atoms.get("h")}
             request_id = atoms.get("{x-request-id}o")
             if request_id and request_id != "-":

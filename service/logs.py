@@ -89,6 +89,10 @@ def _keep_redacted_traceback(logger: Any, name: str, event: MutableMapping[str, 
         event["exception"] = record.exc_text
     if record is not None:
         event["pid"] = record.process
+        # What another handler's formatter left on the record (the message again, its time) is no extra field.
+        for key in ("message", "asctime"):
+            if key in event and event[key] == getattr(record, key, None):
+                del event[key]
     return event
 
 

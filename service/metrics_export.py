@@ -86,7 +86,8 @@ def exposition(accept: str | None, stored: Any = None) -> tuple[bytes, str]:
 
 def serve_metrics(settings: Settings, role: str) -> None:
     """Expose this process's metrics on QUALIFY_METRICS_HOST:QUALIFY_METRICS_PORT (`qualify worker`,
-    `qualify scheduler`); nothing when the port is 0. Counts CRM calls either way."""
+    `qualify scheduler`); nothing when the port is 0. Counts CRM calls either way. A port already taken (another
+    process on the same host given the same port) is logged as an error: the process works on without it."""
     from service.metrics import watch_crm_calls
 
     watch_crm_calls()
@@ -94,5 +95,10 @@ def serve_metrics(settings: Settings, role: str) -> None:
         return
     from prometheus_client import start_http_server
 
-    start_http_server(settings.metrics_port, addr=settings.metrics_host, registry=process_registry())
+    try:
+        start_http_server(settings.metrics_port, addr=settings.metrics_host, registry=process_registry())
+    except OSError as exc:
+        log.error("%s metrics: cannot listen on %s:%s (%s); give each process its own QUALIFY_METRICS_PORT",
+                  role, settings.metrics_host, settings.metrics_port, exc)
+        return
     log.info("%s metrics on http://%s:%s/metrics", role, settings.metrics_host, settings.metrics_port)

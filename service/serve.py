@@ -9,8 +9,11 @@ from gunicorn.app.base import BaseApplication
 
 from service.config import Settings
 from service.connection_close import serving
+from service.metrics_export import prepare_multiprocess, worker_exited
 
 log = logging.getLogger("qualify.serve")
+# gunicorn's own error and access logs in QUALIFY_LOG_FORMAT, through the secret filter (service/gunicorn_logs.py)
+LOGGERS = {"text": "service.gunicorn_logs.QualifyGunicornLogger", "json": "service.gunicorn_logs.JsonGunicornLogger"}
 
 
 class QualifyServer(BaseApplication):  # type: ignore[misc]
@@ -21,8 +24,8 @@ class QualifyServer(BaseApplication):  # type: ignore[misc]
         self.options = {
             "bind": f"{host}:{port}", "workers": workers, "threads": threads, "worker_class": "gthread",
             "timeout": 30, "graceful_timeout": 10, "accesslog": "-", "loglevel": settings.log_level.lower(),
-            "logger_class": "service.access_log.RedactingLogger",
-            "post_worker_init": self._post_worker_init, "pre_request": _pre_request,
+            "logger_class": LOGGERS.get(settings.log_format, LOGGERS["text"]),
+            "post_worker_init": self._post_worker_init, "pre_request": _pre_request, "child_exit": _child_exit,
         }
         super().__init__()
 
@@ -54,7 +57,14 @@ def _pre_request(worker: Any, request: Any) -> None:
     serving(request)
 
 
+def _child_exit(server: Any, worker: Any) -> None:
+    worker_exited(worker.pid)
+
+
 def serve(settings: Settings, host: str, port: int, workers: int | None = None, threads: int = 8) -> None:
-    """Serve until interrupted. The embedded mode (SQLite) runs one web process with the worker inside."""
+    """Serve until interrupted. The embedded mode (SQLite) runs one web process with the worker inside. The
+    processes count their metrics in shared files (prometheus-client's multiprocess mode), set up here, before
+    any of them imports prometheus-client."""
     count = workers or (1 if settings.embedded_worker else 2)
+    prepare_multiprocess(settings)
     QualifyServer(settings, host, port, count, threads).run()

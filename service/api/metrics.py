@@ -47,6 +47,8 @@ def may_scrape(settings: Settings) -> bool:
         address = ipaddress.ip_address(request.remote_addr or "")
     except ValueError:
         return False
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
+        address = address.ipv4_mapped  # ::ffff:127.0.0.1 from a dual-stack socket is 127.0.0.1
     return any(address in network for network in _networks(settings.metrics_allow))
 
 
