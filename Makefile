@@ -11,7 +11,7 @@ CATALOGS := $(wildcard $(TRANSLATIONS)/*/LC_MESSAGES/messages.po)
 COMPILED := $(CATALOGS:.po=.mo)
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: run test lint typecheck openapi bench demo clean chromium messages
+.PHONY: run test lint typecheck openapi bench demo clean chromium messages lock
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -59,6 +59,13 @@ openapi:
 	QUALIFY_SECRET_KEY=$$($(BIN)/python -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())') \
 	FLASK_APP=service:create_app $(BIN)/flask openapi write --format=yaml openapi.yaml
 	@echo "wrote openapi.yaml"
+
+# requirements.lock: the runtime dependencies (no dev extras) pinned with their hashes, which the Dockerfile installs.
+# Run after changing pyproject.toml's dependencies; uv resolves for Python 3.11 on every platform.
+lock: $(STAMP)
+	@test -x $(BIN)/uv || $(BIN)/pip install --quiet uv
+	$(BIN)/uv pip compile pyproject.toml --universal --python-version 3.11 --generate-hashes \
+	  --custom-compile-command "make lock" -o requirements.lock
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.decide

@@ -195,6 +195,14 @@ class SyncStatusSchema(Schema):
     history = fields.List(fields.Nested(SyncRunSchema), required=True)
 
 
+class ConnectionDeleteArgsSchema(Schema):
+    """How DELETE /v1/connections/{id} ends a connection."""
+
+    purge = fields.Boolean(load_default=False, truthy={"true", "1"}, falsy={"false", "0"}, metadata={
+        "description": "false (default): deactivate it and keep its audit (records, transitions, events); "
+                       "true: delete it with everything stored for it"})
+
+
 class ConnectionPageSchema(PageSchema):
     """A page of connections."""
 

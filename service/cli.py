@@ -86,12 +86,16 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
-    """Run the event/outbox worker alone until SIGTERM/SIGINT."""
+    """Run the event/outbox worker alone until SIGTERM/SIGINT (its metrics on QUALIFY_METRICS_PORT when set), or
+    until nothing is left to do."""
     from service.jobs.worker import Worker
+    from service.metrics_export import serve_metrics
 
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
+    if not args.until_idle:
+        serve_metrics(settings, "worker")
     worker = Worker(_runtime(settings), stop)
     if args.until_idle:
         worker.run_until_idle()
@@ -101,22 +105,16 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_scheduler(args: argparse.Namespace, settings: Settings) -> int:
-    """Run the periodic jobs alone until SIGTERM/SIGINT."""
-    from service.jobs.leader import wait_to_lead
-    from service.jobs.schedule import build_scheduler
+    """Run the periodic jobs alone until SIGTERM/SIGINT, its metrics on QUALIFY_METRICS_PORT when set (a standby's
+    too)."""
+    from service.jobs.scheduler import run_scheduler
+    from service.metrics_export import serve_metrics
 
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
-    runtime = _runtime(settings)
-    lock = wait_to_lead(runtime.engine, stop)
-    if lock is None:
-        return 0
-    scheduler = build_scheduler(runtime)
-    scheduler.start()
-    stop.wait()
-    scheduler.shutdown()
-    lock.close()
+    serve_metrics(settings, "scheduler")
+    run_scheduler(_runtime(settings), stop)  # leads while it holds the scheduler lock, waits otherwise
     return 0
 
 
@@ -139,6 +137,15 @@ def cmd_sync(args: argparse.Namespace, settings: Settings) -> int:
           f"{result['created']} new, {result['moves']} moves checked"
           + (f"; error: {result['last_error']}" if result["last_error"] else ""))
     return 0 if result["status"] == "done" else 1
+
+
+def cmd_retention(args: argparse.Namespace, settings: Settings) -> int:
+    """Delete now what is past its retention period (the scheduler does it nightly); prints the rows deleted."""
+    from service.services.retention import purge_expired
+
+    purged = purge_expired(_runtime(settings))
+    print(", ".join(f"{table}: {count}" for table, count in purged.items()))
+    return 0
 
 
 def cmd_rescore(args: argparse.Namespace, settings: Settings) -> int:
@@ -253,6 +260,8 @@ def build_parser() -> argparse.ArgumentParser:
     sync.add_argument("connection", type=int, help="connection id")
     sync.add_argument("--full", action="store_true", help="read every deal, not only those changed since last time")
     sync.set_defaults(func=cmd_sync)
+    sub.add_parser("retention", help="delete now what is past QUALIFY_RETENTION_DAYS / "
+                   "QUALIFY_TRANSITION_RETENTION_DAYS (nightly by the scheduler)").set_defaults(func=cmd_retention)
     rescore = sub.add_parser("rescore", help="score every open record against the personas now")
     rescore.add_argument("--persona", help="persona id or name (default: every persona)")
     rescore.set_defaults(func=cmd_rescore)
@@ -297,7 +306,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     # Logs go to stderr, so a command's own output on stdout stays clean. The demo's stdout is its
     # narration: there the logs are quiet (warnings and errors only) unless -v/--verbose.
-    configure_logging(settings.log_level, quiet=args.command == "demo" and not args.verbose)
+    configure_logging(settings.log_level, quiet=args.command == "demo" and not args.verbose, fmt=settings.log_format)
     result: int = args.func(args, settings)
     return result
 

@@ -10,6 +10,7 @@ SQLite mode runs in one process and keeps the in-process limiters (no store).
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import Engine, text
@@ -49,14 +50,26 @@ class PostgresLimitStore:
 
 class RedisLimitStore:
     """Limiter state in Redis keys that expire with it: each check reads under WATCH and writes in MULTI/EXEC,
-    repeated when another process wrote the key meanwhile."""
+    repeated when another process wrote the key meanwhile.
 
-    def __init__(self, client: Any) -> None:
+    The keys are named after the limiter's key (a connection id) within `namespace`, the database the
+    connections are stored in: deployments (and test runs) sharing one Redis each number their connections
+    from 1, and must not share one budget for different CRM accounts. `namespace` may be a callable, asked on
+    the first check, so building the store never touches the database."""
+
+    def __init__(self, client: Any, namespace: str | Callable[[], str] = "") -> None:
         self._redis = client
+        self._namespace = namespace
+
+    def _prefix(self) -> str:
+        if callable(self._namespace):
+            self._namespace = self._namespace()
+        return f"{REDIS_PREFIX}{self._namespace}:" if self._namespace else REDIS_PREFIX
 
     def update(self, key: str, step: Step, ttl_seconds: float) -> float:
-        """See adapters.ratelimit.LimitStore; raises redis errors when Redis is unreachable."""
-        name = REDIS_PREFIX + key
+        """See adapters.ratelimit.LimitStore; raises redis errors when Redis is unreachable (and SQLAlchemy
+        errors when the database naming the namespace is, on the first check)."""
+        name = self._prefix() + key
 
         def check(pipe: Any) -> float:
             raw = pipe.get(name)
@@ -69,13 +82,23 @@ class RedisLimitStore:
         return float(self._redis.transaction(check, name, value_from_callable=True))
 
 
+def database_identity(engine: Engine) -> str:
+    """Which database (and schema) the connections live in, as the database itself names them: the same for
+    every process of a deployment, whatever host name or address its URL uses."""
+    if engine.dialect.name == "postgresql":
+        with engine.connect() as connection:
+            return str(connection.execute(text("SELECT current_database() || '.' || current_schema()")).scalar_one())
+    return f"{engine.dialect.name}:{engine.url.database or ''}"
+
+
 def limit_store_for(settings: Settings, engine: Engine) -> LimitStore | None:
     """The store every process of this deployment shares: Redis when QUALIFY_REDIS_URL is set, PostgreSQL when
     the database is; None for the embedded SQLite mode, whose single process keeps its limiters in memory."""
     if settings.redis_url:
         import redis
 
-        return RedisLimitStore(redis.Redis.from_url(settings.redis_url, socket_timeout=5, socket_connect_timeout=5))
+        client = redis.Redis.from_url(settings.redis_url, socket_timeout=5, socket_connect_timeout=5)
+        return RedisLimitStore(client, lambda: database_identity(engine))
     if engine.dialect.name == "postgresql":
         return PostgresLimitStore(engine)
     return None

@@ -9,6 +9,7 @@ from flask.views import MethodView
 
 from schemas.common import PageArgsSchema
 from schemas.connections import (
+    ConnectionDeleteArgsSchema,
     ConnectionInSchema,
     ConnectionOutSchema,
     ConnectionPageSchema,
@@ -74,11 +75,16 @@ class ConnectionById(MethodView):
         """Change a connection."""
         return service.update_connection(runtime(), connection_id, data, request_base())
 
+    @blp.arguments(ConnectionDeleteArgsSchema, location="query")
     @blp.response(204)
-    @errors(blp, 401, 403, 404)
-    def delete(self, connection_id: int) -> None:
-        """Delete a connection and everything stored for it."""
-        service.delete_connection(runtime(), connection_id)
+    @errors(blp, 401, 403, 404, 422)
+    def delete(self, args: dict[str, Any], connection_id: int) -> None:
+        """Deactivate a connection (or, with ?purge=true, delete it with its data).
+
+        Deactivated, its webhooks get 404, it is no longer synced, its waiting work is dropped and its audit
+        kept; PATCH active=true resumes it. Purged, everything stored for it is deleted. Its id is never reused.
+        """
+        service.delete_connection(runtime(), connection_id, purge=args["purge"])
 
 
 @blp.route(f"/<{ID}:connection_id>/pipelines/refresh", methods=["POST"])

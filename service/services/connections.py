@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session, selectinload
 
 from adapters.base import CRMAdapter, PipelineInfo
@@ -16,7 +17,19 @@ from adapters.safety import UnsafeURLError, check_crm_url
 from service.crm import store_base_url
 from service.db import utcnow
 from service.errors import InvalidInputError, UpstreamError
-from service.models import Connection, Field, FieldMapping, Pipeline, Stage
+from service.models import (
+    ActionStatus,
+    Connection,
+    EventStatus,
+    Field,
+    FieldMapping,
+    InboundEvent,
+    OutboxAction,
+    Pipeline,
+    RunStatus,
+    Stage,
+    SyncRun,
+)
 from service.runtime import Runtime
 from service.services.common import get_or_404, paginate, repeated, row_view
 from service.services.connection_secrets import SECRET_INPUTS, check_secrets, new_webhook_token, webhook_query
@@ -140,11 +153,35 @@ def update_connection(runtime: Runtime, connection_id: int, data: dict[str, Any]
         return connection_view(runtime, row, request_base, admin=True)
 
 
-def delete_connection(runtime: Runtime, connection_id: int) -> None:
-    """Delete a connection with everything stored for it; NotFoundError if absent."""
+DEACTIVATED = "the connection was deactivated"
+
+
+def delete_connection(runtime: Runtime, connection_id: int, *, purge: bool = False) -> None:
+    """Deactivate a connection, keeping its audit (records, transitions, events, sync runs): its webhooks are
+    refused from now on, it is no longer synced, and its work not yet started is dropped (queued syncs fail,
+    events waiting are ignored, CRM actions waiting fail, each saying why). Deactivating twice is harmless;
+    PATCH active=true resumes it. With `purge`, delete it with everything stored for it. NotFoundError if absent.
+    Its id is never given to another connection, so an old webhook URL never reaches another CRM account."""
     with runtime.uow() as uow:
-        uow.session.delete(_connection(uow.session, connection_id))
+        row = _connection(uow.session, connection_id)
+        if purge:
+            uow.session.delete(row)
+        elif row.active:
+            _deactivate(uow.session, row, runtime.clock())
         uow.commit()
+    log.info("connection %s %s", connection_id, "purged with its data" if purge else "deactivated")
+
+
+def _deactivate(session: Session, row: Connection, now: datetime) -> None:
+    row.active = False
+    bump_config(session, row.id)  # verifiers and adapters cached for it are dropped
+    of_row = {"connection_id": row.id}
+    session.execute(update(SyncRun).filter_by(**of_row, status=RunStatus.QUEUED).values(
+        status=RunStatus.FAILED, finished_at=now, last_error=DEACTIVATED))
+    session.execute(update(InboundEvent).filter_by(**of_row, status=EventStatus.RECEIVED).values(
+        status=EventStatus.IGNORED, processed_at=now, error=DEACTIVATED))
+    session.execute(update(OutboxAction).filter_by(**of_row, status=ActionStatus.PENDING).values(
+        status=ActionStatus.FAILED, last_error=DEACTIVATED))
 
 
 def _stage_kind(is_closed: bool, is_won: bool) -> str:

@@ -158,11 +158,11 @@ def test_given_a_crm_host_that_does_not_resolve_when_creating_then_422_naming_ba
     assert error_paths(assert_problem(response, 422)) == {"base_url"}
 
 
-def test_given_a_connection_when_deleted_then_it_and_its_pipelines_are_gone(
+def test_given_a_connection_when_purged_then_it_and_its_pipelines_are_gone(
         client: Any, admin_headers: dict[str, str], connection: dict[str, Any]) -> None:
     cid = connection["id"]
 
-    assert client.delete(f"/v1/connections/{cid}", headers=admin_headers).status_code == 204
+    assert client.delete(f"/v1/connections/{cid}?purge=true", headers=admin_headers).status_code == 204
 
     assert_problem(client.get(f"/v1/connections/{cid}", headers=admin_headers), 404)
     assert_problem(client.get(f"/v1/connections/{cid}/mappings", headers=admin_headers), 404)

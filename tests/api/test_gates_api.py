@@ -379,16 +379,17 @@ def test_given_a_malformed_check_when_posting_then_422_naming_the_field(
     assert path in error_paths(problem)
 
 
-def test_given_a_deleted_connection_when_a_new_one_gets_its_id_then_checks_use_the_new_gates(
+def test_given_a_purged_connection_when_a_new_one_is_made_then_checks_use_the_new_gates(
         request: pytest.FixtureRequest, client: Any, admin_headers: dict[str, str], manager_headers: dict[str, str],
         runtime: Runtime, sandbox: Any, gated: int) -> None:
     old = check(client, manager_headers, gated, "qualifiedtobuy", {}, from_stage="appointmentscheduled")
     assert old["outcome"] == "blocked"
     old_version = config_version(runtime, gated)
-    assert client.delete(f"/v1/connections/{gated}", headers=admin_headers).status_code == 204
+    assert client.delete(f"/v1/connections/{gated}?purge=true", headers=admin_headers).status_code == 204
     body = {"name": "New portal", "kind": "hubspot", "base_url": sandbox.base_url,
             "access_token": SANDBOX_TOKEN, "client_secret": "x"}
     new_id = client.post("/v1/connections", json=body, headers=admin_headers).get_json()["id"]
+    assert new_id != gated  # ids are never reused (tests/api/test_connection_delete.py)
     client.post(f"/v1/connections/{new_id}/pipelines/refresh", headers=admin_headers)
     while config_version(runtime, new_id) < old_version:  # ordinary edits, no gates
         client.patch(f"/v1/connections/{new_id}", json={"name": "Renamed"}, headers=admin_headers)

@@ -124,3 +124,14 @@ def test_the_deployment_picks_redis_when_set_else_postgresql_else_memory(tmp_pat
         assert isinstance(limit_store_for(Settings(database_url=PG_URL), pg), PostgresLimitStore)
         pg.dispose()
     sqlite.dispose()
+
+
+@pytest.mark.skipif(SKIP_REDIS, reason="QUALIFY_TEST_SKIP_REDIS=1")
+def test_given_two_databases_on_one_redis_then_their_connection_1_never_shares_a_budget() -> None:
+    key = f"connection:{uuid.uuid4().hex}"  # the same connection id in both deployments
+    first, second = (RedisLimitStore(_redis(), lambda name=name: name) for name in ("db-a.public", "db-b.public"))
+    same_as_first = RedisLimitStore(_redis(), "db-a.public")
+    spec = {"default": (window_step(2, 5.0), 5.0)}
+    assert [StoredLimiter(first, key, spec).try_acquire() for _ in range(2)] == [0.0, 0.0]
+    assert StoredLimiter(second, key, spec).try_acquire() == 0.0
+    assert StoredLimiter(same_as_first, key, spec).try_acquire() > 0.0
