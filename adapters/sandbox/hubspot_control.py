@@ -8,6 +8,8 @@
     PATCH  /_sandbox/users/{user_id}        {"active": bool}                                -> 200
     GET    /_sandbox/deals/{id}                                                     -> deal + tasks/notes
     GET    /_sandbox/users/{owner_id}/tasks                                  -> tasks owned, standalone or not
+    POST   /_sandbox/pipelines              {"id", "label", "stages": [{"id", "label", "probability"?, "closed"?}]}
+                                            -> 201 pipeline (as an admin adds one in HubSpot's settings)
     POST   /_sandbox/failures               {"mode", "count", "path_prefix", "method", "retry_after", "delay"}
     GET|POST /_sandbox/config               {"webhook_url", "client_secret", "duplicate_deliveries", ...}
     POST   /_sandbox/reset
@@ -26,7 +28,9 @@ from werkzeug.wrappers import Request, Response
 
 from adapters.sandbox import control
 from adapters.sandbox import hubspot_errors as errors
+from adapters.sandbox import hubspot_seed as seed
 from adapters.sandbox.control import Result, set_window
+from adapters.sandbox.hubspot_values import now_ms
 
 DEFAULT_USER = 45678  # the sandbox's default acting user (Alice, owner 101)
 
@@ -38,7 +42,8 @@ if TYPE_CHECKING:
 def url_map() -> Map:
     """The control routes."""
     user_tasks = Rule("/_sandbox/users/<owner_id>/tasks", methods=["GET"], endpoint="user_tasks")
-    return control.build_map(*control.ui_rules("deal"), user_tasks)
+    pipelines = Rule("/_sandbox/pipelines", methods=["POST"], endpoint="pipelines")
+    return control.build_map(*control.ui_rules("deal"), user_tasks, pipelines)
 
 
 def dispatch(sandbox: HubSpotSandbox, request: Request) -> Response:
@@ -78,6 +83,22 @@ def deal(sandbox: HubSpotSandbox, _: Request, body: dict[str, Any], deal_id: str
 def user_tasks(sandbox: HubSpotSandbox, _: Request, body: dict[str, Any], owner_id: str) -> Result:
     """GET /_sandbox/users/{owner_id}/tasks: the owner's tasks, standalone ones included."""
     return 200, {"results": sandbox.tasks_for_user(owner_id)}
+
+
+def pipelines(sandbox: HubSpotSandbox, _: Request, body: dict[str, Any]) -> Result:
+    """POST /_sandbox/pipelines: a new deal pipeline after the existing ones. A stage is closed when "closed" is
+    true; HubSpot tells won from lost by its probability (1.0 won). ValueError (400) for a pipeline or stage id the
+    portal already has, or no stages."""
+    pipeline_id, label = str(body["id"]), str(body["label"])
+    stages = [(str(s["id"]), str(s["label"]), str(s.get("probability", "0.5")), bool(s.get("closed", False)))
+              for s in body["stages"]]
+    with sandbox.lock:
+        existing = sandbox.portal.pipelines
+        taken = {s["id"] for p in existing.values() for s in p["stages"]}
+        if not stages or pipeline_id in existing or taken & {s[0] for s in stages}:
+            raise ValueError(f"pipeline {pipeline_id!r} or one of its stage ids exists already, or it has no stages")
+        created = existing[pipeline_id] = seed.pipeline(pipeline_id, label, len(existing), stages, now_ms())
+    return 201, created
 
 
 def failures(sandbox: HubSpotSandbox, _: Request, body: dict[str, Any]) -> Result:
@@ -126,5 +147,6 @@ def describe(sandbox: HubSpotSandbox) -> dict[str, Any]:
 
 HANDLERS: dict[str, control.Handler] = {
     **control.COMMON_HANDLERS, "ui_create": ui_create, "ui_update": ui_update, "ui_move": ui_move,
-    "ui_delete": ui_delete, "deal": deal, "user_tasks": user_tasks, "failures": failures, "config": config,
+    "ui_delete": ui_delete, "deal": deal, "user_tasks": user_tasks, "pipelines": pipelines, "failures": failures,
+    "config": config,
 }
