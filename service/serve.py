@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 from typing import Any
 
 from gunicorn.app.base import BaseApplication
@@ -41,16 +42,16 @@ class QualifyServer(BaseApplication):  # type: ignore[misc]
     def _post_worker_init(self, worker: Any) -> None:
         if not self.settings.embedded_worker:
             return
-        from service.jobs.leader import try_lead
-        from service.jobs.schedule import build_scheduler
+        from service.jobs.scheduler import run_scheduler
         from service.jobs.worker import Worker
 
         runtime = worker.wsgi.extensions["qualify"]
         Worker(runtime).start_thread()
-        self._scheduler_lock = try_lead(runtime.engine)
-        if self._scheduler_lock is not None:
-            build_scheduler(runtime).start()
-        log.info("embedded worker started; scheduler %s", "started" if self._scheduler_lock else "led elsewhere")
+        # The same loop as `qualify scheduler`: lead while the lock is held, else wait for it.
+        self._scheduler_stop = threading.Event()
+        threading.Thread(target=run_scheduler, args=(runtime, self._scheduler_stop), name="qualify-scheduler",
+                         daemon=True).start()
+        log.info("embedded worker started; the scheduler leads when it holds the lock")
 
 
 def _pre_request(worker: Any, request: Any) -> None:

@@ -29,31 +29,6 @@ HOLDS_LOCK = text(
     "AND objsubid = 2)")
 
 
-def try_lead(engine: Engine) -> Connection | None:
-    """Take the scheduler lock; the returned connection holds it until closed. None when another
-    process leads. SQLite runs everything in one process, so it always leads there."""
-    connection = engine.connect()
-    if engine.dialect.name != "postgresql":
-        return connection
-    # Out of the pool: closing it must end the database session, which releases the lock.
-    connection.detach()
-    if connection.execute(TRY_LOCK, {"key": SCHEDULER_LOCK_ID}).scalar():
-        connection.commit()
-        return connection
-    connection.close()
-    return None
-
-
-def wait_to_lead(engine: Engine, stop: threading.Event, poll_seconds: float = 5.0) -> Connection | None:
-    """Block until this process leads (returns the lock-holding connection) or `stop` is set (None)."""
-    while not stop.is_set():
-        connection = try_lead(engine)
-        if connection is not None:
-            return connection
-        stop.wait(poll_seconds)
-    return None
-
-
 class SchedulerLock:
     """The scheduler lock of one process: taken on a database session of its own (kept while waiting, so a
     standby does not open a connection per try), checked before every run, released when that session ends.

@@ -78,6 +78,8 @@ def test_given_a_connection_when_deleted_then_it_is_deactivated_with_its_audit_k
     assert _count(runtime, OutboxAction, cid, status=ActionStatus.FAILED) == 1
     assert _count(runtime, SyncRun, cid, status=RunStatus.FAILED) == 1
     assert queue_due_syncs(runtime) == []  # never synced again
+    assert_problem(client.post(f"/v1/connections/{cid}/sync", json={}, headers=admin_headers), 409,
+                   detail_contains="deactivated")  # not by hand either
     with runtime.uow() as uow:
         assert uow.session.scalars(select(InboundEvent.error).where(
             InboundEvent.connection_id == cid, InboundEvent.status == EventStatus.IGNORED)).one() == \

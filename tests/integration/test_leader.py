@@ -5,25 +5,21 @@ from __future__ import annotations
 from sqlalchemy import Engine
 
 from service.db import make_engine
-from service.jobs.leader import try_lead
+from service.jobs.leader import SchedulerLock
 
 
 def test_a_second_scheduler_waits_while_the_first_holds_the_lock(engine: Engine) -> None:
     other = make_engine(engine.url.render_as_string(hide_password=False))
-    first = try_lead(engine)
-    assert first is not None
-    second = try_lead(other)
+    first, second = SchedulerLock(engine), SchedulerLock(other)
     try:
+        assert first.try_acquire()
         if engine.dialect.name == "postgresql":
-            assert second is None
-            first.close()
-            third = try_lead(other)
-            assert third is not None
-            third.close()
+            assert not second.try_acquire()
+            first.release()
+            assert second.try_acquire()
         else:
-            assert second is not None
+            assert second.try_acquire()
     finally:
-        if second is not None:
-            second.close()
-        first.close()
+        second.release()
+        first.release()
         other.dispose()
