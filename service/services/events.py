@@ -8,14 +8,14 @@ to `received` with a later `available_at`.
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from adapters.base import DealSnapshot
-from adapters.errors import CRMError, CRMNotFound
+from adapters.errors import CRMError, CRMNotFound, CRMTransientError
 from service import log_context, metrics
 from service.errors import ConflictError
 from service.faults import crash_point
@@ -124,9 +124,20 @@ def _retry_or_fail(runtime: Runtime, event_id: int, exc: CRMError) -> None:
             event.status, event.error = EventStatus.RECEIVED, error_text(exc)
             event.available_at = runtime.clock() + timedelta(seconds=delay)
             metrics.event_finished(event_id, "retried", f"in {delay} s: {event.error}")
+            if isinstance(exc, CRMTransientError):
+                _hold_connection(uow.session, event.connection_id, event.available_at)
         else:
             _finish(event, EventStatus.FAILED, error_text(exc), runtime)
         uow.commit()
+
+
+def _hold_connection(session: Session, connection_id: int, until: datetime) -> None:
+    """The CRM is down or throttling the whole account: its other waiting events wait as long as this one
+    (attempts unchanged), so the workers serve other connections meanwhile instead of each of those events
+    spending its own retries on the same outage."""
+    session.execute(update(InboundEvent).where(
+        InboundEvent.connection_id == connection_id, InboundEvent.status == EventStatus.RECEIVED,
+        or_(InboundEvent.available_at.is_(None), InboundEvent.available_at < until)).values(available_at=until))
 
 
 def _apply(runtime: Runtime, event_id: int, snapshot: DealSnapshot | None) -> None:

@@ -15,7 +15,7 @@ import pytest
 
 from adapters.errors import CRMRateLimited, CRMRejected, CRMUnavailable
 from service.models import ActionStatus, EventStatus, InboundEvent
-from tests.fakes import add_field, add_pipeline, map_field
+from tests.fakes import add_event, add_field, add_pipeline, map_field
 
 if TYPE_CHECKING:
     from tests.unit.conftest import Harness
@@ -335,3 +335,23 @@ def test_given_crm_failures_then_every_adapter_the_handlers_opened_is_closed(sal
         sales.deliver(action)
 
     assert sales.crm.opened == sales.crm.closed > 0
+
+
+def test_given_the_crm_down_while_reading_a_deal_then_the_connections_other_waiting_events_wait_as_long(
+        sales: Harness) -> None:
+    waiting_deal, failing_deal = new_deal(sales), new_deal(sales)
+    sales.crm.ui_move(waiting_deal, "qualification", by=MANAGER)
+    with sales.setting_up() as (session, connection):  # stored by intake, not claimed yet
+        waiting = add_event(session, connection, sales.crm.webhooks[-1], sales.clock())
+        waiting.status, waiting.attempts, waiting.started_at = EventStatus.RECEIVED, 0, None
+        waiting_id = waiting.id
+    sales.clock.advance(60)
+    sales.crm.ui_move(failing_deal, "qualification", by=MANAGER)
+    sales.crm.fail_next(CRMUnavailable("GET /deals -> 503", status=503), on="get_deal")
+
+    failed = sales.process(sales.crm.webhooks[-1])
+
+    waiting = sales.one(InboundEvent, waiting_id)
+    assert failed.status == EventStatus.RECEIVED and failed.available_at is not None
+    assert failed.available_at > sales.clock()
+    assert (waiting.status, waiting.available_at, waiting.attempts) == (EventStatus.RECEIVED, failed.available_at, 0)
