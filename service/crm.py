@@ -5,6 +5,7 @@ store that saves rotated OAuth tokens durably. No CRM is named here."""
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from typing import Any
 
@@ -77,6 +78,16 @@ class ConnectionTokenStore:
             uow.commit()
 
 
+def limiter_key(connection: Any) -> str:
+    """Whose budget a connection's CRM calls count against: its CRM account (kind, host and account id), so
+    two connections to one account share the account's limit; a connection with no account id on its own."""
+    if not connection.account_id:
+        return f"connection:{connection.id}"
+    key = f"{connection.kind}:{httpx.URL(connection.base_url).host}:{connection.account_id}"
+    # Stored keys hold 200 characters with the bucket's name; a long host name is hashed instead.
+    return key if len(key) <= 120 else f"{connection.kind}:{hashlib.sha256(key.encode()).hexdigest()[:40]}"
+
+
 class CRMConnector:
     """Builds the adapters and verifiers of stored connections (one per process, held by the runtime)."""
 
@@ -93,7 +104,7 @@ class CRMConnector:
         return settings_of(connection, self._vault.decrypt(connection.credentials_encrypted))
 
     def adapter(self, connection: Any) -> CRMAdapter:
-        """A CRM adapter for a connection model, sharing that connection's rate limiter with every process using
+        """A CRM adapter for a connection model, sharing its CRM account's rate limiter with every process using
         the same limit store (in this process without one); CRMAuthError when its stored settings cannot work."""
         overrides = {bucket: (int(limit["requests"]), float(limit["seconds"]))
                      for bucket, limit in (connection.rate_limits or {}).items()}
@@ -104,7 +115,7 @@ class CRMConnector:
             transport=SafeTransport(allow_loopback=self._allow_loopback,
                                     allowed_hosts=[httpx.URL(connection.base_url).host]),
             token_store=ConnectionTokenStore(self._uow, self._vault, connection.id),
-            limiter=kind.limiter(f"connection:{connection.id}", overrides, self._limit_store),
+            limiter=kind.limiter(limiter_key(connection), overrides, self._limit_store),
         )
 
     def verifier(self, connection: Any) -> WebhookVerifier:
