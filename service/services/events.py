@@ -7,11 +7,13 @@ to `received` with a later `available_at`.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import or_, select, update
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from adapters.base import DealSnapshot
@@ -94,6 +96,13 @@ def process_event(runtime: Runtime, event_id: int) -> None:
             adapter.close()
     try:
         _apply(runtime, event_id, snapshot)
+    except OperationalError as exc:
+        # The database went away (a restart, a dropped connection, even at COMMIT): nothing of this attempt
+        # was kept, so the event is read again later; if even that cannot be written, the claim goes stale
+        # and another worker takes the event up (claims.py).
+        log.warning("event %s: the database failed while applying it (%s); retrying", event_id, exc.orig)
+        with contextlib.suppress(SQLAlchemyError):
+            _retry_later(runtime, event_id, error_text(exc), RETRY_DELAYS[0])
     except Exception as exc:
         log.exception("event %s: processing failed", event_id)
         _end(runtime, event_id, EventStatus.FAILED, error_text(exc))
@@ -121,14 +130,29 @@ def _retry_or_fail(runtime: Runtime, event_id: int, exc: CRMError) -> None:
         event = uow.session.get_one(InboundEvent, event_id)
         if exc.retryable and event.attempts < MAX_ATTEMPTS:
             delay = max(RETRY_DELAYS[min(max(event.attempts, 1) - 1, len(RETRY_DELAYS) - 1)], exc.retry_after or 0)
-            event.status, event.error = EventStatus.RECEIVED, error_text(exc)
-            event.available_at = runtime.clock() + timedelta(seconds=delay)
-            metrics.event_finished(event_id, "retried", f"in {delay} s: {event.error}")
+            until = _put_back(event, error_text(exc), delay, runtime)
             if isinstance(exc, CRMTransientError):
-                _hold_connection(uow.session, event.connection_id, event.available_at)
+                _hold_connection(uow.session, event.connection_id, until)
         else:
             _finish(event, EventStatus.FAILED, error_text(exc), runtime)
         uow.commit()
+
+
+def _retry_later(runtime: Runtime, event_id: int, note: str, delay: float) -> None:
+    with runtime.uow() as uow:
+        event = uow.session.get_one(InboundEvent, event_id)
+        if event.attempts < MAX_ATTEMPTS:
+            _put_back(event, note, delay, runtime)
+        else:
+            _finish(event, EventStatus.FAILED, note, runtime)
+        uow.commit()
+
+
+def _put_back(event: InboundEvent, note: str, delay: float, runtime: Runtime) -> datetime:
+    until = runtime.clock() + timedelta(seconds=delay)
+    event.status, event.error, event.available_at = EventStatus.RECEIVED, note, until
+    metrics.event_finished(event.id, "retried", f"in {delay} s: {note}")
+    return until
 
 
 def _hold_connection(session: Session, connection_id: int, until: datetime) -> None:

@@ -16,7 +16,7 @@ from adapters.base import CRMAdapter, TaskRequest
 from adapters.errors import CRMError
 from service import log_context, metrics
 from service.faults import crash_point
-from service.models import ActionStatus, Connection, OutboxAction
+from service.models import ActionStatus, Connection, OutboxAction, Record
 from service.runtime import Runtime
 from service.services import echoes
 from service.services.claims import claim
@@ -141,8 +141,16 @@ def _notify_owner(adapter: CRMAdapter, payload: dict[str, Any]) -> dict[str, Any
 def _revert_delivered(runtime: Runtime, session: Session, action: OutboxAction, result: dict[str, Any]) -> None:
     # The echo of a revert comes after its delivery, which may be long after it was queued.
     if result.get("reverted"):
+        now = runtime.clock()
         echoes.extend(session, action.connection_id, action.payload["deal_id"], action.payload["stage"],
-                      runtime.clock() + timedelta(seconds=runtime.settings.expected_revert_ttl_seconds))
+                      now + timedelta(seconds=runtime.settings.expected_revert_ttl_seconds))
+        # The deal's stage changed in the CRM after this attempt was claimed: a read made before that (a sync
+        # page still being written) shows the blocked move again and must count as outdated, not as a new move
+        # to gate a second time. The claim, not now: the revert's own echo happened before now.
+        claimed = action.next_attempt_at
+        record = session.get(Record, action.record_id) if action.record_id is not None else None
+        if record is not None and (record.stage_changed_at is None or record.stage_changed_at < claimed):
+            record.stage_changed_at = claimed
 
 
 def _write_failed(session: Session, action: OutboxAction) -> None:

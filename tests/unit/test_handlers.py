@@ -12,9 +12,13 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 import pytest
+from sqlalchemy import event
+from sqlalchemy.exc import OperationalError
 
 from adapters.errors import CRMRateLimited, CRMRejected, CRMUnavailable
 from service.models import ActionStatus, EventStatus, InboundEvent
+from service.services.events import process_event
+from service.services.moves import Observation, Seen, observe
 from tests.fakes import add_event, add_field, add_pipeline, map_field
 
 if TYPE_CHECKING:
@@ -355,3 +359,53 @@ def test_given_the_crm_down_while_reading_a_deal_then_the_connections_other_wait
     assert failed.status == EventStatus.RECEIVED and failed.available_at is not None
     assert failed.available_at > sales.clock()
     assert (waiting.status, waiting.available_at, waiting.attempts) == (EventStatus.RECEIVED, failed.available_at, 0)
+
+
+def test_given_a_sync_read_before_a_revert_was_delivered_when_written_after_then_the_move_is_not_gated_again(
+        sales: Harness) -> None:
+    sales.gate("qualification", "enforce", QUALIFICATION_NEEDS)
+    deal = new_deal(sales)
+    manager_moves(sales, deal, "qualification")  # blocked: revert and task queued
+    decided = len(sales.transitions(deal))
+    read_at = sales.clock()
+    stale = sales.crm.get_deal(deal, [])  # a sync page reads the deal still in the blocked stage
+    sales.clock.advance(5)
+    for action in sales.actions(deal):  # the revert (held back by the CRM's limits, say) is delivered first
+        sales.deliver(action)
+    sales.clock.advance(5)
+
+    with sales.setting_up() as (session, connection):  # the sync page is written now
+        observed = observe(sales.runtime, session, connection, Observation(stale, seen_at=read_at, origin="sync"))
+
+    assert stale.stage_id == "qualification" and sales.crm.deals[deal].stage_id == STAGES[0][0]
+    assert observed.seen == Seen.OUTDATED
+    assert len(sales.transitions(deal)) == decided
+    assert [a.kind for a in sales.actions(deal)] == ["revert_stage", "create_task"]
+
+
+def test_given_the_database_drops_at_commit_while_applying_an_event_then_it_is_read_again_later(
+        sales: Harness) -> None:
+    sales.gate("qualification", "enforce", QUALIFICATION_NEEDS)
+    deal = new_deal(sales)
+    drops = [OperationalError("COMMIT", {}, Exception("server closed the connection unexpectedly"))]
+
+    def drop_once(connection: Any) -> None:
+        if drops:  # the server went away: its transaction is gone, and the client hears of it at COMMIT
+            connection.connection.dbapi_connection.rollback()
+            raise drops.pop()
+
+    sales.clock.advance(60)
+    sales.crm.ui_move(deal, "qualification", by=MANAGER)
+    with sales.setting_up() as (session, connection):  # stored by intake and claimed
+        event_id = add_event(session, connection, sales.crm.webhooks[-1], sales.clock()).id
+    event.listen(sales.runtime.engine, "commit", drop_once)
+    try:
+        process_event(sales.runtime, event_id)
+    finally:
+        event.remove(sales.runtime.engine, "commit", drop_once)
+    stored = sales.one(InboundEvent, event_id)
+
+    assert drops == []  # the commit of the decision was the one lost
+    assert (stored.status, stored.processed_at) == (EventStatus.RECEIVED, None)
+    assert stored.available_at is not None and stored.available_at > sales.clock()
+    assert sales.actions(deal) == []  # nothing of the lost attempt was kept
