@@ -74,6 +74,9 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.sync --deals 20000
 	$(BIN)/python -m bench.scoring
 	$(BIN)/python -m bench.rescore --records 100000 --sqlite
+	$(BIN)/python -m bench.webhook_load
+	$(BIN)/python -m bench.workers
+	$(BIN)/python -m bench.reports --deals 100000 --transitions 500000
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache .mypy_cache .ruff_cache

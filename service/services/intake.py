@@ -1,135 +1,182 @@
-"""Webhook intake: verify, store raw and deduplicated, answer fast. Processing is the worker's job."""
+"""Webhook intake: verify, store raw and deduplicated, answer fast. Processing is the worker's job.
+
+The hot path reads nothing before it writes: each process keeps, per connection, the version it last read with
+that version's verifier; the delivery is verified and parsed outside any transaction, and the write checks that
+the connection is still active at that version (service/services/intake_store.py). The write is one transaction
+on a Core connection (no ORM objects are loaded): on PostgreSQL one statement that commits by itself, on SQLite
+the inserts between BEGIN IMMEDIATE and COMMIT, with the writers of every web process queued on a lock that
+wakes the next one at once (SQLite's busy handler polls with sleeps of up to 100 ms). When the connection
+changed, or a cached verifier refuses the delivery, the version is read again and the delivery verified anew, so
+the answers are those of a read before every delivery. The answer is sent only once the commit returned.
+"""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
-from datetime import datetime, timedelta
-from typing import Any
+import os
+import threading
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any, NamedTuple
 
-from sqlalchemy import Table, bindparam, delete, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+try:
+    import fcntl
+except ImportError:  # Windows: the process lock alone
+    fcntl = None  # type: ignore[assignment]
+
+from sqlalchemy import bindparam, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from adapters.base import WebhookEvent, WebhookVerifier
+from adapters.errors import WebhookAuthError, WebhookFormatError
 from adapters.kind import CRMKind
 from adapters.registry import kind_of
 from service import metrics
 from service.errors import NotFoundError, StorageError
-from service.models import Connection, EventStatus, InboundEvent, WebhookDelivery
+from service.models import Connection
 from service.runtime import Runtime
+from service.services.intake_store import read_again_if_too_early, store, store_in_one_statement
 
 log = logging.getLogger("qualify.intake")
 
-SAME_SECOND = timedelta(seconds=1)
-
-def _event_row(connection_id: int, event: WebhookEvent) -> dict[str, Any]:
-    return {
-        "connection_id": connection_id, "delivery_key": event.delivery_key, "object_id": event.object_id,
-        "kind": event.kind, "occurred_at": event.occurred_at, "payload": dict(event.raw),
-        "new_stage": event.new_stage, "source": event.source, "actor": event.source_id,
-        "old_stage": event.old_stage, "new_pipeline": event.new_pipeline, "old_pipeline": event.old_pipeline,
-        "change_source": event.change_source,
-        "status": EventStatus.RECEIVED, "attempts": 0, "received_at": None,
-    }
-
-
-# Built once: intake runs it on every delivery and only needs the cache key and the active flag.
+# Built once: read when a process first sees a connection, and again when it changed.
 VERSION_QUERY = select(Connection.id, Connection.config_version, Connection.created_at, Connection.active).where(
     Connection.id == bindparam("id"))
+_CURRENT = "intake:current"  # runtime.cache key prefix: the version this process last read, per connection
+_WRITE_LOCK = "intake:sqlite-write-lock"  # runtime.cache key: (this process's lock, the shared lock file)
+ATTEMPTS = 3  # writes refused because the connection changed since it was read, before answering 503
 
 
-def _verifier(runtime: Runtime, session: Any, connection_id: int) -> tuple[WebhookVerifier, CRMKind]:
-    """The connection's verifier (which checks the account too) and its CRM's registry entry, cached per
-    configuration version."""
-    row = session.connection().execute(VERSION_QUERY, {"id": connection_id}).first()
-    if row is None or not row.active:
-        raise NotFoundError(f"No active connection {connection_id}.")
+class _Target(NamedTuple):
+    """A connection's version row as last read, with the verifier and registry entry of that version."""
 
-    def build() -> tuple[WebhookVerifier, CRMKind]:
-        connection = session.get_one(Connection, connection_id)
-        return runtime.verifier(connection), kind_of(connection.kind)
+    version: Any
+    verifier: WebhookVerifier
+    kind: CRMKind
 
-    return runtime.cached_for(row, "verifier", build)
+
+def _load(runtime: Runtime, connection_id: int) -> _Target:
+    """Read the connection's version (NotFoundError when there is no active one) and get its verifier, cached per
+    configuration version; remembered as the version this process last read."""
+    with runtime.read_uow() as uow:
+        row = uow.session.connection().execute(VERSION_QUERY, {"id": connection_id}).first()
+        if row is None or not row.active:
+            runtime.cache.pop((_CURRENT, connection_id), None)
+            raise NotFoundError(f"No active connection {connection_id}.")
+
+        def build() -> tuple[WebhookVerifier, CRMKind]:
+            connection = uow.session.get_one(Connection, connection_id)
+            return runtime.verifier(connection), kind_of(connection.kind)
+
+        verifier, kind = runtime.cached_for(row, "verifier", build)
+    target = _Target(row, verifier, kind)
+    runtime.cache[(_CURRENT, connection_id)] = target
+    return target
 
 
 def receive_webhook(
     runtime: Runtime, connection_id: int, *, method: str, url: str, headers: Mapping[str, str], body: bytes
 ) -> dict[str, int]:
     """Verify and store a delivery; raises WebhookAuthError/WebhookFormatError (nothing stored),
-    NotFoundError for an unknown connection, StorageError when the events could not be persisted."""
-    with runtime.uow() as uow:
-        verifier, kind = _verifier(runtime, uow.session, connection_id)
-        verifier.verify(method=method, url=url, headers=headers, body=body, now=runtime.clock().timestamp())
-        events = verifier.parse(body, headers)
-        kept = {name: value for name, value in headers.items() if name.lower() in kind.kept_headers}
-        try:
+    NotFoundError for an unknown or inactive connection, StorageError when the database could not be read or
+    written (or the connection kept changing meanwhile)."""
+    try:
+        target, confirmed = runtime.cache.get((_CURRENT, connection_id)), False
+        for _ in range(ATTEMPTS):
+            if target is None:
+                target, confirmed = _load(runtime, connection_id), True
+            try:
+                target.verifier.verify(method=method, url=url, headers=headers, body=body,
+                                       now=runtime.clock().timestamp())
+                events = target.verifier.parse(body, headers)
+            except (WebhookAuthError, WebhookFormatError):
+                fresh = None if confirmed else _load(runtime, connection_id)
+                if fresh is None or fresh.version == target.version:
+                    raise
+                target, confirmed = fresh, True
+                continue
+            kept = {name: value for name, value in headers.items() if name.lower() in target.kind.kept_headers}
             # The raw body is kept for replays and audits, without the secrets some CRMs send in it.
-            stored = store_events(runtime, uow.session, connection_id, events, kept, kind.redact_body(body, headers))
-            uow.commit()
-        except SQLAlchemyError as exc:
-            log.exception("could not store webhook delivery for connection %s", connection_id)
-            raise StorageError("The delivery could not be stored; retry later.") from exc
-    metrics.webhook_stored(kind.name, connection_id, len(events), stored)
+            stored = _write(runtime, target, events, kept, target.kind.redact_body(body, headers))
+            if stored is not None:
+                break
+            target = None  # the connection changed since this process read it
+        else:
+            raise StorageError("The connection kept changing while the delivery was stored; retry later.")
+    except SQLAlchemyError as exc:
+        log.exception("could not store webhook delivery for connection %s", connection_id)
+        raise StorageError("The delivery could not be stored; retry later.") from exc
+    metrics.webhook_stored(target.kind.name, connection_id, len(events), stored)
     if stored:
         runtime.wake_worker()
     return {"received": len(events), "stored": stored, "duplicates": len(events) - stored}
+
+
+def _write(runtime: Runtime, target: _Target, events: list[WebhookEvent], kept: Mapping[str, str],
+           body: bytes) -> int | None:
+    """Store the delivery, committed, if the connection is still at `target`'s version; how many events were
+    new, or None (nothing written) when it changed."""
+    connection_id, now = target.version.id, runtime.clock()
+    guard = {"config_version": target.version.config_version, "created_at": target.version.created_at}
+    if runtime.engine.dialect.name == "postgresql":
+        with runtime.engine.connect() as conn:
+            conn.execution_options(isolation_level="AUTOCOMMIT")  # one statement, durable when it returns
+            result = store_in_one_statement(conn, connection_id, events, kept, body, now, guard)
+        if result is None:
+            return None
+        new, repeated = result
+        again = 0
+        if repeated:
+            # In a transaction of its own: a crash before it commits leaves the delivery unacknowledged, and
+            # the CRM's repetition of it decides the same.
+            with runtime.engine.begin() as conn:
+                again = read_again_if_too_early(conn, connection_id, repeated, now)
+    else:
+        with _sqlite_writer(runtime), runtime.engine.connect() as conn:
+            result = store(conn, connection_id, events, kept, body, now, guard)
+            if result is None:
+                return None  # rolled back as the connection closes
+            new, repeated = result
+            again = read_again_if_too_early(conn, connection_id, repeated, now) if repeated else 0
+            conn.commit()
+    if again:
+        runtime.wake_worker()
+    return new
+
+
+@contextmanager
+def _sqlite_writer(runtime: Runtime) -> Iterator[None]:
+    """Hold this process's intake write lock and, for a database file, an exclusive lock on `<file>-intake.lock`
+    shared with the other processes: a waiting writer is woken as soon as the lock is free, where SQLite's busy
+    handler would sleep (1, 2, 5 ... 100 ms) and let the writers of one process starve another's."""
+    lock, path = runtime.cache.get(_WRITE_LOCK), runtime.engine.url.database
+    if lock is None:
+        with runtime.cache_lock:
+            lock = runtime.cache.get(_WRITE_LOCK)
+            if lock is None:
+                fd = None
+                if fcntl is not None and path and path != ":memory:" and not path.startswith("file:"):
+                    fd = os.open(f"{path}-intake.lock", os.O_CREAT | os.O_RDWR, 0o600)
+                lock = runtime.cache[_WRITE_LOCK] = (threading.Lock(), fd)
+    with lock[0]:
+        if lock[1] is None or fcntl is None:
+            yield
+            return
+        fcntl.flock(lock[1], fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock[1], fcntl.LOCK_UN)
 
 
 def store_events(runtime: Runtime, session: Any, connection_id: int, events: list[WebhookEvent],
                  kept: Mapping[str, str], body: bytes) -> int:
     """Insert the raw delivery (with the headers worth keeping) and its new events, in the session's
     transaction; a delivery that brought nothing new is not kept. Returns how many events were new."""
-    insert = pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
-    now = runtime.clock()
-    # Core statements on the session's connection: cached, without ORM bulk-insert overhead.
-    conn = session.connection()
-    deliveries: Table = WebhookDelivery.__table__  # type: ignore[assignment]
-    inbound: Table = InboundEvent.__table__  # type: ignore[assignment]
-    delivery_id = conn.scalar(
-        insert(deliveries).returning(deliveries.c.id),
-        {"connection_id": connection_id, "received_at": now, "body": body, "headers": kept,
-         "event_count": len(events)},
-    )
-    rows = {e.delivery_key: {**_event_row(connection_id, e), "received_at": now, "delivery_id": delivery_id}
-            for e in events}
-    # executemany with one cached statement; ON CONFLICT makes duplicates a no-op.
-    statement = (
-        insert(inbound)
-        .on_conflict_do_nothing(index_elements=["connection_id", "delivery_key"])
-        .returning(inbound.c.delivery_key)
-    )
-    new_keys = set(conn.scalars(statement, list(rows.values())))
-    if not new_keys:
-        conn.execute(delete(deliveries).where(deliveries.c.id == delivery_id))
-    repeated = [key for key in rows if key not in new_keys]
-    if repeated and _read_again_if_too_early(conn, connection_id, repeated, now):
+    conn, now = session.connection(), runtime.clock()
+    result = store(conn, connection_id, events, kept, body, now)
+    assert result is not None  # unguarded
+    new, repeated = result
+    if repeated and read_again_if_too_early(conn, connection_id, repeated, now):
         runtime.wake_worker()
-    return len(new_keys)
-
-
-def _read_again_if_too_early(conn: Any, connection_id: int, keys: list[str], now: datetime) -> int:
-    """Have the events of a repeated delivery read again when their deal was read before the second they
-    happened in was over; returns how many.
-
-    A CRM whose events carry no id of their own (Bitrix24: event, deal and a `ts` in seconds) gives two
-    changes of one deal in the same second one delivery key, so the second change arrives as a duplicate. The
-    deal read for the first shows the second only if it was read after that second ended; otherwise the
-    event is read again (once done: queued again; while being read: after that read). A true replay comes
-    later and changes nothing, so replays never cost CRM calls.
-    """
-    inbound: Table = InboundEvent.__table__  # type: ignore[assignment]
-    found = conn.execute(select(inbound.c.id, inbound.c.status, inbound.c.occurred_at, inbound.c.started_at,
-                                inbound.c.processed_at).where(
-        inbound.c.connection_id == connection_id, inbound.c.delivery_key.in_(keys))).all()
-    finished = [e.id for e in found if e.status in (EventStatus.DONE, EventStatus.IGNORED)
-                and e.processed_at is not None and e.processed_at < e.occurred_at + SAME_SECOND]
-    reading = [e.id for e in found if e.status == EventStatus.PROCESSING
-               and e.started_at is not None and e.started_at < e.occurred_at + SAME_SECOND]
-    if finished:
-        conn.execute(update(inbound).where(inbound.c.id.in_(finished)).values(
-            status=EventStatus.RECEIVED, available_at=now, processed_at=None))
-    if reading:  # events.py reads an event again when a delivery came in while it was processed
-        conn.execute(update(inbound).where(inbound.c.id.in_(reading)).values(available_at=now))
-    return len(finished) + len(reading)
+    return new
