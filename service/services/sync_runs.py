@@ -20,9 +20,9 @@ from service.services.sync import Progress, execute_sync
 def request_sync(session: Session, connection_id: int, *, full: bool, trigger: str, now: datetime,
                  stale_after: float = 900.0) -> SyncRun:
     """Queue a sync run in the session's transaction; NotFoundError for an unknown connection,
-    ConflictError for a deactivated one or when a run is already queued or running. A run left `running` longer than `stale_after`
-    seconds (its process died) is marked failed first: the cursor only ever moved with committed pages, so
-    the next run resumes where that one stopped."""
+    ConflictError for a deactivated one or when a run is already queued or running. A run left `running`
+    longer than `stale_after` seconds (its process died) is marked failed first: the cursor only ever moved
+    with committed pages, so the next run resumes where that one stopped."""
     connection = get_or_404(session, Connection, connection_id, "Connection")
     if not connection.active:
         raise ConflictError(f"Connection {connection_id} is deactivated: resume it (PATCH active=true) to sync it.")
