@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from service.domain.report_math import median
 from service.models import Pipeline, Record, RecordScore, Stage, Transition
 from service.services.reports.filters import ReportFilter, deals_in
-from service.services.reports.weeks import week_of
+from service.services.reports.weeks import week_name, week_of
 
 
 @dataclass(frozen=True)
@@ -56,22 +56,30 @@ def created_groups(session: Session, f: ReportFilter) -> list[DealGroup]:
     query = select(*keys, func.count()).select_from(Record) \
         .outerjoin(RecordScore, RecordScore.record_id == Record.id) \
         .where(deals_in(f), created_at() >= f.start, created_at() < f.end).group_by(*keys)
-    return [DealGroup(owner, persona, grade, str(w), n) for owner, persona, grade, w, n in session.execute(query)]
+    return [DealGroup(owner, persona, grade, week_name(w), n) for owner, persona, grade, w, n in session.execute(query)]
 
 
 def closed_groups(session: Session, f: ReportFilter) -> list[DealGroup]:
     """The report's deals won or lost, closed in the period, counted by owner, best persona, grade, week,
     outcome and whether a move of theirs was ever blocked."""
     week = week_of(session, closed_at()).label("week")
-    blocked = exists().where(Transition.record_id == Record.id, Transition.decision == "blocked").label("blocked")
+    blocked = _ever_blocked(f).label("blocked")
     query, kind = stage_kind_join(
         select(Record.owner_external_id, RecordScore.best_persona_id, RecordScore.best_grade, week, blocked,
                func.count()).select_from(Record).outerjoin(RecordScore, RecordScore.record_id == Record.id))
     query = query.add_columns(kind.label("outcome")).where(
         deals_in(f), closed_at() >= f.start, closed_at() < f.end, kind.in_(("won", "lost"))) \
         .group_by(Record.owner_external_id, RecordScore.best_persona_id, RecordScore.best_grade, week, blocked, kind)
-    return [DealGroup(owner, persona, grade, str(w), n, outcome, bool(ever))
+    return [DealGroup(owner, persona, grade, week_name(w), n, outcome, bool(ever))
             for owner, persona, grade, w, ever, n, outcome in session.execute(query)]
+
+
+def _ever_blocked(f: ReportFilter) -> ColumnElement[bool]:
+    """Whether a move of the deal was ever blocked: a look-up per deal (in its moves' index) for one owner's
+    deals; for more, one pass over every blocked move (a hashed set on PostgreSQL)."""
+    if f.owner is not None:
+        return exists().where(Transition.record_id == Record.id, Transition.decision == "blocked")
+    return Record.id.in_(select(Transition.record_id).where(Transition.decision == "blocked"))
 
 
 def won_cycle_days(session: Session, f: ReportFilter) -> float | None:

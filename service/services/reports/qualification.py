@@ -12,7 +12,8 @@ from service.domain.report_math import share
 from service.domain.report_rules import rules
 from service.runtime import Runtime
 from service.services.reports import compliance, deals, moves, outcomes
-from service.services.reports.filters import ReportFilter
+from service.services.reports.counts import move_cells
+from service.services.reports.filters import ReportFilter, tune
 from service.services.reports.labels import Labels, load_labels
 
 
@@ -21,10 +22,12 @@ def qualification_report(runtime: Runtime, f: ReportFilter, language: str = "en"
     now = runtime.clock()
     with runtime.read_uow() as uow:
         s = uow.session
+        tune(s)
         labels = load_labels(s, f.connection_id)
-        gated, passing = compliance.gated_moves(s, f), compliance.time_to_pass(s, f)
+        cells = move_cells(s, f)
+        gated, passing = compliance.gated_moves(cells), compliance.time_to_pass(s, f)
         stuck, missing = compliance.stuck_now(s, f, now), compliance.missing_fields(s, f)
-        weeks, kinds, reached = moves.weekly(s, f), moves.directions(s, f), moves.reaches(s, f)
+        weeks, kinds, reached = moves.weekly(cells), moves.directions(cells), moves.reaches(s, f)
         created, closed = deals.created_groups(s, f), deals.closed_groups(s, f)
         cycle = deals.won_cycle_days(s, f)
     return {
