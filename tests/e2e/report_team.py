@@ -424,24 +424,23 @@ def compliance(team: Team, s: Scope, names: dict[str | None, str]) -> dict[Key, 
     return rows
 
 
-def held(team: Team, s: Scope, *, entered: bool = True) -> list[tuple[Deal, Move]]:
+def held(team: Team, s: Scope) -> list[tuple[Deal, Move]]:
     """Deals whose last move was blocked and that stand where Qualify sent them back, now (a deal blocked as it
-    entered the pipeline was sent to its first stage; `entered=False` leaves those out), with that move."""
+    entered the pipeline was sent to its first stage), with that move."""
     last = {m.deal: m for m in team.moves}
     found = []
     for deal in (d for d in team.deals if s.deal(d) and d.key in last):
         m = last[deal.key]
         back = m.source or (m.target[0], first_stage(m.target[0]))
-        if m.decision == "blocked" and (entered or m.source is not None) and deal.stage == back[1]:
+        if m.decision == "blocked" and deal.stage == back[1]:
             found.append((deal, m))
     return found
 
 
-def stuck(team: Team, s: Scope, now: datetime, names: dict[str | None, str], *,
-          entered: bool = True) -> dict[Key, dict[str, Any]]:
+def stuck(team: Team, s: Scope, now: datetime, names: dict[str | None, str]) -> dict[Key, dict[str, Any]]:
     """The held deals per pipeline x stage of the gate x owner now, and for how long (hours)."""
     hours: dict[Key, list[float]] = {}
-    for deal, m in held(team, s, entered=entered):
+    for deal, m in held(team, s):
         hours.setdefault((*m.target, deal.owner), []).append((now - m.at).total_seconds() / 3600)
     return {k: {**place(k, names), "deals": len(v), "held_median_hours": quantile(v, 0.5), "held_max_hours": max(v)}
             for k, v in hours.items()}

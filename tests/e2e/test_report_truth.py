@@ -220,15 +220,6 @@ MOVE_METRICS = {"moves": lambda m: True, "blocked": lambda m: m.decision == "blo
 DRILLS = (("blocked", "qualifiedtobuy"), ("warned", "presentationscheduled"), ("moves", "23456791"),
           ("automated", None), ("found_by_sync", None), ("too_old", None), ("created", None), ("no_persona", None),
           ("won", None), ("lost", None), ("stuck", None))
-QUIRKS = {
-    "owner": "a move made while its deal had no owner counts for whoever owns the deal now "
-             "(reports/filters.transition_owner falls back to the deal's owner when transitions.owner_id is NULL, "
-             "which also means 'no owner at the time')",
-    "entered": "a deal blocked as it entered a pipeline and left in its first stage is not held in front of the "
-               "gate (reports/compliance.held_by compares the deal's stage with from_stage, NULL for an entry)",
-}
-
-
 def report(stack: Stack, path: str = "", **params: Any) -> Any:
     answer = stack.api.get(f"/v1/reports/qualification{path}", params=params)
     assert answer.status_code == 200, answer.text
@@ -252,14 +243,14 @@ def cells(rows: Any, names: tuple[str, ...]) -> dict[tuple[Any, ...], dict[str, 
     return {(r["pipeline"], r["stage"], r["owner"]): {n: r[n] for n in names} for r in rows}
 
 
-def expected(team: plan.Team, scope: plan.Scope, now: datetime, ids: dict[str, int], names: dict[str | None, str],
-             *, entered: bool = True) -> dict[str, Any]:
+def expected(team: plan.Team, scope: plan.Scope, now: datetime, ids: dict[str, int],
+             names: dict[str | None, str]) -> dict[str, Any]:
     """The report as the plan counts it, section by section in the report's shape, and the deals behind some
     numbers (sections "deals ...")."""
     created, closed, cycle = plan.deals(team, scope)
     moves, people = plan.compliance(team, scope, names), plan.owners(team, scope, created, closed, names)
     found = {"compliance": cells(moves, COMPLIANCE), "completeness": cells(moves, COMPLETENESS),
-             "stuck": cells(plan.stuck(team, scope, now, names, entered=entered), STUCK),
+             "stuck": cells(plan.stuck(team, scope, now, names), STUCK),
              "missing_fields": plan.missing_fields(team, scope), "persona_mix": plan.persona_mix(created, ids),
              "pays": plan.pays(closed, cycle), "owners": {o: {n: row[n] for n in (TEAM if o == "team" else OWNER)}
                                                           for o, row in people.items()},
@@ -272,7 +263,7 @@ def expected(team: plan.Team, scope: plan.Scope, now: datetime, ids: dict[str, i
         "no_persona": {d.key for d in live if scope.has(d.created) and plan.fit(d.values, team.floor)[0] is None},
         "won": {d.key for d in live if kind[d.key] == "won" and scope.has(d.closed)},
         "lost": {d.key for d in live if kind[d.key] == "lost" and scope.has(d.closed)},
-        "stuck": {d.key for d, _ in plan.held(team, scope, entered=entered)}}
+        "stuck": {d.key for d, _ in plan.held(team, scope)}}
     for metric, stage in DRILLS:
         keys = behind[metric] if metric in behind else {
             m.deal for m in plan.gated(team, scope) if MOVE_METRICS[metric](m) and stage in (None, m.target[1])}
@@ -325,13 +316,9 @@ def test_every_number_of_the_report_is_the_count_of_what_the_team_did(team_stack
     assert all(found[f"owner {u.owner_id}"] for u in team.users), found
     ids = {p["name"]: p["id"] for p in stack.api.get("/v1/personas").json()["items"]}
     names: dict[str | None, str] = {u.owner_id: u.name for u in team.users} | {None: "—"}
-    # A team that counted moves without owners under whoever owns the deal now (a known discrepancy, QUIRKS).
-    adopted = dataclasses.replace(team, moves=[m if m.owner else dataclasses.replace(
-        m, owner=team.deals[m.deal].owner) for m in team.moves])
     today = datetime.now(UTC).date()
     busiest = Counter(m.owner for m in team.moves if m.owner).most_common(1)[0][0]
     wrong: list[str] = []
-    seen: dict[str, list[str]] = {}
     for days, filters in ((30, {}), (30, {"owner": busiest}), (7, {"pipeline": "default"})):
         first = today - timedelta(days=days - 1)
         scope = plan.Scope(datetime.combine(first, dtime(), UTC), datetime.combine(today, dtime(), UTC)
@@ -339,19 +326,8 @@ def test_every_number_of_the_report_is_the_count_of_what_the_team_did(team_stack
         now, got = answered(stack, {"from": first.isoformat(), "to": today.isoformat(), **filters})
         rule = expected(team, scope, now, ids, names)
         assert filters or any(row.get("wrong_audience") for row in rule["owners"].values()), rule["owners"]
-        known = {"owner": expected(adopted, scope, now, ids, names),
-                 "entered": expected(team, scope, now, ids, names, entered=False)}
         for section, want in rule.items():
-            differ = differences(got[section], want, f"{days} days {filters} {section}")
-            quirk = next((q for q, counted in known.items() if not differences(got[section], counted[section], "")),
-                         None) if differ else None
-            if quirk:
-                seen.setdefault(quirk, []).extend(differ[:2])
-            else:
-                wrong += differ
+            wrong += differences(got[section], want, f"{days} days {filters} {section}")
     print(f"{len(team.deals)} deals, {len(team.moves)} moves; " + ", ".join(f"{k} {v:.1f} s" for k, v in took.items())
           + f", reports {time.monotonic() - started - sum(took.values()):.1f} s; cases {dict(found)}")
     assert not wrong, f"{len(wrong)} numbers differ from the plan's count:\n" + "\n".join(wrong[:60])
-    if seen:
-        pytest.xfail("known discrepancies (reported): " + "; ".join(
-            f"{QUIRKS[q]}, e.g. {' and '.join(seen[q][:3])}" for q in sorted(seen)))

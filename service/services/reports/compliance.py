@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Float, and_, cast, false, func, literal, select
+from sqlalchemy import ColumnElement, Float, and_, cast, false, func, literal, or_, select
 from sqlalchemy.orm import Session
 
 from service.domain.report_math import median, quantile, share
@@ -78,9 +78,13 @@ def time_to_pass(session: Session, f: ReportFilter) -> dict[Key, dict[str, Any]]
 
 def held_by(move: Any) -> ColumnElement[bool]:
     """Whether `move` (Transition or an alias of it, joined to its Record) holds its deal now: it was blocked
-    and reverted, the deal stands in the stage it was sent back to, and no move of the deal came after it (the
+    and reverted, the deal stands in the stage it was sent back to (the stage it came from; for a deal blocked
+    as it entered a pipeline, an earlier stage of that pipeline), and no move of the deal came after it (the
     block's `followed`)."""
-    return and_(move.decision == "blocked", Record.stage_external_id == move.from_stage, move.followed == false())
+    sent_back = or_(Record.stage_external_id == move.from_stage,
+                    and_(move.from_stage.is_(None), Record.pipeline_external_id == move.to_pipeline,
+                         Record.stage_external_id != move.to_stage))
+    return and_(move.decision == "blocked", sent_back, move.followed == false())
 
 
 def _held(f: ReportFilter) -> Any:

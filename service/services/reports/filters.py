@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, and_, func, select, text, true
+from sqlalchemy import ColumnElement, Connection, and_, case, select, text, true
 from sqlalchemy.orm import Session, aliased
 
 from service.models import Record, RecordScore, Transition
@@ -51,11 +51,12 @@ def report_filter(args: dict[str, Any], today: date) -> ReportFilter:
 
 
 def transition_owner() -> ColumnElement[Any]:
-    """The deal's owner at the time of a move (moves recorded before owners were kept: the deal's owner now).
-    Asks the deal only for those, so a query of moves needs no join with records."""
+    """The deal's owner at the time of a move: none when the deal had none then; the deal's owner now for moves
+    recorded before owners were kept (migration 0005), which are the ones without a mover kind. Asks the deal
+    only for those, so a query of moves needs no join with records."""
     deal = aliased(Record)
     now = select(deal.owner_external_id).where(deal.id == Transition.record_id).scalar_subquery()
-    return func.coalesce(Transition.owner_id, now)
+    return case((Transition.mover_kind.is_(None), now), else_=Transition.owner_id)
 
 
 def scoped(query: Any, f: ReportFilter) -> Any:
