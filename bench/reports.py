@@ -44,7 +44,8 @@ OWNER = "o7"  # an owner with an average book (owner 1 has the most deals)
 
 # The compliance aggregation (the report's core table) as one plain query: what a person would write by hand.
 PLAIN_COMPLIANCE = """
-SELECT t.connection_id, t.to_pipeline, t.to_stage, coalesce(t.owner_id, r.owner_external_id) AS owner,
+SELECT t.connection_id, t.to_pipeline, t.to_stage,
+       CASE WHEN t.mover_kind IS NULL THEN r.owner_external_id ELSE t.owner_id END AS owner,
        count(*) AS moves,
        count(*) FILTER (WHERE t.decision = 'allowed') AS allowed,
        count(*) FILTER (WHERE t.decision = 'blocked') AS blocked,
@@ -56,7 +57,8 @@ SELECT t.connection_id, t.to_pipeline, t.to_stage, coalesce(t.owner_id, r.owner_
        sum(t.required_fields) AS required, sum(t.unfilled_fields) AS unfilled
 FROM transitions t JOIN records r ON r.id = t.record_id
 WHERE t.occurred_at >= :start AND t.occurred_at < :end AND t.direction IN ('forward', 'enter', 'to_lost')
-  AND (CAST(:owner AS text) IS NULL OR coalesce(t.owner_id, r.owner_external_id) = :owner)
+  AND (CAST(:owner AS text) IS NULL
+       OR CASE WHEN t.mover_kind IS NULL THEN r.owner_external_id ELSE t.owner_id END = :owner)
 GROUP BY 1, 2, 3, 4
 """
 

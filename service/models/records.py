@@ -86,8 +86,8 @@ class Transition(Base):
         Index("ix_transitions_uncounted", "occurred_at", postgresql_include=[
             "record_id", "connection_id", "to_pipeline", "to_stage", "owner_id", "direction", "decision", "source",
             "mover_kind", "too_old", "required_fields", "unfilled_fields", "stages_passed"],
-              postgresql_where=text("owner_id IS NULL OR to_pipeline IS NULL"),
-              sqlite_where=text("owner_id IS NULL OR to_pipeline IS NULL")),
+              postgresql_where=text("owner_id IS NULL OR to_pipeline IS NULL OR mover_kind IS NULL"),
+              sqlite_where=text("owner_id IS NULL OR to_pipeline IS NULL OR mover_kind IS NULL")),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -127,7 +127,8 @@ class Transition(Base):
 class TransitionDay(Base):
     """Transitions of one UTC day into one stage, by the deal's owner then and the move's direction: how many,
     what Qualify decided, how they went around the gates, the fields required and unfilled, the skips that
-    happened (not blocked). Only moves with an owner and a pipeline; kept by triggers on transitions."""
+    happened (not blocked). Only moves that recorded the deal's owner then and a pipeline (rollup_sql); kept by
+    triggers on transitions."""
 
     __tablename__ = "transition_days"
 

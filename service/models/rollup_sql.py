@@ -3,8 +3,9 @@ transition_field_days) and, on each blocked move, when the deal passed the stage
 since (passed_at, followed). Row triggers on transitions for PostgreSQL and SQLite, and the statements that fill
 all of it from the transitions already stored; migration 0008 and `Base.metadata.create_all` both run these.
 
-A move is counted when its deal's owner at the time and its pipeline are known (owner_id and to_pipeline not
-NULL); the report counts the others from transitions themselves, as it must ask the deal for their owner. A
+A move is counted when it has a pipeline and its deal had an owner then that the move recorded (owner_id and
+to_pipeline not NULL, and mover_kind not NULL: moves recorded before migration 0005 kept neither, and the
+report gives them the deal's owner now); the report counts the others from transitions themselves. A
 move's day is its UTC date. Triggers add a new move, take away a deleted one, and do both for an update of a
 counted column; a count that falls to zero is deleted. PostgreSQL locks a count's row from the update to the
 commit of the moving transaction. Any change to a deal's moves settles the deal's blocked moves again."""
@@ -46,7 +47,7 @@ def _day(dialect: str, r: str) -> str:
 
 
 def _counted(r: str) -> str:
-    return f"{r}.owner_id IS NOT NULL AND {r}.to_pipeline IS NOT NULL"
+    return f"{r}.owner_id IS NOT NULL AND {r}.to_pipeline IS NOT NULL AND {r}.mover_kind IS NOT NULL"
 
 
 def _move_values(dialect: str, r: str) -> list[str]:

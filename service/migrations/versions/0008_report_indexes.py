@@ -34,7 +34,7 @@ BLOCKED_READS = ["record_id", "id", "connection_id", "to_pipeline", "from_stage"
 BLOCKED = "decision = 'blocked'"
 HELD, HELD_SQLITE = "decision = 'blocked' AND NOT followed", "decision = 'blocked' AND followed = 0"
 HELD_READS = ["from_stage", "to_stage", "to_pipeline", "connection_id", "occurred_at"]
-UNCOUNTED = "owner_id IS NULL OR to_pipeline IS NULL"
+UNCOUNTED = "owner_id IS NULL OR to_pipeline IS NULL OR mover_kind IS NULL"
 UNCOUNTED_READS = ["record_id", "connection_id", "to_pipeline", "to_stage", "owner_id", "direction", "decision",
                    "source", "mover_kind", "too_old", "required_fields", "unfilled_fields", "stages_passed"]
 RECORD_TIMES = {"ix_records_created": "coalesce(crm_created_at, created_at)",

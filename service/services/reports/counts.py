@@ -34,7 +34,7 @@ def _midnight(day: date) -> datetime:
 
 def uncounted(f: ReportFilter) -> list[tuple[ReportFilter, bool]]:
     """The parts of the period the transitions answer for, each with whether only the moves the day counts
-    leave out (no owner or pipeline) are wanted in it: the whole period, or its partial first and last days
+    leave out (no owner or pipeline recorded) are wanted in it: the whole period, or its partial first and last days
     and the whole days in between."""
     days = whole_days(f)
     if days is None:
@@ -47,7 +47,8 @@ def uncounted(f: ReportFilter) -> list[tuple[ReportFilter, bool]]:
 
 def _left_out(only: bool) -> ColumnElement[bool]:
     """The moves the day counts leave out (the condition of ix_transitions_uncounted), or all."""
-    return or_(Transition.owner_id.is_(None), Transition.to_pipeline.is_(None)) if only else true()
+    return or_(Transition.owner_id.is_(None), Transition.to_pipeline.is_(None),
+               Transition.mover_kind.is_(None)) if only else true()
 
 
 def _day_filters(table: Any, f: ReportFilter, days: tuple[date, date]) -> list[ColumnElement[bool]]:
