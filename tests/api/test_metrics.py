@@ -60,6 +60,15 @@ def hook(client: Any, admin_headers: dict[str, str]) -> int:
     return int(response.get_json()["id"])
 
 
+def blocked_move(sandbox: HubSpotSandbox) -> tuple[str, bytes]:
+    """A manager creates a deal and moves it into the gated stage with its portrait empty; the deal's id and the
+    webhook body of that move (delivered by the test)."""
+    deal = sandbox.ui_create_deal({"dealname": "Acme", "dealstage": "appointmentscheduled", "pipeline": "default",
+                                   "hubspot_owner_id": "101"}, user_id=MANAGER)
+    sandbox.ui_move_deal(deal, "qualifiedtobuy", user_id=MANAGER)
+    return deal, json.dumps([event(1, object_id=int(deal), sourceId=f"userId:{MANAGER}")]).encode()
+
+
 def gated_connection(client: Any, headers: dict[str, str], sandbox: HubSpotSandbox) -> int:
     """A connection to the sandbox whose `qualifiedtobuy` stage requires the industry."""
     created = client.post("/v1/connections", json=connection_body(sandbox.base_url,
@@ -213,10 +222,7 @@ def test_given_a_crm_answering_429_then_each_attempt_is_counted_by_crm_kind_and_
 def test_given_a_blocked_move_then_the_event_the_decision_and_both_outbox_actions_are_counted(
         client: Any, admin_headers: dict[str, str], runtime: Runtime, sandbox: HubSpotSandbox) -> None:
     cid = gated_connection(client, admin_headers, sandbox)
-    deal = sandbox.ui_create_deal({"dealname": "Acme", "dealstage": "appointmentscheduled", "pipeline": "default",
-                                   "hubspot_owner_id": "101"}, user_id=MANAGER)
-    sandbox.ui_move_deal(deal, "qualifiedtobuy", user_id=MANAGER)
-    body = json.dumps([event(1, object_id=int(deal), sourceId=f"userId:{MANAGER}")]).encode()
+    _, body = blocked_move(sandbox)
     before = scrape(client)
 
     assert client.post(f"/v1/webhooks/{cid}", data=body,

@@ -24,8 +24,8 @@ from service.logs import configure_logging, prepare_handler, secret_patterns
 from service.models import InboundEvent, OutboxAction
 from service.runtime import Runtime
 from tests.api.conftest import SANDBOX_SECRET, SANDBOX_TOKEN
-from tests.api.test_metrics import MANAGER, gated_connection
-from tests.api.test_webhooks_api import event, signed
+from tests.api.test_metrics import blocked_move, gated_connection
+from tests.api.test_webhooks_api import signed
 
 SCRIPT = """
 import logging
@@ -92,22 +92,10 @@ def json_logs() -> Iterator[list[dict[str, Any]]]:
         lines.extend(json.loads(line) for line in stream.getvalue().splitlines())
 
 
-@pytest.fixture
-def sandbox() -> Iterator[HubSpotSandbox]:
-    """The HubSpot simulator, sending no webhooks of its own (the test delivers the one it needs)."""
-    crm = HubSpotSandbox(client_secret=SANDBOX_SECRET, access_token=SANDBOX_TOKEN)
-    crm.start()
-    yield crm
-    crm.stop()
-
-
 def test_the_webhooks_request_id_follows_its_event_and_outbox_actions_into_the_workers_log_lines(
         client: Any, admin_headers: dict[str, str], runtime: Runtime, sandbox: HubSpotSandbox) -> None:
     cid = gated_connection(client, admin_headers, sandbox)
-    deal = sandbox.ui_create_deal({"dealname": "Acme", "dealstage": "appointmentscheduled", "pipeline": "default",
-                                   "hubspot_owner_id": "101"}, user_id=MANAGER)
-    sandbox.ui_move_deal(deal, "qualifiedtobuy", user_id=MANAGER)
-    body = json.dumps([event(1, object_id=int(deal), sourceId=f"userId:{MANAGER}")]).encode()
+    deal, body = blocked_move(sandbox)
 
     with json_logs() as lines:
         answer = client.post(f"/v1/webhooks/{cid}", data=body, headers={
