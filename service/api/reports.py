@@ -33,7 +33,7 @@ RULES_DOC = "\n".join(f"- **{key}**: {texts[0]}" for key, texts in RULES.items()
 @blp.response(200, QualificationReportSchema, description="The report (`format=json`); with `format=csv` or "
               "`format=xlsx` the same numbers as a file")
 @blp.doc(description="How each number is counted (also in the answer's `rules`, in `language`):\n\n" + RULES_DOC,
-         responses={"200": {"content": FILE_TYPES}})
+         responses={"200": {"content": {"application/json": {"schema": QualificationReportSchema}, **FILE_TYPES}}})
 @errors(blp, 401, 422)
 def qualification(args: dict[str, Any]) -> Any:
     """Stage-gate compliance, portrait completeness, persona mix, whether qualification pays, each owner

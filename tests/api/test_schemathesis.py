@@ -53,7 +53,8 @@ def crm() -> Iterator[HubSpotSandbox]:
 # field type; a field key, pipeline, stage, persona or connection that must exist in the database; grade
 # thresholds in order and criteria whose matcher fits the field's type; the values of an ad-hoc score
 # naming configured fields; the secrets each CRM kind needs, and a base URL on one of that CRM's own
-# domains; a template's stage mapping), so for them a 422 is
+# domains; a template's stage mapping; a report period whose first day is after its last or that spans more than
+# 731 days), so for them a 422 is
 # an accepted answer to "positive" data. Every other expectation keeps schemathesis' defaults.
 CONFIG = """
 base-url = "http://localhost"
@@ -64,6 +65,7 @@ include-name = [
   "POST /v1/gate/check", "PUT /v1/connections/{connection_id}/mappings",
   "POST /v1/connections", "PATCH /v1/connections/{connection_id}",
   "POST /v1/personas", "PATCH /v1/personas/{persona_id}", "POST /v1/score", "POST /v1/personas/from-template",
+  "GET /v1/reports/qualification", "GET /v1/reports/qualification/deals",
 ]
 checks.positive_data_acceptance.expected-statuses = ["2xx", "3xx", "401", "403", "404", "409", "422", "429", "5xx"]
 """
@@ -92,9 +94,10 @@ def app(tmp_path_factory: pytest.TempPathFactory, pytestconfig: pytest.Config) -
     engine = make_engine(url)
     upgrade(engine)
     # The failed-authentication throttle is off: schemathesis sends thousands of bad keys from one address
-    # (tests/api/test_http_security.py tests the throttle).
+    # (tests/api/test_http_security.py tests the throttle). No worker runs, so /readyz expects no heartbeat (a
+    # 503 is a server error to schemathesis; tests/api/test_readyz.py tests the check).
     config = Settings(instance_path=str(folder), secret_key=Fernet.generate_key().decode(), database_url=url,
-                      allow_loopback_crm=True, auth_failures_per_minute=0)
+                      allow_loopback_crm=True, auth_failures_per_minute=0, ready_heartbeat_seconds=0)
     runtime = build_runtime(config, engine=engine)
     with runtime.uow() as uow:
         uow.session.add(ApiKey(name="schemathesis", prefix=ADMIN_PREFIX, key_hash=ADMIN_HASH, role="admin"))
