@@ -146,8 +146,9 @@ def _revert_delivered(runtime: Runtime, session: Session, action: OutboxAction, 
                       now + timedelta(seconds=runtime.settings.expected_revert_ttl_seconds))
         # The deal's stage changed in the CRM after this attempt was claimed: a read made before that (a sync
         # page still being written) shows the blocked move again and must count as outdated, not as a new move
-        # to gate a second time. The claim, not now: the revert's own echo happened before now.
-        claimed = action.next_attempt_at
+        # to gate a second time. The claim, not now: the revert's own echo happened before now; and its whole
+        # second, as amoCRM and Bitrix24 date events to the second (a later move in that second is no older).
+        claimed = action.next_attempt_at.replace(microsecond=0)
         record = session.get(Record, action.record_id) if action.record_id is not None else None
         if record is not None and (record.stage_changed_at is None or record.stage_changed_at < claimed):
             record.stage_changed_at = claimed
