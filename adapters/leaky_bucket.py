@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from adapters.ratelimit import LimitStore, RateLimitTimeoutError, Step, StoredLimiter
+from adapters.ratelimit import LimitStore, Step, StoredLimiter, wait_for_slot
 
 Clock = Callable[[], float]
 Sleep = Callable[[float], None]
@@ -93,14 +93,7 @@ class LeakyBucket:
 
         Raises RateLimitTimeoutError when `timeout` would be exceeded.
         """
-        started = self._clock()
-        while True:
-            wait = self.try_acquire(bucket)
-            if wait == 0.0:
-                return self._clock() - started
-            if timeout is not None and self._clock() - started + wait > timeout:
-                raise RateLimitTimeoutError(f"no leaky-bucket room within {timeout:.3f}s")
-            self._sleep(wait)
+        return wait_for_slot(self.try_acquire, bucket, timeout, self._clock, self._sleep, "leaky-bucket room")
 
     def reset(self) -> None:
         """Empty the bucket (tests, sandbox reset)."""

@@ -35,6 +35,20 @@ class Limiter(Protocol):
         """Block until a call may be sent in `bucket`; return the seconds waited."""
 
 
+def wait_for_slot(try_acquire: Callable[[str], float], bucket: str, timeout: float | None,
+                  clock: Callable[[], float], sleep: Callable[[float], None], what: str) -> float:
+    """Every limiter's `acquire`: try, sleep the wait it names, try again; the seconds waited in all, or
+    RateLimitTimeoutError (naming `what`) when `timeout` would be exceeded."""
+    started = clock()
+    while True:
+        wait = try_acquire(bucket)
+        if wait == 0.0:
+            return clock() - started
+        if timeout is not None and clock() - started + wait > timeout:
+            raise RateLimitTimeoutError(f"no {what} within {timeout:.3f}s")
+        sleep(wait)
+
+
 class RateLimiter:
     """A thread-safe rolling-window limiter with named buckets of (limit, window_seconds)."""
 
@@ -81,15 +95,8 @@ class RateLimiter:
 
         Raises KeyError for an unknown bucket and RateLimitTimeoutError when `timeout` would be exceeded.
         """
-        started = self._clock()
-        while True:
-            wait = self.try_acquire(bucket)
-            if wait == 0.0:
-                return self._clock() - started
-            if timeout is not None and self._clock() - started + wait > timeout:
-                raise RateLimitTimeoutError(f"no {bucket!r} slot within {timeout:.3f}s")
-            # Sleep outside the lock so other threads can use other buckets meanwhile.
-            self._sleep(wait)
+        # Sleeps outside the lock, so other threads can use other buckets meanwhile.
+        return wait_for_slot(self.try_acquire, bucket, timeout, self._clock, self._sleep, f"{bucket!r} slot")
 
 
 _REGISTRY: dict[str, RateLimiter] = {}
@@ -185,14 +192,7 @@ class StoredLimiter:
 
         Raises KeyError for an unknown bucket and RateLimitTimeoutError when `timeout` would be exceeded.
         """
-        started = self._clock()
-        while True:
-            wait = self.try_acquire(bucket)
-            if wait == 0.0:
-                return self._clock() - started
-            if timeout is not None and self._clock() - started + wait > timeout:
-                raise RateLimitTimeoutError(f"no {bucket!r} slot within {timeout:.3f}s")
-            self._sleep(wait)
+        return wait_for_slot(self.try_acquire, bucket, timeout, self._clock, self._sleep, f"{bucket!r} slot")
 
 
 class MemoryStore:
