@@ -66,6 +66,7 @@ class Settings:
     scheduler_tick_seconds: float = 10.0
     retention_days: int = 30
     transition_retention_days: int = 365
+    report_connections: int = 3
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -110,7 +111,7 @@ class Settings:
         if log_format not in ("text", "json"):
             raise SettingsError(f"QUALIFY_LOG_FORMAT: expected text or json, got {self.log_format!r}")
         _check_networks(self.metrics_allow)
-        for name in ("scheduler_tick_seconds", "retention_days", "transition_retention_days"):
+        for name in ("scheduler_tick_seconds", "retention_days", "transition_retention_days", "report_connections"):
             if getattr(self, name) <= 0:
                 raise SettingsError(f"QUALIFY_{name.upper()}: must be above 0, got {getattr(self, name)}")
         return _replace(self, database_url=url, log_format=log_format)

@@ -3,12 +3,8 @@ by any path) and "strict" (it passed through every stage up to it, one at a time
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-
-# A move that happened: (the position of its target among the pipeline's open and won stages, or None for a
-# lost or unknown stage; its direction; how many open stages it passed, target included).
-Step = tuple[int | None, str, int]
 
 
 @dataclass(frozen=True)
@@ -19,23 +15,14 @@ class Reach:
     strict: int
 
 
-def reach(steps: Sequence[Step]) -> Reach | None:
-    """The reach of a deal's moves in one pipeline, oldest first; None when none landed on an open or won stage.
-
-    Strictly, a deal must have entered at the first stage (position 0), and only its moves before the first
-    one that skipped a stage (or entered further in) count; backward moves do not end it. This is the rule the
-    report's SQL (service/services/reports/moves.py `reaches`) computes."""
-    landed = [step for step in steps if step[0] is not None]
-    if not landed:
+def placed(reached: Iterable[str], strictly: Iterable[str], positions: Mapping[str, int]) -> Reach | None:
+    """The reach of a deal in one pipeline from the stages it reached by any path and strictly (as the database
+    keeps them, service/models/reach_sql.py), placed by the pipeline's `positions` of its open and won stages;
+    None when none of the stages is one of them (lost, archived or unknown)."""
+    found = [positions[stage] for stage in reached if stage in positions]
+    if not found:
         return None
-    started = any(position == 0 and direction == "enter" for position, direction, _ in landed)
-    strict = -1
-    for position, direction, passed in landed:
-        if (direction == "forward" and passed > 1) or (direction == "enter" and position != 0):
-            break
-        if started:
-            strict = max(strict, position or 0)
-    return Reach(max(position or 0 for position, _, _ in landed), strict)
+    return Reach(max(found), max((positions[stage] for stage in strictly if stage in positions), default=-1))
 
 
 def funnel(reaches: Iterable[tuple[Reach, int]], stages: int) -> list[tuple[int, int]]:

@@ -25,7 +25,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Mapped, mapped_column
 
 from service.db import Base, UTCDateTime, utcnow
-from service.models import rollup_sql
+from service.models import reach_sql, rollup_sql
 
 
 class Record(Base):
@@ -166,10 +166,31 @@ class TransitionFieldDay(Base):
     moves: Mapped[int] = mapped_column(Integer, default=0)
 
 
+class DealReach(Base):
+    """Of one deal in one pipeline ('' for moves that recorded none): the stages its moves reached (not blocked),
+    those it reached strictly, and how many of its moves were blocked. Kept by triggers on transitions
+    (reach_sql)."""
+
+    __tablename__ = "deal_reaches"
+    __table_args__ = (Index("ix_deal_reaches_blocked", "record_id", postgresql_where=text("blocked > 0"),
+                            sqlite_where=text("blocked > 0")),)
+
+    record_id: Mapped[int] = mapped_column(Integer, primary_key=True)  # no foreign key: see reach_sql
+    connection_id: Mapped[int] = mapped_column(ForeignKey("connections.id", ondelete="CASCADE"), primary_key=True)
+    pipeline: Mapped[str] = mapped_column(String(64), primary_key=True)
+    stages: Mapped[str | None] = mapped_column(Text)  # stage ids joined by reach_sql.SEPARATOR
+    strict_stages: Mapped[str | None] = mapped_column(Text)
+    blocked: Mapped[int] = mapped_column(Integer, default=0)
+
+
 def _create_rollup_triggers(metadata: MetaData, connection: Connection, **kw: Any) -> None:
-    """`create_all` also makes the triggers migration 0008 makes, when it creates the day counts."""
-    if any(table.name == TransitionDay.__tablename__ for table in kw.get("tables", ())):
+    """`create_all` also makes the triggers migrations 0008 and 0009 make, when it creates their tables."""
+    names = {table.name for table in kw.get("tables", ())}
+    if TransitionDay.__tablename__ in names:
         for statement in rollup_sql.create_triggers(connection.dialect.name):
+            connection.exec_driver_sql(statement)
+    if DealReach.__tablename__ in names:
+        for statement in reach_sql.create_triggers(connection.dialect.name):
             connection.exec_driver_sql(statement)
 
 

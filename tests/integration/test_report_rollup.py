@@ -1,5 +1,6 @@
 """What the report reads of transitions besides the transitions themselves, on SQLite and PostgreSQL: the day
-counts (transition_days, transition_field_days) and each blocked move's passed_at and followed, kept by triggers.
+counts (transition_days, transition_field_days), each blocked move's passed_at and followed, and each deal's
+reaches (deal_reaches), kept by triggers.
 They must equal what counting the transitions gives after moves arrive (in order and late), are deleted (one by
 one, or with their deal), or change; and the report must give the same numbers from them as from the
 transitions alone, with partial days at both ends of the period."""
@@ -16,7 +17,8 @@ from sqlalchemy import Engine, delete, select, update
 from sqlalchemy.orm import Session
 
 from service.models import Connection, Record, Transition
-from service.models.records import TransitionDay, TransitionFieldDay
+from service.models.reach_sql import SEPARATOR
+from service.models.records import DealReach, TransitionDay, TransitionFieldDay
 from service.models.rollup_sql import AUTOMATED, FIELD_DECISIONS, FIELD_REASONS
 from service.runtime import Runtime
 from service.services.reports import counts
@@ -26,6 +28,7 @@ from tests.e2e.browser import team as plan
 from tests.fakes import memory_engine
 
 Counts = dict[tuple[Any, ...], dict[str, int]]
+Reaches = dict[tuple[int, int, str], tuple[frozenset[str], frozenset[str], int]]
 
 
 def _measures(t: Transition) -> dict[str, int]:
@@ -60,6 +63,32 @@ def expected(moves: Iterable[Transition]) -> tuple[Counts, Counts, dict[int, tup
     return ({k: dict(v) for k, v in days.items()}, {k: dict(v) for k, v in fields.items()}, blocked)
 
 
+def expected_reaches(moves: Iterable[Transition]) -> Reaches:
+    """Per deal and pipeline, the stages its moves reached (not blocked), those reached strictly, and how many
+    were blocked, worked out in Python from the moves."""
+    per: dict[tuple[int, int, str], list[Transition]] = defaultdict(list)
+    for t in moves:
+        per[(t.record_id, t.connection_id, t.to_pipeline or "")].append(t)
+    found: Reaches = {}
+    for key, mine in per.items():
+        happened = [t for t in mine if t.decision != "blocked"]
+        breaks = [t.occurred_at for t in happened if t.direction in ("forward", "enter") and t.stages_passed > 1]
+        broke_at = min(breaks, default=None)
+        started = any(t.direction == "enter" and t.stages_passed == 1 for t in happened)
+        strict = {t.to_stage for t in happened if started and (broke_at is None or t.occurred_at < broke_at)}
+        found[key] = (frozenset(t.to_stage for t in happened), frozenset(strict),
+                      sum(1 for t in mine if t.decision == "blocked"))
+    return found
+
+
+def stored_reaches(session: Session) -> Reaches:
+    """The reaches as the database keeps them."""
+    def stage_set(joined: str | None) -> frozenset[str]:
+        return frozenset(joined.split(SEPARATOR)) if joined else frozenset()
+    return {(r.record_id, r.connection_id, r.pipeline): (stage_set(r.stages), stage_set(r.strict_stages), r.blocked)
+            for r in session.scalars(select(DealReach))}
+
+
 def stored(session: Session) -> tuple[Counts, Counts, dict[int, tuple[datetime | None, bool]]]:
     """The day counts, field counts and blocked-move facts as the database keeps them."""
     session.expire_all()
@@ -77,7 +106,9 @@ def stored(session: Session) -> tuple[Counts, Counts, dict[int, tuple[datetime |
 def assert_exact(session: Session) -> None:
     """The kept counts and facts equal those of the transitions now stored."""
     session.expire_all()
-    assert stored(session) == expected(session.scalars(select(Transition)))
+    moves = list(session.scalars(select(Transition)))
+    assert stored(session) == expected(moves)
+    assert stored_reaches(session) == expected_reaches(moves)
 
 
 def _later(session: Session, record_id: int, **changes: Any) -> Transition:

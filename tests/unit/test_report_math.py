@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from service.domain.conversion import Reach, funnel, reach
+from service.domain.conversion import Reach, funnel
 from service.domain.report_math import MIN_CASES, median, quantile, share, wilson, wrong_audience
 
 
@@ -72,32 +72,6 @@ def test_the_symptom_needs_more_activity_than_the_median_and_a_win_rate_below_wi
     assert not wrong_audience(60, 80, poor, team)  # not busier than the median owner
     assert not wrong_audience(120, 80, close, team)
     assert not wrong_audience(120, 80, wilson(0, 5), team)  # too few closed deals to tell
-
-
-def test_a_deal_through_every_stage_reaches_them_strictly() -> None:
-    assert reach([(0, "enter", 1), (1, "forward", 1), (2, "forward", 1)]) == Reach(any=2, strict=2)
-
-
-def test_a_skip_ends_the_strict_path_but_not_the_any_path() -> None:
-    assert reach([(0, "enter", 1), (3, "forward", 3), (4, "forward", 1)]) == Reach(any=4, strict=0)
-
-
-def test_a_deal_entering_further_in_never_counts_strictly() -> None:
-    assert reach([(2, "enter", 3)]) == Reach(any=2, strict=-1)
-
-
-def test_a_deal_whose_entry_qualify_never_saw_never_counts_strictly() -> None:
-    assert reach([(1, "forward", 1), (2, "forward", 1)]) == Reach(any=2, strict=-1)
-
-
-def test_backward_moves_keep_the_furthest_stage_and_do_not_end_the_strict_path() -> None:
-    assert reach([(0, "enter", 1), (2, "forward", 2), (0, "backward", 0)]) == Reach(2, 0)
-    assert reach([(0, "enter", 1), (1, "forward", 1), (0, "backward", 0), (1, "forward", 1),
-                  (2, "forward", 1)]) == Reach(2, 2)
-
-
-def test_moves_to_lost_stages_count_for_nothing() -> None:
-    assert reach([(None, "to_lost", 1)]) is None
 
 
 def test_the_funnel_counts_any_as_this_stage_or_a_later_one() -> None:

@@ -12,7 +12,8 @@ from sqlalchemy import ColumnElement, and_, exists, func, select
 from sqlalchemy.orm import Session
 
 from service.domain.report_math import median
-from service.models import Pipeline, Record, RecordScore, Stage, Transition
+from service.models import Pipeline, Record, RecordScore, Stage
+from service.models.records import DealReach
 from service.services.reports.filters import ReportFilter, deals_in
 from service.services.reports.weeks import week_name, week_of
 
@@ -75,11 +76,11 @@ def closed_groups(session: Session, f: ReportFilter) -> list[DealGroup]:
 
 
 def _ever_blocked(f: ReportFilter) -> ColumnElement[bool]:
-    """Whether a move of the deal was ever blocked: a look-up per deal (in its moves' index) for one owner's
-    deals; for more, one pass over every blocked move (a hashed set on PostgreSQL)."""
+    """Whether a move of the deal was ever blocked, from the reaches the database keeps per deal: a look-up per
+    deal for one owner's deals; for more, one pass over the deals ever blocked (a hashed set on PostgreSQL)."""
     if f.owner is not None:
-        return exists().where(Transition.record_id == Record.id, Transition.decision == "blocked")
-    return Record.id.in_(select(Transition.record_id).where(Transition.decision == "blocked"))
+        return exists().where(DealReach.record_id == Record.id, DealReach.blocked > 0)
+    return Record.id.in_(select(DealReach.record_id).where(DealReach.blocked > 0))
 
 
 def won_cycle_days(session: Session, f: ReportFilter) -> float | None:

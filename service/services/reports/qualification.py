@@ -1,35 +1,36 @@
 """The qualification report: whether qualification is done (stage-gate compliance, portrait completeness,
-persona mix) and whether it pays (win rates), per owner beside the team, week by week. One read-only unit of
-work; every section is one or two aggregate queries, finished by the report arithmetic."""
+persona mix) and whether it pays (win rates), per owner beside the team, week by week. Every section is one or
+two aggregate queries, run in one view of the database (sections.py), finished by the report arithmetic."""
 
 from __future__ import annotations
 
 from collections import defaultdict
 from typing import Any
 
-from service.domain.conversion import Reach, funnel
+from service.domain.conversion import Reach, funnel, placed
 from service.domain.report_math import share
 from service.domain.report_rules import rules
 from service.runtime import Runtime
 from service.services.reports import compliance, deals, moves, outcomes
 from service.services.reports.counts import move_cells
-from service.services.reports.filters import ReportFilter, tune
+from service.services.reports.filters import ReportFilter
 from service.services.reports.labels import Labels, load_labels
+from service.services.reports.sections import run_sections
 
 
 def qualification_report(runtime: Runtime, f: ReportFilter, language: str = "en") -> dict[str, Any]:
     """The whole report for the period and filters of `f`, with the rule of each number in `language`."""
     now = runtime.clock()
-    with runtime.read_uow() as uow:
-        s = uow.session
-        tune(s)
-        labels = load_labels(s, f.connection_id)
-        cells = move_cells(s, f)
-        gated, passing = compliance.gated_moves(cells), compliance.time_to_pass(s, f)
-        stuck, missing = compliance.stuck_now(s, f, now), compliance.missing_fields(s, f)
-        weeks, kinds, reached = moves.weekly(cells), moves.directions(cells), moves.reaches(s, f)
-        created, closed = deals.created_groups(s, f), deals.closed_groups(s, f)
-        cycle = deals.won_cycle_days(s, f)
+    found = run_sections(runtime, {  # longest first (a million deals: docs/benchmarks.md)
+        "closed": lambda s: deals.closed_groups(s, f), "created": lambda s: deals.created_groups(s, f),
+        "stuck": lambda s: compliance.stuck_now(s, f, now), "passing": lambda s: compliance.time_to_pass(s, f),
+        "reached": lambda s: moves.reaches(s, f), "cycle": lambda s: deals.won_cycle_days(s, f),
+        "missing": lambda s: compliance.missing_fields(s, f), "cells": lambda s: move_cells(s, f),
+        "labels": lambda s: load_labels(s, f.connection_id),
+    })
+    labels, cells, created, closed = found["labels"], found["cells"], found["created"], found["closed"]
+    gated, passing, stuck, missing = compliance.gated_moves(cells), found["passing"], found["stuck"], found["missing"]
+    weeks, kinds, reached, cycle = moves.weekly(cells), moves.directions(cells), found["reached"], found["cycle"]
     return {
         "period": {"from": f.start, "to": f.end}, "filters": f.as_dict(), "generated_at": now,
         "rules": rules(language),
@@ -86,12 +87,19 @@ def _completeness_rows(fields: list[dict[str, Any]], labels: Labels) -> list[dic
     return sorted(rows, key=lambda r: _order(r, labels))
 
 
-def _conversion(reached: list[tuple[int, str, int, int, int]], labels: Labels) -> list[dict[str, Any]]:
+def _conversion(reached: list[tuple[int, str, frozenset[str], frozenset[str], int]],
+                labels: Labels) -> list[dict[str, Any]]:
     """Per pipeline the deals created in the period moved in: each open/won stage with how many reached it
     by any path and strictly, and their shares of the deals that moved in the pipeline."""
     by_pipeline: dict[tuple[int, str], list[tuple[Reach, int]]] = defaultdict(list)
-    for cid, pipeline, any_reach, strict_reach, deals_ in reached:
-        by_pipeline[(cid, pipeline)].append((Reach(any_reach, strict_reach), deals_))
+    positions: dict[tuple[int, str], dict[str, int]] = {}
+    for cid, pipeline, reached_stages, strictly, deals_ in reached:
+        if (cid, pipeline) not in positions:
+            positions[(cid, pipeline)] = {stage: place for place, (stage, _) in
+                                          enumerate(labels.open_stages(cid, pipeline))}
+        found = placed(reached_stages, strictly, positions[(cid, pipeline)])
+        if found is not None:
+            by_pipeline[(cid, pipeline)].append((found, deals_))
     out = []
     for (cid, pipeline), groups in sorted(by_pipeline.items(), key=lambda kv: (kv[0][0], kv[0][1])):
         stages = labels.open_stages(cid, pipeline)
