@@ -14,6 +14,7 @@ report's compliance and completeness numbers equal the plain query's. Not a test
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import inspect
 import os
 import statistics
@@ -267,12 +268,15 @@ def measure(engine: Engine, rounds: int, show: bool, explain: bool) -> bool:
               f"the weekly trend and the directions): {med['cells']:.2f} s, {ratio_of('cells', 'plain'):.2f} of the "
               "plain query")
         print(f"load average {os.getloadavg()[0]:.2f} at the end")
-        if show or explain:
+        if show or explain:  # one section after another, so each statement's time is its own
+            runtime.settings = dataclasses.replace(runtime.settings, report_connections=1)
             for name, f in (("whole report", team), ("one owner", one)):
                 with statements(engine) as ran:
                     qualification_report(runtime, f)
-                print(f"{name}, statements (s):")
+                print(f"{name}, statements one after another (s):")
                 for statement in sorted(ran, key=lambda s: -s.seconds):
+                    if statement.sql.startswith("SET "):
+                        continue
                     print(f"  {statement.seconds:6.3f}  {statement.caller:30} {' '.join(statement.sql.split())[:70]}")
                     if explain:
                         with engine.begin() as conn:
