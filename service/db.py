@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from datetime import UTC, datetime
 from typing import Any
@@ -68,10 +69,16 @@ def _sqlite_begin(conn: Any) -> None:
 def _owner_only(path: str | None) -> None:
     """Create the SQLite database file readable and writable by its owner only (0600) before SQLite opens it,
     and narrow an existing one: it holds webhook payloads and encrypted credentials. SQLite gives its -wal and
-    -shm files the database file's permissions."""
+    -shm files the database file's permissions.
+
+    An existing file is never opened: closing any descriptor of a file drops every POSIX lock this process
+    holds on it, SQLite's shared lock of its open WAL connections included. Another process's last close
+    then takes this process for gone, checkpoints and deletes the -wal and -shm files under its connections,
+    and from there on the two processes see different databases."""
     if not path or path == ":memory:" or path.startswith("file:"):
         return
-    os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+    with contextlib.suppress(FileExistsError):
+        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
     os.chmod(path, 0o600)
 
 

@@ -89,7 +89,11 @@ class Runtime:
         self.wakeup.set()
 
     def dispose(self) -> None:
-        """Close every pooled database connection."""
+        """Close every pooled database connection, and what cached entries hold open (their `close`)."""
+        for value in list(self.cache.values()):
+            closer = getattr(value, "close", None)
+            if callable(closer):
+                closer()
         self.engine.dispose()
         if self.read_session_factory is not None and self.read_session_factory.kw.get("bind") is not None:
             self.read_session_factory.kw["bind"].dispose()

@@ -17,6 +17,7 @@ import os
 import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 try:
@@ -144,6 +145,20 @@ def _write(runtime: Runtime, target: _Target, events: list[WebhookEvent], kept: 
     return new
 
 
+@dataclass
+class _WriteLock:
+    """This process's intake write lock and its descriptor of the shared lock file (None: no file)."""
+
+    held: threading.Lock
+    fd: int | None
+
+    def close(self) -> None:
+        """Close the lock file's descriptor (Runtime.dispose)."""
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
+
+
 @contextmanager
 def _sqlite_writer(runtime: Runtime) -> Iterator[None]:
     """Hold this process's intake write lock and, for a database file, an exclusive lock on `<file>-intake.lock`
@@ -157,16 +172,16 @@ def _sqlite_writer(runtime: Runtime) -> Iterator[None]:
                 fd = None
                 if fcntl is not None and path and path != ":memory:" and not path.startswith("file:"):
                     fd = os.open(f"{path}-intake.lock", os.O_CREAT | os.O_RDWR, 0o600)
-                lock = runtime.cache[_WRITE_LOCK] = (threading.Lock(), fd)
-    with lock[0]:
-        if lock[1] is None or fcntl is None:
+                lock = runtime.cache[_WRITE_LOCK] = _WriteLock(threading.Lock(), fd)
+    with lock.held:
+        if lock.fd is None or fcntl is None:
             yield
             return
-        fcntl.flock(lock[1], fcntl.LOCK_EX)
+        fcntl.flock(lock.fd, fcntl.LOCK_EX)
         try:
             yield
         finally:
-            fcntl.flock(lock[1], fcntl.LOCK_UN)
+            fcntl.flock(lock.fd, fcntl.LOCK_UN)
 
 
 def store_events(runtime: Runtime, session: Any, connection_id: int, events: list[WebhookEvent],

@@ -16,9 +16,11 @@ from service.models import InboundEvent, OutboxAction
 from tests.e2e.conftest import MANAGER, Stack, run_qualify, wait_until
 
 
-def run_worker_process(stack: Stack, crash_at: str | None = None) -> int:
-    """Run `qualify worker --until-idle` in a real subprocess on the stack's database; its exit code."""
-    return run_qualify(stack, "worker", "--until-idle", crash_at=crash_at).returncode
+def run_worker_process(stack: Stack, crash_at: str | None = None, *, exits_with: int = 0) -> None:
+    """Run `qualify worker --until-idle` in a real subprocess on the stack's database; fails the test, showing
+    the worker's output, unless it exits with `exits_with` (137 at a crash point)."""
+    done = run_qualify(stack, "worker", "--until-idle", crash_at=crash_at)
+    assert done.returncode == exits_with, f"worker exited {done.returncode}:\n{done.stdout}\n{done.stderr}"
 
 
 def blocked_move(stack: Stack) -> str:
@@ -41,11 +43,11 @@ def actions(stack: Stack) -> list[OutboxAction]:
 def test_worker_killed_after_the_decision_is_committed_delivers_exactly_once_after_restart(idle_stack: Stack) -> None:
     stack = idle_stack
     deal = blocked_move(stack)
-    assert run_worker_process(stack, crash_at="after_decision") == 137
+    run_worker_process(stack, crash_at="after_decision", exits_with=137)
     assert len(stack.transitions("blocked")) == 1
     assert {a.status for a in actions(stack)} == {"pending"}
     assert stack.reverts(deal) == [] and stack.sandbox.tasks_for_deal(deal) == []
-    assert run_worker_process(stack) == 0
+    run_worker_process(stack)
     assert stack.stage(deal) == "appointmentscheduled"
     assert len(stack.reverts(deal)) == 1
     assert len(stack.sandbox.tasks_for_deal(deal)) == 1
@@ -55,12 +57,12 @@ def test_worker_killed_after_the_decision_is_committed_delivers_exactly_once_aft
 def test_worker_killed_after_the_crm_accepted_the_task_does_not_create_it_twice(idle_stack: Stack) -> None:
     stack = idle_stack
     deal = blocked_move(stack)
-    assert run_worker_process(stack, crash_at="after_crm_call:create_task") == 137
+    run_worker_process(stack, crash_at="after_crm_call:create_task", exits_with=137)
     tasks = stack.sandbox.tasks_for_deal(deal)
     assert len(tasks) == 1
     assert [a.status for a in actions(stack) if a.kind == "create_task"] == ["in_flight"]
     time.sleep(1.2)  # past the in-flight stale timeout, as after a real restart
-    assert run_worker_process(stack) == 0
+    run_worker_process(stack)
     assert len(stack.sandbox.tasks_for_deal(deal)) == 1
     task_action = next(a for a in actions(stack) if a.kind == "create_task")
     assert task_action.status == "done"
@@ -71,12 +73,12 @@ def test_worker_killed_after_the_crm_accepted_the_task_does_not_create_it_twice(
 def test_an_event_left_processing_by_a_crash_is_picked_up_again(idle_stack: Stack) -> None:
     stack = idle_stack
     deal = blocked_move(stack)
-    assert run_worker_process(stack, crash_at="before_decision") == 137
+    run_worker_process(stack, crash_at="before_decision", exits_with=137)
     with stack.runtime.uow() as uow:
         statuses = set(uow.session.scalars(select(InboundEvent.status)))
     assert "processing" in statuses
     time.sleep(1.2)
-    assert run_worker_process(stack) == 0
+    run_worker_process(stack)
     assert len(stack.transitions("blocked")) == 1
     assert len(stack.reverts(deal)) == 1
     assert len(stack.sandbox.tasks_for_deal(deal)) == 1
