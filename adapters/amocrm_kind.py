@@ -9,6 +9,7 @@ import httpx
 from adapters.amocrm import AmoCRMAdapter, amocrm_limiter_buckets
 from adapters.amocrm_webhooks import AmoCRMWebhookVerifier
 from adapters.base import CRMAdapter, TokenStore, WebhookVerifier
+from adapters.checks import not_readable_webhooks
 from adapters.kind import COMMON_KEPT_HEADERS, ConnectionSettings, CRMKind
 from adapters.ratelimit import Limiter, shared_buckets
 from adapters.redaction import query_secret
@@ -43,6 +44,13 @@ def deal_url(settings: ConnectionSettings, deal_id: str) -> str:
     return f"{settings.origin}/leads/detail/{quote(deal_id, safe='')}"
 
 
+# The connection test's webhook check: the subscriptions are not readable with the connection's token.
+WEBHOOKS_REASON = (
+    "Check in amoCRM/Kommo (Settings > Integrations > Webhooks) that lead status and field changes are "
+    "sent to the connection's webhook_url (it carries the token Qualify checks)."
+)
+
+
 KIND = CRMKind(
     name=AmoCRMAdapter.kind,
     title=AmoCRMAdapter.title,
@@ -59,4 +67,5 @@ KIND = CRMKind(
     deal_url=deal_url,
     sandbox="adapters.sandbox.amocrm",
     secret_patterns=(query_secret("secret"),),  # the token of Qualify's webhook URL, its webhooks' only authentication
+    check_webhooks=not_readable_webhooks(WEBHOOKS_REASON),
 )

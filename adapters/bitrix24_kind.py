@@ -22,6 +22,7 @@ from adapters.bitrix24_secrets import (
     split_base_url,
 )
 from adapters.bitrix24_webhooks import Bitrix24WebhookVerifier
+from adapters.checks import not_readable_webhooks
 from adapters.kind import COMMON_KEPT_HEADERS, ConnectionSettings, CRMKind
 from adapters.leaky_bucket import leaky_bucket_for, stored_leaky_bucket
 from adapters.ratelimit import BucketSpec, Limiter, LimitStore
@@ -71,6 +72,13 @@ def deal_url(settings: ConnectionSettings, deal_id: str) -> str:
     return f"{settings.origin}/crm/deal/details/{quote(deal_id, safe='')}/"
 
 
+# The connection test's webhook check: the subscriptions are not readable with the connection's token.
+WEBHOOKS_REASON = (
+    "Bitrix24 event handlers are bound per application; check that ONCRMDEALUPDATE and ONCRMDEALADD are "
+    "sent to the connection's webhook_url, or that offline events are enabled."
+)
+
+
 KIND = CRMKind(
     name=Bitrix24Adapter.kind,
     title=Bitrix24Adapter.title,
@@ -92,4 +100,5 @@ KIND = CRMKind(
     shown_base_url=shown_base_url,
     redact_body=redact_body,
     secret_patterns=SECRET_PATTERNS,
+    check_webhooks=not_readable_webhooks(WEBHOOKS_REASON),
 )

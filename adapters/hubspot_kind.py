@@ -7,6 +7,7 @@ from urllib.parse import quote
 import httpx
 
 from adapters.base import CRMAdapter, TokenStore, WebhookVerifier
+from adapters.checks import not_readable_webhooks
 from adapters.hubspot import HUBSPOT_API, HubSpotAdapter, hubspot_limiter_buckets
 from adapters.hubspot_mapping import hubspot_user_of
 from adapters.hubspot_webhooks import HubSpotWebhookVerifier
@@ -36,6 +37,14 @@ def deal_url(settings: ConnectionSettings, deal_id: str) -> str:
     return f"https://app.hubspot.com/contacts/{portal}/record/0-3/{deal}"
 
 
+# The connection test's webhook check: the subscriptions are not readable with the connection's token.
+WEBHOOKS_REASON = (
+    "HubSpot keeps webhook subscriptions in the app's settings, which a private-app token cannot read: "
+    "check there that deal creation and property changes (dealstage and every mapped property) are sent "
+    "to the connection's webhook_url."
+)
+
+
 KIND = CRMKind(
     name=HubSpotAdapter.kind,
     title=HubSpotAdapter.title,
@@ -52,4 +61,5 @@ KIND = CRMKind(
     deal_url=deal_url,
     sandbox="adapters.sandbox.hubspot",
     actor_user_id=hubspot_user_of,  # "userId:45678" -> "45678"; an app id, a workflow or an import: None
+    check_webhooks=not_readable_webhooks(WEBHOOKS_REASON),
 )

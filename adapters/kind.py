@@ -16,6 +16,7 @@ import httpx
 
 from adapters.base import Credentials, CRMAdapter, OfflineEventSource, TokenStore, WebhookVerifier
 from adapters.changes import numeric_user_id
+from adapters.checks import UNREADABLE_WEBHOOKS, WebhookCheck
 from adapters.errors import CRMAuthError
 from adapters.ratelimit import BucketSpec, Limiter, LimitStore
 from adapters.redaction import redact_text
@@ -151,6 +152,9 @@ class CRMKind:
     # user id behind it (`OwnerInfo.user_id`), or None for an app, a workflow, an import or no one. By default the
     # value as given when it is ASCII digits (adapters.changes.numeric_user_id).
     actor_user_id: ActorUserId = numeric_user_id
+    # (adapter, the webhook URL Qualify expects) -> the connection test's "webhooks" check (adapters.checks); by
+    # default skipped, for a CRM whose subscriptions the connection's credentials cannot read.
+    check_webhooks: WebhookCheck = UNREADABLE_WEBHOOKS
 
     def build_adapter(self, settings: ConnectionSettings, *, limiter: Limiter | None,
                       transport: httpx.BaseTransport | None, token_store: TokenStore | None = None) -> CRMAdapter:

@@ -65,6 +65,11 @@ class PageArgsSchema(Schema):
     page_size = fields.Integer(load_default=50, validate=validate.Range(min=1, max=MAX_PAGE_SIZE))
 
 
+def warnings_field(description: str) -> fields.List:
+    """A `warnings` member of an answer: what was accepted although it is probably not what was meant."""
+    return fields.List(fields.String(), required=True, dump_default=list, metadata={"description": description})
+
+
 class PageSchema(Schema):
     """Envelope of a page of results."""
 

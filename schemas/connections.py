@@ -212,13 +212,15 @@ class ConnectionPageSchema(PageSchema):
 class MappingInSchema(StrictSchema):
     """Map one CRM deal property to one portrait field."""
 
-    property = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    property = fields.String(required=True, validate=validate.Length(min=1, max=200), metadata={
+        "description": "the CRM's property name (GET /v1/connections/{id}/properties); may feed several fields"})
     field = fields.String(required=True, validate=validate.Length(min=1, max=64))
     value_map = fields.Dict(
         keys=fields.String(validate=validate.Length(max=200)),
         values=fields.String(validate=validate.Length(max=200)),
         load_default=dict,
-        metadata={"description": "CRM option value -> field option value"},
+        metadata={"description": "CRM option value (as the CRM stores it, e.g. Pipedrive's option id) -> field "
+                             "option value; each key must be one of the property's options"},
     )
 
 
@@ -240,6 +242,23 @@ class MappingsOutSchema(Schema):
     """Every mapping of a connection."""
 
     mappings = fields.List(fields.Nested(MappingOutSchema), required=True)
+    warnings = fields.List(fields.String(), metadata={"description": (
+        "in the answer to PUT: what was accepted but could not be checked (the CRM's properties unreadable)")})
+
+
+class ConnectionCheckSchema(Schema):
+    """One check of a connection."""
+
+    name = fields.String(required=True, metadata={"description": "auth, pipelines, scopes or webhooks"})
+    status = fields.String(required=True, validate=validate.OneOf(("ok", "failed", "skipped")))
+    reason = fields.String(required=True, metadata={"description": "what was found, and what to do when failed"})
+
+
+class ConnectionTestSchema(Schema):
+    """What testing a connection found; `ok` when no check failed."""
+
+    ok = fields.Boolean(required=True)
+    checks = fields.List(fields.Nested(ConnectionCheckSchema), required=True)
 
 
 class CrmPropertySchema(Schema):

@@ -45,9 +45,13 @@ class GateInSchema(StrictSchema):
     """Create a gate for one stage of one pipeline of a connection."""
 
     connection_id = id_field(required=True)
-    pipeline = fields.String(required=True, validate=validate.Length(min=1, max=64))
-    stage = fields.String(required=True, validate=validate.Length(min=1, max=64))
-    mode = fields.String(load_default="enforce", validate=validate.OneOf(GATE_MODES))
+    pipeline = fields.String(required=True, validate=validate.Length(min=1, max=200),
+                             metadata={"description": "the CRM's pipeline id, or its label (case-insensitive)"})
+    stage = fields.String(required=True, validate=validate.Length(min=1, max=200),
+                          metadata={"description": "the CRM's stage id, or its label (case-insensitive)"})
+    mode = fields.String(load_default="audit", validate=validate.OneOf(GATE_MODES), metadata={
+        "description": "audit (the default: record only), warn (task only) or enforce (revert + task); start in "
+                       "audit, read `would_block`, then switch"})
     requirements = fields.List(
         fields.Nested(RequirementSchema), load_default=list, validate=validate.Length(max=200)
     )
@@ -87,6 +91,20 @@ class GateOutSchema(Schema):
     description = fields.String(allow_none=True)
     created_at = fields.DateTime(required=True)
     updated_at = fields.DateTime(required=True)
+
+
+class WouldBlockSchema(Schema):
+    """How many open deals a gate would block if enforced, and how that was counted."""
+
+    count = fields.Integer(required=True, metadata={"description": "open deals it would block"})
+    of = fields.Integer(required=True, metadata={"description": "open deals whose next move could enter its stage"})
+    rule = fields.String(required=True, metadata={"description": "how they were counted"})
+
+
+class GateWrittenSchema(GateOutSchema):
+    """A gate as created or changed, with what it would do to the open deals."""
+
+    would_block = fields.Nested(WouldBlockSchema, required=True)
 
 
 class GatePageSchema(PageSchema):
@@ -143,7 +161,8 @@ class ImportArgsSchema(StrictSchema):
     """Import the CRM's native per-stage required fields as gates."""
 
     dry_run = JsonBoolean(load_default=True, metadata={"description": "only show what would change (default)"})
-    mode = fields.String(load_default="enforce", validate=validate.OneOf(GATE_MODES))
+    mode = fields.String(load_default="audit", validate=validate.OneOf(GATE_MODES),
+                         metadata={"description": "of the gates it creates; audit by default"})
 
 
 class ImportedGateSchema(Schema):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from schemas.common import NOT_BLANK, JsonBoolean, PageSchema, StrictSchema, id_field
+from schemas.common import NOT_BLANK, JsonBoolean, PageSchema, StrictSchema, id_field, warnings_field
 
 RINGS = ("core", "target", "near-target")
 CRITERION_KINDS = ("must", "nice", "disqualifier")
@@ -105,6 +105,8 @@ class PersonaOutSchema(Schema):
     review_notified_at = fields.DateTime(allow_none=True)
     created_at = fields.DateTime(required=True)
     updated_at = fields.DateTime(required=True)
+    warnings = warnings_field("What makes the persona score leads poorly although it is valid: criteria on fields "
+                              "no connection maps (every lead then scores 50, grade C, with completeness 0).")
 
 
 class PersonaPageSchema(PageSchema):

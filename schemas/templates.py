@@ -41,7 +41,8 @@ class FromTemplateInSchema(StrictSchema):
     pipeline = fields.String(validate=validate.Length(min=1, max=64))
     stages = fields.Dict(keys=fields.String(validate=validate.Length(min=1, max=32)),
                          values=fields.String(validate=validate.Length(min=1, max=64)))
-    mode = fields.String(load_default="enforce", validate=validate.OneOf(GATE_MODES))
+    mode = fields.String(load_default="audit", validate=validate.OneOf(GATE_MODES),
+                         metadata={"description": "of the gates it creates; audit by default"})
 
 
 class TemplateResultSchema(Schema):

@@ -18,6 +18,7 @@ def create_app(settings: Settings | None = None, runtime: Any = None) -> Flask:
     app = Flask(__name__, static_folder=None)
     configure_settings(app, settings)
     app.extensions["qualify"] = runtime or build_runtime(settings)
+    configure_webhook_route(app)
     configure_proxy(app, settings)
     configure_errors_and_api(app)
     configure_security(app, settings)
@@ -36,6 +37,11 @@ def configure_settings(app: Flask, settings: Settings) -> None:
         OPENAPI_VERSION="3.0.3",
         OPENAPI_URL_PREFIX="/",
         OPENAPI_JSON_PATH="openapi.json",
+        # The API reference at /docs, its Swagger UI files served by Qualify (service/web/api_docs.py); relative, so
+        # a path prefix added by a proxy is kept. No validator badge: it would call validator.swagger.io.
+        OPENAPI_SWAGGER_UI_PATH="docs",
+        OPENAPI_SWAGGER_UI_URL="docs/assets/",
+        OPENAPI_SWAGGER_UI_CONFIG={"validatorUrl": None},
         API_SPEC_OPTIONS={
             "info": {"description": "Qualification gate for CRM pipelines. See README.md."},
             "security": [{"bearerAuth": []}],
@@ -48,6 +54,13 @@ def configure_settings(app: Flask, settings: Settings) -> None:
         logging.getLogger("qualify.app").warning(
             "QUALIFY_PUBLIC_URL is not set: connections show no webhook_url until it is (in production it is never "
             "built from a request's Host header)")
+
+
+def configure_webhook_route(app: Flask) -> None:
+    """CRM deliveries answered in front of Flask's request machinery, inside ProxyFix (service/api/webhook_route.py)."""
+    from service.api.webhook_route import configure_webhook_route as configure
+
+    configure(app)
 
 
 def configure_proxy(app: Flask, settings: Settings) -> None:
@@ -91,6 +104,7 @@ def configure_errors_and_api(app: Flask) -> None:
         ERROR_SCHEMA = ProblemSchema
 
     from service.api import (
+        config,
         connections,
         fields,
         gates,
@@ -109,4 +123,5 @@ def configure_errors_and_api(app: Flask) -> None:
         api.register_blueprint(module.blp)
     api.register_blueprint(gates.blp)
     api.register_blueprint(gates.check_blp)
+    api.register_blueprint(config.blp)
     configure_errors(app)

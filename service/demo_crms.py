@@ -52,7 +52,7 @@ def configure_gate(api: httpx.Client, scenario: Scenario) -> Configured:
     api.put(f"/v1/connections/{cid}/mappings",
             json={"mappings": [{"property": size, "field": "company_size"}]}).raise_for_status()
     api.post("/v1/gates", json={"connection_id": cid, "pipeline": pipeline["id"], "stage": stages[1],
-                                "requirements": [{"field": "company_size"}]}).raise_for_status()
+                                "mode": "enforce", "requirements": [{"field": "company_size"}]}).raise_for_status()
     httpx.post(f"{scenario.sandbox.base_url}/_sandbox/config",
                json={"webhook_url": connection["webhook_url"]}).raise_for_status()
     return Configured(cid, pipeline["id"], stages, size, connection["webhook_url"])

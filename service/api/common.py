@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 from flask import current_app, request
 from flask_smorest import Blueprint
+from marshmallow import RAISE, Schema, ValidationError
 from webargs.flaskparser import FlaskParser
 from werkzeug.exceptions import RequestEntityTooLarge
+from werkzeug.wrappers import Request
 
 from schemas.common import MAX_ID, ProblemSchema
 from service.api.auth import authorize
+from service.errors import ServiceError
 from service.runtime import Runtime
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -30,12 +33,21 @@ ERROR_DESCRIPTIONS = {
 
 
 def request_body() -> bytes:
-    """The raw request body; 413 when it is over the size limit, announced or not: werkzeug refuses a
-    Content-Length over the limit, but silently cuts a chunked body (which has none) at the limit."""
-    if request.content_length is not None or not request.environ.get("wsgi.input_terminated"):
-        return request.get_data(cache=False)
-    limit = current_app.config["MAX_CONTENT_LENGTH"]
-    body: bytes = request.environ["wsgi.input"].read(limit + 1)
+    """The raw body of the current request; 413 when it is over MAX_CONTENT_LENGTH (see `read_body`)."""
+    return read_body(request, current_app.config["MAX_CONTENT_LENGTH"])
+
+
+def read_body(req: Request, limit: int) -> bytes:
+    """The raw body of `req` (its `max_content_length` being `limit`); 413 when it is over the limit, announced
+    or not: werkzeug refuses a Content-Length over the limit, but silently cuts a chunked body (which has none)
+    at the limit. A server that ends the input stream itself (`wsgi.input_terminated`: gunicorn, at the
+    Content-Length or the last chunk) is read directly, without werkzeug's stream wrappers."""
+    length = req.content_length
+    if length is not None and length > limit:
+        raise RequestEntityTooLarge()
+    if not req.environ.get("wsgi.input_terminated"):
+        return req.get_data(cache=False)
+    body: bytes = req.environ["wsgi.input"].read(limit + 1)
     if len(body) > limit:
         raise RequestEntityTooLarge()
     return body
@@ -48,7 +60,16 @@ def runtime() -> Runtime:
 
 class BodyParser(FlaskParser):
     """webargs' Flask parser, also answering 400 to JSON nested deeper than the decoder can follow
-    (json.loads raises RecursionError, which webargs does not expect, for about 1000 levels)."""
+    (json.loads raises RecursionError, which webargs does not expect, for about 1000 levels), and 400 to a query
+    parameter the view does not declare (webargs ignores those by default, so `?grade=D` on a list would answer
+    an unfiltered page that looks filtered)."""
+
+    DEFAULT_UNKNOWN_BY_LOCATION = {**FlaskParser.DEFAULT_UNKNOWN_BY_LOCATION, "query": RAISE, "querystring": RAISE}
+
+    def handle_error(self, error: ValidationError, req: Any, schema: Schema, *, error_status_code: int | None,
+                     error_headers: Any) -> NoReturn:
+        unknown_query_args(error, schema)
+        super().handle_error(error, req, schema, error_status_code=error_status_code, error_headers=error_headers)
 
     def load_json(self, req: Any, schema: Any) -> Any:
         try:
@@ -56,6 +77,21 @@ class BodyParser(FlaskParser):
         except RecursionError:
             error = json.JSONDecodeError("JSON nested too deeply", "<request body>", 0)
             return self._handle_invalid_json_error(error, req)
+
+
+def unknown_query_args(error: ValidationError, schema: Schema) -> None:
+    """Raise a 400 ServiceError naming the query parameters `error` reports as unknown to `schema`, with the
+    ones it accepts; return when there are none."""
+    messages = error.messages.get("query") if isinstance(error.messages, dict) else None
+    marker = schema.error_messages["unknown"]
+    unknown = sorted(name for name, problems in (messages or {}).items() if problems == [marker])
+    if not unknown:
+        return
+    accepted = sorted(f.data_key or name for name, f in schema.fields.items() if not f.dump_only)
+    listed = ", ".join(accepted) or "none"
+    raise ServiceError(f"Unknown query parameter{'s' if len(unknown) > 1 else ''} {', '.join(unknown)}; "
+                       f"this endpoint accepts: {listed}.",
+                       {name: [f"Unknown query parameter; accepted: {listed}."] for name in unknown})
 
 
 class ApiBlueprint(Blueprint):

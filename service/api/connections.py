@@ -14,6 +14,7 @@ from schemas.connections import (
     ConnectionOutSchema,
     ConnectionPageSchema,
     ConnectionPatchSchema,
+    ConnectionTestSchema,
     CrmPropertiesSchema,
     MappingsInSchema,
     MappingsOutSchema,
@@ -24,7 +25,9 @@ from schemas.connections import (
 from schemas.gates import ImportArgsSchema, ImportResultSchema
 from service.api.common import ID, errors, protected_blueprint, runtime
 from service.services import connections as service
+from service.services import mappings as mapping_service
 from service.services import sync_runs as sync_service
+from service.services.connection_test import check_connection
 from service.services.native_rules import import_native_rules
 
 blp = protected_blueprint("connections", __name__, "/v1/connections", "CRM connections")
@@ -45,7 +48,7 @@ class Connections(MethodView):
 
     @blp.arguments(PageArgsSchema, location="query")
     @blp.response(200, ConnectionPageSchema)
-    @errors(blp, 401, 422)
+    @errors(blp, 400, 401, 422)
     def get(self, args: dict[str, Any]) -> dict[str, Any]:
         """List connections."""
         return service.list_connections(runtime(), args["page"], args["page_size"], request_base(), admin=is_admin())
@@ -77,7 +80,7 @@ class ConnectionById(MethodView):
 
     @blp.arguments(ConnectionDeleteArgsSchema, location="query")
     @blp.response(204)
-    @errors(blp, 401, 403, 404, 422)
+    @errors(blp, 400, 401, 403, 404, 422)
     def delete(self, args: dict[str, Any], connection_id: int) -> None:
         """Deactivate a connection (or, with ?purge=true, delete it with its data).
 
@@ -93,6 +96,16 @@ class ConnectionById(MethodView):
 def refresh_pipelines(connection_id: int) -> dict[str, Any]:
     """Pull pipelines and stages from the CRM."""
     return service.refresh_pipelines(runtime(), connection_id, request_base())
+
+
+@blp.route(f"/<{ID}:connection_id>/test", methods=["POST"])
+@blp.response(200, ConnectionTestSchema)
+@errors(blp, 401, 403, 404)
+def test_connection(connection_id: int) -> dict[str, Any]:
+    """Check the connection now: the token (auth), its scopes, that pipelines are readable and, where the CRM
+    lets the token read them, the webhook subscriptions. Each check answers ok, failed or skipped with a reason;
+    a CRM that refuses is a failed check, not an error."""
+    return check_connection(runtime(), connection_id, request_base())
 
 
 @blp.route(f"/<{ID}:connection_id>/properties", methods=["GET"])
@@ -111,14 +124,16 @@ class Mappings(MethodView):
     @errors(blp, 401, 404)
     def get(self, connection_id: int) -> dict[str, Any]:
         """Read the mappings."""
-        return {"mappings": service.get_mappings(runtime(), connection_id)}
+        return {"mappings": mapping_service.get_mappings(runtime(), connection_id)}
 
     @blp.arguments(MappingsInSchema)
     @blp.response(200, MappingsOutSchema)
     @errors(blp, 400, 401, 403, 404, 413, 422)
     def put(self, data: dict[str, Any], connection_id: int) -> dict[str, Any]:
-        """Replace the mappings."""
-        return {"mappings": service.replace_mappings(runtime(), connection_id, data["mappings"])}
+        """Replace the mappings: each property must be one of the CRM's deal properties and each value_map key one
+        of its options (read live; 422 names the closest). When the CRM cannot be read they are accepted with a
+        warning. One property may feed several fields."""
+        return mapping_service.replace_mappings(runtime(), connection_id, data["mappings"])
 
 
 @blp.route(f"/<{ID}:connection_id>/sync")
@@ -146,4 +161,4 @@ class Sync(MethodView):
 def import_native_gates(data: dict[str, Any], connection_id: int) -> dict[str, Any]:
     """Turn the CRM's own per-stage required fields (Pipedrive, amoCRM) into gates; a dry run by default."""
     return import_native_rules(runtime(), connection_id, dry_run=data.get("dry_run", True),
-                               mode=data.get("mode", "enforce"))
+                               mode=data.get("mode", "audit"))

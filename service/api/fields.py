@@ -20,7 +20,7 @@ class Fields(MethodView):
 
     @blp.arguments(PageArgsSchema, location="query")
     @blp.response(200, FieldPageSchema)
-    @errors(blp, 401, 422)
+    @errors(blp, 400, 401, 422)
     def get(self, args: dict[str, Any]) -> dict[str, Any]:
         """List fields."""
         return service.list_fields(runtime(), args["page"], args["page_size"])

@@ -16,6 +16,7 @@ from schemas.gates import (
     GateOutSchema,
     GatePageSchema,
     GatePatchSchema,
+    GateWrittenSchema,
 )
 from service.api.common import ID, errors, protected_blueprint, runtime
 from service.services import gate_admin as service
@@ -35,16 +36,17 @@ class Gates(MethodView):
 
     @blp.arguments(GateListArgs, location="query")
     @blp.response(200, GatePageSchema)
-    @errors(blp, 401, 422)
+    @errors(blp, 400, 401, 422)
     def get(self, args: dict[str, Any]) -> dict[str, Any]:
         """List gates."""
         return service.list_gates(runtime(), args.get("connection_id"), args["page"], args["page_size"])
 
     @blp.arguments(GateInSchema)
-    @blp.response(201, GateOutSchema)
+    @blp.response(201, GateWrittenSchema)
     @errors(blp, 400, 401, 403, 404, 409, 413, 422)
     def post(self, data: dict[str, Any]) -> dict[str, Any]:
-        """Define the gate of a stage."""
+        """Define the gate of a stage (pipeline and stage by CRM id or label); it audits unless given a mode, and
+        the answer's `would_block` says how many open deals it would block if enforced."""
         return service.create_gate(runtime(), data)
 
 
@@ -59,7 +61,7 @@ class GateById(MethodView):
         return service.get_gate(runtime(), gate_id)
 
     @blp.arguments(GatePatchSchema)
-    @blp.response(200, GateOutSchema)
+    @blp.response(200, GateWrittenSchema)
     @errors(blp, 400, 401, 403, 404, 413, 422)
     def patch(self, data: dict[str, Any], gate_id: int) -> dict[str, Any]:
         """Change a gate."""

@@ -43,7 +43,7 @@ class Personas(MethodView):
 
     @blp.arguments(PersonaListArgs, location="query")
     @blp.response(200, PersonaPageSchema)
-    @errors(blp, 401, 422)
+    @errors(blp, 400, 401, 422)
     def get(self, args: dict[str, Any]) -> dict[str, Any]:
         """List personas (`stale`: past their review date)."""
         return service.list_personas(runtime(), args)
@@ -116,7 +116,7 @@ class Rescore(MethodView):
 @blp.route(f"/records/<{ID}:record_id>/scores", methods=["GET"])
 @blp.arguments(LanguageArgs, location="query")
 @blp.response(200, RecordScoresSchema)
-@errors(blp, 401, 404, 422)
+@errors(blp, 400, 401, 404, 422)
 def get_record_scores(args: dict[str, Any], record_id: int) -> dict[str, Any]:
     """A record's fit to every persona with the reasons, the unknown fields worth asking about, and the trend."""
     return record_scores(runtime(), record_id, args["language"])

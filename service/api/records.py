@@ -22,7 +22,7 @@ blp = protected_blueprint("records", __name__, "/v1", "Records, transitions and 
 @blp.route("/records", methods=["GET"])
 @blp.arguments(RecordListArgsSchema, location="query")
 @blp.response(200, RecordPageSchema)
-@errors(blp, 401, 422)
+@errors(blp, 400, 401, 422)
 def list_records(args: dict[str, Any]) -> dict[str, Any]:
     """List synced records."""
     return queries.list_records(runtime(), args)
@@ -39,7 +39,7 @@ def get_record(record_id: int) -> dict[str, Any]:
 @blp.route("/transitions", methods=["GET"])
 @blp.arguments(TransitionListArgsSchema, location="query")
 @blp.response(200, TransitionPageSchema)
-@errors(blp, 401, 422)
+@errors(blp, 400, 401, 422)
 def list_transitions(args: dict[str, Any]) -> dict[str, Any]:
     """List observed stage moves and decisions, newest first."""
     return queries.list_transitions(runtime(), args)
@@ -48,7 +48,7 @@ def list_transitions(args: dict[str, Any]) -> dict[str, Any]:
 @blp.route("/events", methods=["GET"])
 @blp.arguments(EventListArgsSchema, location="query")
 @blp.response(200, EventPageSchema)
-@errors(blp, 401, 422)
+@errors(blp, 400, 401, 422)
 def list_events(args: dict[str, Any]) -> dict[str, Any]:
     """List stored webhook events, newest first."""
     return queries.list_events(runtime(), args)

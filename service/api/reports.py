@@ -34,7 +34,7 @@ RULES_DOC = "\n".join(f"- **{key}**: {texts[0]}" for key, texts in RULES.items()
               "`format=xlsx` the same numbers as a file")
 @blp.doc(description="How each number is counted (also in the answer's `rules`, in `language`):\n\n" + RULES_DOC,
          responses={"200": {"content": {"application/json": {"schema": QualificationReportSchema}, **FILE_TYPES}}})
-@errors(blp, 401, 422)
+@errors(blp, 400, 401, 422)
 def qualification(args: dict[str, Any]) -> Any:
     """Stage-gate compliance, portrait completeness, persona mix, whether qualification pays, each owner
     beside the team, the weekly trend and stage conversion, for a period (default: the last 30 days)."""
@@ -49,7 +49,7 @@ def qualification(args: dict[str, Any]) -> Any:
 @blp.route("/qualification/deals", methods=["GET"])
 @blp.arguments(ReportDealsArgsSchema, location="query", unknown=RAISE)
 @blp.response(200, ReportDealPageSchema)
-@errors(blp, 401, 422)
+@errors(blp, 400, 401, 422)
 def qualification_deals(args: dict[str, Any]) -> dict[str, Any]:
     """The deals behind one number of the report: its filters plus the cell's metric and stage (and owner)."""
     rt = runtime()

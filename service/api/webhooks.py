@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from flask import Response, jsonify, request
+from werkzeug.wrappers import Request
 
 from schemas.common import AcceptedSchema
 from service.api.common import ID, errors, public_blueprint, request_body, runtime
@@ -11,13 +14,26 @@ from service.services.intake import receive_webhook
 blp = public_blueprint("webhooks", __name__, "/v1/webhooks", "CRM webhook deliveries (signed by the CRM, no API key)")
 
 
-def public_url() -> str:
-    """The URL the CRM called: QUALIFY_PUBLIC_URL + path when set, else as seen (after ProxyFix)."""
-    configured = runtime().settings.public_url.rstrip("/")
+# What werkzeug's Request.url is made of (with no trusted_hosts set).
+URL_PARTS = ("wsgi.url_scheme", "HTTP_HOST", "SERVER_NAME", "SERVER_PORT", "SCRIPT_NAME", "PATH_INFO", "QUERY_STRING")
+
+
+def delivery_url(req: Request, public_url: str) -> str:
+    """The URL the CRM called: `public_url` (QUALIFY_PUBLIC_URL) + path when set, else as seen (after
+    ProxyFix)."""
+    configured = public_url.rstrip("/")
     if configured:
-        query = request.query_string.decode()
-        return f"{configured}{request.path}" + (f"?{query}" if query else "")
-    return request.url
+        query = req.query_string.decode()
+        return f"{configured}{req.path}" + (f"?{query}" if query else "")
+    if req.trusted_hosts:
+        return req.url  # validates the host
+    return _seen_url(*(req.environ.get(part) for part in URL_PARTS))
+
+
+@lru_cache(maxsize=256)
+def _seen_url(*parts: str | None) -> str:
+    # A CRM calls the same few URLs over and over: werkzeug's URL building (~0.05 ms) is done once for each.
+    return Request({name: value for name, value in zip(URL_PARTS, parts, strict=True) if value is not None}).url
 
 
 @blp.route(f"/<{ID}:connection_id>", methods=["POST"])
@@ -57,6 +73,11 @@ def public_url() -> str:
                                                              "or another account",
     404: "No active connection with this id"})
 def receive(connection_id: int) -> Response:
-    """Verify, store and acknowledge a delivery; duplicates are acknowledged and ignored."""
-    return jsonify(receive_webhook(runtime(), connection_id, method=request.method, url=public_url(),
-                                   headers=dict(request.headers), body=request_body()))
+    """Verify, store and acknowledge a delivery; duplicates are acknowledged and ignored.
+
+    This view documents the operation and answers the odd URL only (`/v1/webhooks/007`): deliveries are
+    answered in front of Flask by service/api/webhook_route.py, which calls the same use case."""
+    settings = runtime().settings
+    return jsonify(receive_webhook(runtime(), connection_id, method=request.method,
+                                   url=delivery_url(request, settings.public_url), headers=dict(request.headers),
+                                   body=request_body()))

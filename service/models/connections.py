@@ -86,13 +86,11 @@ class Stage(Base):
 
 
 class FieldMapping(Base):
-    """Maps one CRM deal property to one portrait field, with an optional option-value map."""
+    """Maps one CRM deal property to one portrait field, with an optional option-value map; a property may feed
+    several fields, a field is fed by one property."""
 
     __tablename__ = "field_mappings"
-    __table_args__ = (
-        UniqueConstraint("connection_id", "property"),
-        UniqueConstraint("connection_id", "field_id"),
-    )
+    __table_args__ = (UniqueConstraint("connection_id", "field_id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     connection_id: Mapped[int] = mapped_column(ForeignKey("connections.id", ondelete="CASCADE"))

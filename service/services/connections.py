@@ -21,8 +21,6 @@ from service.models import (
     ActionStatus,
     Connection,
     EventStatus,
-    Field,
-    FieldMapping,
     InboundEvent,
     OutboxAction,
     Pipeline,
@@ -31,7 +29,7 @@ from service.models import (
     SyncRun,
 )
 from service.runtime import Runtime
-from service.services.common import get_or_404, paginate, repeated, row_view
+from service.services.common import get_or_404, paginate, row_view
 from service.services.connection_secrets import SECRET_INPUTS, check_secrets, new_webhook_token, webhook_query
 from service.services.people import refresh_people
 from service.services.stored_config import bump_config
@@ -254,47 +252,3 @@ def crm_properties(runtime: Runtime, connection_id: int) -> list[dict[str, Any]]
          "options": [{"value": o.value, "label": o.label} for o in p.options]}
         for p in properties
     ]
-
-
-def get_mappings(runtime: Runtime, connection_id: int) -> list[dict[str, Any]]:
-    """Every property-to-field mapping of a connection; NotFoundError for an unknown connection."""
-    with runtime.read_uow() as uow:
-        return _mappings(uow.session, connection_id)
-
-
-def _mappings(session: Session, connection_id: int) -> list[dict[str, Any]]:
-    _connection(session, connection_id)
-    rows = session.execute(
-        select(FieldMapping, Field.key)
-        .join(Field, Field.id == FieldMapping.field_id)
-        .where(FieldMapping.connection_id == connection_id)
-        .order_by(FieldMapping.property)
-    ).all()
-    return [{"property": m.property, "field": key, "value_map": m.value_map} for m, key in rows]
-
-
-def replace_mappings(runtime: Runtime, connection_id: int, mappings: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Replace the mappings; InvalidInputError on unknown fields or a property/field mapped twice."""
-    with runtime.uow() as uow:
-        session = uow.session
-        _connection(session, connection_id)
-        fields = {f.key: f for f in session.scalars(select(Field))}
-        errors = {f"mappings[{i}].field": [f"No field with key {m['field']!r}."]
-                  for i, m in enumerate(mappings) if m["field"] not in fields}
-        for i in repeated([m["property"] for m in mappings]):
-            errors[f"mappings[{i}].property"] = ["This property is mapped twice."]
-        for i in repeated([m["field"] for m in mappings]):
-            errors[f"mappings[{i}].field"] = ["This field is mapped twice."]
-        if errors:
-            raise InvalidInputError("Some mappings are invalid.", errors)
-        for old in session.scalars(select(FieldMapping).where(FieldMapping.connection_id == connection_id)):
-            session.delete(old)
-        session.flush()
-        for m in mappings:
-            session.add(FieldMapping(connection_id=connection_id, field_id=fields[m["field"]].id,
-                                     property=m["property"], value_map=m.get("value_map") or {}))
-        bump_config(session, connection_id)
-        session.flush()
-        result = _mappings(session, connection_id)
-        uow.commit()
-        return result

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from service.domain.condition_parse import validate_condition
 from service.domain.conditions import parse_condition
@@ -14,6 +14,8 @@ from service.errors import ConflictError, InvalidInputError
 from service.models import Connection, Field, Gate, Persona, Pipeline, Stage
 from service.runtime import Runtime
 from service.services.common import get_or_404, paginate, repeated
+from service.services.gate_impact import would_block
+from service.services.guardrails import closest
 from service.services.stored_config import bump_config, field_spec
 
 
@@ -74,18 +76,39 @@ def _check_not_empty(requirements: list[dict[str, Any]], persona_requirement: di
                                 {"requirements": ["Give at least one, or a persona_requirement."]})
 
 
+def _pick(rows: list[Any], given: str, what: str, where: str) -> Any:
+    """The row whose CRM id is `given`, else the one whose label is (case-insensitive, unambiguous);
+    InvalidInputError naming the ambiguous ones or the closest ids and labels."""
+    by_id = [r for r in rows if r.external_id == given]
+    if by_id:
+        return by_id[0]
+    by_label = [r for r in rows if not r.archived and r.label.casefold() == given.strip().casefold()]
+    if len(by_label) == 1:
+        return by_label[0]
+    if by_label:
+        named = ", ".join(f"{r.external_id} ({r.label})" for r in by_label)
+        raise InvalidInputError(f"{where} has several {what}s labelled {given!r}: {named}; give the id.",
+                                {what: [f"Ambiguous label; use one of the ids: {named}."]})
+    live = [r for r in rows if not r.archived]
+    near = set(closest(given, [*(r.external_id for r in live), *(r.label for r in live)]))
+    named = ", ".join(f"{r.external_id} ({r.label})" for r in live if r.external_id in near or r.label in near)
+    hint = f"Closest: {named}." if named else f"Known: {', '.join(f'{r.external_id} ({r.label})' for r in live)}."
+    raise InvalidInputError(
+        f"{where} has no {what} {given!r} (by id or label). {hint} If it was added in the CRM lately, refresh "
+        "the pipelines (POST /v1/connections/{id}/pipelines/refresh).", {what: [f"Unknown {what}. {hint}"]})
+
+
 def _find_stage(session: Session, connection_id: int, pipeline: str, stage: str) -> Stage:
-    row = session.scalars(
-        select(Stage).join(Pipeline)
-        .where(Pipeline.connection_id == connection_id, Pipeline.external_id == pipeline, Stage.external_id == stage)
-    ).first()
-    if row is None:
+    """The mirrored stage named by id or label, in the pipeline named by id or label (see `_pick`)."""
+    pipelines = list(session.scalars(
+        select(Pipeline).where(Pipeline.connection_id == connection_id).options(selectinload(Pipeline.stages))))
+    if not pipelines:
         raise InvalidInputError(
-            f"Connection {connection_id} has no stage {stage!r} in pipeline {pipeline!r}; "
-            "refresh its pipelines first (POST /v1/connections/{id}/pipelines/refresh).",
-            {"stage": ["Unknown stage."]},
-        )
-    return row
+            f"Connection {connection_id} has no pipelines mirrored yet; refresh its pipelines first "
+            "(POST /v1/connections/{id}/pipelines/refresh).", {"pipeline": ["No pipelines mirrored."]})
+    found = _pick(pipelines, pipeline, "pipeline", f"Connection {connection_id}")
+    return _pick(list(found.stages), stage, "stage",  # type: ignore[no-any-return]
+                 f"Pipeline {found.external_id} ({found.label})")
 
 
 def list_gates(runtime: Runtime, connection_id: int | None, page: int, page_size: int) -> dict[str, Any]:
@@ -109,13 +132,15 @@ def add_gate(session: Session, data: dict[str, Any]) -> Gate:
     InvalidInputError for an unknown stage, field or persona."""
     get_or_404(session, Connection, data["connection_id"], "Connection")
     stage = _find_stage(session, data["connection_id"], data["pipeline"], data["stage"])
-    if session.scalars(select(Gate).where(Gate.stage_id == stage.id)).first():
-        raise ConflictError(f"Stage {data['stage']!r} already has a gate; change that one instead.")
+    existing = session.scalars(select(Gate).where(Gate.stage_id == stage.id)).first()
+    if existing is not None:
+        raise ConflictError(f"Stage {stage.external_id!r} ({stage.label}) already has gate {existing.id}; change "
+                            f"that one instead (PATCH /v1/gates/{existing.id}).", {"stage": [f"Gate {existing.id}."]})
     requirements = _check_requirements(session, data.get("requirements") or [])
     persona_requirement = _check_persona_requirement(session, data.get("persona_requirement"))
     _check_not_empty(requirements, persona_requirement)
-    row = Gate(connection_id=data["connection_id"], stage=stage, mode=data["mode"], requirements=requirements,
-               persona_requirement=persona_requirement, description=data.get("description"))
+    row = Gate(connection_id=data["connection_id"], stage=stage, mode=data.get("mode") or "audit",
+               requirements=requirements, persona_requirement=persona_requirement, description=data.get("description"))
     session.add(row)
     bump_config(session, data["connection_id"])
     session.flush()
@@ -123,11 +148,13 @@ def add_gate(session: Session, data: dict[str, Any]) -> Gate:
 
 
 def create_gate(runtime: Runtime, data: dict[str, Any]) -> dict[str, Any]:
-    """Define the gate of one stage (see add_gate for the errors)."""
+    """Define the gate of one stage (in audit mode unless given one), answering how many open deals it would
+    block if enforced (`would_block`); see add_gate for the errors."""
     with runtime.uow() as uow:
         row = add_gate(uow.session, data)
+        view = {**gate_view(row), "would_block": would_block(uow.session, row)}
         uow.commit()
-        return gate_view(row)
+        return view
 
 
 def update_gate(runtime: Runtime, gate_id: int, data: dict[str, Any]) -> dict[str, Any]:
@@ -145,8 +172,9 @@ def update_gate(runtime: Runtime, gate_id: int, data: dict[str, Any]) -> dict[st
                 setattr(row, name, data[name])
         bump_config(session, row.connection_id)
         session.flush()
+        view = {**gate_view(row), "would_block": would_block(session, row)}
         uow.commit()
-        return gate_view(row)
+        return view
 
 
 def delete_gate(runtime: Runtime, gate_id: int) -> None:

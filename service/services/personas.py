@@ -13,6 +13,7 @@ from service.errors import ConflictError, InvalidInputError
 from service.models import Connection, Field, Gate, Persona, PersonaVersion
 from service.runtime import Runtime
 from service.services.common import get_or_404, paginate
+from service.services.guardrails import mapped_field_keys, persona_warnings
 from service.services.rescore import request_rescore
 from service.services.stored_config import field_spec
 
@@ -38,6 +39,12 @@ def is_stale(row: Persona, today: date) -> bool:
 def definition_of(row: Persona) -> dict[str, Any]:
     """The versioned definition of a persona, as stored in persona_versions."""
     return {name: getattr(row, name) for name in DEFINITION}
+
+
+def checked_view(session: Session, row: Persona, today: date, mapped: set[str] | None = None) -> dict[str, Any]:
+    """persona_view with the persona's `warnings` (guardrails.persona_warnings); `mapped` may be given when
+    viewing many personas."""
+    return {**persona_view(row, today), "warnings": persona_warnings(session, row, mapped)}
 
 
 def persona_view(row: Persona, today: date) -> dict[str, Any]:
@@ -111,7 +118,7 @@ def create_persona(runtime: Runtime, data: dict[str, Any]) -> dict[str, Any]:
     """Create a persona; every open record is then scored against it in the background (see add_persona)."""
     now = runtime.clock()
     with runtime.uow() as uow:
-        view = persona_view(add_persona(uow.session, data, now), now.date())
+        view = checked_view(uow.session, add_persona(uow.session, data, now), now.date())
         uow.commit()
     runtime.wake_worker()
     return view
@@ -138,7 +145,7 @@ def update_persona(runtime: Runtime, persona_id: int, data: dict[str, Any]) -> d
             if any(name in SCORING for name in changed):
                 request_rescore(session, row.id, trigger="persona", now=now)
             uow.commit()
-        view = persona_view(row, now.date())
+        view = checked_view(session, row, now.date())
     runtime.wake_worker()
     return view
 
@@ -168,13 +175,14 @@ def mark_reviewed(runtime: Runtime, persona_id: int) -> dict[str, Any]:
         row = get_or_404(uow.session, Persona, persona_id, "Persona")
         row.last_reviewed_on, row.review_notified_at = today, None
         uow.commit()
-        return persona_view(row, today)
+        return checked_view(uow.session, row, today)
 
 
 def get_persona(runtime: Runtime, persona_id: int) -> dict[str, Any]:
     """One persona with its review state; NotFoundError if absent."""
     with runtime.read_uow() as uow:
-        return persona_view(get_or_404(uow.session, Persona, persona_id, "Persona"), runtime.clock().date())
+        return checked_view(uow.session, get_or_404(uow.session, Persona, persona_id, "Persona"),
+                            runtime.clock().date())
 
 
 def list_personas(runtime: Runtime, args: dict[str, Any]) -> dict[str, Any]:
@@ -185,13 +193,14 @@ def list_personas(runtime: Runtime, args: dict[str, Any]) -> dict[str, Any]:
         if args.get(name) is not None:
             query = query.where(getattr(Persona, name) == args[name])
     with runtime.read_uow() as uow:
+        session, mapped = uow.session, mapped_field_keys(uow.session)
         if args.get("stale") is not None:
-            rows = [r for r in uow.session.scalars(query) if is_stale(r, today) == args["stale"]]
+            rows = [r for r in session.scalars(query) if is_stale(r, today) == args["stale"]]
             start = (args["page"] - 1) * args["page_size"]
-            return {"items": [persona_view(r, today) for r in rows[start:start + args["page_size"]]],
+            return {"items": [checked_view(session, r, today, mapped) for r in rows[start:start + args["page_size"]]],
                     "total": len(rows), "page": args["page"], "page_size": args["page_size"]}
-        result = paginate(uow.session, query, args["page"], args["page_size"])
-        return {**result, "items": [persona_view(r, today) for r in result["items"]]}
+        result = paginate(session, query, args["page"], args["page_size"])
+        return {**result, "items": [checked_view(session, r, today, mapped) for r in result["items"]]}
 
 
 def list_versions(runtime: Runtime, persona_id: int) -> list[dict[str, Any]]:

@@ -15,7 +15,7 @@ from service.models import Field
 from service.runtime import Runtime
 from service.services.fields import add_field
 from service.services.gate_admin import add_gate, gate_view
-from service.services.personas import DEFINITION, add_persona, persona_view
+from service.services.personas import DEFINITION, add_persona, checked_view
 
 
 def template_view(info: TemplateInfo) -> dict[str, Any]:
@@ -54,8 +54,8 @@ def _stage_map(data: dict[str, Any], plan: Any) -> dict[str, str]:
 
 def apply_template(runtime: Runtime, data: dict[str, Any]) -> dict[str, Any]:
     """Create what a template describes: its missing fields, then its personas or its gates, in one
-    transaction; InvalidInputError for a bad template or stage mapping, ConflictError for a field of the same
-    key and another type."""
+    transaction; InvalidInputError for a bad template or stage mapping, ConflictError (suggesting field_prefix)
+    for a field of the same key and another type or options lacking some the template uses."""
     now = runtime.clock()
     with runtime.uow() as uow:
         result = _apply(uow.session, data, now)
@@ -64,22 +64,40 @@ def apply_template(runtime: Runtime, data: dict[str, Any]) -> dict[str, Any]:
     return result
 
 
+def _reuse_conflict(row: Field, body: dict[str, Any]) -> str | None:
+    """Why an existing field cannot stand for the template's field of the same key (another type, or options
+    that lack some the template's criteria and conditions use); None when it can."""
+    if row.type != body["type"]:
+        return f"{row.key!r} exists with type {row.type!r}, the template needs {body['type']!r}"
+    needed = (body.get("constraints") or {}).get("options") or []
+    have = (row.constraints or {}).get("options") or []
+    missing = [o for o in needed if o not in have]
+    if missing:
+        return (f"{row.key!r} exists with options {', '.join(have)}; the template needs {', '.join(needed)} "
+                f"(missing: {', '.join(missing)})")
+    return None
+
+
 def _apply(session: Session, data: dict[str, Any], now: datetime) -> dict[str, Any]:
     plan = _plan(data)
     stage_map = _stage_map(data, plan) if plan.gates else {}
     existing = {f.key: f for f in session.scalars(select(Field))}
+    conflicts = {body["key"]: why for body in plan.fields
+                 if body["key"] in existing and (why := _reuse_conflict(existing[body["key"]], body))}
+    if conflicts:
+        prefix = f"{data.get('field_prefix') or ''}{data['template'].split('-')[0]}_"
+        raise ConflictError(
+            f"The template cannot reuse field {'; field '.join(conflicts.values())}. Apply it with a field_prefix "
+            f"(e.g. {prefix!r}) to create its own fields next to the existing ones.",
+            {"field_prefix": [f"Needed: fields {', '.join(conflicts)} exist with another definition."],
+             **{f"fields.{key}": [why] for key, why in conflicts.items()}})
     created, reused = [], []
     for body in plan.fields:
-        row = existing.get(body["key"])
-        if row is None:
+        if body["key"] in existing:
+            reused.append(body["key"])
+        else:
             add_field(session, dict(body))
             created.append(body["key"])
-        elif row.type != body["type"]:
-            raise ConflictError(
-                f"Field {body['key']!r} exists with type {row.type!r}, the template needs {body['type']!r}; "
-                "apply the template with a field_prefix to keep both.", {"field_prefix": ["Needed here."]})
-        else:
-            reused.append(body["key"])
     session.flush()
     personas = [add_persona(session, {k: v for k, v in p.items() if k in DEFINITION}, now) for p in plan.personas]
     gates = []
@@ -89,7 +107,8 @@ def _apply(session: Session, data: dict[str, Any], now: datetime) -> dict[str, A
             continue
         gates.append(add_gate(session, {
             "connection_id": data["connection_id"], "pipeline": data["pipeline"], "stage": stage,
-            "mode": data.get("mode", "enforce"), "description": gate.get("description"),
+            "mode": data.get("mode", "audit"), "description": gate.get("description"),
             "requirements": [{"field": r["field"], "required_if": r.get("required_if")} for r in gate["required"]]}))
     return {"template": data["template"], "fields_created": created, "fields_reused": reused,
-            "personas": [persona_view(p, now.date()) for p in personas], "gates": [gate_view(g) for g in gates]}
+            "personas": [checked_view(session, p, now.date()) for p in personas],
+            "gates": [gate_view(g) for g in gates]}

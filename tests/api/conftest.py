@@ -89,13 +89,14 @@ def define_field(client: Any, headers: dict[str, str], key: str, type_: str = "t
 
 
 def define_gate(client: Any, headers: dict[str, str], connection_id: int, stage: str, fields: list[str],
-                pipeline: str = "default", **extra: Any) -> dict[str, Any]:
-    """Create a gate requiring `fields` on `stage` and return it."""
-    body = {"connection_id": connection_id, "pipeline": pipeline, "stage": stage,
+                pipeline: str = "default", mode: str = "enforce", **extra: Any) -> dict[str, Any]:
+    """Create a gate requiring `fields` on `stage` (enforcing unless told: the API's default is audit) and return
+    it as GET shows it (without the creation answer's `would_block`)."""
+    body = {"connection_id": connection_id, "pipeline": pipeline, "stage": stage, "mode": mode,
             "requirements": [{"field": f} for f in fields], **extra}
     response = client.post("/v1/gates", json=body, headers=headers)
     assert response.status_code == 201, response.get_json()
-    return response.get_json()  # type: ignore[no-any-return]
+    return {k: v for k, v in response.get_json().items() if k != "would_block"}
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

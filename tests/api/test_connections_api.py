@@ -269,7 +269,7 @@ def test_given_fields_when_mappings_are_put_then_they_replace_the_old_ones_and_r
     first = {"mappings": [{"property": "pain_points", "field": "pains"}]}
     assert client.put(f"/v1/connections/{cid}/mappings", json=first, headers=admin_headers).status_code == 200
     second = {"mappings": [
-        {"property": "industry", "field": "industry", "value_map": {"IT": "it"}},
+        {"property": "industry", "field": "industry", "value_map": {"it": "it"}},
         {"property": "budget", "field": "budget"},
     ]}
 
@@ -277,9 +277,9 @@ def test_given_fields_when_mappings_are_put_then_they_replace_the_old_ones_and_r
 
     assert response.status_code == 200, response.get_json()
     expected = [{"property": "budget", "field": "budget", "value_map": {}},
-                {"property": "industry", "field": "industry", "value_map": {"IT": "it"}}]
-    assert response.get_json() == {"mappings": expected}
-    assert client.get(f"/v1/connections/{cid}/mappings", headers=admin_headers).get_json() == {"mappings": expected}
+                {"property": "industry", "field": "industry", "value_map": {"it": "it"}}]
+    assert response.get_json() == {"mappings": expected, "warnings": []}
+    assert client.get(f"/v1/connections/{cid}/mappings", headers=admin_headers).get_json()["mappings"] == expected
 
 
 def test_given_an_empty_list_when_mappings_are_put_then_all_mappings_are_removed(
@@ -291,7 +291,7 @@ def test_given_an_empty_list_when_mappings_are_put_then_all_mappings_are_removed
 
     response = client.put(f"/v1/connections/{cid}/mappings", json={"mappings": []}, headers=admin_headers)
 
-    assert response.get_json() == {"mappings": []}
+    assert response.get_json() == {"mappings": [], "warnings": []}
 
 
 def test_given_unknown_fields_and_duplicates_when_mappings_are_put_then_422_per_item_and_nothing_changes(
@@ -303,14 +303,15 @@ def test_given_unknown_fields_and_duplicates_when_mappings_are_put_then_422_per_
     client.put(f"/v1/connections/{cid}/mappings", json=keep, headers=admin_headers)
     bad = {"mappings": [
         {"property": "industry", "field": "industry"},
-        {"property": "size", "field": "headcount"},
-        {"property": "industry", "field": "budget"},
+        {"property": "company_size", "field": "headcount"},
+        {"property": "industry", "field": "industry"},
         {"property": "budget", "field": "industry"},
     ]}
 
     problem = assert_problem(client.put(f"/v1/connections/{cid}/mappings", json=bad, headers=admin_headers), 422)
 
-    assert error_paths(problem) == {"mappings[1].field", "mappings[2].property", "mappings[3].field"}
+    assert error_paths(problem) == {"mappings[1].field", "mappings[2].property", "mappings[2].field",
+                                    "mappings[3].field"}
     assert "headcount" in problem["errors"]["mappings[1].field"][0]
     assert client.get(f"/v1/connections/{cid}/mappings", headers=admin_headers).get_json() == {
         "mappings": [{"property": "industry", "field": "industry", "value_map": {}}]}

@@ -48,14 +48,16 @@ def test_given_a_refreshed_connection_when_creating_a_gate_then_201_with_stage_l
     assert gate["requirements"] == [
         {"field": "industry", "required_if": None},
         {"field": "budget", "required_if": {"field": "industry", "op": "eq", "value": "it"}}]
+    del gate["would_block"]
     assert client.get(f"/v1/gates/{gate['id']}", headers=admin_headers).get_json() == gate
 
 
-def test_given_no_mode_when_creating_a_gate_then_it_enforces(client: Any, admin_headers: dict[str, str],
-                                                             connection: dict[str, Any], portrait: None) -> None:
-    gate = define_gate(client, admin_headers, connection["id"], "qualifiedtobuy", ["industry"])
+def test_given_no_mode_when_creating_a_gate_then_it_audits(client: Any, admin_headers: dict[str, str],
+                                                           connection: dict[str, Any], portrait: None) -> None:
+    body = {"connection_id": connection["id"], "pipeline": "default", "stage": "qualifiedtobuy",
+            "requirements": [{"field": "industry"}]}
 
-    assert gate["mode"] == "enforce"
+    assert client.post("/v1/gates", json=body, headers=admin_headers).get_json()["mode"] == "audit"
 
 
 @pytest.mark.parametrize(("pipeline", "stage"), [("default", "nosuchstage"), ("nosuchpipeline", "qualifiedtobuy"),
@@ -69,7 +71,7 @@ def test_given_an_unknown_stage_or_pipeline_when_creating_a_gate_then_422(
     problem = assert_problem(client.post("/v1/gates", json=body, headers=admin_headers), 422,
                              detail_contains="refresh")
 
-    assert "stage" in error_paths(problem)
+    assert ("pipeline" if pipeline == "nosuchpipeline" else "stage") in error_paths(problem)
 
 
 def test_given_a_connection_never_refreshed_when_creating_a_gate_then_422(

@@ -92,12 +92,24 @@ def json_logs() -> Iterator[list[dict[str, Any]]]:
         lines.extend(json.loads(line) for line in stream.getvalue().splitlines())
 
 
+@contextmanager
+def debug_lines_of(name: str) -> Iterator[None]:
+    """Inside the block the logger `name` writes its DEBUG lines too."""
+    logger = logging.getLogger(name)
+    level = logger.level
+    logger.setLevel(logging.DEBUG)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
 def test_the_webhooks_request_id_follows_its_event_and_outbox_actions_into_the_workers_log_lines(
         client: Any, admin_headers: dict[str, str], runtime: Runtime, sandbox: HubSpotSandbox) -> None:
     cid = gated_connection(client, admin_headers, sandbox)
     deal, body = blocked_move(sandbox)
 
-    with json_logs() as lines:
+    with json_logs() as lines, debug_lines_of("qualify.metrics"):  # the per-delivery line is at DEBUG
         answer = client.post(f"/v1/webhooks/{cid}", data=body, headers={
             **signed(body, f"http://localhost/v1/webhooks/{cid}"), "X-Request-Id": REQUEST_ID})
         Worker(runtime).run_until_idle()

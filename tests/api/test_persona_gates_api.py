@@ -28,7 +28,7 @@ def persona(client: Any, admin_headers: dict[str, str]) -> dict[str, Any]:
 
 def gate(client: Any, headers: dict[str, str], connection_id: int, **body: Any) -> Any:
     return client.post("/v1/gates", json={"connection_id": connection_id, "pipeline": "default",
-                                          "stage": "qualifiedtobuy", **body}, headers=headers)
+                                          "stage": "qualifiedtobuy", "mode": "enforce", **body}, headers=headers)
 
 
 def check(client: Any, headers: dict[str, str], connection_id: int, values: dict[str, Any]) -> dict[str, Any]:

@@ -65,7 +65,7 @@ include-name = [
   "POST /v1/gate/check", "PUT /v1/connections/{connection_id}/mappings",
   "POST /v1/connections", "PATCH /v1/connections/{connection_id}",
   "POST /v1/personas", "PATCH /v1/personas/{persona_id}", "POST /v1/score", "POST /v1/personas/from-template",
-  "GET /v1/reports/qualification", "GET /v1/reports/qualification/deals",
+  "GET /v1/reports/qualification", "GET /v1/reports/qualification/deals", "POST /v1/config",
 ]
 checks.positive_data_acceptance.expected-statuses = ["2xx", "3xx", "401", "403", "404", "409", "422", "429", "5xx"]
 """

@@ -55,7 +55,7 @@ def test_a_gate_requiring_a_persona_fit_reverts_a_lead_that_does_not_fit(stack: 
     persona = create_persona(stack)
     gate = stack.api.post("/v1/gates", json={
         "connection_id": stack.connection_id, "pipeline": "default", "stage": "decisionmakerboughtin",
-        "persona_requirement": {"persona_id": persona["id"], "min_score": 70}})
+        "mode": "enforce", "persona_requirement": {"persona_id": persona["id"], "min_score": 70}})
     assert gate.status_code == 201, gate.text
     deal = stack.new_deal(**{**FILLED, "industry": "other", "company_size": "5"})  # 50 + 50 * (-2 - 1 + 1) / 4 = 25
 

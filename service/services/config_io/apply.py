@@ -1,0 +1,127 @@
+"""Applying a configuration file: validate it, plan it against what is stored, and apply the plan in one
+transaction, or nothing. A dry run validates and plans the same way, carries the plan out, and rolls it back."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from service.runtime import Runtime
+from service.services.config_io.current import Current, read_current
+from service.services.config_io.desired import Desired, read_file
+from service.services.config_io.document import ConfigFileError
+from service.services.config_io.execute import Executor
+from service.services.config_io.plan import impact_note, objects, plan_changes, plan_lines, summary
+from service.services.gate_impact import would_block
+from service.services.guardrails import unknown_option_keys, unknown_property
+from service.services.mappings import live_properties
+
+
+def apply_config(runtime: Runtime, content: bytes | str, *, source: str, as_json: bool = False,
+                 dry_run: bool) -> dict[str, Any]:
+    """Plan the file `content` (named `source` in errors) against the stored configuration and, unless
+    `dry_run`, apply it in one transaction. New or changed mappings are checked against the CRM's live
+    properties first (a warning when the CRM cannot be read). ConfigFileError (422) lists every problem by its
+    path in the file; ConflictError when two stored connections share a name. Returns the plan."""
+    desired = read_file(_text(content, source), source, as_json=as_json)
+    with runtime.read_uow() as uow:
+        planned, connection_ids = _plan(uow.session, desired, source)
+    warnings = _check_against_crm(runtime, desired, planned, connection_ids, source)
+    with runtime.uow() as uow:
+        session = uow.session
+        changes, _ = _plan(session, desired, source)
+        executor = Executor(session, read_current(session), desired, runtime.clock())
+        problems = executor.run(changes)
+        if problems:
+            raise ConfigFileError(source, problems, desired.lines)
+        _count_blocked(session, executor, changes)
+        if not dry_run:
+            uow.commit()
+    if not dry_run and executor.rescore:
+        runtime.wake_worker()
+    return {"dry_run": dry_run, "applied": not dry_run, **summary(changes), "changes": changes,
+            "warnings": warnings, "lines": plan_lines(changes, warnings, dry_run=dry_run, applied=not dry_run)}
+
+
+def _text(content: bytes | str, source: str) -> str:
+    if isinstance(content, str):
+        return content
+    try:
+        return content.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigFileError(source, {"": [f"not UTF-8 text (byte {exc.start})"]}) from None
+
+
+def _plan(session: Session, desired: Desired, source: str) -> tuple[list[dict[str, Any]], dict[str, int]]:
+    """The changes, and the ids of the file's connections by name; ConfigFileError for instance_problems."""
+    current = read_current(session)
+    problems = instance_problems(current, desired)
+    if problems:
+        raise ConfigFileError(source, problems, desired.lines)
+    return plan_changes(current.document, desired.document), {n: c.id for n, c in current.connections.items()}
+
+
+def instance_problems(current: Current, desired: Desired) -> dict[str, list[str]]:
+    """What the file asks that this instance cannot do: a connection that does not exist (apply never creates
+    one: it needs credentials) or of another CRM, a field whose type would change."""
+    errors: dict[str, list[str]] = {}
+    for entry in desired.document["connections"]:
+        path = desired.paths[("connection", entry["name"])]
+        row = current.connections.get(entry["name"])
+        if row is None:
+            errors[f"{path}.name"] = [
+                f"no connection named {entry['name']!r} on this instance; create it with its credentials first "
+                "(POST /v1/connections, then refresh its pipelines), then apply again"]
+        elif row.kind != entry["kind"]:
+            errors[f"{path}.kind"] = [f"connection {entry['name']!r} is a {row.kind} connection here; its kind "
+                                      "cannot change"]
+    for entry in desired.document["fields"]:
+        stored = current.fields.get(entry["key"])
+        if stored is not None and stored.type != entry["type"]:
+            errors[f"{desired.paths[('field', entry['key'])]}.type"] = [
+                f"field {entry['key']!r} is {stored.type} here; a field's type cannot change (give the new one "
+                "another key)"]
+    return errors
+
+
+def _check_against_crm(runtime: Runtime, desired: Desired, changes: list[dict[str, Any]],
+                       connection_ids: dict[str, int], source: str) -> list[str]:
+    """The CRM properties and option values of new or changed mappings, read live (no transaction open), as
+    PUT /v1/connections/{id}/mappings checks them; the warnings when a CRM cannot be read."""
+    wanted = objects(desired.document)
+    errors: dict[str, list[str]] = {}
+    warnings: list[str] = []
+    checked: dict[int, Any] = {}
+    for change in changes:
+        if change["kind"] != "mapping" or change["action"] not in ("+", "~"):
+            continue
+        entry, path = wanted[("mapping", change["name"])], desired.paths[("mapping", change["name"])]
+        connection_id = connection_ids[entry["connection"]]
+        if connection_id not in checked:
+            checked[connection_id], found = live_properties(runtime, connection_id)
+            warnings += found
+        properties = checked[connection_id]
+        if properties is None:
+            continue
+        missing = unknown_property(entry["property"], properties)
+        if missing:
+            errors[f"{path}.property"] = [missing]
+            continue
+        for key, why in unknown_option_keys(entry.get("value_map") or {}, properties[entry["property"]]).items():
+            errors[f"{path}.value_map.{key}"] = [why]
+    if errors:
+        raise ConfigFileError(source, errors, desired.lines)
+    return warnings
+
+
+def _count_blocked(session: Session, executor: Executor, changes: list[dict[str, Any]]) -> None:
+    """For each gate added, or changed in mode or requirements: the open deals it would block, were it
+    enforced, with the planned fields (gate_impact.would_block, in this transaction)."""
+    for change in changes:
+        touched = {c["attribute"].split(".")[0] for c in change["changes"]}
+        if change["kind"] != "gate" or change["action"] not in ("+", "~") or not touched & {"mode", "requirements"}:
+            continue
+        counted = would_block(session, executor.gates[change["name"]])
+        change["open_deals"], change["would_stop"] = counted["of"], counted["count"]
+        change["note"] = impact_note(change["open_deals"], change["would_stop"])

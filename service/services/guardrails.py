@@ -1,0 +1,103 @@
+"""Checks that catch configuration an admin would regret: names that do not exist (with the closest valid
+ones), option keys a CRM property does not have, personas scored on fields nothing fills. Pure helpers over
+plain values, plus `persona_warnings`, which the persona views and the report share."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from adapters.base import PropertyInfo
+from service.models import Field, FieldMapping, Persona
+
+MAX_LISTED = 40  # options or names quoted in one message; the rest are counted
+
+
+def closest(name: str, candidates: Iterable[str], n: int = 3) -> list[str]:
+    """Up to `n` of `candidates` closest to `name` (case-insensitive, difflib's ratio of at least 0.6)."""
+    by_folded: dict[str, str] = {}
+    for candidate in candidates:
+        by_folded.setdefault(candidate.casefold(), candidate)
+    return [by_folded[m] for m in difflib.get_close_matches(name.casefold(), list(by_folded), n=n, cutoff=0.6)]
+
+
+def listed(values: Sequence[str]) -> str:
+    """Values quoted for a message, at most MAX_LISTED of them, the others counted."""
+    shown = ", ".join(values[:MAX_LISTED])
+    return shown + (f" and {len(values) - MAX_LISTED} more" if len(values) > MAX_LISTED else "")
+
+
+def suggestion(name: str, candidates: Iterable[str]) -> str:
+    """' Closest: a, b.' for a message about an unknown `name`, or '' when nothing is close."""
+    near = closest(name, candidates)
+    return f" Closest: {', '.join(near)}." if near else ""
+
+
+def unknown_property(name: str, properties: Mapping[str, PropertyInfo]) -> str | None:
+    """Why `name` cannot be mapped (the CRM has no such property), naming the closest property names and the
+    property whose label it is; None when the CRM has it."""
+    if name in properties:
+        return None
+    by_label = [p.name for p in properties.values() if p.label.casefold() == name.casefold()]
+    if by_label:
+        return f"The CRM has no property {name!r}; {name!r} is the label of {by_label[0]!r}: map the name."
+    near = closest(name, [*properties, *(p.label for p in properties.values())])
+    names = list(dict.fromkeys(p.name for p in properties.values() if p.name in near or p.label in near))
+    hint = f" Closest: {', '.join(names)}." if names else " GET /v1/connections/{id}/properties lists them."
+    return f"The CRM has no deal property {name!r}.{hint}"
+
+
+def unknown_option_keys(value_map: Mapping[str, str], prop: PropertyInfo) -> dict[str, str]:
+    """For each key of `value_map` that is not an option value of `prop` (a property with options), why, listing
+    the valid options with their labels; {} when every key is an option or the property has none."""
+    if not prop.options:
+        return {}
+    values = {o.value for o in prop.options}
+    shown = listed([f"{o.value} ({o.label})" if o.label and o.label != o.value else o.value for o in prop.options])
+    problems = {}
+    for key in value_map:
+        if key in values:
+            continue
+        labelled = [o.value for o in prop.options if o.label.casefold() == key.casefold()]
+        hint = f" {key!r} is the label of option {labelled[0]!r}: use the value." if labelled else ""
+        problems[key] = f"{key!r} is not an option of {prop.name!r}.{hint} Its options: {shown}."
+    return problems
+
+
+def unknown_field_values(value_map: Mapping[str, str], options: Sequence[str], field: str) -> dict[str, str]:
+    """For each value of `value_map` that is not one of the field's `options` (an enum field), why."""
+    if not options:
+        return {}
+    return {key: f"{value!r} is not an option of field {field!r}; its options: {listed(list(options))}."
+            for key, value in value_map.items() if value not in options}
+
+
+def mapped_field_keys(session: Session) -> set[str]:
+    """The keys of every field some connection maps a CRM property to."""
+    return set(session.scalars(select(Field.key).join(FieldMapping, FieldMapping.field_id == Field.id)))
+
+
+def unmapped_criteria_warnings(criteria: Sequence[Mapping[str, Any]], mapped: set[str]) -> list[str]:
+    """Warnings for a persona whose criteria use fields no connection maps: such a criterion is unknown on every
+    lead, so it neither matches nor mismatches; with none mapped, every lead scores 50 / C with completeness 0."""
+    used = list(dict.fromkeys(c["field"] for c in criteria if c.get("field")))
+    missing = [key for key in used if key not in mapped]
+    if not missing:
+        return []
+    names = ", ".join(missing)
+    if len(missing) == len(used):
+        return [f"No connection maps a CRM property to {names}: every criterion is unknown on every lead, so every "
+                "lead scores 50 (grade C) with completeness 0 and the persona matches no one and everyone alike. "
+                "Map these fields (PUT /v1/connections/{id}/mappings)."]
+    return [f"No connection maps a CRM property to {names}: these criteria are unknown on every lead and only the "
+            "other criteria decide the score. Map these fields (PUT /v1/connections/{id}/mappings)."]
+
+
+def persona_warnings(session: Session, persona: Persona, mapped: set[str] | None = None) -> list[str]:
+    """What is wrong with a persona that no error stops (today: criteria on fields no connection maps);
+    `mapped` (mapped_field_keys) may be given when checking many personas. For the views and the report."""
+    return unmapped_criteria_warnings(persona.criteria or [], mapped_field_keys(session) if mapped is None else mapped)

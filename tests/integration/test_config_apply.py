@@ -1,0 +1,177 @@
+"""`qualify config apply` on SQLite and PostgreSQL: a dry run stores nothing, apply is all-or-nothing even when the
+database refuses one object, the plan counts the open deals a gate would block, and the CLI prints the API's plan."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from sqlalchemy import Engine, text
+
+from adapters.sandbox.hubspot import HubSpotSandbox
+from service.cli import main
+from service.db import Base
+from service.models import Record
+from service.runtime import Runtime
+from service.services.config_io.apply import apply_config
+from service.services.config_io.document import ConfigFileError
+from service.services.config_io.export import export_yaml
+from service.services.connections import create_connection, refresh_pipelines
+from tests.conftest import TEST_FERNET_KEY, make_key
+
+TOKEN, SECRET = "pat-config-token", "config-client-secret"
+CONFIG_TABLES = ("connections", "fields", "field_mappings", "personas", "persona_versions", "gates", "rescore_runs")
+FILE = """
+version: 1
+connections:
+- name: Portal
+  kind: hubspot
+  language: ru
+  mappings:
+  - {property: industry, field: industry}
+  - {property: budget, field: budget}
+fields:
+- {key: budget, label: Budget, type: number, constraints: {min: 1000}}
+- {key: industry, label: Industry, type: enum, constraints: {options: [retail, it]}}
+personas:
+- name: Retail
+  criteria: [{field: industry, matcher: equals, value: retail}]
+gates:
+- connection: Portal
+  pipeline: default
+  stage: qualifiedtobuy
+  mode: enforce
+  requirements: [{field: industry}, {field: budget}]
+- connection: Portal
+  pipeline: default
+  stage: presentationscheduled
+  mode: warn
+  description: boom
+  requirements: [{field: budget}]
+  persona_requirement: {persona: Retail, min_score: 40}
+"""
+
+
+@pytest.fixture
+def portal(runtime: Runtime) -> Iterator[HubSpotSandbox]:
+    """A HubSpot sandbox and a connection named Portal to it, its pipelines mirrored."""
+    crm = HubSpotSandbox(client_secret=SECRET, access_token=TOKEN)
+    crm.start()
+    created = create_connection(runtime, {"name": "Portal", "kind": "hubspot", "base_url": crm.base_url,
+                                          "access_token": TOKEN, "client_secret": SECRET}, "http://qualify")
+    refresh_pipelines(runtime, created["id"], "http://qualify")
+    yield crm
+    crm.stop()
+
+
+def rows(engine: Engine) -> dict[str, list[tuple[Any, ...]]]:
+    """Every row of the configuration tables, in primary-key order."""
+    with engine.connect() as conn:
+        return {t: [tuple(r) for r in conn.execute(Base.metadata.tables[t].select().order_by(
+            *Base.metadata.tables[t].primary_key.columns))] for t in CONFIG_TABLES}
+
+
+@pytest.mark.usefixtures("portal")
+def test_given_a_dry_run_when_applying_then_every_row_stays_as_it_was(runtime: Runtime) -> None:
+    apply_config(runtime, FILE.replace("description: boom", "description: first"), source="q.yaml", dry_run=False)
+    before = rows(runtime.engine)
+    changed = FILE.replace("language: ru", "language: en").replace("min: 1000", "min: 5").replace(
+        "value: retail", "value: it").replace("mode: warn", "mode: audit")
+
+    plan = apply_config(runtime, changed, source="q.yaml", dry_run=True)
+
+    assert (plan["change"], plan["dry_run"], plan["applied"]) == (4, True, False), plan["lines"]
+    assert rows(runtime.engine) == before
+
+
+@pytest.fixture
+def refusing_boom(engine: Engine, runtime: Runtime) -> Iterator[None]:
+    """A trigger making the database itself refuse a gate described 'boom' (not a rule Qualify checks)."""
+    with engine.begin() as conn:
+        if engine.dialect.name == "sqlite":
+            conn.execute(text("CREATE TRIGGER refuse_boom BEFORE INSERT ON gates WHEN NEW.description = 'boom' "
+                              "BEGIN SELECT RAISE(ABORT, 'refused'); END"))
+        else:
+            conn.execute(text("CREATE FUNCTION refuse_boom() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+                              "IF NEW.description = 'boom' THEN RAISE EXCEPTION 'refused'; END IF; RETURN NEW; END $$"))
+            conn.execute(text("CREATE TRIGGER refuse_boom BEFORE INSERT ON gates FOR EACH ROW "
+                              "EXECUTE FUNCTION refuse_boom()"))
+    yield
+    with engine.begin() as conn:
+        conn.execute(text("DROP TRIGGER refuse_boom" + ("" if engine.dialect.name == "sqlite" else " ON gates")))
+        if engine.dialect.name != "sqlite":
+            conn.execute(text("DROP FUNCTION refuse_boom()"))
+
+
+@pytest.mark.usefixtures("portal", "refusing_boom")
+def test_given_the_database_refusing_one_gate_when_applying_then_nothing_is_stored(runtime: Runtime) -> None:
+    before = rows(runtime.engine)
+
+    with pytest.raises(ConfigFileError) as refused:
+        apply_config(runtime, FILE, source="q.yaml", dry_run=False)
+
+    assert list(refused.value.errors or {}) == ["gates[1]"]
+    assert refused.value.messages()[0].startswith("q.yaml:")
+    assert "the database refused this gate" in refused.value.messages()[0]
+    assert rows(runtime.engine) == before
+
+
+@pytest.mark.usefixtures("portal")
+def test_given_open_deals_when_planning_a_gate_then_the_plan_counts_those_it_would_block(runtime: Runtime) -> None:
+    with runtime.uow() as uow:
+        connection_id = uow.session.scalar(text("SELECT id FROM connections"))
+        for i, (stage, values) in enumerate([("appointmentscheduled", {"industry": "retail", "budget": 5000}),
+                                             ("appointmentscheduled", {"industry": "retail"}),
+                                             ("appointmentscheduled", {}),
+                                             ("presentationscheduled", {})]):
+            uow.session.add(Record(connection_id=connection_id, external_id=str(i), pipeline_external_id="default",
+                                   stage_external_id=stage, values=values))
+        uow.commit()
+
+    plan = apply_config(runtime, FILE, source="q.yaml", dry_run=True)
+
+    gate = next(c for c in plan["changes"] if c["name"] == "Portal/default/qualifiedtobuy")
+    assert (gate["open_deals"], gate["would_stop"]) == (3, 2)
+    assert "would block 2 of 3 open deals" in gate["note"]
+
+
+@pytest.mark.usefixtures("portal")
+def test_the_cli_prints_the_plan_the_api_returns_and_exports_the_same_file(
+        runtime: Runtime, client: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    for name, value in {"DATABASE_URL": runtime.engine.url.render_as_string(hide_password=False),
+                        "SECRET_KEY": TEST_FERNET_KEY, "INSTANCE_PATH": str(tmp_path),
+                        "ALLOW_LOOPBACK_CRM": "1"}.items():
+        monkeypatch.setenv(f"QUALIFY_{name}", value)
+    path = tmp_path / "qualify.yaml"
+    path.write_text(FILE.replace("description: boom", "description: ok"))
+    headers = {"Authorization": f"Bearer {make_key(runtime, 'admin')}", "Content-Type": "application/yaml"}
+
+    api = client.post("/v1/config?dry_run=true", data=path.read_bytes(), headers=headers).get_json()
+    assert main(["config", "apply", str(path), "--dry-run"]) == 0
+    cli = capsys.readouterr().out.splitlines()
+
+    assert cli == api["lines"]
+    assert main(["config", "apply", str(path)]) == 0
+    capsys.readouterr()
+    assert main(["config", "export"]) == 0
+    assert capsys.readouterr().out == export_yaml(runtime)
+    assert yaml.safe_load(export_yaml(runtime))["connections"][0]["language"] == "ru"
+
+
+def test_given_a_bad_file_when_the_cli_applies_it_then_exit_1_listing_file_line_and_path(
+        runtime: Runtime, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("QUALIFY_DATABASE_URL", runtime.engine.url.render_as_string(hide_password=False))
+    monkeypatch.setenv("QUALIFY_SECRET_KEY", TEST_FERNET_KEY)
+    monkeypatch.setenv("QUALIFY_INSTANCE_PATH", str(tmp_path))
+    path = tmp_path / "bad.yaml"
+    path.write_text("version: 1\nfields:\n- key: a\n  label: A\n  type: texty\n  colour: red\n")
+
+    assert main(["config", "apply", str(path), "--dry-run"]) == 1
+
+    err = capsys.readouterr().err.splitlines()
+    assert f"{path}:6: fields[0].colour: Unknown field." in err
+    assert any(line.startswith(f"{path}:5: fields[0].type: ") for line in err), err
