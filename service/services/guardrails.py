@@ -68,6 +68,16 @@ def unknown_option_keys(value_map: Mapping[str, str], prop: PropertyInfo) -> dic
     return problems
 
 
+def crm_mapping_errors(prop: str, value_map: Mapping[str, str], properties: Mapping[str, PropertyInfo],
+                       path: str) -> dict[str, list[str]]:
+    """What is wrong with mapping the CRM property `prop` (and its `value_map`) given the CRM's `properties`,
+    by the path of the wrong value under `path`: an unknown property, else value_map keys that are not options."""
+    missing = unknown_property(prop, properties)
+    if missing:
+        return {f"{path}.property": [missing]}
+    return {f"{path}.value_map.{key}": [why] for key, why in unknown_option_keys(value_map, properties[prop]).items()}
+
+
 def unknown_field_values(value_map: Mapping[str, str], options: Sequence[str], field: str) -> dict[str, str]:
     """For each value of `value_map` that is not one of the field's `options` (an enum field), why."""
     if not options:

@@ -15,7 +15,7 @@ from service.models import Connection, Field, FieldMapping
 from service.runtime import Runtime
 from service.services.common import get_or_404, repeated
 from service.services.connections import ask_crm
-from service.services.guardrails import unknown_field_values, unknown_option_keys, unknown_property
+from service.services.guardrails import crm_mapping_errors, unknown_field_values
 from service.services.stored_config import bump_config
 
 log = logging.getLogger("qualify.connections")
@@ -66,14 +66,8 @@ def _check(mappings: list[dict[str, Any]], fields: dict[str, Field],
             options = (field.constraints or {}).get("options") or []
             for key, why in unknown_field_values(value_map, options, field.key).items():
                 errors[f"mappings[{i}].value_map.{key}"] = [why]
-        if properties is None:
-            continue
-        missing = unknown_property(m["property"], properties)
-        if missing:
-            errors[f"mappings[{i}].property"] = [missing]
-            continue
-        for key, why in unknown_option_keys(value_map, properties[m["property"]]).items():
-            errors[f"mappings[{i}].value_map.{key}"] = [why]
+        if properties is not None:
+            errors.update(crm_mapping_errors(m["property"], value_map, properties, f"mappings[{i}]"))
     return errors
 
 

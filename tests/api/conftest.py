@@ -16,6 +16,7 @@ from service.runtime import Runtime, build_runtime
 
 SANDBOX_TOKEN = "pat-api-test-token"
 SANDBOX_SECRET = "api-test-client-secret"
+PORTAL = 62515  # the HubSpot portal of the webhook tests' connection
 PROBLEM = "application/problem+json"
 # Requests schemathesis generated in this session (set by test_schemathesis, shown in the summary).
 GENERATED_CASES = pytest.StashKey[int]()
@@ -115,3 +116,13 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     count = config.stash.get(GENERATED_CASES, None)
     if count is not None:
         terminalreporter.write_sep("-", f"schemathesis: {count} generated requests sent")
+
+
+@pytest.fixture
+def hook(client: Any, admin_headers: dict[str, str]) -> int:
+    """A HubSpot connection receiving webhooks (no CRM calls are needed to receive)."""
+    body = {"name": "Hooks", "kind": "hubspot", "access_token": "pat-unused", "client_secret": SANDBOX_SECRET,
+            "account_id": str(PORTAL)}
+    response = client.post("/v1/connections", json=body, headers=admin_headers)
+    assert response.status_code == 201
+    return int(response.get_json()["id"])

@@ -16,20 +16,10 @@ from werkzeug.wrappers import Request
 import service.api.webhook_route as route
 import service.api.webhooks as view
 from service.errors import StorageError
-from tests.api.conftest import SANDBOX_SECRET, assert_problem
-from tests.api.test_webhooks_api import PORTAL, event, signed
+from tests.api.conftest import assert_problem
+from tests.api.test_webhooks_api import event, signed
 
 NOWHERE = re.compile(r"(?!)")  # a DELIVERY_PATH that matches nothing: every request goes to Flask's view
-
-
-@pytest.fixture
-def hook(client: Any, admin_headers: dict[str, str]) -> int:
-    """A HubSpot connection receiving webhooks."""
-    body = {"name": "Hooks", "kind": "hubspot", "access_token": "pat-unused", "client_secret": SANDBOX_SECRET,
-            "account_id": str(PORTAL)}
-    response = client.post("/v1/connections", json=body, headers=admin_headers)
-    assert response.status_code == 201
-    return int(response.get_json()["id"])
 
 
 class Deliveries:

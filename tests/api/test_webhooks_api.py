@@ -14,9 +14,7 @@ from sqlalchemy import func, select
 from adapters.hubspot_webhooks import sign_legacy, sign_v3
 from service.models import InboundEvent, WebhookDelivery
 from service.runtime import Runtime
-from tests.api.conftest import SANDBOX_SECRET, assert_problem
-
-PORTAL = 62515
+from tests.api.conftest import PORTAL, SANDBOX_SECRET, assert_problem
 
 
 def now_ms() -> int:
@@ -46,16 +44,6 @@ def stored(runtime: Runtime) -> tuple[int, int]:
         events = uow.session.scalar(select(func.count()).select_from(InboundEvent))
         deliveries = uow.session.scalar(select(func.count()).select_from(WebhookDelivery))
     return int(events or 0), int(deliveries or 0)
-
-
-@pytest.fixture
-def hook(client: Any, admin_headers: dict[str, str]) -> int:
-    """A HubSpot connection receiving webhooks (no CRM calls are needed to receive)."""
-    body = {"name": "Hooks", "kind": "hubspot", "access_token": "pat-unused", "client_secret": SANDBOX_SECRET,
-            "account_id": str(PORTAL)}
-    response = client.post("/v1/connections", json=body, headers=admin_headers)
-    assert response.status_code == 201
-    return int(response.get_json()["id"])
 
 
 def test_given_a_valid_v3_delivery_then_200_and_the_events_are_stored_raw(

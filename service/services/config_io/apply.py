@@ -14,7 +14,7 @@ from service.services.config_io.document import ConfigFileError
 from service.services.config_io.execute import Executor
 from service.services.config_io.plan import impact_note, objects, plan_changes, plan_lines, summary
 from service.services.gate_impact import would_block
-from service.services.guardrails import unknown_option_keys, unknown_property
+from service.services.guardrails import crm_mapping_errors
 from service.services.mappings import live_properties
 
 
@@ -102,14 +102,8 @@ def _check_against_crm(runtime: Runtime, desired: Desired, changes: list[dict[st
             checked[connection_id], found = live_properties(runtime, connection_id)
             warnings += found
         properties = checked[connection_id]
-        if properties is None:
-            continue
-        missing = unknown_property(entry["property"], properties)
-        if missing:
-            errors[f"{path}.property"] = [missing]
-            continue
-        for key, why in unknown_option_keys(entry.get("value_map") or {}, properties[entry["property"]]).items():
-            errors[f"{path}.value_map.{key}"] = [why]
+        if properties is not None:
+            errors.update(crm_mapping_errors(entry["property"], entry.get("value_map") or {}, properties, path))
     if errors:
         raise ConfigFileError(source, errors, desired.lines)
     return warnings
