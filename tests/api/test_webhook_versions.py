@@ -14,9 +14,7 @@ from sqlalchemy import select
 from service.models import EventStatus, InboundEvent
 from service.runtime import Runtime
 from tests.api.conftest import SANDBOX_SECRET, assert_problem
-from tests.api.test_webhooks_api import deliver, event, hook, stored
-
-__all__ = ["hook"]  # the fixture
+from tests.api.test_webhooks_api import deliver, event, stored
 
 
 def test_given_another_process_rotated_the_secret_then_the_new_one_is_accepted_and_the_old_one_refused(

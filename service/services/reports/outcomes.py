@@ -35,9 +35,13 @@ def win_rate(closed: Iterable[DealGroup], where: Callable[[DealGroup], bool] = l
     return wilson(count(chosen, lambda g: g.outcome == "won"), count(chosen))
 
 
-def having(**traits: Any) -> Callable[[DealGroup], bool]:
-    """Whether a group has every one of these traits (grade="B", owner="101", week=...)."""
-    return lambda g: all(getattr(g, name) == value for name, value in traits.items())
+def groups_by(groups: Iterable[DealGroup], trait: str) -> dict[Any, list[DealGroup]]:
+    """The groups by the value of one trait ("grade", "owner", "week"), in one pass (a report at a million
+    deals holds tens of thousands of groups, and each owner, week and grade needs its own)."""
+    found: dict[Any, list[DealGroup]] = defaultdict(list)
+    for g in groups:
+        found[getattr(g, trait)].append(g)
+    return found
 
 
 def non_target(groups: Iterable[DealGroup]) -> float | None:
@@ -55,7 +59,8 @@ def persona_mix(created: Sequence[DealGroup], labels: Labels) -> dict[str, Any]:
         per[g.persona_id] += g.deals
     personas = [{"persona_id": pid, "name": labels.personas.get(pid, str(pid)), "deals": n, "share": share(n, total)}
                 for pid, n in sorted(per.items(), key=lambda kv: (-kv[1], kv[0] or 0)) if pid is not None]
-    grades = [(grade, count(created, having(grade=grade))) for grade in (*GRADES, None)]
+    by_grade = groups_by(created, "grade")
+    grades = [(grade, count(by_grade.get(grade, []))) for grade in (*GRADES, None)]
     return {"deals": total, "personas": personas,
             "no_persona": {"deals": per.get(None, 0), "share": share(per.get(None, 0), total)},
             "grades": [{"grade": g or "none", "deals": n, "share": share(n, total)} for g, n in grades]}
@@ -64,10 +69,11 @@ def persona_mix(created: Sequence[DealGroup], labels: Labels) -> dict[str, Any]:
 def pays(closed: Sequence[DealGroup], won_cycle_days: float | None) -> dict[str, Any]:
     """Whether qualification pays: the win rate of the deals closed in the period by grade, persona matched or
     not, ever blocked or never, each with n and its 95% interval; and the median cycle of won deals."""
+    by_grade = groups_by(closed, "grade")
     return {
         "closed": count(closed), "won": count(closed, lambda g: g.outcome == "won"),
         "win_rate": rate_view(win_rate(closed)),
-        "by_grade": [{"grade": grade or "none", **rate_view(win_rate(closed, having(grade=grade)))}
+        "by_grade": [{"grade": grade or "none", **rate_view(win_rate(by_grade.get(grade, [])))}
                      for grade in (*GRADES, None)],
         "persona_matched": rate_view(win_rate(closed, lambda g: g.persona_id is not None)),
         "persona_unmatched": rate_view(win_rate(closed, lambda g: g.persona_id is None)),
@@ -93,9 +99,10 @@ def owners(moves: Sequence[dict[str, Any]], created: Sequence[DealGroup], closed
     activity = [per[o]["moves"] for o in everyone if o is not None]
     team_activity = statistics.median(activity) if activity else None
     rows = []
+    closed_by, created_by = groups_by(closed, "owner"), groups_by(created, "owner")
     for owner in sorted(everyone, key=lambda o: (labels.person(per[o]["connection_id"], o), o or "")):
-        entry, rate = per[owner], win_rate(closed, having(owner=owner))
-        mine = [g for g in created if g.owner == owner]
+        entry, rate = per[owner], win_rate(closed_by.get(owner, []))
+        mine = created_by.get(owner, [])
         rows.append({
             "owner": owner, "owner_name": labels.person(entry["connection_id"], owner), "moves": entry["moves"],
             "blocked": entry["blocked"], "blocked_share": share(entry["blocked"], entry["moves"]),
@@ -116,11 +123,12 @@ def weekly_trend(weeks: dict[str, dict[str, int]], created: Sequence[DealGroup],
     """Every ISO week of the period: gated moves, share blocked, completeness, non-target share of the deals
     created and win rate of the deals closed that week."""
     rows = []
+    closed_by, created_by = groups_by(closed, "week"), groups_by(created, "week")
     for week in weeks_between(start, end):
         moved = weeks.get(week, {"moves": 0, "blocked": 0, "required": 0, "unfilled": 0})
-        mine = [g for g in created if g.week == week]
+        mine = created_by.get(week, [])
         rows.append({"week": week, "moves": moved["moves"], "blocked_share": share(moved["blocked"], moved["moves"]),
                      "completeness": share(moved["required"] - moved["unfilled"], moved["required"]),
                      "created": count(mine), "non_target_share": non_target(mine),
-                     "win_rate": rate_view(win_rate(closed, having(week=week)))})
+                     "win_rate": rate_view(win_rate(closed_by.get(week, [])))})
     return rows
