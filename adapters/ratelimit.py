@@ -6,7 +6,9 @@ calls inside its window; `acquire` blocks until the oldest of them leaves the wi
 
 Those limiters count in this process only. Several processes calling one CRM account share a `LimitStore`
 (PostgreSQL or Redis, chosen by the service) through a `StoredLimiter`: the same algorithms as pure steps over a
-small state kept in the store, read and written atomically, timed by the store's clock.
+small state kept in the store, read and written atomically, timed by the store's clock. A bucket lifted by its
+connection (`is_lifted`: a budget no client reaches) is not counted in the store at all: counting it would cost a
+store round trip per call and hold nothing back.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Protocol
 
 Clock = Callable[[], float]
@@ -22,6 +24,9 @@ Sleep = Callable[[float], None]
 BucketSpec = Mapping[str, tuple[int, float]]
 # (stored state or None, the store's clock in seconds) -> (state to store, seconds to wait: 0.0 when a call was counted)
 Step = Callable[[Any, float], tuple[Any, float]]
+# Calls per second from which a bucket counts as lifted. Every CRM's real limits are under 100/s; a budget of
+# 10,000/s or more (the tests' and benches' "unlimited", or an admin's 100,000 per 10 s) only says "no limit".
+LIFTED_RATE = 10_000.0
 
 
 class RateLimitTimeoutError(TimeoutError):
@@ -118,17 +123,27 @@ def limiter_for(key: str, buckets: BucketSpec) -> RateLimiter:
         return limiter
 
 
+def is_lifted(limit: int, window: float) -> bool:
+    """Whether a bucket of `limit` calls per `window` seconds allows LIFTED_RATE calls per second or more: a
+    budget no client reaches, so it need not be counted."""
+    return limit >= LIFTED_RATE * window
+
+
 def shared_buckets(defaults: Callable[[], BucketSpec]) -> Callable[..., Limiter]:
     """A limiter factory for a CRM kind: (key, overrides, store=None) -> the limiter for `key` with the
     `defaults()` buckets, each bucket named in `overrides` replaced by its (limit, window): shared by every
-    process using `store`, or process-wide without one."""
+    process using `store`, or process-wide without one. In the store, lifted buckets (`is_lifted`) are not
+    counted: a call in one asks nothing of the store."""
 
     def limiter(key: str, overrides: BucketSpec, store: LimitStore | None = None) -> Limiter:
         buckets = {**defaults(), **overrides}
         if store is None:
             return limiter_for(key, buckets)
         return StoredLimiter(store, key, {name: (window_step(int(limit), float(window)), float(window))
-                                          for name, (limit, window) in buckets.items()})
+                                          for name, (limit, window) in buckets.items()
+                                          if not is_lifted(int(limit), float(window))},
+                             lifted=[name for name, (limit, window) in buckets.items()
+                                     if is_lifted(int(limit), float(window))])
 
     return limiter
 
@@ -163,17 +178,22 @@ def window_step(limit: int, window: float) -> Step:
 class StoredLimiter:
     """A Limiter whose buckets live in a LimitStore under `key:bucket`, so every process sharing the store
     shares the budget. `buckets` maps a bucket name to its (step, ttl seconds); with `one_counter`, every
-    bucket name counts in the first bucket (a CRM counting all methods together)."""
+    bucket name counts in the first bucket (a CRM counting all methods together). Calls in a `lifted` bucket go
+    at once, uncounted, without asking the store."""
 
     def __init__(self, store: LimitStore, key: str, buckets: Mapping[str, tuple[Step, float]], *,
-                 one_counter: bool = False, clock: Clock = time.monotonic, sleep: Sleep = time.sleep) -> None:
-        """Raises ValueError without buckets."""
-        if not buckets:
+                 one_counter: bool = False, lifted: Iterable[str] = (), clock: Clock = time.monotonic,
+                 sleep: Sleep = time.sleep) -> None:
+        """Raises ValueError without buckets (counted or lifted), or with one_counter and lifted buckets."""
+        self._lifted = frozenset(lifted) - set(buckets)
+        if not buckets and not self._lifted:
             raise ValueError("a rate limiter needs at least one bucket")
+        if one_counter and self._lifted:
+            raise ValueError("one counter cannot have lifted buckets")
         self._store = store
         self._key = key
         self._buckets = dict(buckets)
-        self._first = next(iter(self._buckets))
+        self._first = next(iter(self._buckets), "")
         self._one_counter = one_counter
         self._clock = clock
         self._sleep = sleep
@@ -181,6 +201,8 @@ class StoredLimiter:
     def try_acquire(self, bucket: str = "default") -> float:
         """Take a slot if one is free and return 0.0; otherwise the seconds to wait. KeyError for an unknown
         bucket (never with one_counter)."""
+        if bucket in self._lifted:
+            return 0.0
         name = self._first if self._one_counter else bucket
         if name not in self._buckets:
             raise KeyError(f"unknown rate-limit bucket {bucket!r}")
@@ -192,6 +214,8 @@ class StoredLimiter:
 
         Raises KeyError for an unknown bucket and RateLimitTimeoutError when `timeout` would be exceeded.
         """
+        if bucket in self._lifted:
+            return 0.0
         return wait_for_slot(self.try_acquire, bucket, timeout, self._clock, self._sleep, f"{bucket!r} slot")
 
 

@@ -14,7 +14,8 @@ CRM call, shared by every process). CPU seconds of the workers, the sandbox and 
 action (PostgreSQL: the workers' own sessions, bench/pg_backends.py), and what those sessions were doing (sampled
 every 20 ms: running, waiting on a lock or the WAL flush, idle waiting for the worker): on 2 cores, 4 processes
 can exceed 1 by more than 2x only as far as one worker waits on I/O.
-`--profile` runs the single worker under cProfile (CPU time) and prints where it spends.
+`--profile` runs the single worker under cProfile (CPU time) and prints where it spends (`--profile-out PATH` keeps
+its pstats file).
 
 The sandbox runs in a child process (a remote CRM, not sharing this process's interpreter lock).
 """
@@ -26,6 +27,7 @@ import cProfile
 import dataclasses
 import multiprocessing
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -302,6 +304,7 @@ def main() -> None:
     parser.add_argument("--log-level", default=os.environ.get("QUALIFY_LOG_LEVEL", "INFO"))
     parser.add_argument("--profile", action="store_true", help="cProfile the single worker")
     parser.add_argument("--profile-top", type=int, default=25, help="functions listed from the profile")
+    parser.add_argument("--profile-out", help="also keep the single worker's profile (pstats) at this path")
     args = parser.parse_args()
     counts = [int(c) for c in args.workers.split(",")]
     print(f"{args.actions} actions per pass, worker processes {counts}; {os.cpu_count()} CPUs, load average "
@@ -327,6 +330,8 @@ def main() -> None:
             print(f"  {passes[-1].line()}\n    workers' PostgreSQL sessions: {passes[-1].wait_line()}", flush=True)
             if profile:
                 print_profile(profile, args.profile_top)
+                if args.profile_out:
+                    shutil.copyfile(profile, args.profile_out)
         runtime.dispose()
         backends.dispose()
     base = passes[0]

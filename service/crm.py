@@ -1,12 +1,17 @@
 """A stored connection's CRM adapter and webhook verifier, built from the registry: its decrypted settings,
 the connection's rate limiter (shared by every process through the deployment's LimitStore, or process-wide in
 the embedded mode), a transport that vets every address it connects to, and a token
-store that saves rotated OAuth tokens durably. No CRM is named here."""
+store that saves rotated OAuth tokens durably; and the adapters a worker keeps for reuse (`SharedAdapters`). No CRM
+is named here."""
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -125,3 +130,72 @@ class CRMConnector:
     def offline_source(self, connection: Any, adapter: CRMAdapter) -> OfflineEventSource | None:
         """Where the connection's CRM keeps events its webhooks may have missed, or None."""
         return kind_of(connection.kind).offline_source(self.settings(connection), adapter)
+
+
+# How long a shared adapter is reused at most: what an adapter reads once and keeps (the account's currency, its
+# custom fields' types) is read again at least this often, even when the connection's configuration never changes.
+SHARED_ADAPTER_MAX_AGE = 300.0
+
+
+@dataclass
+class _Shared:
+    adapter: CRMAdapter
+    version: tuple[Any, ...]
+    built: float
+    users: int = 0
+    retired: bool = False
+
+
+class SharedAdapters:
+    """One adapter per connection and configuration version, kept for reuse by the threads of a process (the
+    worker's), so consecutive CRM calls reuse its HTTP client's kept-alive connections instead of decrypting the
+    credentials and connecting anew for each piece of work.
+
+    An adapter is replaced when its connection's configuration version changes (secrets rotated, base URL or
+    limits edited, deactivated: every such edit bumps it) or after `max_age` seconds, and closed once no thread
+    uses it any more; `close()` retires them all. `build` makes an adapter for a connection model."""
+
+    def __init__(self, build: Callable[[Any], CRMAdapter], max_age: float = SHARED_ADAPTER_MAX_AGE,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self._build = build
+        self._max_age = max_age
+        self._clock = clock
+        self._entries: dict[int, _Shared] = {}
+        self._lock = threading.Lock()
+
+    @contextmanager
+    def using(self, connection: Any) -> Iterator[CRMAdapter]:
+        """The connection's adapter for the block (a connection model, or a row with what `build` reads and
+        created_at and config_version); whatever building it raises (CRMAuthError when its stored settings
+        cannot work)."""
+        # created_at: SQLite may give a deleted connection's id to a new one.
+        version = (connection.created_at, connection.config_version)
+        with self._lock:
+            entry = self._entries.get(connection.id)
+            if entry is None or entry.version != version or self._clock() - entry.built > self._max_age:
+                if entry is not None:
+                    del self._entries[connection.id]
+                    self._retire(entry)
+                entry = _Shared(self._build(connection), version, self._clock())
+                self._entries[connection.id] = entry
+            entry.users += 1
+        try:
+            yield entry.adapter
+        finally:
+            with self._lock:
+                entry.users -= 1
+                if entry.retired and entry.users == 0:
+                    entry.adapter.close()
+
+    def _retire(self, entry: _Shared) -> None:
+        # Called with the lock held: another thread may still be calling the CRM with it; the last one closes it.
+        entry.retired = True
+        if entry.users == 0:
+            entry.adapter.close()
+
+    def close(self) -> None:
+        """Close every kept adapter (those in use when their last user is done)."""
+        with self._lock:
+            entries, self._entries = list(self._entries.values()), {}
+            for entry in entries:
+                self._retire(entry)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 import threading
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TypeVar, cast
@@ -15,13 +16,14 @@ from sqlalchemy.orm import sessionmaker
 from adapters.base import CRMAdapter, WebhookVerifier
 from adapters.ratelimit import LimitStore
 from service.config import Settings
-from service.crm import CRMConnector
+from service.crm import CRMConnector, SharedAdapters
 from service.db import make_engine, make_session_factory, utcnow
 from service.limit_stores import limit_store_for
 from service.secrets import Vault, load_or_create_keys
 from service.unit_of_work import UnitOfWork
 
 T = TypeVar("T")
+SHARED_ADAPTERS = "shared-adapters"  # the cache entry holding the SharedAdapters
 
 
 @dataclass
@@ -62,6 +64,16 @@ class Runtime:
     def adapter(self, connection: Any) -> CRMAdapter:
         """A CRM adapter for a connection model, sharing that connection's rate limiter (see CRMConnector)."""
         return self.connector.adapter(connection)
+
+    def shared_adapter(self, connection: Any) -> AbstractContextManager[CRMAdapter]:
+        """The connection's CRM adapter kept for reuse by this process (service.crm.SharedAdapters), for a `with`
+        block: never close it. For the worker's many short uses of one connection; `adapter()` for a use that owns
+        its adapter (a sync, a request)."""
+        shared = self.cache.get(SHARED_ADAPTERS)
+        if shared is None:
+            with self.cache_lock:
+                shared = self.cache.setdefault(SHARED_ADAPTERS, SharedAdapters(self.adapter))
+        return cast(SharedAdapters, shared).using(connection)
 
     def verifier(self, connection: Any) -> WebhookVerifier:
         """The webhook verifier for a connection model."""

@@ -9,7 +9,7 @@ from service import log_context
 from service.jobs.heartbeat import Heartbeat
 from service.runtime import Runtime
 from service.services.events import claim_events, process_event
-from service.services.outbox import claim_actions, deliver_action
+from service.services.outbox import claim_deliveries, deliver_claimed
 
 log = logging.getLogger("qualify.worker")
 
@@ -30,9 +30,9 @@ class Worker:
             with log_context.scope():  # the event's request id, bound while it is processed
                 process_event(self.runtime, event_id)
             handled += 1
-        for action_id in claim_actions(self.runtime, batch):
+        for action, connection in claim_deliveries(self.runtime, batch):  # read with the claim, not again
             with log_context.scope():
-                deliver_action(self.runtime, action_id)
+                deliver_claimed(self.runtime, action, connection)
             handled += 1
         return handled
 

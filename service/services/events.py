@@ -73,27 +73,25 @@ def replay_event(runtime: Runtime, event_id: int) -> dict[str, Any]:
 def process_event(runtime: Runtime, event_id: int) -> None:
     """Process one claimed event; failures are kept on the event, never raised."""
     with runtime.uow() as uow:
-        event = uow.session.get_one(InboundEvent, event_id)
+        event, connection = _with_connection(uow.session, event_id)
         log_context.bind(request_id=event.request_id, event_id=event_id, connection_id=event.connection_id)
-        connection = uow.session.get_one(Connection, event.connection_id)
         kind, object_id = event.kind, event.object_id
-        properties = [m.property for m in mapped_fields(uow.session, connection.id)]
-        adapter = runtime.adapter(connection) if kind in DEAL_KINDS else None
-    try:
-        snapshot = adapter.get_deal(object_id, properties) if adapter else None
-    except CRMNotFound:
-        _end(runtime, event_id, EventStatus.IGNORED, f"deal {object_id} no longer exists in the CRM")
-        return
-    except CRMError as exc:
-        _retry_or_fail(runtime, event_id, exc)
-        return
-    except Exception as exc:  # keep the event with its error; never lose it
-        log.exception("event %s: unexpected error while reading the deal", event_id)
-        _end(runtime, event_id, EventStatus.FAILED, error_text(exc))
-        return
-    finally:
-        if adapter is not None:
-            adapter.close()
+        properties = [m.property for m in mapped_fields(uow.session, connection.id)] if kind in DEAL_KINDS else []
+    snapshot = None
+    if kind in DEAL_KINDS:
+        with runtime.shared_adapter(connection) as adapter:  # kept for the next event: never closed here
+            try:
+                snapshot = adapter.get_deal(object_id, properties)
+            except CRMNotFound:
+                _end(runtime, event_id, EventStatus.IGNORED, f"deal {object_id} no longer exists in the CRM")
+                return
+            except CRMError as exc:
+                _retry_or_fail(runtime, event_id, exc)
+                return
+            except Exception as exc:  # keep the event with its error; never lose it
+                log.exception("event %s: unexpected error while reading the deal", event_id)
+                _end(runtime, event_id, EventStatus.FAILED, error_text(exc))
+                return
     try:
         _apply(runtime, event_id, snapshot)
     except OperationalError as exc:
@@ -106,6 +104,14 @@ def process_event(runtime: Runtime, event_id: int) -> None:
     except Exception as exc:
         log.exception("event %s: processing failed", event_id)
         _end(runtime, event_id, EventStatus.FAILED, error_text(exc))
+
+
+def _with_connection(session: Session, event_id: int) -> tuple[InboundEvent, Connection]:
+    """The event and its connection, in one query."""
+    event, connection = session.execute(select(InboundEvent, Connection)
+                                        .join(Connection, Connection.id == InboundEvent.connection_id)
+                                        .where(InboundEvent.id == event_id)).one()
+    return event, connection
 
 
 def _finish(event: InboundEvent, status: EventStatus, note: str | None, runtime: Runtime) -> None:
@@ -168,12 +174,11 @@ def _apply(runtime: Runtime, event_id: int, snapshot: DealSnapshot | None) -> No
     crash_point("before_decision")
     with runtime.uow() as uow:
         session = uow.session
-        event = session.get_one(InboundEvent, event_id)
+        event, connection = _with_connection(session, event_id)
         if snapshot is None:
             _apply_non_deal_event(runtime, session, event)
             uow.commit()
             return
-        connection = session.get_one(Connection, event.connection_id)
         observed = observe(runtime, session, connection, Observation(
             snapshot=snapshot, seen_at=event.occurred_at, origin="webhook", new_stage=event.new_stage,
             old_stage=event.old_stage, old_pipeline=event.old_pipeline,

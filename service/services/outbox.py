@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import Select, or_, select
 from sqlalchemy.orm import Session
 
 from adapters.base import CRMAdapter, TaskRequest
@@ -19,7 +19,7 @@ from service.faults import crash_point
 from service.models import ActionStatus, Connection, OutboxAction, Record
 from service.runtime import Runtime
 from service.services import echoes
-from service.services.claims import claim
+from service.services.claims import claim, take
 from service.services.common import error_text
 from service.services.write_back import WRITE_FIELDS, forget_written
 
@@ -35,8 +35,8 @@ def backoff_seconds(attempts: int, retry_after: float | None, cap: float, rng: r
     return max(delay, retry_after or 0.0)
 
 
-def claim_actions(runtime: Runtime, limit: int) -> list[int]:
-    """Mark up to `limit` due actions (or ones a crashed worker left in flight) as being delivered."""
+def _ready(runtime: Runtime) -> tuple[Select[Any], Callable[[OutboxAction], None]]:
+    """Due actions (or ones a crashed worker left in flight), oldest first, and how a claim marks one."""
     now = runtime.clock()
     stale = now - timedelta(seconds=runtime.settings.outbox_in_flight_stale_seconds)
     ready = (
@@ -48,36 +48,70 @@ def claim_actions(runtime: Runtime, limit: int) -> list[int]:
         .order_by(OutboxAction.next_attempt_at, OutboxAction.id)
     )
 
-    def take(action: OutboxAction) -> None:
+    def mark(action: OutboxAction) -> None:
         action.status, action.attempts, action.next_attempt_at = ActionStatus.IN_FLIGHT, action.attempts + 1, now
 
-    return claim(runtime, ready, limit, take)
+    return ready, mark
+
+
+def claim_actions(runtime: Runtime, limit: int) -> list[int]:
+    """Mark up to `limit` due actions (or ones a crashed worker left in flight) as being delivered; their ids."""
+    ready, mark = _ready(runtime)
+    return claim(runtime, ready, limit, mark)
+
+
+Claimed = tuple[OutboxAction, Connection]
+
+
+def claim_deliveries(runtime: Runtime, limit: int) -> list[Claimed]:
+    """Claim as `claim_actions` does; each action (as claimed) with its connection, read in the claim's
+    transaction, for `deliver_claimed`. Both are detached and keep what was read (sessions do not expire on
+    commit or close)."""
+    ready, mark = _ready(runtime)
+    with runtime.uow() as uow:
+        actions = take(runtime, uow.session, ready, limit, mark)
+        ids = {action.connection_id for action in actions}
+        connections = {c.id: c for c in uow.session.scalars(select(Connection).where(Connection.id.in_(ids)))} \
+            if ids else {}
+        uow.commit()
+    return [(action, connections[action.connection_id]) for action in actions]
 
 
 def deliver_action(runtime: Runtime, action_id: int) -> None:
-    """Perform one claimed action in the CRM and record the result; errors are kept, never raised."""
+    """Deliver one claimed action, read by id with its connection (see `deliver_claimed`)."""
     with runtime.uow() as uow:
-        action = uow.session.get_one(OutboxAction, action_id)
-        log_context.bind(request_id=action.request_id, action_id=action_id, connection_id=action.connection_id)
-        connection = uow.session.get_one(Connection, action.connection_id)
-        kind, payload, key = action.kind, dict(action.payload), action.idempotency_key
-        payload["_retry"] = action.attempts > 1
-        adapter = runtime.adapter(connection)
+        action, connection = uow.session.execute(
+            select(OutboxAction, Connection).join(Connection, Connection.id == OutboxAction.connection_id)
+            .where(OutboxAction.id == action_id)).one()
+    deliver_claimed(runtime, action, connection)
+
+
+def deliver_claimed(runtime: Runtime, action: OutboxAction, connection: Connection) -> None:
+    """Perform one claimed action in the CRM and record the result; errors are kept, never raised (but a
+    connection whose stored settings cannot work raises CRMAuthError, and database errors propagate).
+
+    `action` and `connection` are detached rows as read by the claim: nothing else changes an action in flight
+    but the worker holding it, so the result is written onto it, re-attached, in one UPDATE without reading the
+    row again; and every edit of a connection bumps its configuration version, so an adapter kept for an older
+    one is not used (at worst, a batch claimed just before an edit is delivered with the settings before it)."""
+    action_id = action.id
+    log_context.bind(request_id=action.request_id, action_id=action_id, connection_id=action.connection_id)
+    kind, payload, key = action.kind, dict(action.payload), action.idempotency_key
+    payload["_retry"] = action.attempts > 1
     deliverer = DELIVERERS[kind]
-    try:
-        result = deliverer.deliver(adapter, payload)
-    except CRMError as exc:
-        _failed(runtime, action_id, exc)
-        return
-    except Exception as exc:
-        log.exception("outbox action %s (%s) failed unexpectedly", action_id, key)
-        _failed(runtime, action_id, exc)
-        return
-    finally:
-        adapter.close()
+    with runtime.shared_adapter(connection) as adapter:  # kept for the next action: never closed here
+        try:
+            result = deliverer.deliver(adapter, payload)
+        except CRMError as exc:
+            _failed(runtime, action, exc)
+            return
+        except Exception as exc:
+            log.exception("outbox action %s (%s) failed unexpectedly", action_id, key)
+            _failed(runtime, action, exc)
+            return
     crash_point(f"after_crm_call:{kind}")
     with runtime.uow() as uow:
-        action = uow.session.get_one(OutboxAction, action_id)
+        uow.session.add(action)
         action.status, action.done_at = ActionStatus.DONE, runtime.clock()
         action.crm_object_id, action.note = result.get("object_id"), result.get("note")
         if deliverer.on_done is not None:
@@ -86,18 +120,18 @@ def deliver_action(runtime: Runtime, action_id: int) -> None:
     metrics.action_finished(action_id, kind, "done", result.get("note"))
 
 
-def _failed(runtime: Runtime, action_id: int, exc: Exception) -> None:
+def _failed(runtime: Runtime, action: OutboxAction, exc: Exception) -> None:
     with runtime.uow() as uow:
-        action = uow.session.get_one(OutboxAction, action_id)
+        uow.session.add(action)
         action.last_error = error_text(exc)
         action.vendor_message = exc.vendor_message if isinstance(exc, CRMError) else None
         if isinstance(exc, CRMError) and exc.retryable and action.attempts < runtime.settings.outbox_max_attempts:
             delay = backoff_seconds(action.attempts, exc.retry_after, runtime.settings.outbox_max_backoff_seconds)
             action.status, action.next_attempt_at = ActionStatus.PENDING, runtime.clock() + timedelta(seconds=delay)
-            metrics.action_finished(action_id, action.kind, "retry", f"in {delay:.1f} s: {action.last_error}")
+            metrics.action_finished(action.id, action.kind, "retry", f"in {delay:.1f} s: {action.last_error}")
         else:
             action.status = ActionStatus.FAILED
-            metrics.action_finished(action_id, action.kind, "failed", action.last_error)
+            metrics.action_finished(action.id, action.kind, "failed", action.last_error)
             on_failed = DELIVERERS[action.kind].on_failed
             if on_failed is not None:
                 on_failed(uow.session, action)

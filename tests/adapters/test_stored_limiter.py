@@ -5,11 +5,19 @@ tests/integration/test_limit_stores.py, real processes in tests/e2e/test_shared_
 from __future__ import annotations
 
 import random
+from typing import Any
 
 import pytest
 
 from adapters.leaky_bucket import CLIENT_HEADROOM, LeakyBucket, stored_leaky_bucket
-from adapters.ratelimit import MemoryStore, RateLimiter, RateLimitTimeoutError, StoredLimiter, window_step
+from adapters.ratelimit import (
+    MemoryStore,
+    RateLimiter,
+    RateLimitTimeoutError,
+    StoredLimiter,
+    is_lifted,
+    window_step,
+)
 from adapters.registry import kind_of
 
 
@@ -92,3 +100,42 @@ def test_given_a_store_then_each_registry_entry_builds_a_limiter_in_it_with_its_
     assert [tuned.try_acquire() == 0.0 for _ in range(3)] == [True, True, False]
     # Without a store: the process-wide limiters, as before.
     assert kind_of("hubspot").limiter("test-stored:local", {}) is kind_of("hubspot").limiter("test-stored:local", {})
+
+
+class CountingStore(MemoryStore):
+    """A MemoryStore that counts what it is asked."""
+
+    def __init__(self, clock: FakeClock) -> None:
+        super().__init__(clock)
+        self.updates = 0
+
+    def update(self, key: str, step: Any, ttl_seconds: float) -> float:
+        self.updates += 1
+        return super().update(key, step, ttl_seconds)
+
+
+def test_given_a_lifted_bucket_then_its_calls_go_at_once_without_asking_the_store() -> None:
+    clock = FakeClock()
+    store = CountingStore(clock)
+    limiter = kind_of("hubspot").limiter("connection:1", {"default": (10**9, 1.0)}, store)
+    assert [limiter.acquire("default") for _ in range(1000)] == [0.0] * 1000
+    assert store.updates == 0
+    taken = [limiter.try_acquire("search") == 0.0 for _ in range(10)]  # the search bucket keeps its default limit
+    assert store.updates == 10 and sum(taken) == 5
+    with pytest.raises(KeyError):
+        limiter.try_acquire("burst")
+
+
+@pytest.mark.parametrize(("limit", "window", "lifted"), [
+    (10**9, 1.0, True), (100_000, 0.1, True), (100_000, 10.0, True), (1_000_000, 1.0, True),
+    (9_999, 1.0, False), (100_000, 11.0, False), (190, 10.0, False)])
+def test_a_bucket_is_lifted_from_ten_thousand_calls_a_second(limit: int, window: float, lifted: bool) -> None:
+    assert is_lifted(limit, window) is lifted
+
+
+def test_given_every_bucket_lifted_then_the_stored_limiter_never_asks_the_store() -> None:
+    clock = FakeClock()
+    store = CountingStore(clock)
+    limiter = kind_of("hubspot").limiter("connection:1", {"default": (10**6, 1.0), "search": (10**6, 1.0)}, store)
+    assert all(limiter.try_acquire(bucket) == 0.0 for bucket in ("default", "search") * 500)
+    assert store.updates == 0

@@ -13,7 +13,7 @@ from service.models import Connection, Field, InboundEvent, OutboxAction, Webhoo
 from service.runtime import Runtime
 from service.services.events import claim_events, replay_event
 from service.services.intake import store_events
-from service.services.outbox import claim_actions
+from service.services.outbox import claim_actions, claim_deliveries
 
 
 def add_connection(runtime: Runtime) -> int:
@@ -124,3 +124,19 @@ def test_outbox_actions_are_claimed_only_when_due(runtime: Runtime) -> None:
     claimed = claim_actions(runtime, 10)
     assert len(claimed) == 1
     assert claim_actions(runtime, 10) == []
+
+
+def test_claimed_deliveries_come_with_their_connection_as_claimed_and_are_taken_once(runtime: Runtime) -> None:
+    first, second = add_connection(runtime), add_connection(runtime)
+    now = runtime.clock()
+    with runtime.uow() as uow:
+        for i, cid in enumerate([first, second, first]):
+            uow.session.add(OutboxAction(connection_id=cid, kind="create_task", payload={"n": i},
+                                         idempotency_key=f"k{i}", next_attempt_at=now, attempts=i))
+        uow.commit()
+    claimed = claim_deliveries(runtime, 10)
+    assert [(action.payload["n"], action.attempts, connection.id) for action, connection in claimed] == [
+        (0, 1, first), (1, 2, second), (2, 3, first)]
+    assert {action.status for action, _ in claimed} == {"in_flight"}
+    assert claimed[0][1].credentials_encrypted  # what the adapter is built from, read with the claim
+    assert claim_deliveries(runtime, 10) == [] and claim_actions(runtime, 10) == []
