@@ -14,7 +14,8 @@ from service.domain.gating import Gatekeeper
 from service.domain.issues import Decision, Outcome, Reason
 from service.domain.pipeline import Direction, Gate, GateMode, Pipeline, Requirement, Stage, StageKind, StageRef
 
-PROPERTY = settings(max_examples=200, deadline=None)
+# The same examples every run: a rare slow draw never turns CI red by chance.
+PROPERTY = settings(max_examples=200, deadline=None, derandomize=True)
 
 SPECS = (
     FieldSpec("industry", "Industry", FieldType.ENUM, Constraints(options=("retail", "b2b", "it"))),

@@ -30,7 +30,8 @@ from service.domain.fields import (
     normalize_for_storage,
 )
 
-PROPERTY = settings(max_examples=200, deadline=None)
+# The same examples every run: a rare slow draw never turns CI red by chance.
+PROPERTY = settings(max_examples=200, deadline=None, derandomize=True)
 OPTIONS = ("web", "phone", "mail", "1")
 SPECS = {
     kind: FieldSpec(

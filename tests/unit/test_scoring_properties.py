@@ -21,7 +21,8 @@ from service.domain.personas import (
 )
 from service.domain.scoring import CompiledPersona, PersonaScore, prepare
 
-PROPERTY = settings(max_examples=200, deadline=None)
+# The same examples every run: a rare slow draw never turns CI red by chance.
+PROPERTY = settings(max_examples=200, deadline=None, derandomize=True)
 TODAY = date(2025, 6, 1)
 OPTIONS = {"industry": ("retail", "b2b", "it"), "channels": ("web", "phone", "email"), "payment": ("ok", "overdue")}
 FIELDS = {
