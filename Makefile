@@ -44,10 +44,13 @@ run: $(STAMP) $(COMPILED)
 	$(BIN)/qualify bootstrap
 	$(BIN)/qualify serve --host $(HOST) --port $(PORT)
 
+# Two test processes (pytest-xdist; every session has its own PostgreSQL schema and SQLite file), then alone
+# the one test that restarts PostgreSQL, which would cut the other process's connections.
 test: $(STAMP) $(COMPILED) chromium
 	$(BIN)/ruff check service adapters schemas tests bench
 	$(BIN)/mypy
-	$(BIN)/pytest
+	$(BIN)/pytest -n 2 -m 'not pg_restart'
+	$(BIN)/pytest -m pg_restart
 
 demo: $(STAMP) $(COMPILED)
 	$(BIN)/qualify demo
