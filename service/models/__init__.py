@@ -1,7 +1,7 @@
 """SQLAlchemy 2 typed ORM models, one module per aggregate; importing this registers them all."""
 
 from service.models.connections import Connection, FieldMapping, Pipeline, Stage
-from service.models.events import InboundEvent, WebhookDelivery
+from service.models.events import InboundEvent, WebhookDelivery, WebhookRejection
 from service.models.fields import Field
 from service.models.gates import Gate
 from service.models.heartbeats import WorkerHeartbeat
@@ -38,5 +38,6 @@ __all__ = [
     "SyncRun",
     "Transition",
     "WebhookDelivery",
+    "WebhookRejection",
     "WorkerHeartbeat",
 ]

@@ -27,6 +27,19 @@ class WebhookDelivery(Base):
     event_count: Mapped[int] = mapped_column(Integer, default=0)
 
 
+class WebhookRejection(Base):
+    """Refused webhook deliveries of one connection in one UTC hour for one reason (bad_signature, bad_token,
+    wrong_account, malformed, ...): a count and the last time, never a body."""
+
+    __tablename__ = "webhook_rejections"
+
+    connection_id: Mapped[int] = mapped_column(ForeignKey("connections.id", ondelete="CASCADE"), primary_key=True)
+    hour: Mapped[datetime] = mapped_column(UTCDateTime, primary_key=True)
+    reason: Mapped[str] = mapped_column(String(40), primary_key=True)
+    count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    last_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
 class InboundEvent(Base):
     """One CRM event, unique per (connection, delivery key), processed by the worker."""
 

@@ -22,3 +22,5 @@ class ApiKey(Base):
     role: Mapped[str] = mapped_column(String(16))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # written at most once a minute per key
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # the key stops working from then on
