@@ -275,3 +275,51 @@ class CrmPropertiesSchema(Schema):
     """The CRM's deal properties, read live."""
 
     items = fields.List(fields.Nested(CrmPropertySchema), required=True)
+
+
+class WebhookHealthArgsSchema(Schema):
+    """The window of GET /v1/connections/{id}/health."""
+
+    hours = fields.Integer(load_default=24, validate=validate.Range(min=1, max=720), metadata={
+        "description": "the last this many UTC hours, the current one included"})
+
+
+class WebhookRejectionSchema(Schema):
+    """Refused deliveries of one reason in the window."""
+
+    reason = fields.String(required=True, metadata={"description": (
+        "bad_signature, bad_token, bad_auth, wrong_account, ... (the problem's reason code), malformed, too_large, "
+        "unsupported_media_type, forbidden or other")})
+    count = fields.Integer(required=True)
+    last_at = fields.DateTime(required=True)
+
+
+class LastSyncSchema(Schema):
+    """The latest sync run of the connection."""
+
+    id = fields.Integer(required=True)
+    status = fields.String(required=True, metadata={"description": "queued, running, done or failed"})
+    queued_at = fields.DateTime(required=True)
+    started_at = fields.DateTime(allow_none=True)
+    finished_at = fields.DateTime(allow_none=True)
+    error = fields.String(allow_none=True)
+
+
+class WebhookHealthSchema(Schema):
+    """Whether the CRM reaches Qualify: accepted and refused webhook deliveries and the last sync."""
+
+    connection_id = fields.Integer(required=True)
+    hours = fields.Integer(required=True)
+    since = fields.DateTime(required=True, metadata={"description": "start of the window (a UTC hour)"})
+    last_delivery_at = fields.DateTime(allow_none=True, metadata={"description": "last accepted delivery, ever"})
+    last_event_at = fields.DateTime(allow_none=True, metadata={"description": "last event received, ever"})
+    deliveries = fields.Integer(required=True, metadata={
+        "description": "accepted deliveries in the window that brought at least one new event"})
+    events = fields.Integer(required=True, metadata={"description": "events received in the window"})
+    rejected = fields.Integer(required=True, metadata={
+        "description": "deliveries refused with 400, 401, 403, 413, 415 or 422 in the window"})
+    rejections = fields.List(fields.Nested(WebhookRejectionSchema), required=True)
+    last_sync = fields.Nested(LastSyncSchema, allow_none=True, required=True)
+    hint_code = fields.String(allow_none=True, required=True, metadata={
+        "description": "nothing_received (no delivery, no sync) or only_refused (refusals, no accepted delivery)"})
+    hint = fields.String(allow_none=True, required=True)

@@ -190,3 +190,127 @@ class ImportResultSchema(Schema):
     dry_run = fields.Boolean(required=True)
     gates = fields.List(fields.Nested(ImportedGateSchema), required=True)
     skipped = fields.List(fields.Nested(SkippedRuleSchema), required=True)
+
+
+class ProposedGateSchema(StrictSchema):
+    """A gate as it would be created, for the preview (it replaces the saved gate of its stage)."""
+
+    pipeline = fields.String(required=True, validate=validate.Length(min=1, max=200),
+                             metadata={"description": "the CRM's pipeline id, or its label (case-insensitive)"})
+    stage = fields.String(required=True, validate=validate.Length(min=1, max=200),
+                          metadata={"description": "the CRM's stage id, or its label (case-insensitive)"})
+    mode = fields.String(load_default="audit", validate=validate.OneOf(GATE_MODES), metadata={
+        "description": "the mode it would be saved with; the preview decides as if it enforced"})
+    requirements = fields.List(fields.Nested(RequirementSchema), load_default=list,
+                               validate=validate.Length(max=200), metadata={"description": "the required fields"})
+    persona_requirement = fields.Nested(PersonaRequirementSchema, allow_none=True, load_default=None, metadata={
+        "description": f"{PERSONA_REQUIREMENT_DOC} Checked, but not evaluated by the preview."})
+
+
+class StageNameSchema(StrictSchema):
+    """A stage whose saved gate the preview leaves out."""
+
+    pipeline = fields.String(required=True, validate=validate.Length(min=1, max=200),
+                             metadata={"description": "the CRM's pipeline id, or its label (case-insensitive)"})
+    stage = fields.String(required=True, validate=validate.Length(min=1, max=200),
+                          metadata={"description": "the CRM's stage id, or its label (case-insensitive)"})
+
+
+class GatePreviewInSchema(StrictSchema):
+    """A proposed gate set of one connection, to preview before enforcing it."""
+
+    connection_id = id_field(required=True)
+    gates = fields.List(fields.Nested(ProposedGateSchema), load_default=list, validate=validate.Length(max=200),
+                        metadata={"description": "proposed gates, one per stage; the saved gates of other stages stay"})
+    remove = fields.List(fields.Nested(StageNameSchema), load_default=list, validate=validate.Length(max=200),
+                         metadata={"description": "stages whose saved gate the proposed set drops"})
+    days = fields.Integer(load_default=90, validate=validate.Range(min=1, max=730),
+                          metadata={"description": "how many days of recorded moves to replay (default 90)"})
+
+
+class PreviewMissingFieldSchema(Schema):
+    """A field the blocked deals would fail."""
+
+    field = fields.String(required=True, metadata={"description": "field key"})
+    label = fields.String(required=True, metadata={"description": "field label"})
+    deals = fields.Integer(required=True, metadata={"description": "blocked deals missing it (or with it invalid)"})
+
+
+class PreviewStageSchema(Schema):
+    """A stage of the preview."""
+
+    pipeline = fields.String(required=True, metadata={"description": "the CRM's pipeline id"})
+    stage = fields.String(required=True, metadata={"description": "the CRM's stage id"})
+    stage_label = fields.String(required=True, metadata={"description": "the stage's label"})
+
+
+class OpenStageImpactSchema(PreviewStageSchema):
+    """What the proposed set would do to the open deals whose next move could enter one proposed stage."""
+
+    mode = fields.String(required=True, metadata={"description": "the proposed mode (the preview enforces)"})
+    would_block = fields.Integer(required=True, metadata={"description": "open deals it would block"})
+    of = fields.Integer(required=True, metadata={"description": "open deals checked"})
+    missing = fields.List(fields.Nested(PreviewMissingFieldSchema), required=True,
+                          metadata={"description": "fields failed by the blocked deals, most deals first"})
+
+
+class PreviewTotalsSchema(Schema):
+    """Deals counted once over all proposed stages."""
+
+    would_block = fields.Integer(required=True, metadata={"description": "deals blocked for at least one stage"})
+    of = fields.Integer(required=True, metadata={"description": "deals checked for at least one stage"})
+
+
+class OpenDealsImpactSchema(Schema):
+    """The open deals the proposed set would block."""
+
+    stages = fields.List(fields.Nested(OpenStageImpactSchema), required=True,
+                         metadata={"description": "one per proposed gate, in the order given"})
+    totals = fields.Nested(PreviewTotalsSchema, required=True)
+    rule = fields.String(required=True, metadata={"description": "how they were counted"})
+
+
+class RemovedGateSchema(PreviewStageSchema):
+    """A stage whose saved gate the preview left out."""
+
+    gate_id = fields.Integer(allow_none=True, required=True, metadata={"description": "null: it had none"})
+
+
+class ReplayOwnerSchema(Schema):
+    """Replayed moves of one deal owner (the owner at move time)."""
+
+    owner_id = fields.String(allow_none=True, required=True, metadata={"description": "the CRM owner id"})
+    owner_name = fields.String(allow_none=True, required=True, metadata={"description": "null when not known"})
+    moves = fields.Integer(required=True, metadata={"description": "moves replayed"})
+    would_block = fields.Integer(required=True, metadata={"description": "moves allowed then, blocked now"})
+
+
+class ReplayStageSchema(PreviewStageSchema):
+    """Replayed moves into one proposed stage."""
+
+    moves = fields.Integer(required=True, metadata={"description": "moves replayed"})
+    allowed_then = fields.Integer(required=True, metadata={"description": "moves not blocked then"})
+    would_block = fields.Integer(required=True, metadata={"description": "of those, moves it would block"})
+
+
+class ReplaySchema(Schema):
+    """The recorded moves into the proposed stages, decided again under the proposed set."""
+
+    days = fields.Integer(required=True, metadata={"description": "days replayed"})
+    since = fields.DateTime(required=True, metadata={"description": "moves from this time on"})
+    moves = fields.Integer(required=True, metadata={"description": "moves replayed"})
+    allowed_then = fields.Integer(required=True, metadata={"description": "moves not blocked then"})
+    would_block = fields.Integer(required=True, metadata={"description": "of those, moves it would block"})
+    by_owner = fields.List(fields.Nested(ReplayOwnerSchema), required=True,
+                           metadata={"description": "most would-block first"})
+    by_stage = fields.List(fields.Nested(ReplayStageSchema), required=True)
+    rule = fields.String(required=True, metadata={"description": "how they were counted (a lower bound)"})
+
+
+class GatePreviewSchema(Schema):
+    """What a proposed gate set would do if enforced; nothing is saved."""
+
+    connection_id = fields.Integer(required=True)
+    removed = fields.List(fields.Nested(RemovedGateSchema), required=True)
+    open_deals = fields.Nested(OpenDealsImpactSchema, required=True)
+    replay = fields.Nested(ReplaySchema, required=True)

@@ -109,6 +109,7 @@ def configure_errors_and_api(app: Flask) -> None:
         fields,
         gates,
         health,
+        keys,
         metrics,
         personas,
         records,
@@ -119,7 +120,7 @@ def configure_errors_and_api(app: Flask) -> None:
     from service.api.errors import configure_errors
 
     api = QualifyApi(app)
-    for module in (fields, connections, records, templates, personas, reports, webhooks, health, metrics):
+    for module in (fields, connections, records, templates, personas, reports, webhooks, health, metrics, keys):
         api.register_blueprint(module.blp)
     api.register_blueprint(gates.blp)
     api.register_blueprint(gates.check_blp)

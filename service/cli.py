@@ -49,20 +49,27 @@ def cmd_bootstrap(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_keys_create(args: argparse.Namespace, settings: Settings) -> int:
-    """Create an API key with a role and print it once."""
+    """Create an API key with a role (and optionally an expiry) and print it once."""
     from service.services.keys import create_key
 
-    print(create_key(_runtime(settings), args.role, args.name or args.role))
+    try:
+        key = create_key(_runtime(settings), args.role, args.name or args.role, expires_in_days=args.expires_in_days)
+    except ValueError as exc:
+        print(f"qualify keys create: {exc}", file=sys.stderr)
+        return 2
+    print(key)
     return 0
 
 
 def cmd_keys_list(args: argparse.Namespace, settings: Settings) -> int:
-    """List the API keys (prefix, role, name, created, revoked); secrets are never shown."""
+    """List the API keys (prefix, role, state, last used, expiry, name; times in UTC); secrets are never shown."""
     from service.services.keys import list_keys
 
     for key in list_keys(_runtime(settings)):
-        revoked = f"revoked {key['revoked_at']:%Y-%m-%d %H:%M}" if key["revoked_at"] else "live"
-        print(f"{key['prefix']}  {key['role']:<7}  {revoked:<24}  {key['name']}")
+        state = f"revoked {key['revoked_at']:%Y-%m-%d %H:%M}" if key["revoked_at"] else key["state"]
+        used = f"used {key['last_used_at']:%Y-%m-%d %H:%M}" if key["last_used_at"] else "never used"
+        expires = f"expires {key['expires_at']:%Y-%m-%d %H:%M}" if key["expires_at"] else "no expiry"
+        print(f"{key['prefix']}  {key['role']:<7}  {state:<24}  {used:<21}  {expires:<24}  {key['name']}")
     return 0
 
 
@@ -305,8 +312,11 @@ def build_parser() -> argparse.ArgumentParser:
     create = keys.add_parser("create", help="create a key and print it once")
     create.add_argument("--role", choices=("admin", "manager"), required=True)
     create.add_argument("--name", default=None)
+    create.add_argument("--expires-in-days", type=int, default=None, metavar="N",
+                        help="the key stops working N days from now (default: never)")
     create.set_defaults(func=cmd_keys_create)
-    keys.add_parser("list", help="list keys (prefix, role, name; never the secret)").set_defaults(func=cmd_keys_list)
+    keys.add_parser("list", help="list keys (prefix, role, state, last use, expiry, name; never the secret)"
+                    ).set_defaults(func=cmd_keys_list)
     revoke = keys.add_parser("revoke", help="revoke a key at once, by the prefix `keys list` shows")
     revoke.add_argument("prefix", help="the 8 characters after qk_")
     revoke.set_defaults(func=cmd_keys_revoke)

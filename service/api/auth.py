@@ -28,7 +28,7 @@ def authorize() -> None:
         raise AuthProblem(401, "Send an API key as `Authorization: Bearer <key>`.")
     role = role_for_key(current_app.extensions["qualify"], key.strip())
     if role is None:
-        raise AuthProblem(401, "The API key is unknown or revoked.")
+        raise AuthProblem(401, "The API key is unknown or revoked, or it has expired.")
     g.role = role
     if role == "admin" or request.method in READ_METHODS or request.endpoint in MANAGER_WRITE_ENDPOINTS:
         return

@@ -21,14 +21,18 @@ from schemas.connections import (
     SyncRequestSchema,
     SyncRunSchema,
     SyncStatusSchema,
+    WebhookHealthArgsSchema,
+    WebhookHealthSchema,
 )
 from schemas.gates import ImportArgsSchema, ImportResultSchema
+from service.api.auth import AuthProblem
 from service.api.common import ID, errors, protected_blueprint, runtime
 from service.services import connections as service
 from service.services import mappings as mapping_service
 from service.services import sync_runs as sync_service
 from service.services.connection_test import check_connection
 from service.services.native_rules import import_native_rules
+from service.services.webhook_health import webhook_health
 
 blp = protected_blueprint("connections", __name__, "/v1/connections", "CRM connections")
 
@@ -106,6 +110,19 @@ def test_connection(connection_id: int) -> dict[str, Any]:
     lets the token read them, the webhook subscriptions. Each check answers ok, failed or skipped with a reason;
     a CRM that refuses is a failed check, not an error."""
     return check_connection(runtime(), connection_id, request_base())
+
+
+@blp.route(f"/<{ID}:connection_id>/health", methods=["GET"])
+@blp.arguments(WebhookHealthArgsSchema, location="query")
+@blp.response(200, WebhookHealthSchema)
+@errors(blp, 400, 401, 403, 404, 422)
+def connection_health(args: dict[str, Any], connection_id: int) -> dict[str, Any]:
+    """Whether the CRM reaches Qualify (admins only: it shows configuration problems): the last accepted webhook
+    delivery, accepted deliveries and events and refused deliveries by reason in the last `hours` UTC hours,
+    and the last sync run."""
+    if not is_admin():
+        raise AuthProblem(403, "Only an admin key may read a connection's health.")
+    return webhook_health(runtime(), connection_id, args["hours"])
 
 
 @blp.route(f"/<{ID}:connection_id>/properties", methods=["GET"])

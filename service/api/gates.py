@@ -16,11 +16,14 @@ from schemas.gates import (
     GateOutSchema,
     GatePageSchema,
     GatePatchSchema,
+    GatePreviewInSchema,
+    GatePreviewSchema,
     GateWrittenSchema,
 )
 from service.api.common import ID, errors, protected_blueprint, runtime
 from service.services import gate_admin as service
 from service.services.gate_check import check_move
+from service.services.gate_preview import preview_gates
 
 blp = protected_blueprint("gates", __name__, "/v1/gates", "Stage gates: required fields per stage")
 check_blp = protected_blueprint("gate", __name__ + ".check", "/v1/gate", "Ask before moving")
@@ -48,6 +51,20 @@ class Gates(MethodView):
         """Define the gate of a stage (pipeline and stage by CRM id or label); it audits unless given a mode, and
         the answer's `would_block` says how many open deals it would block if enforced."""
         return service.create_gate(runtime(), data)
+
+
+@blp.route("/preview")
+class GatePreview(MethodView):
+    """A proposed gate set's impact, before enforcing it."""
+
+    @blp.arguments(GatePreviewInSchema)
+    @blp.response(200, GatePreviewSchema)
+    @errors(blp, 400, 401, 403, 404, 413, 422)
+    def post(self, data: dict[str, Any]) -> dict[str, Any]:
+        """Preview gates (each replacing the saved gate of its stage; `remove` drops saved ones) as if enforced:
+        the open deals they would block and the recorded moves of the last `days` days they would have blocked.
+        Saves nothing."""
+        return preview_gates(runtime(), data)
 
 
 @blp.route(f"/<{ID}:gate_id>")

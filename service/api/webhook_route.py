@@ -34,6 +34,7 @@ from service.api.security import api_answer_headers, sanitized_request_id
 from service.api.webhooks import delivery_url
 from service.runtime import Runtime
 from service.services.intake import receive_webhook
+from service.services.webhook_health import count_rejection, rejection_reason
 
 log = logging.getLogger("qualify.api")
 # The URL Flask would route to the view with the same id (its converter: int, 1..MAX_ID); any other spelling
@@ -79,7 +80,7 @@ class WebhookRoute:
                 if described is None:
                     log.exception("unhandled error, request_id=%s", request_id)
                     described = Problem(500, UNEXPECTED)
-                return self._problem(described, req, request_id, start_response)
+                return self._problem(described, req, request_id, start_response, connection_id)
             counted.webhook_answered(200, None)
             payload = (self._dumps(answer) + "\n").encode()
             return self._answer("200 OK", "application/json", payload, environ, request_id, (), start_response)
@@ -87,9 +88,15 @@ class WebhookRoute:
             log_context.clear()
 
     def _problem(self, described: Problem, req: Request, request_id: str,
-                 start_response: StartResponse) -> list[bytes]:
-        reasons = (described.errors or {}).get("reason") if described.status in (400, 401) else None
-        counted.webhook_answered(described.status, reasons[0] if isinstance(reasons, list) and reasons else None)
+                 start_response: StartResponse, connection_id: int) -> list[bytes]:
+        reasons = (described.errors or {}).get("reason")
+        reason = reasons[0] if isinstance(reasons, list) and reasons else None
+        counted.webhook_answered(described.status, reason if described.status in (400, 401) else None)
+        # Refusals an admin can act on (a wrong secret, a malformed body) are shown per connection; none for 200.
+        rejected = rejection_reason(described.status, reason)
+        if rejected is not None:
+            runtime: Runtime = self.app.extensions["qualify"]
+            count_rejection(runtime, connection_id, rejected, runtime.clock())
         payload = self.app.json.dumps(problem_document(described, req.path, request_id)).encode()
         status = f"{described.status} {HTTP_STATUS_CODES.get(described.status, 'Unknown').upper()}"
         extra = tuple((described.headers or {}).items())

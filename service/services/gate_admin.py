@@ -30,7 +30,9 @@ def gate_view(row: Gate) -> dict[str, Any]:
     }
 
 
-def _check_requirements(session: Session, requirements: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def check_requirements(session: Session, requirements: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The stored form of a gate's requirements; InvalidInputError for an unknown or repeated field or a bad
+    condition."""
     specs = {f.key: field_spec(f) for f in session.scalars(select(Field))}
     known = set(specs)
     errors: dict[str, list[str]] = {}
@@ -54,7 +56,7 @@ def _check_requirements(session: Session, requirements: list[dict[str, Any]]) ->
     return cleaned
 
 
-def _check_persona_requirement(session: Session, requirement: dict[str, Any] | None) -> dict[str, Any] | None:
+def check_persona_requirement(session: Session, requirement: dict[str, Any] | None) -> dict[str, Any] | None:
     """The stored form of a persona requirement; InvalidInputError when it asks for nothing or names no persona."""
     if requirement is None:
         return None
@@ -70,7 +72,8 @@ def _check_persona_requirement(session: Session, requirement: dict[str, Any] | N
             "not_disqualified": bool(requirement.get("not_disqualified"))}
 
 
-def _check_not_empty(requirements: list[dict[str, Any]], persona_requirement: dict[str, Any] | None) -> None:
+def check_not_empty(requirements: list[dict[str, Any]], persona_requirement: dict[str, Any] | None) -> None:
+    """InvalidInputError when a gate would ask for nothing."""
     if not requirements and persona_requirement is None:
         raise InvalidInputError("A gate needs field requirements, a persona requirement or both.",
                                 {"requirements": ["Give at least one, or a persona_requirement."]})
@@ -98,7 +101,7 @@ def _pick(rows: list[Any], given: str, what: str, where: str) -> Any:
         "the pipelines (POST /v1/connections/{id}/pipelines/refresh).", {what: [f"Unknown {what}. {hint}"]})
 
 
-def _find_stage(session: Session, connection_id: int, pipeline: str, stage: str) -> Stage:
+def find_stage(session: Session, connection_id: int, pipeline: str, stage: str) -> Stage:
     """The mirrored stage named by id or label, in the pipeline named by id or label (see `_pick`)."""
     pipelines = list(session.scalars(
         select(Pipeline).where(Pipeline.connection_id == connection_id).options(selectinload(Pipeline.stages))))
@@ -131,14 +134,14 @@ def add_gate(session: Session, data: dict[str, Any]) -> Gate:
     """Add the gate of one stage to the session's transaction; ConflictError if the stage already has one,
     InvalidInputError for an unknown stage, field or persona."""
     get_or_404(session, Connection, data["connection_id"], "Connection")
-    stage = _find_stage(session, data["connection_id"], data["pipeline"], data["stage"])
+    stage = find_stage(session, data["connection_id"], data["pipeline"], data["stage"])
     existing = session.scalars(select(Gate).where(Gate.stage_id == stage.id)).first()
     if existing is not None:
         raise ConflictError(f"Stage {stage.external_id!r} ({stage.label}) already has gate {existing.id}; change "
                             f"that one instead (PATCH /v1/gates/{existing.id}).", {"stage": [f"Gate {existing.id}."]})
-    requirements = _check_requirements(session, data.get("requirements") or [])
-    persona_requirement = _check_persona_requirement(session, data.get("persona_requirement"))
-    _check_not_empty(requirements, persona_requirement)
+    requirements = check_requirements(session, data.get("requirements") or [])
+    persona_requirement = check_persona_requirement(session, data.get("persona_requirement"))
+    check_not_empty(requirements, persona_requirement)
     row = Gate(connection_id=data["connection_id"], stage=stage, mode=data.get("mode") or "audit",
                requirements=requirements, persona_requirement=persona_requirement, description=data.get("description"))
     session.add(row)
@@ -163,10 +166,10 @@ def update_gate(runtime: Runtime, gate_id: int, data: dict[str, Any]) -> dict[st
         session = uow.session
         row = get_or_404(session, Gate, gate_id, "Gate")
         if "requirements" in data:
-            row.requirements = _check_requirements(session, data["requirements"])
+            row.requirements = check_requirements(session, data["requirements"])
         if "persona_requirement" in data:
-            row.persona_requirement = _check_persona_requirement(session, data["persona_requirement"])
-        _check_not_empty(row.requirements, row.persona_requirement)
+            row.persona_requirement = check_persona_requirement(session, data["persona_requirement"])
+        check_not_empty(row.requirements, row.persona_requirement)
         for name in ("mode", "description"):
             if name in data:
                 setattr(row, name, data[name])

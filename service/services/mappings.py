@@ -97,3 +97,14 @@ def replace_mappings(runtime: Runtime, connection_id: int, mappings: list[dict[s
         result = _mappings(session, connection_id)
         uow.commit()
         return {"mappings": result, "warnings": warnings}
+
+
+def set_field_mapping(runtime: Runtime, connection_id: int, field_key: str, prop: str | None,
+                      value_map: dict[str, str] | None = None) -> dict[str, Any]:
+    """Map the CRM property `prop` (with its `value_map`) to the field `field_key` on a connection, keeping the
+    connection's mappings of every other field; None unmaps the field. Goes through replace_mappings, so the
+    same guardrails apply, with this field's mapping first (its problems are under `mappings[0]`); returns and
+    raises as replace_mappings."""
+    others = [m for m in get_mappings(runtime, connection_id) if m["field"] != field_key]
+    mine = [{"property": prop, "field": field_key, "value_map": dict(value_map or {})}] if prop else []
+    return replace_mappings(runtime, connection_id, [*mine, *others])

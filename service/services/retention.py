@@ -6,7 +6,9 @@
 - transitions (the stage-move audit), after QUALIFY_TRANSITION_RETENTION_DAYS (default 365) from their recording,
   and the finished CRM actions (reverts, tasks) after the same period from their creation;
 - finished sync runs, after QUALIFY_RETENTION_DAYS, each connection keeping its latest KEEP_SYNC_RUNS whatever
-  their age (the sync status shows them).
+  their age (the sync status shows them);
+- the hourly counts of refused webhook deliveries (webhook health), after QUALIFY_RETENTION_DAYS: a few rows per
+  connection and hour, deleted in one statement.
 
 Each batch is one short transaction, so the worker and the web requests never wait long behind it. Links to a
 purged row are nulled by the database (ON DELETE SET NULL: an event's delivery, a transition's event, an action's
@@ -31,6 +33,7 @@ from service.models import (
     SyncRun,
     Transition,
     WebhookDelivery,
+    WebhookRejection,
 )
 from service.runtime import Runtime
 
@@ -71,10 +74,19 @@ def purge_expired(runtime: Runtime, batch_size: int = BATCH_SIZE) -> dict[str, i
     now = runtime.clock()
     purged = {table: _purge(runtime, model, query, batch_size)
               for table, (model, query) in expired_ids(runtime, now).items()}
+    purged["webhook_rejections"] = _purge_rejections(runtime, now - timedelta(days=runtime.settings.retention_days))
     if any(purged.values()):
         log.info("retention purged %s", ", ".join(f"{n} {table}" for table, n in purged.items() if n),
                  extra={"purged": purged})
     return purged
+
+
+def _purge_rejections(runtime: Runtime, before: datetime) -> int:
+    with runtime.uow() as uow:
+        result: Any = uow.session.execute(delete(WebhookRejection).where(WebhookRejection.hour < before),
+                                          execution_options={"synchronize_session": False})
+        uow.commit()
+    return int(result.rowcount or 0)
 
 
 def _purge(runtime: Runtime, model: Any, query: Select[tuple[int]], batch_size: int) -> int:

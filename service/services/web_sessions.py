@@ -2,7 +2,7 @@
 secret that signs the session cookie.
 
 A session never holds the key itself, only its public prefix: `signed_in_user` reads that key's row on
-every request, so revoking a key signs its browser sessions out at once, in every process.
+every request, so revoking a key (or its expiry) signs its browser sessions out at once, in every process.
 """
 
 from __future__ import annotations
@@ -11,16 +11,18 @@ import hashlib
 import hmac
 from dataclasses import dataclass
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, or_, select
 
 from service.models import ApiKey
 from service.runtime import Runtime
 from service.secrets import api_key_prefix, hash_api_key, load_or_create_keys, same_hash
+from service.services.keys import note_key_use
 
 # Changing the label signs every browser session out (and nothing else).
 SESSION_LABEL = b"qualify web session cookie v1"
 USER_QUERY = select(ApiKey.prefix, ApiKey.name, ApiKey.role, ApiKey.key_hash).where(
-    ApiKey.prefix == bindparam("prefix"), ApiKey.revoked_at.is_(None))
+    ApiKey.prefix == bindparam("prefix"), ApiKey.revoked_at.is_(None),
+    or_(ApiKey.expires_at.is_(None), ApiKey.expires_at > bindparam("now")))
 
 
 @dataclass(frozen=True)
@@ -38,23 +40,27 @@ class WebUser:
 
 
 def sign_in(runtime: Runtime, key: str) -> WebUser | None:
-    """The user behind a presented API key, or None when the key is malformed, unknown or revoked (the
+    """The user behind a presented API key, or None when the key is malformed, unknown, revoked or expired (the
     same check as the API's, constant-time on the hash)."""
     prefix = api_key_prefix(key.strip())
     if prefix is None:
         return None
     with runtime.read_uow() as uow:
-        row = uow.session.execute(USER_QUERY, {"prefix": prefix}).first()
+        row = uow.session.execute(USER_QUERY, {"prefix": prefix, "now": runtime.clock()}).first()
     if row is None or not same_hash(row.key_hash, hash_api_key(key.strip())):
         return None
+    note_key_use(runtime, prefix)
     return WebUser(prefix=row.prefix, name=row.name, role=row.role)
 
 
 def signed_in_user(runtime: Runtime, prefix: str) -> WebUser | None:
-    """The user of a session holding this key prefix, or None once that key is revoked or gone."""
+    """The user of a session holding this key prefix, or None once that key is revoked, expired or gone."""
     with runtime.read_uow() as uow:
-        row = uow.session.execute(USER_QUERY, {"prefix": prefix}).first()
-    return None if row is None else WebUser(prefix=row.prefix, name=row.name, role=row.role)
+        row = uow.session.execute(USER_QUERY, {"prefix": prefix, "now": runtime.clock()}).first()
+    if row is None:
+        return None
+    note_key_use(runtime, prefix)
+    return WebUser(prefix=row.prefix, name=row.name, role=row.role)
 
 
 def session_secrets(runtime: Runtime) -> list[str]:

@@ -61,7 +61,18 @@ def configure_web(app: Flask, settings: Settings) -> None:
     from flask_wtf.csrf import CSRFProtect
 
     from service.services.web_sessions import session_secrets
-    from service.web import admin, admin_events, admin_personas, api_docs, deals, reports, views
+    from service.web import (
+        admin,
+        admin_board,
+        admin_connections,
+        admin_events,
+        admin_fields,
+        admin_personas,
+        api_docs,
+        deals,
+        reports,
+        views,
+    )
     from service.web.errors import configure_error_pages
     from service.web.i18n import DEFAULT_LANGUAGE, TRANSLATIONS, select_locale, warn_about_stale_catalogs
     from service.web.throttle import SignInThrottle
@@ -81,7 +92,8 @@ def configure_web(app: Flask, settings: Settings) -> None:
     CSRFProtect(app)
     app.extensions["qualify_signin_throttle"] = SignInThrottle(settings)
     warn_about_stale_catalogs()
-    for module in (views, admin, admin_events, admin_personas, reports, deals, api_docs):
+    for module in (views, admin, admin_connections, admin_events, admin_personas, admin_fields, admin_board,
+                   reports, deals, api_docs):
         app.register_blueprint(module.bp)
     app.context_processor(_template_globals)
     configure_error_pages(app)

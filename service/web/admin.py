@@ -23,18 +23,21 @@ def _keys_page(form: CreateKeyForm, new_key: str | None = None, status: int = 20
 @bp.get("/keys")
 @admin_only
 def keys() -> Any:
-    """Every API key (never a secret), with the forms to create and revoke keys."""
+    """Every API key (never a secret) with its last use, expiry and state, and the forms to create and revoke
+    keys."""
     return _keys_page(CreateKeyForm())
 
 
 @bp.post("/keys")
 @admin_only
 def create() -> Any:
-    """Create a key and show it this once (in this answer only: never stored in the session cookie)."""
+    """Create a key, with an expiry when asked, and show it this once (in this answer only: never stored in the
+    session cookie)."""
     form = CreateKeyForm()
     if not form.validate_on_submit():
         return _keys_page(form, status=400)
-    new_key = create_key(current_app.extensions["qualify"], form.role.data, form.name.data)
+    new_key = create_key(current_app.extensions["qualify"], form.role.data, form.name.data,
+                         expires_in_days=form.expires_in_days.data)
     return _keys_page(CreateKeyForm(formdata=None), new_key=new_key, status=201)
 
 

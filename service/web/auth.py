@@ -1,7 +1,7 @@
 """Who is signed in, and the decorators of pages that need someone signed in or an admin.
 
 The session holds the signed-in key's public prefix (never the key); `current_user` re-reads that key on
-each request, so a revoked key's sessions end at their next page.
+each request, so a revoked or expired key's sessions end at their next page.
 """
 
 from __future__ import annotations
@@ -24,13 +24,14 @@ KEPT_ON_SIGN_OUT = ("lang",)
 
 def current_user() -> WebUser | None:
     """The signed-in user of this request (read once per request), or None. A session whose key was revoked
-    is cleared here, signing it out."""
+    (or expired) is cleared here, signing it out."""
     if "web_user" not in g:
         prefix = session.get(SESSION_KEY)
         user = signed_in_user(current_app.extensions["qualify"], prefix) if isinstance(prefix, str) else None
         if prefix is not None and user is None:
             end_session()
-            flash(_("Your key was revoked, so you are signed out. Sign in with another key."), "warning")
+            flash(_("Your key was revoked or has expired, so you are signed out. Sign in with another key."),
+                  "warning")
         g.web_user = user
     return cast(WebUser | None, g.web_user)
 

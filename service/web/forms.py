@@ -20,7 +20,16 @@ from wtforms import (
     StringField,
 )
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import AnyOf, DataRequired, InputRequired, Length, Optional, Regexp, ValidationError
+from wtforms.validators import (
+    AnyOf,
+    DataRequired,
+    InputRequired,
+    Length,
+    NumberRange,
+    Optional,
+    Regexp,
+    ValidationError,
+)
 from wtforms.widgets import HiddenInput
 
 from service.web.i18n import LANGUAGES
@@ -47,13 +56,16 @@ class LanguageForm(FlaskForm):  # type: ignore[misc]
 
 
 class CreateKeyForm(FlaskForm):  # type: ignore[misc]
-    """A new API key: who it is for and its role."""
+    """A new API key: who it is for, its role and, optionally, in how many days it stops working."""
 
     name = StringField(_l("Name"), filters=[_stripped], validators=[
         DataRequired(message=_l("Give the key a name, such as the person or system that will use it.")),
         Length(max=120, message=_l("Use at most 120 characters."))])
     role = SelectField(_l("Role"), choices=[SelectChoice(value, label) for value, label in ROLE_LABELS.items()],
                        default="manager")
+    expires_in_days = IntegerField(_l("Expires in days (optional)"), validators=[
+        Optional(), NumberRange(min=1, max=3650, message=_l("Give a whole number of days from 1 to 3650, or leave it "
+                                                            "empty for a key that never expires."))])
 
 
 class RevokeKeyForm(FlaskForm):  # type: ignore[misc]

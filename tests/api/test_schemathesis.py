@@ -54,7 +54,7 @@ def crm() -> Iterator[HubSpotSandbox]:
 # thresholds in order and criteria whose matcher fits the field's type; the values of an ad-hoc score
 # naming configured fields; the secrets each CRM kind needs, and a base URL on one of that CRM's own
 # domains; a template's stage mapping; a report period whose first day is after its last or that spans more than
-# 731 days), so for them a 422 is
+# 731 days; a key's expiry in the past; a gate preview naming stages), so for them a 422 is
 # an accepted answer to "positive" data. Every other expectation keeps schemathesis' defaults.
 CONFIG = """
 base-url = "http://localhost"
@@ -66,6 +66,7 @@ include-name = [
   "POST /v1/connections", "PATCH /v1/connections/{connection_id}",
   "POST /v1/personas", "PATCH /v1/personas/{persona_id}", "POST /v1/score", "POST /v1/personas/from-template",
   "GET /v1/reports/qualification", "GET /v1/reports/qualification/deals", "POST /v1/config",
+  "POST /v1/keys", "POST /v1/gates/preview",
 ]
 checks.positive_data_acceptance.expected-statuses = ["2xx", "3xx", "401", "403", "404", "409", "422", "429", "5xx"]
 

@@ -22,6 +22,7 @@ from service.models import (
     SyncRun,
     Transition,
     WebhookDelivery,
+    WebhookRejection,
 )
 from service.runtime import Runtime
 from service.services.retention import KEEP_SYNC_RUNS, purge_expired
@@ -86,6 +87,9 @@ def _stored(runtime: Runtime) -> dict[str, int]:
             add(f"run_{n}", SyncRun(connection_id=cid, status=RunStatus.DONE, queued_at=ago(60 - n),
                                     finished_at=ago(60 - n)))
         add("recent_run", SyncRun(connection_id=cid, status=RunStatus.DONE, queued_at=ago(1), finished_at=ago(1)))
+        for days in (31, 29):  # the hourly counts of refused deliveries
+            s.add(WebhookRejection(connection_id=cid, hour=ago(days), reason="bad_signature", count=3,
+                                   last_at=ago(days)))
         uow.commit()
         return ids
 
@@ -102,12 +106,15 @@ def test_given_rows_on_both_sides_of_retention_then_only_the_expired_ones_are_pu
 
     purged = purge_expired(runtime, batch_size=2)
 
-    assert purged == {"webhook_deliveries": 1, "inbound_events": 2, "transitions": 1, "outbox": 1, "sync_runs": 4}
+    assert purged == {"webhook_deliveries": 1, "inbound_events": 2, "transitions": 1, "outbox": 1, "sync_runs": 4,
+                      "webhook_rejections": 1}
     assert _left(runtime, WebhookDelivery) == {ids["new_delivery"]}
     assert _left(runtime, InboundEvent) == {ids["old_waiting"], ids["new_done"]}
     assert _left(runtime, Transition) == {ids["new_transition"]}
     assert _left(runtime, OutboxAction) == {ids["old_pending_action"], ids["new_done_action"]}
     assert _left(runtime, SyncRun) == {ids[f"run_{n}"] for n in range(4, KEEP_SYNC_RUNS + 3)} | {ids["recent_run"]}
+    with runtime.uow() as uow:
+        assert list(uow.session.scalars(select(WebhookRejection.hour))) == [ago(29)]
     with runtime.uow() as uow:
         s = uow.session
         assert s.get_one(InboundEvent, ids["old_waiting"]).delivery_id is None
