@@ -160,21 +160,28 @@ def create_gate(runtime: Runtime, data: dict[str, Any]) -> dict[str, Any]:
         return view
 
 
+def change_gate(session: Session, row: Gate, data: dict[str, Any]) -> None:
+    """Apply the given keys of `data` (mode, requirements, persona_requirement, description) to a gate in the
+    session's transaction, checked as when adding one; InvalidInputError for an unknown field or persona or an
+    empty gate."""
+    if "requirements" in data:
+        row.requirements = check_requirements(session, data["requirements"])
+    if "persona_requirement" in data:
+        row.persona_requirement = check_persona_requirement(session, data["persona_requirement"])
+    check_not_empty(row.requirements, row.persona_requirement)
+    for name in ("mode", "description"):
+        if name in data:
+            setattr(row, name, data[name])
+    bump_config(session, row.connection_id)
+    session.flush()
+
+
 def update_gate(runtime: Runtime, gate_id: int, data: dict[str, Any]) -> dict[str, Any]:
     """Change a gate's mode, requirements or description."""
     with runtime.uow() as uow:
         session = uow.session
         row = get_or_404(session, Gate, gate_id, "Gate")
-        if "requirements" in data:
-            row.requirements = check_requirements(session, data["requirements"])
-        if "persona_requirement" in data:
-            row.persona_requirement = check_persona_requirement(session, data["persona_requirement"])
-        check_not_empty(row.requirements, row.persona_requirement)
-        for name in ("mode", "description"):
-            if name in data:
-                setattr(row, name, data[name])
-        bump_config(session, row.connection_id)
-        session.flush()
+        change_gate(session, row, data)
         view = {**gate_view(row), "would_block": would_block(session, row)}
         uow.commit()
         return view

@@ -22,7 +22,7 @@ from service.services.config_io.desired import Desired, stored_constraints
 from service.services.config_io.document import join_path
 from service.services.config_io.plan import objects
 from service.services.fields import add_field
-from service.services.gate_admin import add_gate
+from service.services.gate_admin import add_gate, change_gate
 from service.services.personas import SCORING, add_persona, definition_of
 from service.services.rescore import request_rescore
 from service.services.stored_config import bump_config
@@ -162,10 +162,9 @@ class Executor:
     def change_gate(self, name: str) -> None:
         """Change a gate's mode, description, requirements or fit requirement."""
         row, data = self.current.gates[name], self._gate_data(name)
-        for key in ("mode", "description", "requirements", "persona_requirement"):
-            setattr(row, key, data[key])
+        change_gate(self.session, row, {key: data[key] for key in ("mode", "description", "requirements",
+                                                                   "persona_requirement")})
         self.gates[name] = row
-        bump_config(self.session, row.connection_id)
 
     def remove_gate(self, name: str) -> None:
         """Delete a gate."""
