@@ -7,25 +7,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Response, current_app, flash, redirect, render_template, request, url_for
+from flask import Response, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
 from service.errors import NotFoundError, ServiceError
-from service.runtime import Runtime
 from service.services.board import apply_board, board_view, pipelines_overview, preview_board
 from service.web.auth import admin_only
-from service.web.blueprints import page_blueprint
+from service.web.blueprints import ID, page_blueprint, page_runtime
 from service.web.board_forms import BoardForm, board_proposal, carried
 from service.web.errors import error_page
 from service.web.i18n import select_locale
 
 bp = page_blueprint("admin_board", __name__, url_prefix="/admin")
-ID = "int(max=2147483647)"
-
-
-def _runtime() -> Runtime:
-    runtime: Runtime = current_app.extensions["qualify"]
-    return runtime
 
 
 @bp.errorhandler(NotFoundError)
@@ -44,11 +37,11 @@ def _board_page(pipeline_id: int, proposal: dict[str, Any] | None = None, errors
                 status: int = 200) -> Any:
     """The board as stored, or as a proposal that names the pipeline's own stages would make it."""
     try:
-        board = board_view(_runtime(), pipeline_id, select_locale(), proposal)
+        board = board_view(page_runtime(), pipeline_id, select_locale(), proposal)
     except NotFoundError:
         raise
     except ServiceError:
-        board = board_view(_runtime(), pipeline_id, select_locale())
+        board = board_view(page_runtime(), pipeline_id, select_locale())
     return render_template("admin/board.html", board=board, form=BoardForm(), errors=errors or [],
                            preview=None, carried=[]), status
 
@@ -57,7 +50,7 @@ def _board_page(pipeline_id: int, proposal: dict[str, Any] | None = None, errors
 @admin_only
 def pipelines() -> Any:
     """Every connection's pipelines with their stage and gate counts, each linking to its board."""
-    return render_template("admin/pipelines.html", pipelines=pipelines_overview(_runtime()))
+    return render_template("admin/pipelines.html", pipelines=pipelines_overview(page_runtime()))
 
 
 @bp.get(f"/pipelines/<{ID}:pipeline_id>")
@@ -75,7 +68,7 @@ def preview(pipeline_id: int) -> Any:
     if errors:
         return _board_page(pipeline_id, None, errors, 400)
     try:
-        result = preview_board(_runtime(), pipeline_id, proposal, select_locale())
+        result = preview_board(page_runtime(), pipeline_id, proposal, select_locale())
     except NotFoundError:
         raise
     except ServiceError as exc:
@@ -92,7 +85,7 @@ def save(pipeline_id: int) -> Any:
     if errors:
         return _board_page(pipeline_id, None, errors, 400)
     try:
-        summary = apply_board(_runtime(), pipeline_id, proposal)
+        summary = apply_board(page_runtime(), pipeline_id, proposal)
     except NotFoundError:
         raise
     except ServiceError as exc:

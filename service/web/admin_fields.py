@@ -7,15 +7,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Response, current_app, flash, redirect, render_template, request, url_for
+from flask import Response, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
 from service.errors import NotFoundError, ServiceError
-from service.runtime import Runtime
 from service.services.field_page import field_page, fields_overview, save_mapping
 from service.services.fields import create_field, update_field
 from service.web.auth import admin_only
-from service.web.blueprints import page_blueprint
+from service.web.blueprints import ID, page_blueprint, page_runtime
 from service.web.errors import error_page
 from service.web.field_forms import (
     TYPE_LABELS,
@@ -30,12 +29,6 @@ from service.web.field_forms import (
 from service.web.i18n import select_locale
 
 bp = page_blueprint("admin_fields", __name__, url_prefix="/admin")
-ID = "int(max=2147483647)"
-
-
-def _runtime() -> Runtime:
-    runtime: Runtime = current_app.extensions["qualify"]
-    return runtime
 
 
 @bp.errorhandler(NotFoundError)
@@ -47,7 +40,7 @@ def no_such_field(exc: NotFoundError) -> Response:
 
 
 def _list_page(form: FieldCreateForm, status: int = 200, problem: ServiceError | None = None) -> Any:
-    overview = fields_overview(_runtime(), select_locale())
+    overview = fields_overview(page_runtime(), select_locale())
     return render_template("admin/fields.html", overview=overview, form=form, problem=problem,
                            type_labels=TYPE_LABELS), status
 
@@ -69,7 +62,7 @@ def create() -> Any:
     data = {"key": form.key.data, "type": form.type.data, **labels_of(form),
             "constraints": constraints_of(form, form.type.data)}
     try:
-        created = create_field(_runtime(), data)
+        created = create_field(page_runtime(), data)
     except ServiceError as exc:
         return _list_page(form, exc.status, exc)
     flash(_("Field “%(key)s” is created. Map a CRM property to it below.", key=created["key"]), "info")
@@ -81,7 +74,7 @@ def _field_page(field_id: int, edit: ConstraintsForm | None = None, status: int 
     """The field's page; `posted` is a mapping form sent back ({"connection": id, "property": name, "value_map":
     {...}, "errors": {...}}) to show instead of the stored mapping."""
     chosen = {posted["connection"]: posted["property"]} if posted else None
-    page = field_page(_runtime(), field_id, select_locale(), request.args.get("q", "").strip()[:200], chosen)
+    page = field_page(page_runtime(), field_id, select_locale(), request.args.get("q", "").strip()[:200], chosen)
     field = page["field"]
     if edit is None:
         c = field["constraints"] or {}
@@ -109,7 +102,7 @@ def edit(field_id: int) -> Any:
         return _field_page(field_id, edit=form, status=400)
     try:
         # The page shows only the inputs of the field's type; anything else posted is refused by the use case.
-        update_field(_runtime(), field_id, {**labels_of(form), "constraints": constraints_of(form)})
+        update_field(page_runtime(), field_id, {**labels_of(form), "constraints": constraints_of(form)})
     except NotFoundError:
         raise
     except ServiceError as exc:
@@ -137,7 +130,7 @@ def mapping(field_id: int, connection_id: int) -> Any:
         posted["errors"] = {"property": [_("Pick a CRM property to map, or remove the mapping.")]}
         return _field_page(field_id, status=400, posted=posted)
     try:
-        result = save_mapping(_runtime(), field_id, connection_id, prop, value_map if prop else {})
+        result = save_mapping(page_runtime(), field_id, connection_id, prop, value_map if prop else {})
     except NotFoundError:
         raise
     except ServiceError as exc:

@@ -6,36 +6,29 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Response, current_app, flash, redirect, render_template, request, url_for
+from flask import Response, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from marshmallow import ValidationError, fields, validate
 
 from schemas.common import PageArgsSchema
 from service.errors import NotFoundError, ServiceError
-from service.runtime import Runtime
 from service.services.persona_page import persona_page, personas_overview, rename_and_reweigh
 from service.services.personas import mark_reviewed
 from service.services.templates import apply_template
 from service.web.auth import admin_only
-from service.web.blueprints import page_blueprint
+from service.web.blueprints import ID, page_blueprint, page_runtime
 from service.web.errors import error_page
 from service.web.forms import FromTemplateForm, PersonaEditForm, ReviewedForm, example_lead_form, example_values
 from service.web.i18n import select_locale
 from service.web.report_links import query_args
 
 bp = page_blueprint("admin_personas", __name__, url_prefix="/admin")
-ID = "int(max=2147483647)"
 
 
 class PersonaListArgs(PageArgsSchema):
     """A page of the persona list."""
 
     page_size = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
-
-
-def _runtime() -> Runtime:
-    runtime: Runtime = current_app.extensions["qualify"]
-    return runtime
 
 
 @bp.errorhandler(NotFoundError)
@@ -53,7 +46,7 @@ def invalid_args(exc: ValidationError) -> Response:
 
 def _list_page(form: FromTemplateForm, status: int = 200) -> Any:
     args = query_args(PersonaListArgs())
-    overview = personas_overview(_runtime(), args["page"], args["page_size"])
+    overview = personas_overview(page_runtime(), args["page"], args["page_size"])
     ru = select_locale() == "ru"
     form.template.choices = [(t["key"], t["title_ru"] if ru else t["title"]) for t in overview["templates"]]
     return render_template("admin/personas.html", overview=overview, form=form), status
@@ -75,7 +68,7 @@ def from_template() -> Any:
     if not form.validate_on_submit():
         return _list_page(form, 400)
     try:
-        result = apply_template(_runtime(), {"template": form.template.data, "language": select_locale(),
+        result = apply_template(page_runtime(), {"template": form.template.data, "language": select_locale(),
                                              "field_prefix": form.field_prefix.data or ""})
     except ServiceError as exc:
         flash(_("The template was not applied: %(why)s", why=exc.detail), "warning")
@@ -89,7 +82,7 @@ def from_template() -> Any:
 
 def _persona_page(persona_id: int, example: dict[str, Any] | None = None, edit: PersonaEditForm | None = None,
                   status: int = 200) -> Any:
-    page = persona_page(_runtime(), persona_id, select_locale(), example)
+    page = persona_page(page_runtime(), persona_id, select_locale(), example)
     persona = page["persona"]
     if edit is None:
         edit = PersonaEditForm(formdata=None, name=persona["name"], version=persona["version"],
@@ -123,7 +116,7 @@ def edit(persona_id: int) -> Any:
     if not form.validate_on_submit():
         return _persona_page(persona_id, edit=form, status=400)
     try:
-        rename_and_reweigh(_runtime(), persona_id, form.version.data, form.name.data, form.weights.data)
+        rename_and_reweigh(page_runtime(), persona_id, form.version.data, form.name.data, form.weights.data)
     except NotFoundError:
         raise
     except ServiceError as exc:
@@ -138,6 +131,6 @@ def edit(persona_id: int) -> Any:
 def reviewed(persona_id: int) -> Any:
     """Record that the portrait was reviewed today: it is no longer stale and its reminder is re-armed."""
     ReviewedForm().validate_on_submit()  # the blueprint checked the CSRF token already
-    mark_reviewed(_runtime(), persona_id)
+    mark_reviewed(page_runtime(), persona_id)
     flash(_("The persona is marked reviewed today."), "info")
     return redirect(url_for("admin_personas.persona", persona_id=persona_id))

@@ -8,12 +8,15 @@ from typing import Any
 from flask import Blueprint, Response, current_app, request
 from werkzeug.exceptions import HTTPException
 
+from service.runtime import Runtime
 from service.web.errors import http_error_page, unexpected_error_page
 
 # Pages load only what Qualify serves: no inline script or style, no other origin, no framing.
 CONTENT_SECURITY_POLICY = ("default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; "
                            "form-action 'self'; frame-ancestors 'none'")
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+# A database id in a page's path: a positive 32-bit integer (anything else is a 404 page, never a 500).
+ID = "int(min=1, max=2147483647)"
 
 
 def _protect_forms() -> None:
@@ -42,3 +45,9 @@ def page_blueprint(name: str, import_name: str, **options: Any) -> Blueprint:
     blueprint.register_error_handler(HTTPException, http_error_page)
     blueprint.register_error_handler(Exception, unexpected_error_page)
     return blueprint
+
+
+def page_runtime() -> Runtime:
+    """The runtime (database, settings, clock) of the app serving the current page."""
+    runtime: Runtime = current_app.extensions["qualify"]
+    return runtime

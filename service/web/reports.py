@@ -6,20 +6,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Response, abort, current_app, render_template
+from flask import Response, abort, render_template
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from marshmallow import ValidationError
 
 from schemas.reports import GRADES, MAX_DAYS, ReportArgsSchema, ReportDealsArgsSchema
 from service.domain.report_math import MIN_CASES
-from service.runtime import Runtime
 from service.services.reports.drilldown import report_deals
 from service.services.reports.exports import ReportFile, report_for
 from service.services.reports.filters import ReportFilter, report_filter
 from service.services.reports.qualification import qualification_report
 from service.web.auth import signed_in
-from service.web.blueprints import page_blueprint
+from service.web.blueprints import page_blueprint, page_runtime
 from service.web.charts import report_charts
 from service.web.errors import error_page
 from service.web.i18n import select_locale
@@ -49,13 +48,8 @@ HINTS = {
 }
 
 
-def _runtime() -> Runtime:
-    runtime: Runtime = current_app.extensions["qualify"]
-    return runtime
-
-
 def _filter(args: dict[str, Any]) -> ReportFilter:
-    return report_filter(args, _runtime().clock().date())
+    return report_filter(args, page_runtime().clock().date())
 
 
 @bp.errorhandler(ValidationError)
@@ -74,7 +68,7 @@ def invalid_filters(exc: ValidationError) -> Response:
 def dashboard() -> Any:
     """The qualification report for the period and filters of the query string (default: the last 30 days)."""
     f = _filter(query_args(ReportArgsSchema(exclude=("language",))))
-    report = qualification_report(_runtime(), f, select_locale())
+    report = qualification_report(page_runtime(), f, select_locale())
     return render_template("reports/dashboard.html", report=report, links=ReportLinks.of(f),
                            choices=filter_choices(report, f), charts=report_charts(report), min_cases=MIN_CASES,
                            grades=GRADES)
@@ -85,7 +79,7 @@ def dashboard() -> Any:
 def export(fmt: str) -> Response:
     """The same report as a file: CSV (one section after another) or XLSX (a sheet per section)."""
     f = _filter(query_args(ReportArgsSchema(exclude=("language",))))
-    found = report_for(_runtime(), f, select_locale(), fmt)
+    found = report_for(page_runtime(), f, select_locale(), fmt)
     if not isinstance(found, ReportFile):  # only json answers with data, and the route allows no json
         abort(404)
     return Response(found.content, mimetype=found.mimetype,
@@ -98,7 +92,7 @@ def deals() -> Any:
     """The deals behind one number of the report: its filters plus the number's metric, stage and owner."""
     args = query_args(ReportDealsArgsSchema(exclude=("language",)))
     f = _filter(args)
-    found = report_deals(_runtime(), f, args["metric"], args.get("stage"), args["page"], args["page_size"])
+    found = report_deals(page_runtime(), f, args["metric"], args.get("stage"), args["page"], args["page_size"])
     return render_template("reports/deals.html", found=found, args=args, metric=METRICS[args["metric"]],
                            links=ReportLinks.of(f), page_url=page_url)
 
