@@ -285,22 +285,23 @@ class ReplayOwnerSchema(Schema):
     would_block = fields.Integer(required=True, metadata={"description": "moves allowed then, blocked now"})
 
 
-class ReplayStageSchema(PreviewStageSchema):
-    """Replayed moves into one proposed stage."""
+class ReplayCountsSchema(Schema):
+    """Moves replayed, those not blocked then, and of those the ones the proposed set would block."""
 
     moves = fields.Integer(required=True, metadata={"description": "moves replayed"})
     allowed_then = fields.Integer(required=True, metadata={"description": "moves not blocked then"})
     would_block = fields.Integer(required=True, metadata={"description": "of those, moves it would block"})
 
 
-class ReplaySchema(Schema):
+class ReplayStageSchema(PreviewStageSchema, ReplayCountsSchema):
+    """Replayed moves into one proposed stage."""
+
+
+class ReplaySchema(ReplayCountsSchema):
     """The recorded moves into the proposed stages, decided again under the proposed set."""
 
     days = fields.Integer(required=True, metadata={"description": "days replayed"})
     since = fields.DateTime(required=True, metadata={"description": "moves from this time on"})
-    moves = fields.Integer(required=True, metadata={"description": "moves replayed"})
-    allowed_then = fields.Integer(required=True, metadata={"description": "moves not blocked then"})
-    would_block = fields.Integer(required=True, metadata={"description": "of those, moves it would block"})
     by_owner = fields.List(fields.Nested(ReplayOwnerSchema), required=True,
                            metadata={"description": "most would-block first"})
     by_stage = fields.List(fields.Nested(ReplayStageSchema), required=True)
