@@ -1,5 +1,6 @@
 """SQLAlchemy 2 typed ORM models, one module per aggregate; importing this registers them all."""
 
+from service.models.analytics import AnalyticsRun, Customer, CustomerSegment, Purchase, WinModel
 from service.models.connections import Connection, FieldMapping, Pipeline, Stage
 from service.models.events import InboundEvent, WebhookDelivery, WebhookRejection
 from service.models.fields import Field
@@ -16,9 +17,12 @@ from service.models.sync import SyncRun
 
 __all__ = [
     "ActionStatus",
+    "AnalyticsRun",
     "ApiKey",
     "Connection",
     "CrmUser",
+    "Customer",
+    "CustomerSegment",
     "EventStatus",
     "ExpectedRevert",
     "Field",
@@ -29,6 +33,7 @@ __all__ = [
     "Persona",
     "PersonaVersion",
     "Pipeline",
+    "Purchase",
     "RateLimitState",
     "Record",
     "RecordScore",
@@ -39,5 +44,6 @@ __all__ = [
     "Transition",
     "WebhookDelivery",
     "WebhookRejection",
+    "WinModel",
     "WorkerHeartbeat",
 ]

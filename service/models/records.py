@@ -47,6 +47,9 @@ class Record(Base):
     pipeline_external_id: Mapped[str | None] = mapped_column(String(64))
     stage_external_id: Mapped[str | None] = mapped_column(String(64))
     owner_external_id: Mapped[str | None] = mapped_column(String(64))
+    # The deal's buyer in the CRM (its associated company, else contact): the customer of its purchase if won.
+    company_external_id: Mapped[str | None] = mapped_column(String(64))
+    contact_external_id: Mapped[str | None] = mapped_column(String(64))
     amount: Mapped[str | None] = mapped_column(String(40))  # as the CRM gave it
     amount_value: Mapped[Decimal | None] = mapped_column(Numeric(20, 4))  # the amount as a number, in `currency`
     currency: Mapped[str | None] = mapped_column(String(8))
