@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -62,17 +63,27 @@ def browser() -> Iterator[Any]:
         chromium.close()
 
 
+@contextmanager
+def served(folder: Path, *, loopback_crm: bool = False, with_worker: bool = False) -> Iterator[Web]:
+    """Qualify on a loopback port over its own migrated SQLite database in `folder`; `loopback_crm` lets it call
+    CRMs on loopback (the sandboxes), `with_worker` runs its worker too (so moves are acted on)."""
+    settings = Settings(instance_path=str(folder / "instance"), secret_key=TEST_FERNET_KEY,
+                        database_url=f"sqlite:///{folder / 'qualify.db'}", auth_failures_per_minute=0,
+                        allow_loopback_crm=loopback_crm, worker_poll_seconds=0.05).resolved()
+    service = LiveService(settings, with_worker=with_worker)
+    service.start()
+    try:
+        yield Web(service)
+    finally:
+        service.stop()
+        service.runtime.dispose()
+
+
 @pytest.fixture(scope="session")
 def web(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Web]:
     """Qualify on a loopback port over a migrated SQLite database, without a worker (pages need none)."""
-    folder = tmp_path_factory.mktemp("web")
-    settings = Settings(instance_path=str(folder / "instance"), secret_key=TEST_FERNET_KEY,
-                        database_url=f"sqlite:///{folder / 'qualify.db'}", auth_failures_per_minute=0).resolved()
-    service = LiveService(settings, with_worker=False)
-    service.start()
-    yield Web(service)
-    service.stop()
-    service.runtime.dispose()
+    with served(tmp_path_factory.mktemp("web")) as running:
+        yield running
 
 
 def new_page(browser: Any, web: Web, locale: str = "en-US") -> Any:

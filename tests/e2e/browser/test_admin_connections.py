@@ -14,11 +14,8 @@ import pytest
 
 from adapters.hubspot_webhooks import sign_v3
 from adapters.sandbox.hubspot import HubSpotSandbox
-from service.config import Settings
-from service.harness import LiveService
 from service.services.connections import create_connection
-from tests.conftest import TEST_FERNET_KEY
-from tests.e2e.browser.conftest import Web, new_page, shot, sign_in
+from tests.e2e.browser.conftest import Web, new_page, served, shot, sign_in
 
 SECRET, TOKEN = "wizard-client-secret", "pat-wizard-token"
 
@@ -33,16 +30,9 @@ def sandbox() -> Iterator[HubSpotSandbox]:
 
 @pytest.fixture(scope="module")
 def wizard_web(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Web]:
-    """Qualify on a loopback port that may call CRMs on loopback (the sandbox), SQLite, no worker."""
-    folder = tmp_path_factory.mktemp("wizard")
-    settings = Settings(instance_path=str(folder / "instance"), secret_key=TEST_FERNET_KEY,
-                        database_url=f"sqlite:///{folder / 'qualify.db'}", auth_failures_per_minute=0,
-                        allow_loopback_crm=True).resolved()
-    service = LiveService(settings, with_worker=False)
-    service.start()
-    yield Web(service)
-    service.stop()
-    service.runtime.dispose()
+    """Qualify that may call CRMs on loopback (the sandbox), no worker."""
+    with served(tmp_path_factory.mktemp("wizard"), loopback_crm=True, with_worker=False) as running:
+        yield running
 
 
 @pytest.fixture(scope="module")

@@ -12,14 +12,11 @@ import httpx
 import pytest
 
 from adapters.sandbox.hubspot import HubSpotSandbox
-from service.config import Settings
-from service.harness import LiveService
 from service.services.connections import create_connection
 from service.services.fields import create_field, get_field
 from service.services.mappings import get_mappings
 from tests.api.conftest import SANDBOX_SECRET, SANDBOX_TOKEN, connection_body
-from tests.conftest import TEST_FERNET_KEY
-from tests.e2e.browser.conftest import Web, new_page, shot, sign_in
+from tests.e2e.browser.conftest import Web, new_page, served, shot, sign_in
 
 VALUE_MAP = {"retail": "retail", "it": "software", "finance": "other"}  # CRM option -> field value
 
@@ -35,15 +32,9 @@ def crm() -> Iterator[HubSpotSandbox]:
 
 @pytest.fixture(scope="module")
 def fields_web(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Web]:
-    """Qualify on a loopback port that may call loopback CRMs (the sandbox), on its own SQLite database."""
-    folder = tmp_path_factory.mktemp("fields-web")
-    settings = Settings(instance_path=str(folder / "instance"), secret_key=TEST_FERNET_KEY, allow_loopback_crm=True,
-                        database_url=f"sqlite:///{folder / 'qualify.db'}", auth_failures_per_minute=0).resolved()
-    service = LiveService(settings, with_worker=False)
-    service.start()
-    yield Web(service)
-    service.stop()
-    service.runtime.dispose()
+    """Qualify that may call loopback CRMs (the sandbox), on its own SQLite database."""
+    with served(tmp_path_factory.mktemp("fields-web"), loopback_crm=True, with_worker=False) as running:
+        yield running
 
 
 @pytest.fixture(scope="module")

@@ -18,14 +18,11 @@ import yaml
 from sqlalchemy import select
 
 from adapters.sandbox.hubspot import HubSpotSandbox
-from service.config import Settings
-from service.harness import LiveService
 from service.models import Record
 from service.services.config_io.export import export_config
 from service.services.keys import bootstrap_admin_key
 from service.services.webhook_health import connections_health
-from tests.conftest import TEST_FERNET_KEY
-from tests.e2e.browser.conftest import Web, new_page, shot
+from tests.e2e.browser.conftest import Web, new_page, served, shot
 from tests.e2e.browser.test_admin_board import signed_in_client
 from tests.e2e.conftest import MANAGER, wait_until
 
@@ -46,17 +43,9 @@ def sandbox() -> Iterator[HubSpotSandbox]:
 
 @pytest.fixture(scope="module")
 def fresh(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Web]:
-    """An empty Qualify on a loopback port with its worker (so moves are acted on), allowed to call loopback
-    CRMs (the sandbox), on its own SQLite database."""
-    folder = tmp_path_factory.mktemp("admin-flow")
-    settings = Settings(instance_path=str(folder / "instance"), secret_key=TEST_FERNET_KEY, allow_loopback_crm=True,
-                        database_url=f"sqlite:///{folder / 'qualify.db'}", auth_failures_per_minute=0,
-                        worker_poll_seconds=0.05).resolved()
-    service = LiveService(settings, with_worker=True)
-    service.start()
-    yield Web(service)
-    service.stop()
-    service.runtime.dispose()
+    """An empty Qualify with its worker (so moves are acted on), allowed to call loopback CRMs (the sandbox)."""
+    with served(tmp_path_factory.mktemp("admin-flow"), loopback_crm=True, with_worker=True) as running:
+        yield running
 
 
 @dataclass
