@@ -19,6 +19,7 @@ import httpx
 
 from adapters.amocrm_mapping import (
     classify_amocrm,
+    customer_of,
     lead_body,
     owner_of,
     pipeline_of,
@@ -38,12 +39,14 @@ from adapters.amocrm_oauth import (
 )
 from adapters.base import (
     Credentials,
+    CustomerSnapshot,
     DealPage,
     DealSnapshot,
     OwnerInfo,
     PipelineInfo,
     PropertyInfo,
     TaskRequest,
+    check_customer_kind,
     check_task_target,
 )
 from adapters.errors import CRMError, CRMNotFound, CRMRejected, CRMUnavailable
@@ -52,6 +55,7 @@ from adapters.http_adapter import HttpCRMAdapter
 from adapters.ratelimit import Limiter
 
 PAGE_MAX = 250
+CUSTOMER_KEYS = {"company": "companies", "contact": "contacts"}  # path and _embedded key
 MAX_PAGES = 1000  # a guard for the helper loops (users, custom fields, tasks): 250k rows
 TASK_TYPE_CALL_BACK = 1  # amoCRM's built-in "Follow-up" / "Связаться" task type
 
@@ -275,6 +279,25 @@ class AmoCRMAdapter(HttpCRMAdapter):
         with self._lock:
             self._field_types = {str(f["id"]): str(f.get("type")) for f in fields}
         return standard_properties() + tuple(property_of(f) for f in fields)
+
+    def get_customers(self, kind: str, ids: Sequence[str], properties: Sequence[str]) -> tuple[CustomerSnapshot, ...]:
+        """Companies or contacts by id: GET /api/v4/companies|contacts?filter[id][]=..., 250 ids a call, with
+        every custom field (`properties` are field ids; they are all read). Unknown ids are left out."""
+        check_customer_kind(kind)
+        path, key = f"/api/v4/{CUSTOMER_KEYS[kind]}", CUSTOMER_KEYS[kind]
+        unique = [str(_lead_number(customer_id)) for customer_id in dict.fromkeys(map(str, ids))]
+        customers: list[CustomerSnapshot] = []
+        for start in range(0, len(unique), PAGE_MAX):
+            chunk = unique[start : start + PAGE_MAX]
+            params = {f"filter[id][{i}]": customer_id for i, customer_id in enumerate(chunk)}
+            customers.extend(customer_of(raw, kind) for raw in self._pages(path, key, params))
+        return tuple(customers)
+
+    def list_customer_properties(self, kind: str) -> tuple[PropertyInfo, ...]:
+        """`name` and every company or contact custom field (name = field id, enum options)."""
+        check_customer_kind(kind)
+        fields = self._pages(f"/api/v4/{CUSTOMER_KEYS[kind]}/custom_fields", "custom_fields", {})
+        return (PropertyInfo("name", "Name", "string", "text"), *(property_of(f) for f in fields))
 
     def list_owners(self) -> tuple[OwnerInfo, ...]:
         """Every user of the account, deactivated ones included (rights.is_active false)."""

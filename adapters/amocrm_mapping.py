@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 
 from adapters.amounts import plain_amount
-from adapters.base import DealSnapshot, OptionInfo, OwnerInfo, PipelineInfo, PropertyInfo, StageInfo
+from adapters.base import CustomerSnapshot, DealSnapshot, OptionInfo, OwnerInfo, PipelineInfo, PropertyInfo, StageInfo
 from adapters.errors import CRMAuthError, CRMError, CRMRateLimited
 from adapters.http import classify_response
 
@@ -97,7 +97,24 @@ def snapshot_of(lead: Mapping[str, Any], requested: Sequence[str] = (), currency
         modified_at=unix_time(lead.get("updated_at")), properties=props, stage_history=(), currency=currency,
         created_at=unix_time(lead.get("created_at")), closed_at=unix_time(lead.get("closed_at")) if closed else None,
         modified_by=modifier if modifier not in (None, "", "0") else None,  # 0 names no user
+        company_id=embedded_id(lead, "companies"), contact_id=embedded_id(lead, "contacts"),
     )  # fmt: skip
+
+
+def embedded_id(obj: Mapping[str, Any], key: str) -> str | None:
+    """The first company, or the main (`is_main`, else first) contact, in an object's `_embedded` (contacts are
+    embedded with `with=contacts`; companies always are)."""
+    items = [item for item in (obj.get("_embedded") or {}).get(key) or [] if item.get("id") is not None]
+    main = [item for item in items if item.get("is_main")]
+    chosen = (main or items)[:1]
+    return str(chosen[0]["id"]) if chosen else None
+
+
+def customer_of(raw: Mapping[str, Any], kind: str) -> CustomerSnapshot:
+    """A CustomerSnapshot of a v4 company or contact: `name` plus its custom field values keyed by field id."""
+    props: dict[str, str | None] = {"name": str_or_none(raw.get("name"))}
+    props.update(custom_values(raw.get("custom_fields_values")))
+    return CustomerSnapshot(kind, str(raw["id"]), props["name"] or None, props)
 
 
 def stage_of(raw: Mapping[str, Any]) -> StageInfo:

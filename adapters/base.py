@@ -106,6 +106,8 @@ class DealSnapshot:
     `amount` is plain decimal text ("1234.50", adapters.amounts) in `currency` (an ISO code as the CRM gives
     it); `created_at` is when the deal was created in the CRM, `closed_at` when it was won or lost (None while
     open), `modified_by` the CRM user id (`OwnerInfo.user_id`) of its last modifier where the CRM returns one.
+    `company_id` / `contact_id` are the deal's buyer: its first associated company and its primary (else first)
+    contact, None where it has none.
     """
 
     id: str
@@ -121,13 +123,16 @@ class DealSnapshot:
     created_at: datetime | None = None
     closed_at: datetime | None = None
     modified_by: str | None = None
+    company_id: str | None = None
+    contact_id: str | None = None
 
     @classmethod
     def trusted(cls, id: str, pipeline_id: str | None, stage_id: str | None, owner_id: str | None,
                 amount: str | None, name: str | None, modified_at: datetime | None,
                 properties: Mapping[str, str | None], stage_history: tuple[StageChange, ...] = (),
                 currency: str | None = None, created_at: datetime | None = None, closed_at: datetime | None = None,
-                modified_by: str | None = None) -> DealSnapshot:
+                modified_by: str | None = None, company_id: str | None = None,
+                contact_id: str | None = None) -> DealSnapshot:
         """The same snapshot as the constructor's, built without its per-field checks: sync converts every
         deal it reads, and a frozen dataclass's __init__ costs several times more than the conversion."""
         snapshot = object.__new__(cls)
@@ -136,8 +141,29 @@ class DealSnapshot:
             "id": id, "pipeline_id": pipeline_id, "stage_id": stage_id, "owner_id": owner_id, "amount": amount,
             "name": name, "modified_at": modified_at, "properties": properties, "stage_history": stage_history,
             "currency": currency, "created_at": created_at, "closed_at": closed_at, "modified_by": modified_by,
+            "company_id": company_id, "contact_id": contact_id,
         })  # fmt: skip
         return snapshot
+
+
+CUSTOMER_KINDS = ("company", "contact")
+
+
+@dataclass(frozen=True)
+class CustomerSnapshot:
+    """A deal's buyer as read from the CRM: a company (`kind` "company") or a contact ("contact"), its display
+    name and the requested properties as the CRM's raw strings (None when unset)."""
+
+    kind: str
+    id: str
+    name: str | None
+    properties: Mapping[str, str | None]
+
+
+def check_customer_kind(kind: str) -> None:
+    """Refuse a customer kind other than company / contact (CRMRejected, before any HTTP call)."""
+    if kind not in CUSTOMER_KINDS:
+        raise CRMRejected(f"unknown customer kind {kind!r}: one of {', '.join(CUSTOMER_KINDS)}")
 
 
 @dataclass(frozen=True)
@@ -303,6 +329,13 @@ class CRMAdapter(Protocol):
 
     def list_owners(self) -> tuple[OwnerInfo, ...]:
         """Every user of the account who can own deals, deactivated ones included (`active` False)."""
+
+    def get_customers(self, kind: str, ids: Sequence[str], properties: Sequence[str]) -> tuple[CustomerSnapshot, ...]:
+        """The companies (`kind` "company") or contacts ("contact") with these ids and properties, read in as few
+        calls as the CRM allows; ids the CRM does not know are left out. CRMRejected for another kind."""
+
+    def list_customer_properties(self, kind: str) -> tuple[PropertyInfo, ...]:
+        """Every property of the CRM's companies or contacts (`kind`), standard and custom, for mapping."""
 
     def native_stage_requirements(self) -> dict[str, tuple[str, ...]]:
         """The CRM's own per-stage required fields: stage id -> property names ({} when it has none

@@ -24,6 +24,7 @@ from typing import Any
 
 from adapters.base import (
     Credentials,
+    CustomerSnapshot,
     DealPage,
     DealSnapshot,
     OwnerInfo,
@@ -31,6 +32,7 @@ from adapters.base import (
     PropertyInfo,
     TaskRequest,
     WebhookEvent,
+    check_customer_kind,
     check_task_target,
 )
 from adapters.bitrix24_mapping import (
@@ -53,6 +55,7 @@ from adapters.bitrix24_mapping import (
     stage_entity_id,
     todo_params,
     user_task_fields,
+    value_of,
 )
 from adapters.bitrix24_secrets import SECRET_PATTERNS, webhook_code
 from adapters.bitrix24_webhooks import offline_events_of
@@ -69,6 +72,9 @@ MAX_PAGES = 200  # a safety stop for _list_all
 PAGING = Paging(modification_ordered=False, page_size=500)
 
 Command = tuple[str, Mapping[str, Any]]
+
+
+CUSTOMER_NAMES = {"company": ("TITLE",), "contact": ("NAME", "LAST_NAME")}
 
 
 class Bitrix24Adapter(HttpCRMAdapter):
@@ -273,6 +279,28 @@ class Bitrix24Adapter(HttpCRMAdapter):
         fields = self._result("crm.deal.fields") or {}
         userfields = {str(u.get("FIELD_NAME")): u for u in self._list_all("crm.deal.userfield.list", {})}
         return tuple(property_of(str(name), meta, userfields.get(str(name))) for name, meta in fields.items())
+
+    def get_customers(self, kind: str, ids: Sequence[str], properties: Sequence[str]) -> tuple[CustomerSnapshot, ...]:
+        """Companies or contacts by id: crm.company.list / crm.contact.list filtered by `@ID` (50 a page), with
+        their TITLE (company) or NAME and LAST_NAME (contact), the asked fields and every UF_CRM_*."""
+        check_customer_kind(kind)
+        names = CUSTOMER_NAMES[kind]
+        select = list(dict.fromkeys(["ID", *names, *properties, "UF_*"]))
+        unique = list(dict.fromkeys(map(str, ids)))
+        customers: list[CustomerSnapshot] = []
+        for start in range(0, len(unique), PAGE_SIZE):
+            params = {"filter": {"@ID": unique[start : start + PAGE_SIZE]}, "select": select, "order": {"ID": "ASC"}}
+            for raw in self._list_all(f"crm.{kind}.list", params):
+                props = {str(k): value_of(v) for k, v in raw.items()}
+                name = " ".join(str(props[n]) for n in names if props.get(n)) or None
+                customers.append(CustomerSnapshot(kind, str(raw["ID"]), name, props))
+        return tuple(customers)
+
+    def list_customer_properties(self, kind: str) -> tuple[PropertyInfo, ...]:
+        """crm.company.fields or crm.contact.fields (name = the field's code, UF_CRM_* for custom ones)."""
+        check_customer_kind(kind)
+        fields = self._result(f"crm.{kind}.fields") or {}
+        return tuple(property_of(str(name), meta) for name, meta in fields.items())
 
     def list_owners(self) -> tuple[OwnerInfo, ...]:
         """Every user, dismissed ones included (user.get, paged; its ACTIVE filter would leave them out, and

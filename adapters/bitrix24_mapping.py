@@ -37,7 +37,8 @@ DEAL_ENTITY_TYPE_ID = 2  # CRM object type id of deals (crm/data-types.md#object
 # Read with every deal: the head of the snapshot, its currency, dates and modifier, whether it is closed
 # (CLOSEDATE is the expected close date until then) and who last moved it (crm.stagehistory.list names no one).
 BASE_FIELDS = ("ID", "TITLE", "STAGE_ID", "CATEGORY_ID", "ASSIGNED_BY_ID", "OPPORTUNITY", "CURRENCY_ID",
-               "DATE_MODIFY", "DATE_CREATE", "CLOSED", "CLOSEDATE", "MODIFY_BY_ID", "MOVED_BY_ID")  # fmt: skip
+               "DATE_MODIFY", "DATE_CREATE", "CLOSED", "CLOSEDATE", "MODIFY_BY_ID", "MOVED_BY_ID", "COMPANY_ID",
+               "CONTACT_ID")  # fmt: skip
 _STRINGS = frozenset({str})
 _plain_amount = re.compile(r"[0-9]+\.[0-9]+").fullmatch  # OPPORTUNITY as Bitrix24 answers it: "1000.00"
 _PLAIN = frozenset({str, type(None)})  # value types a snapshot keeps as they are
@@ -196,7 +197,13 @@ def snapshot_of(deal: Mapping[str, Any], history: Iterable[Mapping[str, Any]] = 
         modified_at if created == modified else parse_bitrix_time(created),  # a deal never changed since
         parse_bitrix_time(get("CLOSEDATE")) if get("CLOSED") == "Y" else None,
         modifier if modifier and modifier != "0" else None,  # 0 names no user
+        _linked(get("COMPANY_ID")), _linked(get("CONTACT_ID")),
     )
+
+
+def _linked(value: str | None) -> str | None:
+    """A deal's COMPANY_ID / CONTACT_ID (its first contact): "0" or empty names none."""
+    return value if value and value != "0" else None
 
 
 def stage_of(raw: Mapping[str, Any], position: int) -> StageInfo:

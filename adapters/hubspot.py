@@ -17,18 +17,21 @@ import httpx
 
 from adapters.base import (
     Credentials,
+    CustomerSnapshot,
     DealPage,
     DealSnapshot,
     OwnerInfo,
     PipelineInfo,
     PropertyInfo,
     TaskRequest,
+    check_customer_kind,
     check_task_target,
 )
 from adapters.errors import CRMError, CRMRateLimited, CRMUnavailable
 from adapters.http import classify_response
 from adapters.http_adapter import HttpCRMAdapter
 from adapters.hubspot_mapping import (
+    customer_of,
     iso_ms_of,
     needs_company_currency,
     owner_of,
@@ -36,6 +39,7 @@ from adapters.hubspot_mapping import (
     property_of,
     props_of,
     snapshot_of,
+    v4_associated,
 )
 from adapters.kind import Paging
 
@@ -44,6 +48,9 @@ HUBSPOT_API = "https://api.hubapi.com"
 TASK_TO_DEAL, NOTE_TO_DEAL = 216, 214
 SEARCH_PAGE_MAX, BATCH_READ_MAX = 200, 100
 DAILY_LIMIT_WAIT = 3600.0  # longer than any RetryPolicy.max_retry_after: the caller reschedules
+OBJECTS = {"company": "companies", "contact": "contacts"}
+# Read with every company / contact: what names it.
+CUSTOMER_BASE = {"company": ("name",), "contact": ("firstname", "lastname", "email")}
 # The search API serves at most 10,000 results per query: sync restarts the query past that.
 PAGING = Paging(windowed_search=True, result_cap=10_000)
 
@@ -117,7 +124,8 @@ class HubSpotAdapter(HttpCRMAdapter):
 
         Raises CRMNotFound for an unknown id, plus the usual adapters.errors types.
         """
-        params = {"properties": ",".join(props_of(properties)), "propertiesWithHistory": "dealstage"}
+        params = {"properties": ",".join(props_of(properties)), "propertiesWithHistory": "dealstage",
+                  "associations": "companies,contacts"}
         deal = self._call("GET", _deal_path(deal_id), params=params)
         return snapshot_of(deal, self._currency_for([deal]))
 
@@ -141,10 +149,53 @@ class HubSpotAdapter(HttpCRMAdapter):
         payload = self._call("POST", "/crm/v3/objects/deals/search", bucket="search", json=body)
         results = payload.get("results") or []
         currency = self._currency_for(results)
-        deals = tuple(snapshot_of(obj, currency) for obj in results)
+        deals = self._with_buyers(tuple(snapshot_of(obj, currency) for obj in results))
         total = payload.get("total")
         return DealPage(deals=deals, next_after=_next_after(payload, after),
                         total=int(total) if total is not None else None)  # fmt: skip
+
+    def _associated(self, to_type: str, deal_ids: Sequence[str]) -> dict[str, str]:
+        """deal id -> the primary (else first) associated `to_type` object, through the v4 associations batch read
+        (https://developers.hubspot.com/docs/api-reference/crm-associations-v4/batch/post-crm-v4-associations-
+        fromObjectType-toObjectType-batch-read); deals without one are in its `errors` (207) and left out."""
+        found: dict[str, str] = {}
+        for start in range(0, len(deal_ids), BATCH_READ_MAX):
+            inputs = [{"id": deal_id} for deal_id in deal_ids[start : start + BATCH_READ_MAX]]
+            payload = self._call("POST", f"/crm/v4/associations/deals/{to_type}/batch/read", json={"inputs": inputs})
+            for result in payload.get("results") or []:
+                target = v4_associated(result)
+                if target is not None:
+                    found[str((result.get("from") or {}).get("id"))] = target
+        return found
+
+    def _with_buyers(self, deals: tuple[DealSnapshot, ...]) -> tuple[DealSnapshot, ...]:
+        """The search's deals with their company and contact: the search API returns no associations."""
+        if not deals:
+            return deals
+        ids = [deal.id for deal in deals]
+        companies, contacts = self._associated("companies", ids), self._associated("contacts", ids)
+        return tuple(DealSnapshot.trusted(**{**vars(deal), "company_id": companies.get(deal.id),
+                                             "contact_id": contacts.get(deal.id)}) for deal in deals)
+
+    def get_customers(self, kind: str, ids: Sequence[str], properties: Sequence[str]) -> tuple[CustomerSnapshot, ...]:
+        """Companies or contacts by id through the v3 batch read (100 a call); ids HubSpot does not know are
+        left out (its 207 `errors`). CRMRejected for a kind other than company / contact."""
+        check_customer_kind(kind)
+        names = list(dict.fromkeys([*CUSTOMER_BASE[kind], *properties]))
+        unique = list(dict.fromkeys(map(str, ids)))
+        customers: list[CustomerSnapshot] = []
+        for start in range(0, len(unique), BATCH_READ_MAX):
+            inputs = [{"id": customer_id} for customer_id in unique[start : start + BATCH_READ_MAX]]
+            payload = self._call("POST", f"/crm/v3/objects/{OBJECTS[kind]}/batch/read",
+                                 json={"properties": names, "inputs": inputs})
+            customers.extend(customer_of(obj, kind) for obj in payload.get("results") or [])
+        return tuple(customers)
+
+    def list_customer_properties(self, kind: str) -> tuple[PropertyInfo, ...]:
+        """Every company or contact property (GET /crm/v3/properties/companies | contacts)."""
+        check_customer_kind(kind)
+        results = self._call("GET", f"/crm/v3/properties/{OBJECTS[kind]}").get("results") or []
+        return tuple(property_of(raw) for raw in results)
 
     def update_deal(self, deal_id: str, properties: Mapping[str, str]) -> None:
         """PATCH deal properties; CRMRejected carries HubSpot's validation message."""

@@ -7,7 +7,16 @@ from datetime import UTC, datetime
 from typing import Any
 
 from adapters.amounts import plain_amount
-from adapters.base import DealSnapshot, OptionInfo, OwnerInfo, PipelineInfo, PropertyInfo, StageChange, StageInfo
+from adapters.base import (
+    CustomerSnapshot,
+    DealSnapshot,
+    OptionInfo,
+    OwnerInfo,
+    PipelineInfo,
+    PropertyInfo,
+    StageChange,
+    StageInfo,
+)
 
 # Read with every deal: the head of the snapshot, its currency and dates, whether it is closed (closedate is the
 # expected close date until then) and the user who last changed it.
@@ -88,9 +97,43 @@ def change_of(entry: Mapping[str, Any]) -> StageChange | None:
     return StageChange(str(entry["value"]), at, source_type, source_id, change_source_kind(source_type))
 
 
+# The v3 read answers a primary association as `deal_to_company` and every association again as
+# `deal_to_company_unlabeled`; the v4 read gives the primary one typeId 5 / label "Primary".
+PRIMARY_TYPES = frozenset({"deal_to_company", "deal_to_contact"})
+PRIMARY_TYPE_IDS = frozenset({5})
+
+
+def v3_associated(obj: Mapping[str, Any], to_type: str) -> str | None:
+    """The primary (else first) object of `to_type` in a v3 object's `associations` (`?associations=...`)."""
+    results = ((obj.get("associations") or {}).get(to_type) or {}).get("results") or []
+    primary = [r for r in results if r.get("type") in PRIMARY_TYPES]
+    chosen = (primary or results)[:1]
+    return str(chosen[0]["id"]) if chosen and chosen[0].get("id") is not None else None
+
+
+def v4_associated(result: Mapping[str, Any]) -> str | None:
+    """The primary (else first) target of one result of POST /crm/v4/associations/{from}/{to}/batch/read."""
+    targets = [t for t in result.get("to") or [] if t.get("toObjectId") is not None]
+    primary = [t for t in targets if any(a.get("typeId") in PRIMARY_TYPE_IDS or a.get("label") == "Primary"
+                                         for a in t.get("associationTypes") or [])]
+    chosen = (primary or targets)[:1]
+    return str(chosen[0]["toObjectId"]) if chosen else None
+
+
+def customer_of(obj: Mapping[str, Any], kind: str) -> CustomerSnapshot:
+    """A CustomerSnapshot of a v3 company (`name`) or contact (first and last name, else the email)."""
+    props = {str(k): str_or_none_of(v) for k, v in (obj.get("properties") or {}).items()}
+    if kind == "company":
+        name = props.get("name")
+    else:
+        name = " ".join(p for p in (props.get("firstname"), props.get("lastname")) if p) or props.get("email")
+    return CustomerSnapshot(kind, str(obj["id"]), name or None, props)
+
+
 def snapshot_of(obj: Mapping[str, Any], company_currency: str | None = None) -> DealSnapshot:
     """A DealSnapshot of a v3 deal; `company_currency` is the currency of deals whose deal_currency_code is
-    empty (HubSpot's company currency, which such deals are in)."""
+    empty (HubSpot's company currency, which such deals are in). Its company and contact come from the
+    deal's `associations` when it was read with them."""
     props = {str(k): str_or_none_of(v) for k, v in (obj.get("properties") or {}).items()}
     entries = (obj.get("propertiesWithHistory") or {}).get("dealstage") or []
     history = [change for change in map(change_of, entries) if change is not None]
@@ -102,7 +145,7 @@ def snapshot_of(obj: Mapping[str, Any], company_currency: str | None = None) -> 
     return DealSnapshot.trusted(
         str(obj["id"]), get("pipeline"), get("dealstage"), get("hubspot_owner_id") or None, plain_amount(get("amount")),
         get("dealname"), modified, props, tuple(history), get("deal_currency_code") or company_currency, created,
-        closed, get("hs_updated_by_user_id") or None,
+        closed, get("hs_updated_by_user_id") or None, v3_associated(obj, "companies"), v3_associated(obj, "contacts"),
     )  # fmt: skip
 
 

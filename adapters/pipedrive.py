@@ -21,18 +21,21 @@ import httpx
 
 from adapters.base import (
     Credentials,
+    CustomerSnapshot,
     DealPage,
     DealSnapshot,
     OwnerInfo,
     PipelineInfo,
     PropertyInfo,
     TaskRequest,
+    check_customer_kind,
     check_task_target,
 )
 from adapters.errors import CRMError, CRMRateLimited, CRMRejected, CRMUnavailable
 from adapters.http import MAX_BODY_CHARS, classify_response, parse_retry_after
 from adapters.http_adapter import HttpCRMAdapter
 from adapters.pipedrive_mapping import (
+    customer_of,
     is_custom_key,
     owner_of,
     pipelines_of,
@@ -46,6 +49,8 @@ from adapters.pipedrive_mapping import (
 PIPEDRIVE_API = "https://api.pipedrive.com"
 PAGE_MAX = 500  # v2 list endpoints: limit default 100, max 500
 CUSTOM_FIELDS_PARAM_MAX = 15  # GET /api/v2/deals/{id}?custom_fields= accepts at most 15 keys
+PAGE_MAX_IDS = 100  # GET /api/v2/organizations|persons?ids= takes at most 100 ids
+CUSTOMER_PATHS = {"company": "/api/v2/organizations", "contact": "/api/v2/persons"}
 DAILY_LIMIT_WAIT = 3600.0  # longer than any RetryPolicy.max_retry_after: the caller reschedules
 BURST_WINDOW = 2.0
 
@@ -249,6 +254,25 @@ class PipedriveAdapter(HttpCRMAdapter):
         fields = list(self._iter_list("/api/v2/dealFields", {}))
         self._field_types = {str(f["field_code"]): str(f.get("field_type")) for f in fields}
         return tuple(property_of(raw) for raw in fields)
+
+    def get_customers(self, kind: str, ids: Sequence[str], properties: Sequence[str]) -> tuple[CustomerSnapshot, ...]:
+        """Organizations (`kind` company) or persons (contact) by id: GET /api/v2/organizations|persons?ids=...,
+        up to 100 ids a call, custom fields included; ids Pipedrive does not know are left out. CRMRejected for
+        another kind or an id that is not a number (before any call)."""
+        check_customer_kind(kind)
+        path = CUSTOMER_PATHS[kind]
+        unique = [str(_int_id(customer_id, kind)) for customer_id in dict.fromkeys(map(str, ids))]
+        customers: list[CustomerSnapshot] = []
+        for start in range(0, len(unique), PAGE_MAX_IDS):
+            chunk = ",".join(unique[start : start + PAGE_MAX_IDS])
+            customers.extend(customer_of(raw, kind) for raw in self._iter_list(path, {"ids": chunk}))
+        return tuple(customers)
+
+    def list_customer_properties(self, kind: str) -> tuple[PropertyInfo, ...]:
+        """Every organization or person field, standard and custom (GET /api/v2/organizationFields|personFields)."""
+        check_customer_kind(kind)
+        fields_path = "/api/v2/organizationFields" if kind == "company" else "/api/v2/personFields"
+        return tuple(property_of(raw) for raw in self._iter_list(fields_path, {}))
 
     def list_owners(self) -> tuple[OwnerInfo, ...]:
         """Every user of the company (v1 users API; deactivated users are kept: they may still own deals)."""

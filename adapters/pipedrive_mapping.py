@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from adapters.amounts import plain_amount
-from adapters.base import DealSnapshot, OptionInfo, OwnerInfo, PipelineInfo, PropertyInfo, StageInfo
+from adapters.base import CustomerSnapshot, DealSnapshot, OptionInfo, OwnerInfo, PipelineInfo, PropertyInfo, StageInfo
 
 HASH_KEY = re.compile(r"^[0-9a-f]{40}$")
 STANDARD_FIELDS = (
@@ -104,8 +104,31 @@ def snapshot_of(deal: Mapping[str, Any], requested: Sequence[str] = ()) -> DealS
     return DealSnapshot.trusted(
         str(deal["id"]), get("pipeline_id"), get("stage_id"), get("owner_id"), plain_amount(deal.get("value")),
         get("title"), parse_pipedrive_time(deal.get("update_time")), props, (), get("currency") or None,
-        parse_pipedrive_time(deal.get("add_time")), closed_time_of(deal),
+        parse_pipedrive_time(deal.get("add_time")), closed_time_of(deal), None, get("org_id") or None,
+        get("person_id") or None,
     )  # fmt: skip
+
+
+# v2 organization / person fields that are not a property to map (ids, flags, lists of emails and phones).
+CUSTOMER_SKIPPED = frozenset({"id", "custom_fields", "emails", "phones", "im", "label_ids", "postal_address"})
+
+
+def customer_of(raw: Mapping[str, Any], kind: str) -> CustomerSnapshot:
+    """A CustomerSnapshot of a v2 organization (`kind` company) or person (contact): its scalar standard fields,
+    an object field's parts as `<field>_<part>` (v1's subfield names: address_admin_area_level_1, ...), and its
+    custom fields by hash key."""
+    props: dict[str, str | None] = {}
+    for name, value in raw.items():
+        if name in CUSTOMER_SKIPPED or isinstance(value, list):
+            continue
+        if isinstance(value, Mapping):
+            props.update({f"{name}_{part}": text_of(inner) for part, inner in value.items()
+                          if not isinstance(inner, Mapping | list)})
+            props[name] = text_of(value.get("value"))
+        else:
+            props[name] = text_of(value)
+    props.update(custom_properties(raw.get("custom_fields") or {}))
+    return CustomerSnapshot(kind, str(raw["id"]), props.get("name") or None, props)
 
 
 def pipelines_of(pipelines: Iterable[Mapping[str, Any]], stages: Iterable[Mapping[str, Any]]) -> list[PipelineInfo]:
@@ -136,7 +159,8 @@ def pipelines_of(pipelines: Iterable[Mapping[str, Any]], stages: Iterable[Mappin
 
 
 def property_of(raw: Mapping[str, Any]) -> PropertyInfo:
-    """A PropertyInfo from a v2 dealFields item (field_code, field_name, field_type, options)."""
+    """A PropertyInfo from a v2 dealFields / organizationFields / personFields item (field_code, field_name,
+    field_type, options)."""
     options = tuple(OptionInfo(str(o.get("id")), str(o.get("label") or o.get("id"))) for o in raw.get("options") or [])
     field_type = str(raw.get("field_type") or "varchar")
     code = str(raw["field_code"])

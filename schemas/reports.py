@@ -7,6 +7,7 @@ from typing import Any
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from schemas.common import LANGUAGES, MAX_PAGE_SIZE, PageSchema, id_field
+from schemas.win_model import WinModelSchema
 
 GRADES = ("A", "B", "C", "D")
 FORMATS = ("json", "csv", "xlsx")
@@ -297,6 +298,8 @@ class QualificationReportSchema(Schema):
     owners = fields.Nested(OwnersSchema, required=True)
     trend = fields.Nested(TrendSchema, required=True)
     conversion = fields.List(fields.Nested(ConversionSchema), required=True)
+    win_models = fields.List(fields.Nested(WinModelSchema), required=True, metadata={
+        "description": "each pipeline's win model now (not of the period): status, calibration, AUC, Brier"})
 
 
 class ReportDealSchema(Schema):

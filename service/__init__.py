@@ -104,6 +104,7 @@ def configure_errors_and_api(app: Flask) -> None:
         ERROR_SCHEMA = ProblemSchema
 
     from service.api import (
+        analytics,
         config,
         connections,
         fields,
@@ -116,13 +117,16 @@ def configure_errors_and_api(app: Flask) -> None:
         reports,
         templates,
         webhooks,
+        win_model,
     )
     from service.api.errors import configure_errors
 
     api = QualifyApi(app)
-    for module in (fields, connections, records, templates, personas, reports, webhooks, health, metrics, keys):
+    for module in (fields, connections, records, templates, personas, reports, analytics, webhooks, health, metrics,
+                   keys):
         api.register_blueprint(module.blp)
     api.register_blueprint(gates.blp)
     api.register_blueprint(gates.check_blp)
     api.register_blueprint(config.blp)
+    api.register_blueprint(win_model.blp)
     configure_errors(app)

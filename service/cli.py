@@ -1,4 +1,4 @@
-"""The `qualify` command: migrate, bootstrap, serve, worker, scheduler, keys, config, sandbox, demo."""
+"""The `qualify` command: migrate, bootstrap, serve, worker, scheduler, keys, config, sandbox, demo, analytics."""
 
 from __future__ import annotations
 
@@ -367,6 +367,9 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--crm", choices=tuple(REGISTRY), default=None,
                       help="play the short story on this CRM's sandbox (default: the full story on HubSpot's)")
     demo.set_defaults(func=cmd_demo)
+    from service.cli_analytics import register
+
+    register(sub)
     return parser
 
 

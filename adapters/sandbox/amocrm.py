@@ -9,7 +9,9 @@
     sandbox.stop()
 
 People: `users()` (5000001..5000004 active, 5000005 deactivated), `add_user`, `set_user_active`; the account's
-currency is RUB (GET /api/v4/account).
+currency is RUB (GET /api/v4/account). Customers (amocrm_customers): companies 40000001..40000003 and contacts
+41000001..41000003 with custom fields; a lead links them with `ui_create_lead({"name": "B2B", "company_id":
+40000001, "contact_ids": [41000001]})` or `_embedded` in the API body.
 
 Everything is in memory under one lock. API calls need ``Authorization: Bearer <access_token>``;
 ``POST /oauth2/access_token`` rotates the pair (the used refresh token and the old access token stop
@@ -28,6 +30,7 @@ from typing import Any
 from werkzeug.wrappers import Request, Response
 
 from adapters.sandbox import amocrm_api, amocrm_control, control
+from adapters.sandbox import amocrm_customers as customers
 from adapters.sandbox.amocrm_control import FAILURE_MODES, failure_error
 from adapters.sandbox.amocrm_state import USER_ANNA, Account, ApiError
 from adapters.sandbox.amocrm_state import user as seed_user
@@ -83,7 +86,10 @@ class AmoCRMSandbox(PathSandbox):
         self.sender.clear()
 
     def _new_account(self) -> Account:
-        account = Account(self.subdomain, self.account_id, listener=self._on_change)
+        account = Account(self.subdomain, self.account_id, listener=self._on_change,
+                          company_fields=customers.company_fields(), contact_fields=customers.contact_fields())
+        if self.seed:
+            account.companies, account.contacts = customers.seed_companies(), customers.seed_contacts()
         if self.seed:
             listener, account.listener = account.listener, None  # seeding sends no webhooks
             for name, price in (("Acme rollout", 12000), ("Globex pilot", 4500), ("Initech renewal", 800)):

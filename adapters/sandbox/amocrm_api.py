@@ -15,6 +15,7 @@ from werkzeug.exceptions import MethodNotAllowed, NotFound
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request
 
+from adapters.sandbox import amocrm_customers as customers
 from adapters.sandbox.amocrm_state import CURRENCY, CURRENCY_SYMBOL, USER_ANNA, Account, ApiError, validation_error
 
 Result = tuple[int, Any]
@@ -75,9 +76,13 @@ def _int(value: Any, path: str, request_id: str = "0") -> int:
 
 
 # ---- leads ---------------------------------------------------------------------------------------
+def _with_contacts(call: Call) -> bool:
+    return "contacts" in (call.arg("with") or "").split(",")
+
+
 def get_lead(call: Call, lead_id: str) -> Result:
     lead = call.account.leads.get(int(lead_id)) if lead_id.isdigit() else None
-    return (204, None) if lead is None else (200, call.account.render(lead, call.base_url))
+    return (204, None) if lead is None else (200, call.account.render(lead, call.base_url, _with_contacts(call)))
 
 
 def list_leads(call: Call) -> Result:
@@ -90,7 +95,8 @@ def list_leads(call: Call) -> Result:
         leads.sort(key=lambda lead: (lead["updated_at"], lead["id"]), reverse=args["order[updated_at]"] == "desc")
     else:
         leads.sort(key=lambda lead: lead["id"], reverse=args.get("order[id]") == "desc")
-    return call.page("leads", leads, lambda lead: call.account.render(lead, call.base_url))
+    with_contacts = _with_contacts(call)
+    return call.page("leads", leads, lambda lead: call.account.render(lead, call.base_url, with_contacts))
 
 
 def _lead_values(raw: dict[str, Any], request_id: str) -> dict[str, Any]:
@@ -109,19 +115,26 @@ def _lead_values(raw: dict[str, Any], request_id: str) -> dict[str, Any]:
     return values
 
 
+def _linked_values(call: Call, raw: dict[str, Any], request_id: str) -> dict[str, Any]:
+    """A lead body's values with the companies and contacts it links in `_embedded`."""
+    links = customers.links_of(raw, call.account.companies, call.account.contacts, request_id)
+    return {**_lead_values(raw, request_id), **links}
+
+
 def patch_lead(call: Call, lead_id: str) -> Result:
     if not isinstance(call.body, dict):
         raise validation_error("", "This value should be an object.")
     if not lead_id.isdigit() or int(lead_id) not in call.account.leads:
         raise ApiError(404, f"Lead {lead_id} not found")
-    lead = call.account.update_lead(int(lead_id), _lead_values(call.body, "0"), call.user_id)
+    lead = call.account.update_lead(int(lead_id), _linked_values(call, call.body, "0"), call.user_id)
     links = {"self": {"href": f"{call.base_url}/api/v4/leads/{lead['id']}"}}
     return 200, {"id": lead["id"], "updated_at": lead["updated_at"], "_links": links}
 
 
 def add_leads(call: Call) -> Result:
     raws = body_list(call)
-    created = [call.account.create_lead(_lead_values(raw, str(i)), call.user_id) for i, raw in enumerate(raws)]
+    created = [call.account.create_lead(_linked_values(call, raw, str(i)), call.user_id)
+               for i, raw in enumerate(raws)]
     return 200, {"_links": {"self": {"href": f"{call.base_url}/api/v4/leads"}},
                  "_embedded": {"leads": [{"id": lead["id"], "request_id": str(i)} for i, lead in enumerate(created)]}}
 
@@ -198,6 +211,23 @@ def list_custom_fields(call: Call) -> Result:
     return call.page("custom_fields", fields, dict)
 
 
+def list_companies(call: Call) -> Result:
+    account = call.account
+    return call.page("companies", customers.listed(account.companies, call.request.args),
+                     lambda c: customers.render(c, "companies", account.account_id, call.base_url))
+
+
+def list_contacts(call: Call) -> Result:
+    account = call.account
+    return call.page("contacts", customers.listed(account.contacts, call.request.args),
+                     lambda c: customers.render(c, "contacts", account.account_id, call.base_url))
+
+
+def list_customer_fields(call: Call, entity: str) -> Result:
+    fields = call.account.company_fields if entity == "companies" else call.account.contact_fields
+    return call.page("custom_fields", [{**f, "account_id": call.account.account_id} for f in fields], dict)
+
+
 def list_users(call: Call) -> Result:
     return call.page("users", call.account.users, dict)
 
@@ -227,6 +257,10 @@ def build_map() -> Map:
         Rule("/api/v4/leads/<lead_id>/notes", methods=["POST"], endpoint="add_notes"),
         Rule("/api/v4/tasks", methods=["GET"], endpoint="list_tasks"),
         Rule("/api/v4/tasks", methods=["POST"], endpoint="add_tasks"),
+        Rule("/api/v4/companies", methods=["GET"], endpoint="list_companies"),
+        Rule("/api/v4/contacts", methods=["GET"], endpoint="list_contacts"),
+        Rule("/api/v4/<any(companies, contacts):entity>/custom_fields", methods=["GET"],
+             endpoint="list_customer_fields"),
         Rule("/api/v4/users", methods=["GET"], endpoint="list_users"),
         Rule("/api/v4/account", methods=["GET"], endpoint="get_account"),
     ], strict_slashes=False)  # fmt: skip
@@ -236,6 +270,7 @@ HANDLERS: dict[str, Callable[..., Result]] = {
     "list_leads": list_leads, "add_leads": add_leads, "get_lead": get_lead, "patch_lead": patch_lead,
     "list_pipelines": list_pipelines, "list_custom_fields": list_custom_fields, "add_notes": add_notes,
     "list_tasks": list_tasks, "add_tasks": add_tasks, "list_users": list_users, "get_account": get_account,
+    "list_companies": list_companies, "list_contacts": list_contacts, "list_customer_fields": list_customer_fields,
 }  # fmt: skip
 
 

@@ -1,5 +1,6 @@
 """In-memory state of the amoCRM sandbox: one account with pipelines, lead custom fields, users,
-leads, tasks and notes, stored and rendered in API v4 shapes (the caller holds the lock).
+leads, tasks and notes, companies and contacts (amocrm_customers), stored and rendered in API v4 shapes (the
+caller holds the lock).
 
 Seed: pipelines "Sales" (main) and "Partners" with amoCRM's system statuses 142 (won) and 143 (lost)
 in each; lead custom fields with enums and `required_statuses`; five users (one deactivated).
@@ -123,6 +124,11 @@ class Account:
     leads: dict[int, dict[str, Any]] = field(default_factory=dict)
     tasks: dict[int, dict[str, Any]] = field(default_factory=dict)
     notes: dict[int, dict[str, Any]] = field(default_factory=dict)
+    # Filled by the sandbox from amocrm_customers (which builds on this module's helpers).
+    companies: dict[int, dict[str, Any]] = field(default_factory=dict)
+    contacts: dict[int, dict[str, Any]] = field(default_factory=dict)
+    company_fields: list[dict[str, Any]] = field(default_factory=list)
+    contact_fields: list[dict[str, Any]] = field(default_factory=list)
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(30_000_001))
 
     def field_by_id(self, fid: Any) -> dict[str, Any]:
@@ -153,7 +159,7 @@ class Account:
             "status_id": main["statuses"][0]["id"], "pipeline_id": main["id"], "loss_reason_id": None,
             "created_by": user_id, "updated_by": user_id, "created_at": now, "updated_at": now, "closed_at": None,
             "closest_task_at": None, "is_deleted": False, "score": None, "account_id": self.account_id,
-            "custom": {},
+            "custom": {}, "company_id": None, "contact_ids": [],
         }  # fmt: skip
         self.apply(lead, values)
         self.leads[lead["id"]] = lead
@@ -179,9 +185,18 @@ class Account:
             self.listener("delete", lead, {}, user_id)
 
     def apply(self, lead: dict[str, Any], values: dict[str, Any]) -> None:
-        """Set standard fields and custom values ({field id: value | enum id | enum text | list | None})."""
+        """Set standard fields, custom values ({field id: value | enum id | enum text | list | None}) and the
+        linked company (`company_id`) and contacts (`contact_ids`, the main one first)."""
         values = dict(values)
         custom = values.pop("custom", {}) or {}
+        if values.get("company_id") is not None and int(values["company_id"]) not in self.companies:
+            raise validation_error("_embedded.companies.id", "Entity not found")
+        if not all(int(c) in self.contacts for c in values.get("contact_ids") or []):
+            raise validation_error("_embedded.contacts.id", "Entity not found")
+        if "company_id" in values:
+            lead["company_id"] = None if values["company_id"] is None else int(values["company_id"])
+        if "contact_ids" in values:
+            lead["contact_ids"] = [int(c) for c in values["contact_ids"] or []]
         for key in ("name", "price", "responsible_user_id", "loss_reason_id"):
             if key in values:
                 lead[key] = values[key] if key == "name" or values[key] is None else int(values[key])
@@ -221,9 +236,10 @@ class Account:
                 return {"value": enum["value"], "enum_id": enum["id"], "enum_code": None}
         raise validation_error("custom_fields_values.values.enum_id", "The value you selected is not a valid choice.")
 
-    def render(self, lead: dict[str, Any], base_url: str) -> dict[str, Any]:
-        """A lead as GET /api/v4/leads/{id} answers it."""
-        out = {k: v for k, v in lead.items() if k != "custom"}
+    def render(self, lead: dict[str, Any], base_url: str, with_contacts: bool = False) -> dict[str, Any]:
+        """A lead as GET /api/v4/leads/{id} answers it: its company always embedded, its contacts (main first)
+        only `with=contacts`."""
+        out = {k: v for k, v in lead.items() if k not in ("custom", "company_id", "contact_ids")}
         values = []
         for fid, stored in sorted(lead["custom"].items()):
             definition = self.field_by_id(fid)
@@ -231,7 +247,15 @@ class Account:
                            "field_type": definition["type"], "values": stored})  # fmt: skip
         out["custom_fields_values"] = values or None
         out["_links"] = {"self": {"href": f"{base_url}/api/v4/leads/{lead['id']}"}}
-        out["_embedded"] = {"tags": [], "companies": [], "contacts": []}
+        embedded: dict[str, Any] = {"tags": [], "companies": []}
+        out["_embedded"] = embedded
+        if lead["company_id"]:
+            href = f"{base_url}/api/v4/companies/{lead['company_id']}"
+            embedded["companies"] = [{"id": lead["company_id"], "_links": {"self": {"href": href}}}]
+        if with_contacts:
+            embedded["contacts"] = [{"id": c, "is_main": n == 0,
+                                     "_links": {"self": {"href": f"{base_url}/api/v4/contacts/{c}"}}}
+                                    for n, c in enumerate(lead["contact_ids"])]  # fmt: skip
         return out
 
     def new_id(self) -> int:

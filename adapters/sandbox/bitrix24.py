@@ -9,6 +9,10 @@
     sandbox.wait_webhooks_idle()
     sandbox.stop()
 
+Customers (bitrix24_customers): companies 21..23 and contacts 31..33 served by crm.company.list / crm.contact.list
+(`@ID` filters a list of ids) and crm.company.fields / crm.contact.fields; a deal links them with
+`ui_create_deal({"TITLE": "B2B", "COMPANY_ID": 21, "CONTACT_ID": 31})`.
+
 People: `users()` (1, 7, 8, 9 active, 10 dismissed; 1 is the webhook's and the token's user), `add_user`,
 `set_user_active`.
 

@@ -21,7 +21,7 @@ from adapters.sandbox import bitrix24_tasks as tasks
 from adapters.sandbox.bitrix24_state import B24Error, Portal, parse_time
 
 PAGE = 50
-_OPS = (">=", "<=", "!=", ">", "<", "=", "!")
+_OPS = (">=", "<=", "!=", "!@", ">", "<", "=", "@", "!")  # "@" IN a list, "!@" not in it
 # A reference to an earlier batch command's answer: $result[name][0][ID] (batch.md, "Using Results").
 _REFERENCE = re.compile(r"\$(result|result_error|result_total|result_next)\[([^\]]+)\]((?:\[[^\]]*\])*)")
 _STEP = re.compile(r"\[([^\]]*)\]")
@@ -44,6 +44,9 @@ Handler = Callable[[Context, dict[str, Any]], dict[str, Any]]
 
 
 def _compare(actual: Any, op: str, wanted: Any) -> bool:
+    if op in ("@", "!@"):
+        listed = wanted.values() if isinstance(wanted, dict) else wanted if isinstance(wanted, list) else [wanted]
+        return any(_compare(actual, "=", w) for w in listed) is (op == "@")
     if isinstance(wanted, list) and op in ("=", ""):
         return any(_compare(actual, "=", w) for w in wanted)
     if actual is None:
@@ -230,6 +233,13 @@ def deal_fields(ctx: Context, p: dict[str, Any]) -> dict[str, Any]:
     return {"result": ctx.portal.fields}
 
 
+def customer_list(kind: str) -> Handler:
+    """crm.company.list / crm.contact.list: filter (`@ID` for a list of ids), order, select, paging."""
+    return lambda ctx, p: page(ordered(matching(ctx.portal.customers[kind], p.get("filter")),
+                                       p.get("order") or {"ID": "ASC"}), p,
+                               shape=lambda r: selected(r, p.get("select")))
+
+
 def userfield_list(ctx: Context, p: dict[str, Any]) -> dict[str, Any]:
     return page(matching(ctx.portal.userfields, p.get("filter")), p)
 
@@ -294,6 +304,9 @@ METHODS: dict[str, Handler] = {
     "crm.deal.get": deal_get, "crm.deal.list": deal_list, "crm.deal.add": deal_add,
     "crm.deal.update": deal_update, "crm.item.update": item_update, "crm.deal.fields": deal_fields,
     "crm.deal.userfield.list": userfield_list,
+    "crm.company.list": customer_list("company"), "crm.contact.list": customer_list("contact"),
+    "crm.company.fields": lambda ctx, p: {"result": ctx.portal.customer_fields["company"]},
+    "crm.contact.fields": lambda ctx, p: {"result": ctx.portal.customer_fields["contact"]},
     "crm.stagehistory.list": stage_history, "crm.category.list": category_list, "crm.status.list": status_list,
     "crm.activity.todo.add": todo_add, "crm.activity.list": activity_list,
     "crm.timeline.comment.add": comment_add, "user.get": user_get,

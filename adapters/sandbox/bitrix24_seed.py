@@ -108,7 +108,8 @@ _STANDARD: list[tuple[str, str, str, bool, bool]] = [
     ("DATE_MODIFY", "datetime", "Modified", False, True), ("CLOSED", "char", "Closed", False, False),
     ("COMMENTS", "string", "Comment", False, False), ("BEGINDATE", "date", "Start date", False, False),
     ("CLOSEDATE", "date", "Close date", False, False), ("MOVED_BY_ID", "user", "Stage changed by", False, True),
-    ("MOVED_TIME", "datetime", "Stage changed", False, True),
+    ("MOVED_TIME", "datetime", "Stage changed", False, True), ("COMPANY_ID", "crm_company", "Company", False, False),
+    ("CONTACT_ID", "crm_contact", "Contact", False, False),
 ]  # fmt: skip
 
 

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
+from adapters.sandbox import bitrix24_customers as customers
 from adapters.sandbox import bitrix24_seed as seed
 
 PORTAL_TZ = timezone(timedelta(hours=3))
@@ -68,6 +69,10 @@ class Portal:
         self.statuses = [s for s in seed.statuses() if s["CATEGORY_ID"] in known]
         self.fields = seed.deal_fields()
         self.userfields = seed.userfield_records()
+        # crm.company.* / crm.contact.*: records and fields by kind (bitrix24_customers)
+        self.customers = {"company": customers.seed_companies() if seeded else [],
+                          "contact": customers.seed_contacts() if seeded else []}
+        self.customer_fields = {"company": customers.company_fields(), "contact": customers.contact_fields()}
         self.deals: dict[int, dict[str, Any]] = {}
         self.deal_ids: list[int] = []  # ascending: the ID index the fast >ID pattern walks (ids only grow)
         self.history: list[dict[str, Any]] = []
@@ -124,6 +129,7 @@ class Portal:
             "OPPORTUNITY": "0.00", "ASSIGNED_BY_ID": actor, "CREATED_BY_ID": actor, "MODIFY_BY_ID": actor,
             "DATE_CREATE": at, "DATE_MODIFY": at, "CLOSED": "N", "COMMENTS": None, "BEGINDATE": date_text(),
             "CLOSEDATE": date_text(DEFAULT_CLOSE_DAYS), "MOVED_BY_ID": actor, "MOVED_TIME": at,
+            "COMPANY_ID": "0", "CONTACT_ID": None,
             **{name: None for name in seed.userfield_names()},
         }  # fmt: skip
         deal.update(self._writable(fields))

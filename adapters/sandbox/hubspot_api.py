@@ -25,7 +25,8 @@ from adapters.sandbox.hubspot_views import page, public, split_list
 
 # objectTypeIds accepted in place of names (https://developers.hubspot.com/docs/api/crm/understanding-the-crm).
 TYPE_ALIASES = {"deal": "deals", "0-3": "deals", "task": "tasks", "0-27": "tasks",
-                "note": "notes", "0-46": "notes"}
+                "note": "notes", "0-46": "notes", "company": "companies", "0-2": "companies",
+                "contact": "contacts", "0-1": "contacts"}
 BATCH_LIMIT = 100
 
 Result = tuple[int, Any]
@@ -159,6 +160,44 @@ def batch_update(call: Call, type_name: str) -> Result:
     return batch_result(results, [], kind, started)
 
 
+def association_batch_read(call: Call, from_type: str, to_type: str) -> Result:
+    """POST /crm/v4/associations/{from}/{to}/batch/read: each input's associated objects with their types
+    (primary deal-company links typeId 5, label "Primary"); inputs without any are in `errors` (207)."""
+    kind, target, started = object_type(from_type), object_type(to_type), now_ms()
+    results, empty = [], []
+    for item in batch_inputs(call):
+        obj = call.portal.objects[kind].get(str(item["id"]))
+        linked = (obj.associations.get(target) or {}) if obj is not None and not obj.archived else {}
+        if not linked:
+            empty.append(str(item["id"]))
+            continue
+        results.append({"from": {"id": obj.id}, "to": [  # type: ignore[union-attr]
+            {"toObjectId": int(to_id), "associationTypes": association_types(label)}
+            for to_id, label in sorted(linked.items(), key=lambda pair: int(pair[0]))]})
+    body: dict[str, Any] = {"status": "COMPLETE", "results": results, "startedAt": iso(started),
+                            "completedAt": iso(now_ms())}
+    if not empty:
+        return 200, body
+    body["numErrors"] = len(empty)
+    body["errors"] = [{"status": "error", "category": "OBJECT_NOT_FOUND",
+                       "subCategory": "crm.associations.NO_ASSOCIATIONS_FOUND",
+                       "message": f"No {target} is associated with {kind[:-1]} {object_id}.",
+                       "context": {"fromObjectId": [object_id]}} for object_id in empty]
+    return 207, body
+
+
+def association_types(label: str) -> list[dict[str, Any]]:
+    """The v4 associationTypes of a link stored under its v3 label."""
+    if label in ("deal_to_company", "company_to_deal"):
+        type_id = 5 if label == "deal_to_company" else 6
+        return [{"category": "HUBSPOT_DEFINED", "typeId": type_id, "label": "Primary"},
+                {"category": "HUBSPOT_DEFINED", "typeId": 341 if type_id == 5 else 342, "label": None}]
+    type_ids = {"deal_to_company_unlabeled": 341, "company_to_deal_unlabeled": 342, "deal_to_contact": 3,
+                "contact_to_deal": 4, "task_to_deal": 216, "deal_to_task": 215, "note_to_deal": 214,
+                "deal_to_note": 213}
+    return [{"category": "HUBSPOT_DEFINED", "typeId": type_ids.get(label, 0), "label": None}]
+
+
 # ---- pipelines, properties, owners -------------------------------------------------------------
 def deal_pipeline(call: Call, pipeline_id: str) -> dict[str, Any]:
     found = call.portal.pipelines.get(pipeline_id)
@@ -263,6 +302,7 @@ ROUTES: list[tuple[str, str, Handler]] = [
     ("/crm/v3/objects/<type_name>/<object_id>", "GET", get_object),
     ("/crm/v3/objects/<type_name>/<object_id>", "PATCH", update_object),
     ("/crm/v3/objects/<type_name>/<object_id>", "DELETE", archive_object),
+    ("/crm/v4/associations/<from_type>/<to_type>/batch/read", "POST", association_batch_read),
     ("/crm/v3/pipelines/<type_name>", "GET", list_pipelines),
     ("/crm/v3/pipelines/<type_name>/<pipeline_id>", "GET", get_pipeline),
     ("/crm/v3/pipelines/<type_name>/<pipeline_id>/stages", "GET", list_stages),

@@ -163,6 +163,48 @@ def portrait_properties() -> list[dict[str, Any]]:
     ]
 
 
+# Companies and contacts every full portal starts with (id, properties): buyers tests associate deals with.
+COMPANIES = [
+    ("9001", {"name": "Acme Wholesale", "domain": "acme.example", "industry": "RETAIL", "state": "North",
+              "numberofemployees": "250"}),
+    ("9002", {"name": "Bolt Manufacturing", "domain": "bolt.example", "industry": "MACHINERY", "state": "South",
+              "numberofemployees": "40"}),
+    ("9003", {"name": "Cobalt IT", "domain": "cobalt.example", "industry": "COMPUTER_SOFTWARE", "state": "North",
+              "numberofemployees": "12"}),
+]
+CONTACTS = [
+    ("7001", {"firstname": "Dana", "lastname": "Buyer", "email": "dana@example.com", "state": "North"}),
+    ("7002", {"firstname": "Eli", "lastname": "Shopper", "email": "eli@example.com", "state": "South"}),
+]
+COMPANY_INDUSTRIES = ("RETAIL", "MACHINERY", "COMPUTER_SOFTWARE", "FINANCIAL_SERVICES")
+
+
+def company_properties() -> list[dict[str, Any]]:
+    """Standard company properties (a few of HubSpot's; `industry` is its enumeration of industry codes)."""
+    group = "companyinformation"
+    return [
+        prop("name", "Company name", "string", "text", group),
+        prop("domain", "Company Domain Name", "string", "text", group),
+        prop("industry", "Industry", "enumeration", "select", group,
+             opts=options([(code, code.replace("_", " ").title()) for code in COMPANY_INDUSTRIES])),
+        prop("state", "State/Region", "string", "text", group),
+        prop("numberofemployees", "Number of Employees", "number", "number", group),
+        *common_props(group, "createdate"),
+    ]
+
+
+def contact_properties() -> list[dict[str, Any]]:
+    """Standard contact properties (a few of HubSpot's)."""
+    group = "contactinformation"
+    return [
+        prop("firstname", "First Name", "string", "text", group),
+        prop("lastname", "Last Name", "string", "text", group),
+        prop("email", "Email", "string", "text", group),
+        prop("state", "State/Region", "string", "text", group),
+        *common_props(group, "createdate"),
+    ]
+
+
 def task_properties() -> list[dict[str, Any]]:
     group = "task"
     statuses = [("NOT_STARTED", "Not started"), ("IN_PROGRESS", "In progress"), ("WAITING", "Waiting"),

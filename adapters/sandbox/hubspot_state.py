@@ -1,4 +1,4 @@
-"""In-memory HubSpot portal: deals, tasks and notes with history and associations.
+"""In-memory HubSpot portal: deals, tasks, notes, companies and contacts with history and associations.
 
 Not thread-safe by itself; the sandbox holds one lock around every call. Writes validate
 like HubSpot (unknown property -> PROPERTY_DOESNT_EXIST, bad option -> INVALID_OPTION, stage
@@ -7,7 +7,7 @@ outside the deal's pipeline -> INVALID_OPTION) and raise `HubSpotApiError`.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,22 +15,29 @@ from adapters.sandbox import hubspot_errors as errors
 from adapters.sandbox import hubspot_seed as seed
 from adapters.sandbox.hubspot_values import check_value, iso, now_ms
 
-OBJECT_TYPES = ("deals", "tasks", "notes")
-CREATED_PROP = {"deals": "createdate", "tasks": "hs_createdate", "notes": "hs_createdate"}
+OBJECT_TYPES = ("deals", "tasks", "notes", "companies", "contacts")
+CREATED_PROP = {"deals": "createdate", "tasks": "hs_createdate", "notes": "hs_createdate",
+                "companies": "createdate", "contacts": "createdate"}
 DEFAULT_PROPS = {
     "deals": ["amount", "closedate", "createdate", "dealname", "dealstage", "hs_lastmodifieddate",
               "hs_object_id", "pipeline"],
     "tasks": ["hs_createdate", "hs_lastmodifieddate", "hs_object_id"],
     "notes": ["hs_createdate", "hs_lastmodifieddate", "hs_object_id"],
+    "companies": ["createdate", "domain", "hs_lastmodifieddate", "hs_object_id", "name"],
+    "contacts": ["createdate", "email", "firstname", "hs_lastmodifieddate", "hs_object_id", "lastname"],
 }
 READ_ONLY = frozenset({"hs_object_id", "hs_lastmodifieddate", "hs_createdate", "hs_is_closed", "hs_created_by_user_id",
                        "hs_updated_by_user_id"})  # fmt: skip
 # (from type, associationTypeId) -> (to type, reverse type id); HUBSPOT_DEFINED ids per
-# https://developers.hubspot.com/docs/api/crm/associations/v4 (task->deal 216, note->deal 214).
+# https://developers.hubspot.com/docs/api/crm/associations/v4 (task->deal 216, note->deal 214, deal->company 341
+# and 5 (primary), deal->contact 3).
 ASSOCIATION_TYPES = {
     ("tasks", 216): ("deals", 215), ("notes", 214): ("deals", 213),
     ("deals", 215): ("tasks", 216), ("deals", 213): ("notes", 214),
+    ("deals", 341): ("companies", 342), ("deals", 5): ("companies", 6), ("deals", 3): ("contacts", 4),
+    ("companies", 342): ("deals", 341), ("companies", 6): ("deals", 5), ("contacts", 4): ("deals", 3),
 }
+PRIMARY_TYPE_IDS = frozenset({5, 6})
 SINGULAR = {"deals": "deal", "tasks": "task", "notes": "note", "contacts": "contact", "companies": "company"}
 
 
@@ -77,10 +84,24 @@ class Portal:
             "deals": {p["name"]: p for p in seed.deal_properties(seed_full)},
             "tasks": {p["name"]: p for p in seed.task_properties()},
             "notes": {p["name"]: p for p in seed.note_properties()},
+            "companies": {p["name"]: p for p in seed.company_properties()},
+            "contacts": {p["name"]: p for p in seed.contact_properties()},
         }
         self.owners: list[dict[str, Any]] = seed.owners() if seed_full else []  # archived ones too
         self.objects: dict[str, dict[str, CrmObject]] = {t: {} for t in OBJECT_TYPES}
         self._next_id = 10_000_000_001
+        if seed_full:
+            for object_type, rows in (("companies", seed.COMPANIES), ("contacts", seed.CONTACTS)):
+                for object_id, props in rows:
+                    self.seed_object(object_type, object_id, props)
+
+    def seed_object(self, object_type: str, object_id: str, props: Mapping[str, str | None]) -> CrmObject:
+        """Store an object as the portal had it before the sandbox started (no validation, no event)."""
+        at = seed.PORTAL_CREATED_MS
+        obj = CrmObject(object_type, object_id, {**props, CREATED_PROP[object_type]: iso(at),
+                                                 "hs_object_id": object_id, "hs_lastmodifieddate": iso(at)}, at, at)
+        self.objects[object_type][object_id] = obj
+        return obj
 
     # ---- reads -------------------------------------------------------------------------------
     def get(self, object_type: str, object_id: str, *, archived: bool = False) -> CrmObject:
@@ -116,8 +137,8 @@ class Portal:
         props.setdefault(CREATED_PROP[object_type], iso(at))
         props.update(self._derived(object_type, None, props, actor, at))
         changed = self._apply(obj, props, actor, at)
-        for to_type, to_id in links:
-            self._associate(obj, to_type, self.objects[to_type][to_id])
+        for to_type, to_id, type_id in links:
+            self._associate(obj, to_type, self.objects[to_type][to_id], type_id)
         self.objects[object_type][object_id] = obj
         if self.listener:
             self.listener("creation", obj, changed, actor, at)
@@ -229,8 +250,8 @@ class Portal:
         message = f"{stage_id} was not one of the allowed options: [{', '.join(allowed)}]"
         return [errors.property_result("dealstage", "INVALID_OPTION", message, self.portal_id)]
 
-    def _check_associations(self, object_type: str, specs: list[dict[str, Any]]) -> list[tuple[str, str]]:
-        links: list[tuple[str, str]] = []
+    def _check_associations(self, object_type: str, specs: list[dict[str, Any]]) -> list[tuple[str, str, int]]:
+        links: list[tuple[str, str, int]] = []
         for spec in specs:
             try:
                 to_id = str(spec["to"]["id"])
@@ -245,11 +266,15 @@ class Portal:
             if to_obj is None or to_obj.archived:
                 raise errors.validation(f"No {SINGULAR[target[0]]} with id {to_id} exists to associate to.",
                                         subCategory="crm.associations.INVALID_OBJECT_IDS")
-            links.append((target[0], to_id))
+            links.append((target[0], to_id, type_id))
         return links
 
     @staticmethod
-    def _associate(obj: CrmObject, to_type: str, to_obj: CrmObject) -> None:
+    def _associate(obj: CrmObject, to_type: str, to_obj: CrmObject, type_id: int = 0) -> None:
+        """Link both ways. Deal-company links are labelled as the v3 API answers them: the primary one
+        `deal_to_company`, any other `deal_to_company_unlabeled`."""
         here, there = SINGULAR[obj.object_type], SINGULAR[to_type]
-        obj.associations.setdefault(to_type, {})[to_obj.id] = f"{here}_to_{there}"
-        to_obj.associations.setdefault(obj.object_type, {})[obj.id] = f"{there}_to_{here}"
+        company = "companies" in (obj.object_type, to_type) and "deals" in (obj.object_type, to_type)
+        suffix = "_unlabeled" if company and type_id not in PRIMARY_TYPE_IDS else ""
+        obj.associations.setdefault(to_type, {})[to_obj.id] = f"{here}_to_{there}{suffix}"
+        to_obj.associations.setdefault(obj.object_type, {})[obj.id] = f"{there}_to_{here}{suffix}"

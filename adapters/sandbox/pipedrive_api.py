@@ -16,6 +16,7 @@ from werkzeug.exceptions import MethodNotAllowed, NotFound
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request
 
+from adapters.sandbox import pipedrive_customers as customers
 from adapters.sandbox import pipedrive_errors as errors
 from adapters.sandbox.pipedrive_state import Actor, Company, page, public_deal
 
@@ -65,6 +66,10 @@ def build_map() -> Map:
         Rule("/api/v1/notes", methods=["GET"], endpoint="list_notes"),
         Rule("/api/v1/notes", methods=["POST"], endpoint="create_note"),
         Rule("/api/v1/users", methods=["GET"], endpoint="list_users"),
+        Rule("/api/v2/organizations", methods=["GET"], endpoint="list_organizations"),
+        Rule("/api/v2/persons", methods=["GET"], endpoint="list_persons"),
+        Rule("/api/v2/organizationFields", methods=["GET"], endpoint="list_organization_fields"),
+        Rule("/api/v2/personFields", methods=["GET"], endpoint="list_person_fields"),
     ], strict_slashes=False)  # fmt: skip
 
 
@@ -192,9 +197,36 @@ def list_users(call: Call) -> Result:
     return ok(call.company.users)
 
 
+def list_organizations(call: Call) -> Result:
+    items = customers.listed_customers(call.company.organizations, call.arg("ids"))
+    return listed(call, items, lambda o: [o["id"]])
+
+
+def list_persons(call: Call) -> Result:
+    return listed(call, customers.listed_customers(call.company.persons, call.arg("ids")), lambda p: [p["id"]])
+
+
+def list_organization_fields(call: Call) -> Result:
+    fields = [dict(f, _index=i) for i, f in enumerate(customers.organization_fields())]
+    status, body = listed(call, fields, lambda f: [f["_index"]])
+    body["data"] = [{k: v for k, v in f.items() if k != "_index" and k not in OPTIONAL_FIELD_PARTS}
+                    for f in body["data"]]
+    return status, body
+
+
+def list_person_fields(call: Call) -> Result:
+    fields = [dict(f, _index=i) for i, f in enumerate(customers.person_fields())]
+    status, body = listed(call, fields, lambda f: [f["_index"]])
+    body["data"] = [{k: v for k, v in f.items() if k != "_index" and k not in OPTIONAL_FIELD_PARTS}
+                    for f in body["data"]]
+    return status, body
+
+
 HANDLERS: dict[str, Callable[..., Result]] = {
     "list_deals": list_deals, "create_deal": create_deal, "get_deal": get_deal, "update_deal": update_deal,
     "delete_deal": delete_deal, "list_pipelines": list_pipelines, "list_stages": list_stages,
     "list_fields": list_fields, "list_activities": list_activities, "create_activity": create_activity,
     "list_notes": list_notes, "create_note": create_note, "list_users": list_users,
+    "list_organizations": list_organizations, "list_persons": list_persons,
+    "list_organization_fields": list_organization_fields, "list_person_fields": list_person_fields,
 }

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from adapters.sandbox import pipedrive_customers as customers
 from adapters.sandbox import pipedrive_errors as errors
 from adapters.sandbox import pipedrive_seed as seed
 
@@ -93,6 +94,7 @@ class Company:
         self.deals: dict[int, dict[str, Any]] = {}
         self.activities: dict[int, dict[str, Any]] = {}
         self.notes: dict[int, dict[str, Any]] = {}
+        self.organizations, self.persons = customers.organizations(), customers.persons()
         self._ids = {"deal": 1000, "activity": 5000, "note": 9000}
         self._last_ms = 0
 

@@ -17,7 +17,8 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from service.jobs.leader import SchedulerLock
 from service.runtime import Runtime
-from service.services import echoes, offline_events, rescore, retention, reviews, sync_runs
+from service.services import echoes, offline_events, rescore, retention, reviews, sync_runs, win_models
+from service.services.analytics import runs as analytics_runs
 
 log = logging.getLogger("qualify.scheduler")
 
@@ -59,6 +60,22 @@ def purge_old_data(runtime: Runtime) -> None:
     retention.purge_expired(runtime)
 
 
+def rebuild_win_models(runtime: Runtime) -> None:
+    """Rebuild every pipeline's win-probability model (kept only if it does as well as the current one)."""
+    win_models.rebuild(runtime)
+
+
+def portrait_runs(runtime: Runtime) -> None:
+    """Run the queued portrait runs (queued by the API, or nightly below)."""
+    analytics_runs.run_queued_runs(runtime)
+
+
+def nightly_portrait(runtime: Runtime) -> None:
+    """Once a night, recompute the portrait (ABC-XYZ, RFM, the customers' segments) as of today."""
+    analytics_runs.queue_nightly(runtime)
+    analytics_runs.run_queued_runs(runtime)
+
+
 # Every process counts ticks from this instant, so the ticks of every scheduler fall at the same moments and a
 # standby that takes over runs the next tick the old leader would have run, neither earlier nor twice.
 EPOCH = datetime(2020, 1, 1, tzinfo=UTC)
@@ -83,6 +100,9 @@ JOBS = (
     Job("nightly-rescore", nightly_rescore, ticks=30),
     Job("persona-reviews", persona_reviews, ticks=360),
     Job("retention", purge_old_data, cron="30 2 * * *"),  # nightly, 02:30 UTC
+    Job("win-models", rebuild_win_models, cron="45 3 * * *"),  # nightly, 03:45 UTC
+    Job("portrait-runs", portrait_runs),
+    Job("nightly-portrait", nightly_portrait, cron="15 4 * * *"),  # nightly, 04:15 UTC
 )
 
 

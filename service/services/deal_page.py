@@ -21,14 +21,15 @@ from service.services.fit import record_scores
 from service.services.gate_policy import gatekeeper_for
 from service.services.reports.labels import Labels, load_labels
 from service.services.stored_config import field_spec
+from service.services.win_models import win_probability
 
 TRANSITIONS_SHOWN = 100  # the newest moves; a deal moved more often than this is an outlier
 
 
 def deal_page(runtime: Runtime, record_id: int, language: str) -> dict[str, Any]:
-    """The deal `record_id` with its fields, completeness towards each later stage, persona scores and newest
-    moves (names of movers and owners resolved from the CRM's users); NotFoundError when there is no such
-    deal. Texts (field labels, missing-field messages, score reasons) are in `language` (en, ru)."""
+    """The deal `record_id` with its fields, completeness towards each later stage, persona scores, win
+    probability and newest moves (names of movers and owners resolved from the CRM's users); NotFoundError when
+    there is no such deal. Texts (field labels, missing-field messages, score reasons) are in `language` (en, ru)."""
     with runtime.read_uow() as uow:
         session = uow.session
         record = get_or_404(session, Record, record_id, "Deal")
@@ -39,6 +40,7 @@ def deal_page(runtime: Runtime, record_id: int, language: str) -> dict[str, Any]
             "fields": _fields(session, record, language),
             "completeness": _completeness(runtime, session, connection, record, language),
             "transitions": _transitions(session, record, labels),
+            "win": win_probability(session, record),
         }
     return {**page, "scores": record_scores(runtime, record_id, language)}
 

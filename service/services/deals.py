@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from adapters.base import DealSnapshot
+from adapters.base import CustomerSnapshot, DealSnapshot
 from adapters.registry import kind_of
 from service.domain.fields import FieldSpec, FieldType, normalize_for_storage
 from service.models import Connection, Field, FieldMapping, Pipeline, Record, Stage
@@ -25,8 +25,28 @@ class MappedField:
     value_map: dict[str, str]
 
 
+# A mapped property named `company.<name>` / `contact.<name>` is a property of the deal's company / contact.
+CUSTOMER_PREFIXES = ("company.", "contact.")
+
+
 def mapped_fields(session: Session, connection_id: int) -> list[MappedField]:
-    """The connection's property-to-field mappings with their field specs."""
+    """The connection's deal-property-to-field mappings with their field specs (customer properties, prefixed
+    `company.` / `contact.`, are left to customer_fields)."""
+    return [m for m in _all_mapped(session, connection_id) if not m.property.startswith(CUSTOMER_PREFIXES)]
+
+
+def customer_fields(session: Session, connection_id: int) -> dict[str, list[MappedField]]:
+    """The connection's mappings of company and contact properties by kind ("company", "contact"), each under
+    the CRM's own property name (the `company.` / `contact.` prefix taken off)."""
+    found: dict[str, list[MappedField]] = {"company": [], "contact": []}
+    for m in _all_mapped(session, connection_id):
+        kind, dot, name = m.property.partition(".")
+        if dot and f"{kind}." in CUSTOMER_PREFIXES and name:
+            found[kind].append(MappedField(name, m.spec, m.value_map))
+    return found
+
+
+def _all_mapped(session: Session, connection_id: int) -> list[MappedField]:
     rows = session.execute(
         select(FieldMapping, Field).join(Field, Field.id == FieldMapping.field_id)
         .where(FieldMapping.connection_id == connection_id)
@@ -42,9 +62,10 @@ def _translate(raw: str | None, mapped: MappedField, separator: str) -> object:
     return mapped.value_map.get(raw, raw)
 
 
-def portrait_values(snapshot: DealSnapshot, mapping: list[MappedField], placeholders: frozenset[str],
-                    separator: str = ";") -> dict[str, Any]:
-    """Normalized field values of a deal, keyed by field key (CRM option ids translated by each value map)."""
+def portrait_values(snapshot: DealSnapshot | CustomerSnapshot, mapping: list[MappedField],
+                    placeholders: frozenset[str], separator: str = ";") -> dict[str, Any]:
+    """Normalized field values of a deal (or a customer), keyed by field key (CRM option ids translated by each
+    value map)."""
     return {
         m.spec.key: normalize_for_storage(
             m.spec, _translate(snapshot.properties.get(m.property), m, separator), placeholders)
@@ -88,6 +109,7 @@ def apply_snapshot(session: Session, connection: Connection, record: Record | No
     record.currency = snapshot.currency
     record.crm_created_at = snapshot.created_at
     record.closed_at = snapshot.closed_at
+    record.company_external_id, record.contact_external_id = snapshot.company_id, snapshot.contact_id
     record.values = portrait_values(snapshot, mapping, placeholders_of(connection),
                                     kind_of(connection.kind).multi_separator)
     if snapshot.modified_at and (record.crm_modified_at is None or snapshot.modified_at >= record.crm_modified_at):

@@ -1,4 +1,5 @@
-"""Processing stored inbound events: fetch the deal, then observe it (detect the move, decide, queue actions).
+"""Processing stored inbound events: fetch the deal, then observe it (detect the move, decide, queue actions),
+then store its buyer and its purchase (crm_customers).
 
 An event is stored by intake as `received`, claimed by a worker (`processing`), and ends `done`, `ignored`
 (nothing to act on), or `failed` with its error kept for a replay; a CRM failure worth retrying puts it back
@@ -16,7 +17,7 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from adapters.base import DealSnapshot
+from adapters.base import CustomerSnapshot, DealSnapshot
 from adapters.errors import CRMError, CRMNotFound, CRMTransientError
 from service import log_context, metrics
 from service.errors import ConflictError
@@ -25,7 +26,8 @@ from service.models import Connection, EventStatus, InboundEvent
 from service.runtime import Runtime
 from service.services.claims import claim
 from service.services.common import error_text, get_or_404, row_view
-from service.services.deals import find_record, mapped_fields
+from service.services.crm_customers import read_buyer, store_buyer
+from service.services.deals import MappedField, customer_fields, find_record, mapped_fields
 from service.services.moves import Observation, observe
 
 log = logging.getLogger("qualify.events")
@@ -77,7 +79,10 @@ def process_event(runtime: Runtime, event_id: int) -> None:
         log_context.bind(request_id=event.request_id, event_id=event_id, connection_id=event.connection_id)
         kind, object_id = event.kind, event.object_id
         properties = [m.property for m in mapped_fields(uow.session, connection.id)] if kind in DEAL_KINDS else []
-    snapshot = None
+        buyer_mapping = customer_fields(uow.session, connection.id) if kind in DEAL_KINDS else {}
+        connection_id = connection.id
+    snapshot: DealSnapshot | None = None
+    buyer: tuple[CustomerSnapshot, ...] = ()
     if kind in DEAL_KINDS:
         with runtime.shared_adapter(connection) as adapter:  # kept for the next event: never closed here
             try:
@@ -92,8 +97,9 @@ def process_event(runtime: Runtime, event_id: int) -> None:
                 log.exception("event %s: unexpected error while reading the deal", event_id)
                 _end(runtime, event_id, EventStatus.FAILED, error_text(exc))
                 return
+            buyer = read_buyer(runtime, connection_id, adapter, snapshot, buyer_mapping)
     try:
-        _apply(runtime, event_id, snapshot)
+        _apply(runtime, event_id, snapshot, buyer, buyer_mapping)
     except OperationalError as exc:
         # The database went away (a restart, a dropped connection, even at COMMIT): nothing of this attempt
         # was kept, so the event is read again later; if even that cannot be written, the claim goes stale
@@ -170,7 +176,8 @@ def _hold_connection(session: Session, connection_id: int, until: datetime) -> N
         or_(InboundEvent.available_at.is_(None), InboundEvent.available_at < until)).values(available_at=until))
 
 
-def _apply(runtime: Runtime, event_id: int, snapshot: DealSnapshot | None) -> None:
+def _apply(runtime: Runtime, event_id: int, snapshot: DealSnapshot | None, buyer: tuple[CustomerSnapshot, ...] = (),
+           buyer_mapping: dict[str, list[MappedField]] | None = None) -> None:
     crash_point("before_decision")
     with runtime.uow() as uow:
         session = uow.session
@@ -185,6 +192,7 @@ def _apply(runtime: Runtime, event_id: int, snapshot: DealSnapshot | None) -> No
             source=event.source, change_source=event.change_source, actor=event.actor, event_id=event.id,
         ))
         _finish(event, EventStatus.DONE if observed.seen.acted_on else EventStatus.IGNORED, observed.note, runtime)
+        store_buyer(session, connection, snapshot.id, buyer, buyer_mapping or {})
         uow.commit()
     crash_point("after_decision")
 

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from adapters.base import PropertyInfo
+from adapters.base import CUSTOMER_KINDS, CRMAdapter, PropertyInfo
 from adapters.errors import CRMError
 from service.errors import InvalidInputError, UpstreamError
 from service.models import Connection, Field, FieldMapping
@@ -38,11 +39,30 @@ def _mappings(session: Session, connection_id: int) -> list[dict[str, Any]]:
     return [{"property": m.property, "field": key, "value_map": m.value_map} for m, key in rows]
 
 
+def with_customer_properties(adapter: CRMAdapter) -> tuple[PropertyInfo, ...]:
+    """The CRM's deal properties under their own names, then its company and contact properties prefixed
+    `company.` / `contact.` (what a mapping of a customer property names). A CRM that cannot list its companies'
+    or contacts' properties gives only the others."""
+    found = list(adapter.list_deal_properties())
+    # An adapter of a CRM without companies and contacts (a test double) has no list_customer_properties.
+    kinds = CUSTOMER_KINDS if hasattr(adapter, "list_customer_properties") else ()
+    for kind in kinds:
+        try:
+            listed = adapter.list_customer_properties(kind)
+        except CRMError as exc:
+            log.info("%s properties not listed: %s", kind, exc.vendor_message or exc.message)
+            continue
+        found.extend(dataclasses.replace(p, name=f"{kind}.{p.name}", label=f"{kind.title()}: {p.label}")
+                     for p in listed)
+    return tuple(found)
+
+
 def live_properties(runtime: Runtime, connection_id: int) -> tuple[dict[str, PropertyInfo] | None, list[str]]:
-    """The CRM's deal properties by name, read live, or None with a warning saying why they could not be read
-    (the CRM unreachable, the token refused, an unreadable answer). NotFoundError for an unknown connection."""
+    """The CRM's deal properties by name, with its company and contact properties prefixed `company.` /
+    `contact.`, read live, or None with a warning saying why they could not be read (the CRM unreachable, the
+    token refused, an unreadable answer). NotFoundError for an unknown connection."""
     try:
-        properties = ask_crm(runtime, connection_id, lambda adapter: adapter.list_deal_properties())
+        properties = ask_crm(runtime, connection_id, with_customer_properties)
     except (CRMError, UpstreamError) as exc:
         reason = exc.detail if isinstance(exc, UpstreamError) else (exc.vendor_message or exc.message)
         log.info("connection %s: mappings not checked against the CRM: %s", connection_id, reason)

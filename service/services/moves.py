@@ -29,7 +29,7 @@ from service.domain.messages import task_text
 from service.domain.pipeline import GateMode, StageRef
 from service.models import ActionStatus, Connection, OutboxAction, Record, Transition
 from service.runtime import Runtime
-from service.services import echoes
+from service.services import echoes, win_models
 from service.services.deals import (
     apply_snapshot,
     find_record,
@@ -228,6 +228,8 @@ def gate_move(runtime: Runtime, session: Session, connection: Connection, record
     metrics.decision_made(str(decision.outcome), move.origin)
     final = revert_to or move.target
     record.pipeline_external_id, record.stage_external_id = final.pipeline_id, final.stage_id
+    if revert_to is None:
+        win_models.record_closed(session, record, now)  # a deal won or lost feeds its pipeline's win model
     if revert_to:
         _queue_revert(session, connection, record, transition, move.target, revert_to, now)
         echoes.expect(session, connection.id, record.external_id, revert_to.stage_id, revert_to.pipeline_id,

@@ -51,7 +51,8 @@ RECORDS: Table = Record.metadata.tables[Record.__tablename__]
 # What differs from row to row travels in the JSON rows; the rest (connection, times of the write, the
 # constant columns of a new record) is one parameter per page.
 ROW_COLUMNS = ("external_id", "name", "owner_external_id", "amount", "values", "crm_modified_at",
-               "pipeline_external_id", "stage_external_id", "amount_value", "currency", "crm_created_at", "closed_at")
+               "pipeline_external_id", "stage_external_id", "amount_value", "currency", "crm_created_at", "closed_at",
+               "company_external_id", "contact_external_id")
 TIME_COLUMNS = ("crm_modified_at", "crm_created_at", "closed_at")
 PAGE_COLUMNS = ("connection_id", "kind", "stage_changed_at", "deleted", "version", "created_at", "updated_at")
 
@@ -77,7 +78,8 @@ def upsert_unmoved(session: Session, connection: Connection, snapshots: Iterable
     stamp = _time_text(dialect)
     rows = [(s.id, s.name, s.owner_id, s.amount, values[s.id], None if s.modified_at is None else stamp(s.modified_at),
              s.pipeline_id, s.stage_id, _text(amount_value(s.amount)), s.currency,
-             None if s.created_at is None else stamp(s.created_at), None if s.closed_at is None else stamp(s.closed_at))
+             None if s.created_at is None else stamp(s.created_at), None if s.closed_at is None else stamp(s.closed_at),
+             s.company_id, s.contact_id)
             for s in latest.values()]  # in ROW_COLUMNS order
     written = session.execute(_upsert(dialect.name), {
         "rows": json.dumps(rows), "connection_id": connection.id, "now": now, "written_at": utcnow()})
@@ -144,6 +146,7 @@ def _upsert(dialect: str) -> ReturningInsert[Any]:
             "name": incoming.name, "owner_external_id": incoming.owner_external_id, "amount": incoming.amount,
             "amount_value": incoming.amount_value, "currency": incoming.currency,
             "crm_created_at": incoming.crm_created_at, "closed_at": incoming.closed_at, "values": incoming["values"],
+            "company_external_id": incoming.company_external_id, "contact_external_id": incoming.contact_external_id,
             # A NULL incoming time compares as NULL, so it keeps the stored one.
             "crm_modified_at": case(
                 (stored.crm_modified_at.is_(None), incoming.crm_modified_at),

@@ -31,9 +31,11 @@ from service.faults import crash_point
 from service.models import Connection, Record, RunStatus, SyncRun
 from service.runtime import Runtime
 from service.services.common import error_text, json_listed
+from service.services.crm_customers import Buyer, buyers_of, refresh_customers
 from service.services.deals import MappedField, mapped_fields
 from service.services.moves import Observation, observe
 from service.services.people import refresh_people
+from service.services.purchases import refresh_purchases
 from service.services.record_bulk import upsert_unmoved
 from service.services.scoring import score_records
 
@@ -83,7 +85,9 @@ def execute_sync(runtime: Runtime, run_id: int, progress: Progress | None = None
             # Who owns and moves the deals (for the reports): read first, on the same thread as every CRM call.
             crm.submit(refresh_people, runtime, config.id, adapter).result()
             page = crm.submit(fetch, window.since, window.after).result()
+            buyers: set[Buyer] = set()
             while True:
+                buyers |= buyers_of(page.deals)
                 following: Future[DealPage] | None = None
                 if page.next_after is not None:
                     _advance(window, page, paging)
@@ -95,6 +99,8 @@ def execute_sync(runtime: Runtime, run_id: int, progress: Progress | None = None
                 if following is None:
                     break
                 page = following.result()
+            # The deals' buyers (read on the same thread as every CRM call), then the purchases they made.
+            crm.submit(_refresh_buyers, runtime, config.id, adapter, buyers).result()
         return _finish(runtime, run_id, RunStatus.DONE, None)
     except CRMError as exc:
         log.warning("sync run %s failed: %s", run_id, exc)
@@ -104,6 +110,18 @@ def execute_sync(runtime: Runtime, run_id: int, progress: Progress | None = None
         return _finish(runtime, run_id, RunStatus.FAILED, error_text(exc))
     finally:
         adapter.close()
+
+
+def _refresh_buyers(runtime: Runtime, connection_id: int, adapter: CRMAdapter, buyers: set[Buyer]) -> None:
+    """Store the run's customers, then bring the connection's purchases in line with its won deals. A CRM that
+    cannot serve its companies or contacts leaves them as they were (logged): the deals are synced all the same."""
+    try:
+        refresh_customers(runtime, connection_id, adapter, buyers)
+    except CRMError as exc:
+        log.warning("connection %s: customers not refreshed: %s", connection_id, exc)
+    with runtime.uow() as uow:
+        refresh_purchases(uow.session, connection_id)
+        uow.commit()
 
 
 def _advance(window: _Window, page: DealPage, paging: Paging) -> None:

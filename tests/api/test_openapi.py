@@ -87,6 +87,8 @@ def test_every_id_in_a_path_is_a_bounded_positive_integer(spec: dict[str, Any]) 
                 continue
             if path == "/v1/keys/{prefix}":  # a key is named by its public prefix, never by a database id
                 assert parameter["schema"] == {"type": "string", "minLength": 8, "maxLength": 8}, path
+            elif path == "/v1/analytics/segments/{segment}/customers":  # a segment or cell name, never an id
+                assert parameter["schema"] == {"type": "string", "minLength": 1, "maxLength": 32}, path
             else:
                 assert parameter["schema"] == {"type": "integer", "minimum": 1, "maximum": 2_147_483_647}, path
 

@@ -54,7 +54,8 @@ def crm() -> Iterator[HubSpotSandbox]:
 # thresholds in order and criteria whose matcher fits the field's type; the values of an ad-hoc score
 # naming configured fields; the secrets each CRM kind needs, and a base URL on one of that CRM's own
 # domains; a template's stage mapping; a report period whose first day is after its last or that spans more than
-# 731 days; a key's expiry in the past; a gate preview naming stages), so for them a 422 is
+# 731 days; a key's expiry in the past; a gate preview naming stages; ABC cut-offs adding up to 100, rates with a
+# base currency, a name that is an RFM segment or an ABC x XYZ cell), so for them a 422 is
 # an accepted answer to "positive" data. Every other expectation keeps schemathesis' defaults.
 CONFIG = """
 base-url = "http://localhost"
@@ -66,7 +67,8 @@ include-name = [
   "POST /v1/connections", "PATCH /v1/connections/{connection_id}",
   "POST /v1/personas", "PATCH /v1/personas/{persona_id}", "POST /v1/score", "POST /v1/personas/from-template",
   "GET /v1/reports/qualification", "GET /v1/reports/qualification/deals", "POST /v1/config",
-  "POST /v1/keys", "POST /v1/gates/preview",
+  "POST /v1/keys", "POST /v1/gates/preview", "POST /v1/analytics/runs",
+  "GET /v1/analytics/segments/{segment}/customers", "GET /v1/analytics/suggested-persona",
 ]
 checks.positive_data_acceptance.expected-statuses = ["2xx", "3xx", "401", "403", "404", "409", "422", "429", "5xx"]
 

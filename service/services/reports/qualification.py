@@ -16,6 +16,7 @@ from service.services.reports.counts import move_cells
 from service.services.reports.filters import ReportFilter
 from service.services.reports.labels import Labels, load_labels
 from service.services.reports.sections import run_sections
+from service.services.win_models import pipeline_models
 
 
 def qualification_report(runtime: Runtime, f: ReportFilter, language: str = "en") -> dict[str, Any]:
@@ -27,6 +28,7 @@ def qualification_report(runtime: Runtime, f: ReportFilter, language: str = "en"
         "reached": lambda s: moves.reaches(s, f), "cycle": lambda s: deals.won_cycle_days(s, f),
         "missing": lambda s: compliance.missing_fields(s, f), "cells": lambda s: move_cells(s, f),
         "labels": lambda s: load_labels(s, f.connection_id),
+        "win_models": lambda s: pipeline_models(s, f.connection_id, f.pipeline),
     })
     labels, cells, created, closed = found["labels"], found["cells"], found["created"], found["closed"]
     gated, passing, stuck, missing = compliance.gated_moves(cells), found["passing"], found["stuck"], found["missing"]
@@ -43,6 +45,7 @@ def qualification_report(runtime: Runtime, f: ReportFilter, language: str = "en"
         "trend": {"weeks": outcomes.weekly_trend(weeks, created, closed, f.start, f.end),
                   "directions": {k: kinds.get(k, 0) for k in ("next", "skip", "backward", "enter", "to_lost")}},
         "conversion": _conversion(reached, labels),
+        "win_models": found["win_models"],  # each pipeline's win model now (not of the period)
     }
 
 

@@ -1,0 +1,197 @@
+"""Portrait runs: queued by the API, the CLI or the nightly job, then run here. A run reads every purchase in
+batches (reporting done/total), runs the domain's ``analyze()`` and stores its result and every customer's
+segment in ONE transaction, so a failed run leaves nothing half-written (only its failed status and error)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.orm import Session
+
+from service.domain.analytics.floors import NotEnoughData
+from service.domain.analytics.purchases import AnalyticsError
+from service.domain.analytics.purchases import Purchase as Bought
+from service.domain.analytics.report import AnalyticsReport, analyze
+from service.domain.analytics.rfm import Segment, next_segment
+from service.errors import InvalidInputError, ServiceError
+from service.models import AnalyticsRun, CustomerSegment, Purchase, RunStatus
+from service.runtime import Runtime
+from service.services.analytics.params import RunSettings, clean_params, run_settings
+from service.services.analytics.results import report_json
+from service.services.common import error_text, get_or_404
+
+log = logging.getLogger("qualify.analytics")
+
+KIND = "portrait"
+BATCH = 20_000
+Progress = Callable[[dict[str, Any]], None]
+
+
+def run_view(run: AnalyticsRun) -> dict[str, Any]:
+    """A run as a plain dict: id, status, trigger, params, as_of, done, total, progress (percent), queued_at,
+    started_at, finished_at, error (no result: see views.latest_result)."""
+    progress = 100.0 if run.status == RunStatus.DONE else (100.0 * run.done / run.total if run.total else 0.0)
+    return {"id": run.id, "status": run.status, "trigger": run.params.get("trigger"), "params": run.params,
+            "as_of": run.as_of, "done": run.done, "total": run.total, "progress": round(min(progress, 100.0), 1),
+            "queued_at": run.queued_at, "started_at": run.started_at, "finished_at": run.finished_at,
+            "error": run.error}
+
+
+def queue_run(runtime: Runtime, params: dict[str, Any], *, trigger: str = "api") -> dict[str, Any]:
+    """Queue a portrait run with ``params`` (params.KEYS; ``as_of`` defaults to today); InvalidInputError for bad
+    parameters. The scheduler runs it (or run_portrait / run_queued_runs)."""
+    now = runtime.clock()
+    cleaned = clean_params(params, now.date())
+    with runtime.uow() as uow:
+        run = AnalyticsRun(kind=KIND, status=RunStatus.QUEUED, params={**cleaned, "trigger": trigger},
+                           as_of=run_settings(cleaned).as_of, done=0, total=0, queued_at=now)
+        uow.session.add(run)
+        uow.session.flush()
+        view = run_view(run)
+        uow.commit()
+    return view
+
+
+def get_run(runtime: Runtime, run_id: int) -> dict[str, Any]:
+    """One run with its progress; NotFoundError when there is none."""
+    with runtime.read_uow() as uow:
+        return run_view(get_or_404(uow.session, AnalyticsRun, run_id, "Analytics run"))
+
+
+def run_queued_runs(runtime: Runtime, progress: Progress | None = None) -> int:
+    """Run every queued portrait run, oldest first; returns how many ran."""
+    ran = 0
+    while True:
+        with runtime.read_uow() as uow:
+            run_id = uow.session.scalar(select(AnalyticsRun.id).where(
+                AnalyticsRun.kind == KIND, AnalyticsRun.status == RunStatus.QUEUED).order_by(AnalyticsRun.id))
+        if run_id is None:
+            return ran
+        run_portrait(runtime, run_id, progress)
+        ran += 1
+
+
+def queue_nightly(runtime: Runtime) -> dict[str, Any] | None:
+    """Queue the day's portrait run unless one was already queued today (None then)."""
+    now = runtime.clock()
+    midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    with runtime.read_uow() as uow:
+        runs = uow.session.scalars(select(AnalyticsRun).where(
+            AnalyticsRun.kind == KIND, AnalyticsRun.queued_at >= midnight)).all()
+    if any(r.params.get("trigger") == "nightly" for r in runs):
+        return None
+    return queue_run(runtime, {}, trigger="nightly")
+
+
+def _set_progress(runtime: Runtime, run_id: int, **values: Any) -> dict[str, Any]:
+    with runtime.uow() as uow:
+        run = uow.session.get_one(AnalyticsRun, run_id)
+        for name, value in values.items():
+            setattr(run, name, value)
+        view = run_view(run)
+        uow.commit()
+    return view
+
+
+def load_purchases(runtime: Runtime, run_id: int, progress: Progress | None) -> list[Bought]:
+    """Every purchase as the domain's Purchase (customer ids as strings), read in batches by id; the run's
+    done/total are committed after each batch so the API can show them."""
+    with runtime.read_uow() as uow:
+        total = uow.session.scalar(select(func.count()).select_from(Purchase)) or 0
+    view = _set_progress(runtime, run_id, total=total, done=0)
+    if progress:
+        progress(view)
+    out: list[Bought] = []
+    last = 0
+    while True:
+        with runtime.read_uow() as uow:
+            rows = uow.session.execute(
+                select(Purchase.id, Purchase.customer_id, Purchase.amount, Purchase.currency, Purchase.purchased_on,
+                       Purchase.margin).where(Purchase.id > last).order_by(Purchase.id).limit(BATCH)).all()
+        if not rows:
+            return out
+        out.extend(Bought(str(r.customer_id), r.amount, r.currency, r.purchased_on, r.margin) for r in rows)
+        last = rows[-1].id
+        view = _set_progress(runtime, run_id, done=len(out))
+        if progress:
+            progress(view)
+
+
+def run_portrait(runtime: Runtime, run_id: int, progress: Progress | None = None) -> dict[str, Any]:
+    """Run one queued run (see the module doc) and return its view: done, or failed with its error."""
+    with runtime.uow() as uow:
+        run = get_or_404(uow.session, AnalyticsRun, run_id, "Analytics run")
+        params = dict(run.params)
+        run.status, run.started_at, run.error = RunStatus.RUNNING, runtime.clock(), None
+        uow.commit()
+    try:
+        settings = run_settings(params)
+        purchases = load_purchases(runtime, run_id, progress)
+        try:
+            report = analyze(purchases, settings.as_of, settings.config, rates=settings.rates, base=settings.base)
+        except AnalyticsError as exc:
+            raise InvalidInputError(exc.message, exc.errors) from None
+        with runtime.uow() as uow:
+            now = runtime.clock()
+            run = uow.session.get_one(AnalyticsRun, run_id)
+            store_segments(uow.session, report, settings, now)
+            run.result, run.status, run.finished_at = report_json(report, now), RunStatus.DONE, now
+            view = run_view(run)
+            uow.commit()
+    except Exception as exc:
+        log.exception("analytics run %s failed", run_id)
+        view = _set_progress(runtime, run_id, status=RunStatus.FAILED, finished_at=runtime.clock(),
+                             error=_failure(exc))
+    if progress:
+        progress(view)
+    return view
+
+
+def _failure(exc: Exception) -> str:
+    if isinstance(exc, ServiceError):
+        details = "; ".join(f"{k}: {', '.join(v)}" for k, v in (exc.errors or {}).items())
+        return exc.detail + (f" ({details})" if details else "")
+    return error_text(exc)
+
+
+def store_segments(session: Session, report: AnalyticsReport, settings: RunSettings, now: datetime) -> int:
+    """Write every analysed customer's segment, RFM scores and ABC/XYZ classes, keeping the previous segment
+    (through the hysteresis) and when it changed; customers no longer analysed lose their classes. Returns how
+    many customers were written. Does not commit."""
+    stored = {row.customer_id: row for row in session.scalars(select(CustomerSegment))}
+    updates: list[dict[str, Any]] = []
+    inserts: list[dict[str, Any]] = []
+    seen: set[int] = set()
+    for analysis in report.results.values():
+        if isinstance(analysis, NotEnoughData):
+            continue
+        for cid, score in analysis.rfm.items():
+            key = int(cid)
+            if key in seen:  # a customer buying in two currencies keeps the class of the first one
+                continue
+            seen.add(key)
+            old = stored.get(key)
+            previous = Segment(old.segment) if old is not None and old.segment else None
+            segment = next_segment(previous, score.segment, score, settings.hysteresis)
+            values = {"customer_id": key, "segment": segment.value, "scores": f"{score.r}{score.f}{score.m}",
+                      "abc": analysis.abc.classes.get(cid), "xyz": analysis.xyz.classes.get(cid), "updated_at": now}
+            if old is None:
+                inserts.append({**values, "previous_segment": None, "changed_at": now})
+            elif segment != previous:
+                updates.append({**values, "previous_segment": old.segment, "changed_at": now})
+            else:
+                updates.append(values)
+    for key, old in stored.items():
+        if key not in seen and old.segment is not None:
+            updates.append({"customer_id": key, "segment": None, "scores": None, "abc": None, "xyz": None,
+                            "previous_segment": old.segment, "changed_at": now, "updated_at": now})
+    if inserts:
+        session.execute(insert(CustomerSegment), inserts)
+    # ORM bulk UPDATE by primary key: one executemany per distinct set of columns.
+    for columns in {tuple(sorted(u)) for u in updates}:
+        session.execute(update(CustomerSegment), [u for u in updates if tuple(sorted(u)) == columns])
+    return len(seen)
