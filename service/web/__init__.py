@@ -68,6 +68,7 @@ def configure_web(app: Flask, settings: Settings) -> None:
         admin_events,
         admin_fields,
         admin_personas,
+        analytics,
         api_docs,
         deals,
         reports,
@@ -93,7 +94,7 @@ def configure_web(app: Flask, settings: Settings) -> None:
     app.extensions["qualify_signin_throttle"] = SignInThrottle(settings)
     warn_about_stale_catalogs()
     for module in (views, admin, admin_connections, admin_events, admin_personas, admin_fields, admin_board,
-                   reports, deals, api_docs):
+                   reports, deals, analytics, api_docs):
         app.register_blueprint(module.bp)
     app.context_processor(_template_globals)
     configure_error_pages(app)
