@@ -1,14 +1,16 @@
-"""Benchmark of the portrait analyses: RFM + ABC-XYZ (the domain's ``analyze()``: ABC, XYZ, the matrix, RFM with
-segments, check sizes) over N purchases of M customers (seeded), against a pandas groupby computing the same
-numbers (per-customer recency, frequency, monetary, the 1-5 scores with the same tie policy, ABC classes, the
-monthly coefficient of variation and adaptive XYZ classes) in the same run.
+"""Benchmark of the portrait analyses: RFM + ABC-XYZ (the domain's columnar ``analyze_columns()``, what the service
+runs: ABC, XYZ, the matrix, RFM with segments, check sizes, up to the same Analysis objects) over N purchases of M
+customers (seeded), against a pandas groupby computing the same numbers (per-customer recency, frequency, monetary,
+the 1-5 scores with the same tie policy, ABC classes, the monthly coefficient of variation and adaptive XYZ
+classes) in the same run, and the reference ``analyze()`` over Purchase objects (a third line).
 
     python -m bench.analytics [--purchases 1000000] [--customers 100000] [--seed 15]
 
-Prints both times (wall and CPU of this process; the CPU figure does not depend on other load on a shared
-machine) and their ratio, next to the issue's goals (under 10 s, at most 1.5x pandas). Exits 1 unless every
-customer's R, F and M scores and ABC and XYZ classes agree. Not a test (docs/benchmarks.md). Needs pandas (a
-dev extra, bench only).
+Prints the times (wall and CPU of this process; the CPU figure does not depend on other load on a shared
+machine) and the ratios, next to the issue's goals (under 10 s, at most 1.5x pandas). The columns are built from
+the generated data outside the timing, as the database load gives them. Exits 1 unless every customer's R, F and M
+scores and ABC and XYZ classes agree with pandas and the columnar report equals the reference one. Not a test
+(docs/benchmarks.md). Needs pandas (a dev extra, bench only).
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ from decimal import Decimal
 import numpy as np
 import pandas as pd
 
+from service.domain.analytics.columnar import EPOCH, Columns
+from service.domain.analytics.columnar_report import analyze_columns
 from service.domain.analytics.purchases import Purchase
 from service.domain.analytics.report import Analysis, analyze
 
@@ -33,9 +37,10 @@ GOAL_RATIO = 1.5
 HORIZON, MIN_PURCHASES, MIN_PERIODS, QUANTILES = 24, 2, 6, (0.30, 0.80)
 
 
-def generate(n: int, customers: int, seed: int) -> tuple[list[Purchase], pd.DataFrame]:
+def generate(n: int, customers: int, seed: int) -> tuple[list[Purchase], Columns, pd.DataFrame]:
     """``n`` purchases: every customer buys once, the rest go to customers skewed towards low ids (a few buy a
-    lot); days spread over two years before AS_OF, amounts in cents (log-normal). The same data as a frame."""
+    lot); days spread over two years before AS_OF, amounts in cents (log-normal). The same data as columns and as
+    a frame."""
     rng = random.Random(seed)
     days = [AS_OF - timedelta(days=d) for d in range(730)]
     cids, cents, ago = [], [], []
@@ -48,7 +53,10 @@ def generate(n: int, customers: int, seed: int) -> tuple[list[Purchase], pd.Data
                  for c, a, d in zip(cids, cents, ago, strict=True)]
     frame = pd.DataFrame({"customer": np.array(cids, dtype=np.int64), "cents": np.array(cents, dtype=np.int64),
                           "day": pd.to_datetime(np.array([days[d] for d in ago], dtype="datetime64[D]"))})
-    return purchases, frame
+    ids, units = np.array(cids, dtype=np.int64), np.array(cents, dtype=np.int64)
+    epoch_days = ((AS_OF - EPOCH).days - np.array(ago, dtype=np.int64)).astype(np.int32)
+    cols = Columns(ids, units, epoch_days, np.zeros(n, dtype=np.int64), np.zeros(n, dtype=np.bool_), 2)
+    return purchases, cols, frame
 
 
 def _scores(strictly_worse: pd.Series, n: int) -> pd.Series:
@@ -121,22 +129,27 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=15)
     args = parser.parse_args(argv)
     start = time.perf_counter()
-    purchases, frame = generate(args.purchases, args.customers, args.seed)
+    purchases, cols, frame = generate(args.purchases, args.customers, args.seed)
     print(f"generated {len(purchases):,} purchases of {args.customers:,} customers in "
           f"{time.perf_counter() - start:.1f} s")
-    report, wall, cpu = timed(analyze, purchases, AS_OF)
+    report, wall, cpu = timed(analyze_columns, {"USD": cols}, AS_OF)
     result = report.results["USD"]
     if not isinstance(result, Analysis):
         print(f"below the data floor: {result}")
         return 1
     numbers, p_wall, p_cpu = timed(pandas_numbers, frame)
-    print(f"domain analyze() (RFM + ABC-XYZ + matrix + segments): {wall:.2f} s wall, {cpu:.2f} s CPU "
+    reference, r_wall, r_cpu = timed(analyze, purchases, AS_OF)
+    print(f"domain analyze_columns() (RFM + ABC-XYZ + matrix + segments): {wall:.2f} s wall, {cpu:.2f} s CPU "
           f"(goal < {GOAL_SECONDS:.0f} s)")
-    print(f"pandas groupby (the same per-customer numbers):        {p_wall:.2f} s wall, {p_cpu:.2f} s CPU")
-    print(f"ratio domain / pandas: {wall / p_wall:.2f}x wall, {cpu / p_cpu:.2f}x CPU (goal <= {GOAL_RATIO}x)")
+    print(f"pandas groupby (the same per-customer numbers):               {p_wall:.2f} s wall, {p_cpu:.2f} s CPU")
+    print(f"reference analyze() over Purchase objects:                    {r_wall:.2f} s wall, {r_cpu:.2f} s CPU")
+    print(f"ratio domain / pandas: {wall / p_wall:.2f}x wall, {cpu / p_cpu:.2f}x CPU (goal <= {GOAL_RATIO}x); "
+          f"reference / pandas: {r_wall / p_wall:.2f}x wall, {r_cpu / p_cpu:.2f}x CPU")
     wrong = disagreements(result, numbers)
     print("disagreements per number: " + ", ".join(f"{k} {v}" for k, v in wrong.items()))
-    return 1 if any(wrong.values()) else 0
+    same = reference.results["USD"] == result
+    print(f"columnar report equals the reference report: {same}")
+    return 1 if any(wrong.values()) or not same else 0
 
 
 if __name__ == "__main__":

@@ -21,6 +21,8 @@ ALLOWED_IMPORTS = {
     "enum",
     "functools",
     "math",
+    "numpy",  # pure computation over arrays (service/domain/analytics/columnar.py), like re2
+    "numpy.typing",
     "operator",
     "re",
     "re2",  # google-re2: a linear-time regex engine, pure computation (service/domain/patterns.py)

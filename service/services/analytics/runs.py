@@ -1,5 +1,6 @@
 """Portrait runs: queued by the API, the CLI or the nightly job, then run here. A run reads every purchase in
-batches (reporting done/total), runs the domain's ``analyze()`` and stores its result and every customer's
+batches straight into columns (reporting done/total), runs the domain's columnar ``analyze_columns()`` (the same
+report as the reference ``analyze()``) and stores its result and every customer's
 segment in ONE transaction, so a failed run leaves nothing half-written (only its failed status and error)."""
 
 from __future__ import annotations
@@ -12,10 +13,12 @@ from typing import Any
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
+from service.domain.analytics.columnar import EPOCH, Columns, minor_units
+from service.domain.analytics.columnar import columns as to_columns
+from service.domain.analytics.columnar_report import analyze_columns
 from service.domain.analytics.floors import NotEnoughData
 from service.domain.analytics.purchases import AnalyticsError
-from service.domain.analytics.purchases import Purchase as Bought
-from service.domain.analytics.report import AnalyticsReport, analyze
+from service.domain.analytics.report import AnalyticsReport
 from service.domain.analytics.rfm import Segment, next_segment
 from service.errors import InvalidInputError, ServiceError
 from service.models import AnalyticsRun, CustomerSegment, Purchase, RunStatus
@@ -28,6 +31,7 @@ log = logging.getLogger("qualify.analytics")
 
 KIND = "portrait"
 BATCH = 20_000
+SCALE = 4  # decimal places of purchases.amount and .margin (Numeric(20, 4))
 Progress = Callable[[dict[str, Any]], None]
 
 
@@ -97,26 +101,33 @@ def _set_progress(runtime: Runtime, run_id: int, **values: Any) -> dict[str, Any
     return view
 
 
-def load_purchases(runtime: Runtime, run_id: int, progress: Progress | None) -> list[Bought]:
-    """Every purchase as the domain's Purchase (customer ids as strings), read in batches by id; the run's
-    done/total are committed after each batch so the API can show them."""
+def load_purchases(runtime: Runtime, run_id: int, progress: Progress | None) -> dict[str, Columns]:
+    """Every purchase as columns per currency (amounts in units of 10^-SCALE), read in batches by id; the run's
+    done/total are committed after each batch so the API can show them. AnalyticsError for an amount that does
+    not fit."""
     with runtime.read_uow() as uow:
         total = uow.session.scalar(select(func.count()).select_from(Purchase)) or 0
     view = _set_progress(runtime, run_id, total=total, done=0)
     if progress:
         progress(view)
-    out: list[Bought] = []
-    last = 0
+    lists: dict[str, tuple[list[int], list[int], list[int], list[int | None]]] = {}
+    last = done = 0
+    epoch = EPOCH.toordinal()
     while True:
         with runtime.read_uow() as uow:
             rows = uow.session.execute(
                 select(Purchase.id, Purchase.customer_id, Purchase.amount, Purchase.currency, Purchase.purchased_on,
                        Purchase.margin).where(Purchase.id > last).order_by(Purchase.id).limit(BATCH)).all()
         if not rows:
-            return out
-        out.extend(Bought(str(r.customer_id), r.amount, r.currency, r.purchased_on, r.margin) for r in rows)
-        last = rows[-1].id
-        view = _set_progress(runtime, run_id, done=len(out))
+            return {c: to_columns(*parts, scale=SCALE) for c, parts in lists.items()}
+        for r in rows:
+            ids, amounts, days, margins = lists.setdefault(r.currency, ([], [], [], []))
+            ids.append(r.customer_id)
+            amounts.append(minor_units(r.amount, SCALE))
+            days.append(r.purchased_on.toordinal() - epoch)
+            margins.append(None if r.margin is None else minor_units(r.margin, SCALE))
+        last, done = rows[-1].id, done + len(rows)
+        view = _set_progress(runtime, run_id, done=done)
         if progress:
             progress(view)
 
@@ -130,9 +141,10 @@ def run_portrait(runtime: Runtime, run_id: int, progress: Progress | None = None
         uow.commit()
     try:
         settings = run_settings(params)
-        purchases = load_purchases(runtime, run_id, progress)
         try:
-            report = analyze(purchases, settings.as_of, settings.config, rates=settings.rates, base=settings.base)
+            purchases = load_purchases(runtime, run_id, progress)
+            report = analyze_columns(purchases, settings.as_of, settings.config, rates=settings.rates,
+                                     base=settings.base)
         except AnalyticsError as exc:
             raise InvalidInputError(exc.message, exc.errors) from None
         with runtime.uow() as uow:
