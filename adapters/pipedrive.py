@@ -45,6 +45,7 @@ from adapters.pipedrive_mapping import (
     snapshot_of,
     update_body,
 )
+from adapters.pipedrive_status import is_virtual, move_body
 
 PIPEDRIVE_API = "https://api.pipedrive.com"
 PAGE_MAX = 500  # v2 list endpoints: limit default 100, max 500
@@ -239,11 +240,16 @@ class PipedriveAdapter(HttpCRMAdapter):
         payload = {"content": f"{body}\n\n{marker}", "deal_id": _int_id(deal_id, "deal")}
         return str(self._call("POST", "/api/v1/notes", json=payload, idempotent=False)["data"]["id"])
 
-    def list_pipelines(self) -> tuple[PipelineInfo, ...]:
-        """Every pipeline with its stages, in order_nr order.
+    def move_deal(self, deal_id: str, stage_id: str, pipeline_id: str | None = None) -> None:
+        """Into the virtual stage `won`/`lost`: PATCH status; into a real stage: PATCH stage_id and status
+        open (so undoing a move into Won reopens the deal). CRMRejected as for update_deal."""
+        self.update_deal(deal_id, move_body(stage_id, pipeline_id))
 
-        Pipedrive stages are never closed: won/lost are deal statuses (`status` property), so is_closed and
-        is_won are always False here.
+    def list_pipelines(self) -> tuple[PipelineInfo, ...]:
+        """Every pipeline with its stages, in order_nr order, then the virtual stages `won` and `lost`.
+
+        Pipedrive stages are never closed: won/lost are deal statuses (`status` property), so real stages are
+        open and a won/lost deal stands in a virtual stage (adapters.pipedrive_status).
         """
         pipelines = list(self._iter_list("/api/v2/pipelines", {}))
         stages = list(self._iter_list("/api/v2/stages", {}))
@@ -281,10 +287,12 @@ class PipedriveAdapter(HttpCRMAdapter):
     def native_stage_requirements(self) -> dict[str, tuple[str, ...]]:
         """Stage id -> field codes from dealFields `required_fields` (Professional plan and up).
 
-        A field required everywhere is listed under every stage; won/lost-only requirements are left out.
+        A field required everywhere is listed under every real stage; one required on marking a deal won/lost
+        in a pipeline is listed under "<pipeline id>:won" / "<pipeline id>:lost" (that pipeline's virtual stage).
         """
         fields = list(self._iter_list("/api/v2/dealFields", {"include_fields": "required_fields"}))
         if not any((f.get("required_fields") or {}).get("enabled") for f in fields):
             return {}
-        stage_ids = [stage.id for pipeline in self.list_pipelines() for stage in pipeline.stages]
+        stage_ids = [stage.id for pipeline in self.list_pipelines() for stage in pipeline.stages
+                     if not is_virtual(stage.id)]
         return requirements_of(fields, stage_ids)

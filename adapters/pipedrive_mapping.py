@@ -15,6 +15,7 @@ from typing import Any
 
 from adapters.amounts import plain_amount
 from adapters.base import CustomerSnapshot, DealSnapshot, OptionInfo, OwnerInfo, PipelineInfo, PropertyInfo, StageInfo
+from adapters.pipedrive_status import PIPELINE_STAGE_SEPARATOR, is_virtual, stage_of, virtual_stages
 
 HASH_KEY = re.compile(r"^[0-9a-f]{40}$")
 STANDARD_FIELDS = (
@@ -96,13 +97,15 @@ def closed_time_of(deal: Mapping[str, Any]) -> datetime | None:
 
 def snapshot_of(deal: Mapping[str, Any], requested: Sequence[str] = ()) -> DealSnapshot:
     """A DealSnapshot with standard fields and custom fields (by hash key); history is always (), and
-    modified_by None: a deal names no last modifier (webhooks do, in meta.user_id)."""
+    modified_by None: a deal names no last modifier (webhooks do, in meta.user_id). A won or lost deal stands
+    in the virtual stage `won`/`lost` (adapters.pipedrive_status); its real stage stays in properties."""
     props: dict[str, str | None] = {name: None for name in requested}
     props.update({name: text_of(deal.get(name)) for name in STANDARD_FIELDS if name in deal})
     props.update(custom_properties(deal.get("custom_fields") or {}))
     get = props.get
+    stage = stage_of(deal.get("status"), get("stage_id"))  # won/lost: the virtual stage; props keep stage_id
     return DealSnapshot.trusted(
-        str(deal["id"]), get("pipeline_id"), get("stage_id"), get("owner_id"), plain_amount(deal.get("value")),
+        str(deal["id"]), get("pipeline_id"), stage, get("owner_id"), plain_amount(deal.get("value")),
         get("title"), parse_pipedrive_time(deal.get("update_time")), props, (), get("currency") or None,
         parse_pipedrive_time(deal.get("add_time")), closed_time_of(deal), None, get("org_id") or None,
         get("person_id") or None,
@@ -134,8 +137,8 @@ def customer_of(raw: Mapping[str, Any], kind: str) -> CustomerSnapshot:
 def pipelines_of(pipelines: Iterable[Mapping[str, Any]], stages: Iterable[Mapping[str, Any]]) -> list[PipelineInfo]:
     """Pipelines with their stages, both ordered by order_nr; deleted ones are left out.
 
-    Pipedrive stages are never "closed": won and lost are deal statuses (`status`), not stages, so
-    every StageInfo has is_closed=False and is_won=False.
+    Pipedrive stages are never "closed": won and lost are deal statuses (`status`), so every real stage is
+    open, and each pipeline ends with the virtual stages `won` and `lost` (adapters.pipedrive_status).
     """
     by_pipeline: dict[str, list[StageInfo]] = {}
     for raw in stages:
@@ -147,14 +150,14 @@ def pipelines_of(pipelines: Iterable[Mapping[str, Any]], stages: Iterable[Mappin
             None if probability is None else float(probability),
         )  # fmt: skip
         by_pipeline.setdefault(str(raw.get("pipeline_id")), []).append(stage)
-    result = [
-        PipelineInfo(
-            str(p["id"]), str(p.get("name") or p["id"]), int(p.get("order_nr") or 0),
-            tuple(sorted(by_pipeline.get(str(p["id"]), []), key=lambda s: (s.order, int(s.id)))),
-        )
-        for p in pipelines
-        if not p.get("is_deleted")
-    ]
+    result = []
+    for p in pipelines:
+        if p.get("is_deleted"):
+            continue
+        real = sorted(by_pipeline.get(str(p["id"]), []), key=lambda s: (s.order, int(s.id)))
+        last = max((s.order for s in real), default=0)
+        result.append(PipelineInfo(str(p["id"]), str(p.get("name") or p["id"]), int(p.get("order_nr") or 0),
+                                   (*real, *virtual_stages(last))))  # fmt: skip
     return sorted(result, key=lambda p: (p.order, p.id))
 
 
@@ -180,8 +183,9 @@ def owner_of(raw: Mapping[str, Any]) -> OwnerInfo:
 def requirements_of(fields: Iterable[Mapping[str, Any]], all_stage_ids: Sequence[str]) -> dict[str, tuple[str, ...]]:
     """Stage id -> required field codes from dealFields `required_fields`.
 
-    `{enabled, stage_ids: [], statuses: {}}` means required everywhere; requirements that only apply when a
-    deal is marked won/lost (`statuses`) have no stage to attach to and are left out.
+    `{enabled, stage_ids: [], statuses: {}}` means required everywhere (real stages); a requirement on marking
+    won/lost (`statuses: {"<pipeline id>": ["won", "lost"]}`) attaches to that pipeline's virtual stage, keyed
+    "<pipeline id>:won" since `won` is a stage id of every pipeline.
     """
     wanted: dict[str, list[str]] = {}
     for raw in fields:
@@ -189,7 +193,14 @@ def requirements_of(fields: Iterable[Mapping[str, Any]], all_stage_ids: Sequence
         if not isinstance(rule, Mapping) or not rule.get("enabled"):
             continue
         stage_ids = [str(s) for s in rule.get("stage_ids") or []]
-        if not stage_ids and rule.get("statuses"):
+        statuses = rule.get("statuses")
+        statuses = statuses if isinstance(statuses, Mapping) else {}
+        for pipeline_id, marked in statuses.items():
+            for status in marked if isinstance(marked, list) else []:
+                if is_virtual(status):
+                    key = f"{pipeline_id}{PIPELINE_STAGE_SEPARATOR}{status}"
+                    wanted.setdefault(key, []).append(str(raw["field_code"]))
+        if not stage_ids and statuses:
             continue
         for stage_id in stage_ids or all_stage_ids:
             wanted.setdefault(stage_id, []).append(str(raw["field_code"]))

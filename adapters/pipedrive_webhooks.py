@@ -21,6 +21,7 @@ from adapters.base import WebhookEvent
 from adapters.errors import WebhookAuthError, WebhookFormatError
 from adapters.numbers import ascii_int, in_range, numeric_id, optional_id
 from adapters.pipedrive_mapping import parse_pipedrive_time
+from adapters.pipedrive_status import is_virtual, stage_move
 
 _KINDS = {"change": "property_change", "create": "creation", "delete": "deletion",
           "updated": "property_change", "added": "creation", "deleted": "deletion"}  # fmt: skip
@@ -99,8 +100,10 @@ class PipedriveWebhookVerifier:
         """The one event of a v2 delivery, or WebhookFormatError (bad_json, bad_event).
 
         kind: change -> property_change, create -> creation, delete -> deletion (merge when
-        meta.merged_to_id is set). new_stage/old_stage (and pipelines) are set only when `previous` holds
-        stage_id (pipeline_id); creations carry no old stage, so new_stage stays None for them too.
+        meta.merged_to_id is set). new_stage/old_stage are set only when `previous` holds stage_id or status
+        and the deal changed stage as Qualify sees it: a won/lost status is the virtual stage `won`/`lost`, so
+        marking won is a move into `won` and reopening a move back to the real stage (pipelines: when
+        `previous` holds pipeline_id). Creations carry no old stage, so new_stage stays None for them too.
         """
         try:
             payload = json.loads(body)
@@ -142,6 +145,18 @@ def _object_id(meta: Mapping[str, Any], data: Mapping[str, Any]) -> str:
     return numeric_id(data.get("id"), "data.id")
 
 
+def _stage_move(data: Mapping[str, Any], previous: Mapping[str, Any]) -> tuple[str | None, str | None] | None:
+    """(old, new) Qualify stage of a change to stage_id and/or status (won/lost are the virtual stages of
+    adapters.pipedrive_status), None when the deal stays where Qualify sees it. Stage ids must be numbers."""
+    clean_data = {"status": data.get("status"), "stage_id": optional_id(data.get("stage_id"), "data.stage_id")}
+    clean_previous: dict[str, Any] = {}
+    if "stage_id" in previous:
+        clean_previous["stage_id"] = optional_id(previous.get("stage_id"), "previous.stage_id")
+    if "status" in previous:
+        clean_previous["status"] = previous.get("status")
+    return stage_move(clean_data, clean_previous)
+
+
 def _event(payload: Mapping[str, Any]) -> WebhookEvent:
     """The event of a delivery, or WebhookFormatError (bad_event) naming the field: ids (of the object, its
     stages and pipelines, the user and the company) are ASCII numbers, meta.attempt a bounded one."""
@@ -158,9 +173,14 @@ def _event(payload: Mapping[str, Any]) -> WebhookEvent:
     kind = _KINDS.get(action, "other")
     if kind == "deletion" and meta.get("merged_to_id"):
         kind = "merge"
-    stage_moved, pipeline_moved = "stage_id" in previous, "pipeline_id" in previous
+    pipeline_moved = "pipeline_id" in previous
     change_source = _opt_str(meta.get("change_source"))
-    new_stage = optional_id(data.get("stage_id"), "data.stage_id") if stage_moved else None
+    move = _stage_move(data, previous)
+    old_stage, new_stage = move or (None, None)
+    stage_moved = move is not None
+    old_pipeline = optional_id(previous.get("pipeline_id"), "previous.pipeline_id") if pipeline_moved else None
+    if is_virtual(old_stage) and not pipeline_moved:  # "won" is in every pipeline: name the deal's own
+        old_pipeline = optional_id(data.get("pipeline_id"), "data.pipeline_id")
     return WebhookEvent(
         delivery_key=delivery,
         object_id=object_id,
@@ -175,8 +195,8 @@ def _event(payload: Mapping[str, Any]) -> WebhookEvent:
         raw=payload,
         new_stage=new_stage,
         source=_SOURCES.get(change_source or "", "unknown"),
-        old_stage=optional_id(previous.get("stage_id"), "previous.stage_id") if stage_moved else None,
+        old_stage=old_stage,
         new_pipeline=optional_id(data.get("pipeline_id"), "data.pipeline_id") if pipeline_moved else None,
-        old_pipeline=optional_id(previous.get("pipeline_id"), "previous.pipeline_id") if pipeline_moved else None,
+        old_pipeline=old_pipeline,
         account=optional_id(meta.get("company_id"), "meta.company_id"),
     )

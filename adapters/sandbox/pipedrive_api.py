@@ -124,12 +124,23 @@ def list_deals(call: Call) -> Result:
     for name in ("stage_id", "pipeline_id", "owner_id"):
         wanted = call.int_arg(name)
         deals = [d for d in deals if wanted is None or d[name] == wanted]
+    deals = by_status(call, deals)
     sign = -1 if descending else 1
     by_time = sort_by == "update_time"
     status, body = listed(call, deals, lambda d: [sign * d["_update_ms"] if by_time else 0, sign * d["id"]])
     keys = custom_keys(call)
     body["data"] = [public_deal(d, keys) for d in body["data"]]
     return status, body
+
+
+def by_status(call: Call, deals: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """v2 `status`: comma-separated open|won|lost|deleted; omitted, every deal not deleted. Deleted deals are
+    not kept by the sandbox, so `deleted` matches none."""
+    wanted = {part.strip() for part in (call.arg("status") or "").split(",") if part.strip()}
+    unknown = sorted(wanted - {"open", "won", "lost", "deleted"})
+    if unknown:
+        raise errors.invalid(f"Parameter 'status' must be one of open, won, lost, deleted; got {', '.join(unknown)}")
+    return [d for d in deals if d["status"] in wanted] if wanted else deals
 
 
 def get_deal(call: Call, deal_id: str) -> Result:

@@ -23,6 +23,7 @@ from adapters.sandbox import pipedrive_seed as seed
 DEAL_FIELDS = {"title": str, "currency": str, "status": str, "expected_close_date": str, "lost_reason": str,
                "value": float, "probability": float, "stage_id": int, "pipeline_id": int, "owner_id": int,
                "person_id": int, "org_id": int, "visible_to": int, "label_ids": list}  # fmt: skip
+STATUS_TIMES = ("won_time", "lost_time", "close_time")  # set by a status change, so in a webhook's `previous`
 ACTIVITY_FIELDS = {"subject": str, "type": str, "owner_id": int, "deal_id": int, "due_date": str, "due_time": str,
                    "duration": str, "note": str, "public_description": str, "done": bool, "priority": int,
                    "busy": bool, "location": str}  # fmt: skip
@@ -142,7 +143,8 @@ class Company:
         before = copy.deepcopy(deal)
         now = self._now_ms()
         self._apply(deal, fields, now)
-        previous: dict[str, Any] = {k: before[k] for k in DEAL_FIELDS if k in deal and deal[k] != before[k]}
+        previous: dict[str, Any] = {k: before[k] for k in (*DEAL_FIELDS, *STATUS_TIMES)
+                                    if k in deal and deal[k] != before[k]}
         changed_custom = {k: before["custom_fields"].get(k) for k, v in deal["custom_fields"].items()
                           if v != before["custom_fields"].get(k)}  # fmt: skip
         if changed_custom:
@@ -182,10 +184,22 @@ class Company:
         if "owner_id" in changes and changes["owner_id"] not in self.active_user_ids():
             raise errors.invalid(f"User {changes['owner_id']} not found")
         self._check_stage(deal, changes)
+        status = changes.get("status")
+        if status is not None and status != deal.get("status"):
+            self._stamp_status(deal, status, now)
         deal.update(changes)
         deal["custom_fields"].update(custom)
-        if changes.get("status") in ("won", "lost"):
-            deal[f"{changes['status']}_time"] = deal["close_time"] = iso(now)
+
+    @staticmethod
+    def _stamp_status(deal: dict[str, Any], status: str, now: int) -> None:
+        """A status change: won/lost stamp `<status>_time` and close_time and clear the other one's time;
+        reopening (open) clears all three."""
+        if status in ("won", "lost"):
+            other = "lost" if status == "won" else "won"
+            deal[f"{status}_time"] = deal["close_time"] = iso(now)
+            deal[f"{other}_time"] = None
+        elif status == "open":
+            deal["won_time"] = deal["lost_time"] = deal["close_time"] = None
 
     def _check_stage(self, deal: dict[str, Any], changes: dict[str, Any]) -> None:
         stage_id, pipeline_id = changes.get("stage_id"), changes.get("pipeline_id")

@@ -32,7 +32,10 @@ def import_native_rules(runtime: Runtime, connection_id: int, *, dry_run: bool, 
             fields = [field_of[p] for p in properties if p in field_of]
             skipped += [{"stage": stage_id, "property": p, "reason": "not mapped to a Qualify field"}
                         for p in properties if p not in field_of]
-            matches = [(s, pipeline) for s, pipeline in stages if s.external_id == stage_id]
+            # "<pipeline id>:<stage id>" names one pipeline's stage where the id alone is not unique (Pipedrive's
+            # virtual won/lost stages).
+            matches = [(s, pipeline) for s, pipeline in stages if stage_id in (s.external_id,
+                                                                               f"{pipeline}:{s.external_id}")]
             if not matches:
                 skipped.append({"stage": stage_id, "property": ",".join(properties),
                                 "reason": "stage not mirrored; refresh pipelines first"})

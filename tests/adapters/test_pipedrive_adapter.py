@@ -312,12 +312,16 @@ def test_given_note_when_create_note_then_attached_to_deal(
     assert len(pipedrive.api_calls(path_prefix="/api/v1/notes")) == 1
 
 
-def test_when_list_pipelines_then_ordered_stages_without_won_lost_flags(adapter: PipedriveAdapter) -> None:
+def test_when_list_pipelines_then_open_real_stages_then_virtual_won_and_lost(adapter: PipedriveAdapter) -> None:
     pipelines = adapter.list_pipelines()
     assert [(p.id, p.label) for p in pipelines] == [("1", "Sales"), ("2", "Partners")]
-    assert [s.id for s in pipelines[0].stages] == ["1", "2", "3", "4", "5"]
-    assert [s.order for s in pipelines[1].stages] == [1, 2, 3]
-    assert not any(s.is_closed or s.is_won for p in pipelines for s in p.stages)  # won/lost are deal statuses
+    assert [s.id for s in pipelines[0].stages] == ["1", "2", "3", "4", "5", "won", "lost"]
+    assert [s.order for s in pipelines[1].stages] == [1, 2, 3, 4, 5]
+    for pipeline in pipelines:
+        *real, won, lost = pipeline.stages
+        assert not any(s.is_closed or s.is_won for s in real)  # Pipedrive stages are all open
+        assert (won.id, won.label, won.is_closed, won.is_won) == ("won", "Won", True, True)
+        assert (lost.id, lost.label, lost.is_closed, lost.is_won) == ("lost", "Lost", True, False)
     assert pipelines[0].stages[2].probability == 40.0
 
 
@@ -341,11 +345,13 @@ def test_when_native_stage_requirements_then_required_fields_per_stage(
     pipedrive: PipedriveSandbox, adapter: PipedriveAdapter
 ) -> None:
     required = adapter.native_stage_requirements()
-    assert set(required) == {str(i) for i in range(1, 9)}  # industry is required everywhere
+    # industry is required at every real stage; company size only on marking won in pipeline 1
+    assert set(required) == {str(i) for i in range(1, 9)} | {"1:won"}
+    assert required["1:won"] == (KEYS["company_size"],)
     assert required["1"] == (KEYS["industry"],)
     assert required["3"] == (KEYS["industry"], KEYS["budget"])
     assert required["4"] == (KEYS["industry"], KEYS["budget"], KEYS["decision_maker"])
-    assert all(KEYS["company_size"] not in fields for fields in required.values())  # won-only rule
+    assert [stage for stage, fields in required.items() if KEYS["company_size"] in fields] == ["1:won"]
     [call] = pipedrive.api_calls(path_prefix="/api/v2/dealFields")
     assert call["query"]["include_fields"] == "required_fields"
 

@@ -170,3 +170,37 @@ def test_given_a_stored_company_and_a_body_without_meta_when_received_then_parse
     verify_company("7712345", b"not json")
     with pytest.raises(WebhookFormatError):
         verifier().parse(b"not json", {})
+
+
+@pytest.mark.parametrize(
+    ("data", "previous", "expected"),
+    [
+        ({"stage_id": 3, "status": "won", "pipeline_id": 1}, {"status": "open"}, ("3", "won")),
+        ({"stage_id": 3, "status": "open", "pipeline_id": 1}, {"status": "lost"}, ("lost", "3")),
+        ({"stage_id": 4, "status": "won", "pipeline_id": 1}, {"stage_id": 2, "status": "open"}, ("2", "won")),
+        ({"stage_id": 4, "status": "lost", "pipeline_id": 1}, {"status": "won"}, ("won", "lost")),
+    ],
+)
+def test_given_a_status_change_when_parse_then_a_move_through_the_virtual_stages(
+    data: dict[str, Any], previous: dict[str, Any], expected: tuple[str, str]
+) -> None:
+    [event] = verifier().parse(body(data={"id": 42, **data}, previous=previous), {})
+    assert (event.old_stage, event.new_stage) == expected
+    assert (event.property_name, event.property_value, event.kind) == ("stage_id", expected[1], "property_change")
+    # "won" is a stage of every pipeline: a move out of one names the deal's pipeline
+    assert event.old_pipeline == ("1" if expected[0] in ("won", "lost") else None)
+
+
+@pytest.mark.parametrize(
+    "previous", [{"stage_id": 2}, {"status": "won"}, {"value": 10}, None],
+)
+def test_given_no_change_as_qualify_sees_it_when_parse_then_no_move(previous: dict[str, Any] | None) -> None:
+    data = {"id": 42, "stage_id": 3, "status": "won", "pipeline_id": 1}
+    [event] = verifier().parse(body(data=data, previous=previous), {})
+    assert (event.old_stage, event.new_stage, event.property_name) == (None, None, None)
+
+
+def test_given_a_status_change_with_a_non_numeric_stage_when_parse_then_bad_event() -> None:
+    with pytest.raises(WebhookFormatError) as info:
+        verifier().parse(body(data={"id": 42, "stage_id": "won", "status": "open"}, previous={"status": "won"}), {})
+    assert info.value.field == "data.stage_id"
