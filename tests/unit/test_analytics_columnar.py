@@ -41,7 +41,7 @@ def as_columns(log: Sequence[Purchase]) -> dict[str, Columns]:
 def assert_same(log: Sequence[Purchase], config: AnalyticsConfig, rates: Mapping[str, Decimal] | None = None,
                 base: str | None = None) -> AnalyticsReport:
     expected = analyze(log, AS_OF, config, rates=rates, base=base)
-    got = analyze_columns(as_columns(log), AS_OF, config, rates=rates, base=base)
+    got = analyze_columns(as_columns(log), AS_OF, config, rates=rates, base=base).report()
     assert got.results.keys() == expected.results.keys()
     for currency, result in expected.results.items():
         if isinstance(result, Analysis):  # field by field first: a failure names the analysis that differs
@@ -151,3 +151,19 @@ def test_amounts_with_more_places_than_the_scale_or_too_large_are_refused() -> N
     huge = columns([1, 2], [2 ** 62, 2 ** 62], [0, 1], [None, None], 0)
     with pytest.raises(AnalyticsError):
         analyze_columns({"EUR": huge}, AS_OF, LOW)
+
+
+def test_the_per_customer_arrays_say_what_the_reference_objects_say() -> None:
+    rng = random.Random(7)
+    log = [bought(i if i < 300 else int(300 * rng.random() ** 2), rng.randrange(1, 90_000), rng.randrange(700))
+           for i in range(3000)]
+    expected = analyze(log, AS_OF).results["EUR"]
+    got = analyze_columns(as_columns(log), AS_OF).results["EUR"]
+    assert isinstance(expected, Analysis) and not isinstance(got, NotEnoughData)
+    assert got.ids == sorted(expected.rfm) and got.keys.tolist() == [int(c) for c in got.ids]
+    assert [got.score(i) for i in range(len(got.ids))] == [expected.rfm[c] for c in got.ids]
+    assert [tuple(s) for s in got.scores().tolist()] == [(expected.rfm[c].r, expected.rfm[c].f, expected.rfm[c].m)
+                                                         for c in got.ids]
+    assert ["ABC"[k] for k in got.abc.tolist()] == [expected.abc.classes[c] for c in got.ids]
+    assert ["-XYZ"[k + 1] for k in got.xyz.tolist()] == [expected.xyz.classes.get(c, "-") for c in got.ids]
+    assert {"X", "Y", "Z"} <= set(expected.xyz.classes.values())

@@ -80,9 +80,11 @@ def check_sums(values: Ints) -> None:
 @dataclass(frozen=True)
 class Customers:
     """Per-customer sums (customers in the order of their str ids, as members_by lists them) and the purchases
-    sorted by customer, day and amount (``owner`` is each sorted purchase's customer index)."""
+    sorted by customer, day and amount (``owner`` is each sorted purchase's customer index); ``keys`` are the
+    integer ids in the same order."""
 
     ids: list[str]
+    keys: Ints
     purchases: Ints
     revenue: Ints
     margin: Ints
@@ -99,12 +101,15 @@ def sort_order(customer: Ints, day: npt.NDArray[np.int32], amount: Ints) -> Ints
     (several times faster than lexsort), else lexsort."""
     if not len(customer):
         return np.zeros(0, dtype=np.int64)
-    values, rank = np.unique(amount, return_inverse=True)
-    low_c, low_d = int(customer.min()), int(day.min())
+    low_c, low_d, low_a = int(customer.min()), int(day.min()), int(amount.min())
     days, span = int(day.max()) - low_d + 1, int(customer.max()) - low_c + 1
-    if span * days * len(values) >= 2 ** 62:
+    amounts, rank = int(amount.max()) - low_a + 1, amount - low_a
+    if span * days * amounts >= 2 ** 62:  # amounts spread too wide: rank the distinct ones (a sort more)
+        values, inverse = np.unique(amount, return_inverse=True)
+        amounts, rank = len(values), inverse.reshape(-1)
+    if span * days * amounts >= 2 ** 62:
         return np.lexsort((amount, day, customer))
-    key = ((customer - low_c) * days + (day.astype(np.int64) - low_d)) * len(values) + rank.reshape(-1)
+    key = ((customer - low_c) * days + (day.astype(np.int64) - low_d)) * amounts + rank
     return np.argsort(key)
 
 
@@ -112,7 +117,8 @@ def customers_of(cols: Columns) -> Customers:
     """Group ``cols`` per customer (the columnar purchases.histories)."""
     if not len(cols):
         empty = np.zeros(0, dtype=np.int64)
-        return Customers([], empty, empty, empty, np.zeros(0, dtype=np.bool_), empty, empty, empty, empty, empty)
+        return Customers([], empty, empty, empty, empty, np.zeros(0, dtype=np.bool_), empty, empty, empty, empty,
+                         empty)
     order = sort_order(cols.customer, cols.day, cols.amount)
     customer, amount, day = cols.customer[order], cols.amount[order], cols.day[order].astype(np.int64)
     starts = np.flatnonzero(np.r_[True, customer[1:] != customer[:-1]])
@@ -123,7 +129,8 @@ def customers_of(cols: Columns) -> Customers:
     rank[by_text] = np.arange(len(ids), dtype=np.int64)
     counts = ends - starts
     return Customers(
-        [ids[i] for i in by_text.tolist()], counts[by_text], np.add.reduceat(amount, starts)[by_text],
+        [ids[i] for i in by_text.tolist()], customer[starts][by_text], counts[by_text],
+        np.add.reduceat(amount, starts)[by_text],
         np.add.reduceat(cols.margin[order], starts)[by_text],
         np.logical_and.reduceat(cols.margin_known[order], starts)[by_text], day[starts][by_text],
         day[ends - 1][by_text], np.repeat(rank, counts), amount, day)
@@ -131,7 +138,11 @@ def customers_of(cols: Columns) -> Customers:
 
 def months_of(days: Ints) -> Ints:
     """year * 12 + month - 1 of every day since the epoch."""
-    return days.astype("datetime64[D]").astype("datetime64[M]").astype(np.int64) + 1970 * 12
+    if not len(days):
+        return days.astype(np.int64)
+    low = int(days.min())  # a table over the span of days: far fewer dates than purchases to convert
+    table = np.arange(low, int(days.max()) + 1).astype("datetime64[D]").astype("datetime64[M]").astype(np.int64)
+    return table[days - low] + 1970 * 12
 
 
 def tenure_years(first: Ints, as_of: date) -> Floats:
@@ -212,21 +223,22 @@ def variations(cs: Customers, chosen: Bools, as_of: date, config: XyzConfig, sca
     rank = np.full(len(cs.ids), -1, dtype=np.int64)
     rank[index] = np.arange(len(index))
     width = int(periods[index].max()) if len(index) else 0
+    owner = rank[cs.owner]
     slot = (months_of(cs.day) - start[cs.owner]) // config.period_months
-    keep = (rank[cs.owner] >= 0) & (slot < periods[cs.owner])
-    grid = np.bincount(rank[cs.owner][keep] * width + slot[keep], weights=as_floats(cs.amount[keep], scale),
-                       minlength=len(index) * width).reshape(len(index), width)
+    keep = (owner >= 0) & (slot < periods[cs.owner])
+    # One row per period (slot-major), so each period of every customer is one contiguous row.
+    grid = np.bincount(slot[keep] * len(index) + owner[keep], weights=as_floats(cs.amount[keep], scale),
+                       minlength=len(index) * width).reshape(width, len(index))
     p = periods[index]
     total = np.zeros(len(index))
-    for j in range(width):  # column by column: the reference's left-to-right sums, not np.sum's pairwise ones
-        total += grid[:, j]
-    active = np.count_nonzero(grid, axis=1)
+    for row in grid:  # period by period: the reference's left-to-right sums, not np.sum's pairwise ones
+        total += row
+    active = np.count_nonzero(grid, axis=0)
     mean, mean_nz = total / p, total / np.maximum(active, 1)
     spread, spread_nz = np.zeros(len(index)), np.zeros(len(index))
-    for j in range(width):
-        column = grid[:, j]
-        spread += np.where(j < p, squares(column - mean), 0.0)
-        spread_nz += np.where(column != 0, squares(column - mean_nz), 0.0)
+    for j, row in enumerate(grid):  # row by row: also keeps each step's temporaries in the cache
+        spread += np.where(j < p, squares(row - mean), 0.0)
+        spread_nz += np.where(row != 0, squares(row - mean_nz), 0.0)
     with np.errstate(divide="ignore", invalid="ignore"):
         cv = np.where(mean == 0, 0.0, np.sqrt(spread / p) / mean)
         cv_nz = np.where(mean_nz == 0, 0.0, np.sqrt(spread_nz / np.maximum(active, 1)) / mean_nz)

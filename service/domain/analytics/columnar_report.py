@@ -1,10 +1,13 @@
-"""report.analyze over columns: the same AnalyticsReport, computed with numpy (columnar.py) from arrays the
-database load fills directly, without a Purchase object per row. report.analyze stays the reference that the
-tests compare this with (tests/unit/test_analytics_columnar.py)."""
+"""report.analyze over columns: the same numbers, computed with numpy (columnar.py) from arrays the database load
+fills directly, without a Purchase object per row. Per-customer results stay arrays (ColumnarAnalysis); the
+reference's per-customer objects (RfmScore, Variation, the class and label dicts) are built only on demand, by
+``ColumnarReport.report()`` (the same AnalyticsReport as report.analyze, which the tests compare it with:
+tests/unit/test_analytics_columnar.py) or ``ColumnarAnalysis.score()`` for one customer."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 
@@ -18,8 +21,8 @@ from service.domain.analytics.columnar import (
     Bools,
     Columns,
     Customers,
+    Floats,
     Ints,
-    Rfm,
     Variations,
     abc_codes,
     as_floats,
@@ -37,25 +40,107 @@ from service.domain.analytics.groups import CHECK_QUANTILES, CheckSizes, GroupSt
 from service.domain.analytics.matrix import ABC_ONLY, CELLS, Matrix
 from service.domain.analytics.purchases import AnalyticsError
 from service.domain.analytics.report import AbcBasis, Analysis, AnalyticsConfig, AnalyticsReport
-from service.domain.analytics.rfm import RfmScore
-from service.domain.analytics.xyz import Variation, XyzResult
+from service.domain.analytics.rfm import RfmScore, Segment
+from service.domain.analytics.xyz import Variation, XyzMode, XyzResult
 
 DEFAULT_CONFIG = AnalyticsConfig()
+LABELS = CELLS + ABC_ONLY
+
+
+@dataclass(frozen=True, eq=False)
+class ColumnarAnalysis:
+    """report.Analysis with every per-customer result as an array over the customers in str-id order (``ids``,
+    integer ``keys``): recency days, purchases, revenue (units of 10^-scale), R/F/M positions (the score is the
+    integer part), segment (index into SEGMENTS), ABC class (0 A, 1 B, 2 C, -1 not classed: margin unknown), XYZ
+    class (0 X, 1 Y, 2 Z, -1 none), matrix cell (index into LABELS, -1 none) and the XYZ variations; the small
+    tables are built as in the reference."""
+
+    currency: str
+    customers: int
+    unclassified: int
+    scale: int
+    ids: list[str]
+    keys: Ints
+    recency: Ints
+    purchases: Ints
+    revenue: Ints
+    r_position: Floats
+    f_position: Floats
+    m_position: Floats
+    segment: Ints
+    abc: Ints
+    xyz: Ints
+    cell: Ints
+    variations: Variations
+    xyz_mode: XyzMode
+    cutoffs: tuple[float, float] | None
+    abc_rows: tuple[ClassRow, ...]
+    abc_total: Decimal
+    segments: dict[Segment, GroupStats]
+    cells: dict[str, GroupStats]
+    check_sizes: dict[str, CheckSizes]
+
+    def scores(self) -> Ints:
+        """R, F and M scores of every customer as a 3-column array."""
+        return np.stack([self.r_position, self.f_position, self.m_position], axis=1).astype(np.int64)
+
+    def score(self, i: int) -> RfmScore:
+        """The RfmScore of the ``i``-th customer."""
+        r, f = float(self.r_position[i]), float(self.f_position[i])
+        return RfmScore(int(self.recency[i]), int(self.purchases[i]), to_decimal(int(self.revenue[i]), self.scale),
+                        int(r), int(f), int(self.m_position[i]), r, f, SEGMENTS[int(self.segment[i])])
+
+    def analysis(self) -> Analysis:
+        """The reference's Analysis, per-customer objects included."""
+        ids, v = self.ids, self.variations
+        where = np.flatnonzero(self.abc >= 0).tolist()
+        classed = [ids[i] for i in where]
+        abc = AbcResult(dict(zip(classed, [CLASSES[c] for c in self.abc[where].tolist()], strict=True)),
+                        self.abc_rows, self.abc_total)
+        found = [ids[i] for i in v.index.tolist()]
+        variation = {cid: Variation(*row) for cid, row in zip(found, zip(
+            v.periods.tolist(), v.active.tolist(), v.cv.tolist(), v.adi.tolist(), v.cv2.tolist(), strict=True),
+            strict=True)}
+        xyz_index = np.flatnonzero(self.xyz >= 0)
+        classes = dict(zip([ids[i] for i in xyz_index.tolist()], ["XYZ"[c] for c in self.xyz[xyz_index].tolist()],
+                           strict=True))
+        xyz = XyzResult(classes, variation, self.cutoffs, self.xyz_mode, frozenset(classed) - frozenset(found))
+        labels = dict(zip(classed, [LABELS[c] for c in self.cell[where].tolist()], strict=True))
+        matrix = Matrix({c: self.cells[c] for c in CELLS}, {c: self.cells[c] for c in ABC_ONLY}, labels)
+        r_pos, f_pos, m_pos = self.r_position.tolist(), self.f_position.tolist(), self.m_position.tolist()
+        rfm = {cid: RfmScore(days, count, to_decimal(money, self.scale), int(r), int(f), int(m), r, f, SEGMENTS[g])
+               for cid, days, count, money, r, f, m, g in zip(
+                   ids, self.recency.tolist(), self.purchases.tolist(), self.revenue.tolist(), r_pos, f_pos, m_pos,
+                   self.segment.tolist(), strict=True)}
+        return Analysis(self.currency, self.customers, abc, xyz, matrix, rfm, self.segments, self.check_sizes,
+                        self.unclassified)
+
+
+@dataclass(frozen=True)
+class ColumnarReport:
+    """report.AnalyticsReport with ColumnarAnalysis results."""
+
+    as_of: date
+    converted: bool
+    base: str | None
+    results: dict[str, ColumnarAnalysis | NotEnoughData]
+
+    def report(self) -> AnalyticsReport:
+        """The reference's AnalyticsReport (every per-customer object built)."""
+        return AnalyticsReport(self.as_of, self.converted, self.base, {
+            c: r if isinstance(r, NotEnoughData) else r.analysis() for c, r in self.results.items()})
 
 
 def analyze_columns(groups: Mapping[str, Columns], as_of: date, config: AnalyticsConfig = DEFAULT_CONFIG, *,
-                    rates: Mapping[str, Decimal] | None = None, base: str | None = None) -> AnalyticsReport:
-    """report.analyze over purchases given per currency as columns (the same report, see the module doc).
+                    rates: Mapping[str, Decimal] | None = None, base: str | None = None) -> ColumnarReport:
+    """report.analyze over purchases given per currency as columns (the same numbers, see the module doc).
     AnalyticsError when the rate table misses a currency or the amounts overflow 64-bit sums."""
     if rates is None:
-        report = AnalyticsReport(as_of, False, None)
-        for currency in sorted(c for c, cols in groups.items() if len(cols)):
-            report.results[currency] = analyze_one_columns(currency, groups[currency], as_of, config)
-        return report
+        return ColumnarReport(as_of, False, None, {
+            currency: analyze_one_columns(currency, groups[currency], as_of, config)
+            for currency in sorted(c for c, cols in groups.items() if len(cols))})
     combined = convert(groups, rates, base)
-    report = AnalyticsReport(as_of, True, base)
-    report.results[str(base)] = analyze_one_columns(str(base), combined, as_of, config)
-    return report
+    return ColumnarReport(as_of, True, base, {str(base): analyze_one_columns(str(base), combined, as_of, config)})
 
 
 def convert(groups: Mapping[str, Columns], rates: Mapping[str, Decimal], base: str | None) -> Columns:
@@ -88,7 +173,7 @@ def convert(groups: Mapping[str, Columns], rates: Mapping[str, Decimal], base: s
 
 
 def analyze_one_columns(currency: str, cols: Columns, as_of: date,
-                        config: AnalyticsConfig = DEFAULT_CONFIG) -> Analysis | NotEnoughData:
+                        config: AnalyticsConfig = DEFAULT_CONFIG) -> ColumnarAnalysis | NotEnoughData:
     """report.analyze_one over the columns of one currency."""
     check_sums(cols.amount)
     check_sums(cols.margin)
@@ -104,49 +189,34 @@ def analyze_one_columns(currency: str, cols: Columns, as_of: date,
     codes, total = abc_codes(values[where], s, config.abc.a, config.abc.b)
     abc_code = np.full(n, -1, dtype=np.int64)
     abc_code[where] = codes
-    abc = _abc_result(cs.ids, where, codes, values[where], total, s)
     v = variations(cs, chosen, as_of, config.xyz, s)
-    xyz_code, cutoffs = xyz_codes(v, config.xyz)
-    xyz = _xyz_result(cs, where, v, xyz_code, cutoffs, config)
-    rfm = rfm_of(cs, as_of, config.rfm, s)
-    tenure = tenure_years(cs.first, as_of)
-    everyone = np.ones(n, dtype=np.bool_)
-    segments = _group_stats([x.value for x in SEGMENTS], rfm.segment, everyone, cs, tenure, s,
-                            config.acquisition_cost)
+    codes_xyz, cutoffs = xyz_codes(v, config.xyz)
+    xyz_code = np.full(n, -1, dtype=np.int64)
     cell = np.full(n, -1, dtype=np.int64)
     cell[where] = 9 + codes
-    if xyz_code is not None:
-        cell[v.index] = abc_code[v.index] * 3 + xyz_code
-    cells = _group_stats(list(CELLS + ABC_ONLY), cell, chosen, cs, tenure, s, None)
-    ids = cs.ids
-    labels = {ids[i]: (CELLS + ABC_ONLY)[c] for i, c in zip(where.tolist(), cell[where].tolist(), strict=True)}
-    matrix = Matrix({c: cells[c] for c in CELLS}, {c: cells[c] for c in ABC_ONLY}, labels)
-    scores = _rfm_scores(cs, rfm, s)
+    if codes_xyz is not None:
+        xyz_code[v.index] = codes_xyz
+        cell[v.index] = abc_code[v.index] * 3 + codes_xyz
+    rfm = rfm_of(cs, as_of, config.rfm, s)
+    tenure = tenure_years(cs.first, as_of)
+    segments = _group_stats([x.value for x in SEGMENTS], rfm.segment, np.ones(n, dtype=np.bool_), cs, tenure, s,
+                            config.acquisition_cost)
+    cells = _group_stats(list(LABELS), cell, chosen, cs, tenure, s, None)
     checks = {name: _check_sizes(name, abc_code == code, cs, s) for code, name in ((0, "A"), (2, "C"))}
-    return Analysis(currency, n, abc, xyz, matrix, scores, {x: segments[x.value] for x in SEGMENTS}, checks,
-                    n - len(where))
+    return ColumnarAnalysis(
+        currency, n, n - len(where), s, cs.ids, cs.keys, rfm.recency, cs.purchases, cs.revenue, rfm.r_position,
+        rfm.f_position, rfm.m_position, rfm.segment, abc_code, xyz_code, cell, v, config.xyz.mode, cutoffs,
+        _abc_rows(codes, values[where], s), to_decimal(total, s) if total > 0 else Decimal(0),
+        {x: segments[x.value] for x in SEGMENTS}, cells, checks)
 
 
-def _abc_result(ids: Sequence[str], where: Ints, codes: Ints, values: Ints, total: int, s: int) -> AbcResult:
+def _abc_rows(codes: Ints, values: Ints, s: int) -> tuple[ClassRow, ...]:
     count = np.bincount(codes, minlength=3).tolist()
     value = [to_decimal(int(values[(codes == k) & (values > 0)].sum()), s) if count[k] else Decimal(0)
              for k in range(3)]
     customers, summed = len(codes), sum(value, Decimal(0))
-    rows = tuple(ClassRow(name, count[k], count[k] / customers if customers else None, value[k],
+    return tuple(ClassRow(name, count[k], count[k] / customers if customers else None, value[k],
                           float(value[k] / summed) if summed else None) for k, name in enumerate(CLASSES))
-    classes = dict(zip([ids[i] for i in where.tolist()], [CLASSES[c] for c in codes.tolist()], strict=True))
-    return AbcResult(classes, rows, to_decimal(total, s) if total > 0 else Decimal(0))
-
-
-def _xyz_result(cs: Customers, where: Ints, v: Variations, codes: Ints | None, cutoffs: tuple[float, float] | None,
-                config: AnalyticsConfig) -> XyzResult:
-    found = [cs.ids[i] for i in v.index.tolist()]
-    variation = {cid: Variation(*row) for cid, row in zip(found, zip(
-        v.periods.tolist(), v.active.tolist(), v.cv.tolist(), v.adi.tolist(), v.cv2.tolist(), strict=True),
-        strict=True)}
-    classes = {} if codes is None else dict(zip(found, ["XYZ"[c] for c in codes.tolist()], strict=True))
-    return XyzResult(classes, variation, cutoffs, config.xyz.mode,
-                     frozenset(cs.ids[i] for i in where.tolist()) - frozenset(found))
 
 
 def _group_stats(names: Sequence[str], label: Ints, scope: Bools, cs: Customers, tenure: np.ndarray, s: int,
@@ -173,16 +243,6 @@ def _group_stats(names: Sequence[str], label: Ints, scope: Bools, cs: Customers,
             money / bought if bought else None, bought / years[k] if years[k] else None, per,
             float(per / acquisition_cost) if per is not None and acquisition_cost else None)
     return out
-
-
-def _rfm_scores(cs: Customers, rfm: Rfm, s: int) -> dict[str, RfmScore]:
-    r_pos, f_pos = rfm.r_position.tolist(), rfm.f_position.tolist()
-    m_pos = rfm.m_position.tolist()
-    segments = [SEGMENTS[c] for c in rfm.segment.tolist()]
-    return {cid: RfmScore(days, count, to_decimal(money, s), int(r), int(f), int(m), r, f, segment)
-            for cid, days, count, money, r, f, m, segment in zip(
-                cs.ids, rfm.recency.tolist(), cs.purchases.tolist(), cs.revenue.tolist(), r_pos, f_pos, m_pos,
-                segments, strict=True)}
 
 
 def _check_sizes(name: str, members: Bools, cs: Customers, s: int) -> CheckSizes:

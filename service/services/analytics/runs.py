@@ -13,12 +13,11 @@ from typing import Any
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
-from service.domain.analytics.columnar import EPOCH, Columns, minor_units
+from service.domain.analytics.columnar import EPOCH, SEGMENTS, Columns, minor_units
 from service.domain.analytics.columnar import columns as to_columns
-from service.domain.analytics.columnar_report import analyze_columns
+from service.domain.analytics.columnar_report import ColumnarReport, analyze_columns
 from service.domain.analytics.floors import NotEnoughData
 from service.domain.analytics.purchases import AnalyticsError
-from service.domain.analytics.report import AnalyticsReport
 from service.domain.analytics.rfm import Segment, next_segment
 from service.errors import InvalidInputError, ServiceError
 from service.models import AnalyticsRun, CustomerSegment, Purchase, RunStatus
@@ -151,7 +150,7 @@ def run_portrait(runtime: Runtime, run_id: int, progress: Progress | None = None
             now = runtime.clock()
             run = uow.session.get_one(AnalyticsRun, run_id)
             store_segments(uow.session, report, settings, now)
-            run.result, run.status, run.finished_at = report_json(report, now), RunStatus.DONE, now
+            run.result, run.status, run.finished_at = report_json(report.report(), now), RunStatus.DONE, now
             view = run_view(run)
             uow.commit()
     except Exception as exc:
@@ -170,40 +169,51 @@ def _failure(exc: Exception) -> str:
     return error_text(exc)
 
 
-def store_segments(session: Session, report: AnalyticsReport, settings: RunSettings, now: datetime) -> int:
+def store_segments(session: Session, report: ColumnarReport, settings: RunSettings, now: datetime) -> int:
     """Write every analysed customer's segment, RFM scores and ABC/XYZ classes, keeping the previous segment
     (through the hysteresis) and when it changed; customers no longer analysed lose their classes. Returns how
     many customers were written. Does not commit."""
-    stored = {row.customer_id: row for row in session.scalars(select(CustomerSegment))}
-    updates: list[dict[str, Any]] = []
+    stored: dict[int, str | None] = dict(session.execute(
+        select(CustomerSegment.customer_id, CustomerSegment.segment)).tuples().all())
     inserts: list[dict[str, Any]] = []
+    changed: list[dict[str, Any]] = []
+    kept: list[dict[str, Any]] = []
     seen: set[int] = set()
+    names = [x.value for x in SEGMENTS]
     for analysis in report.results.values():
         if isinstance(analysis, NotEnoughData):
             continue
-        for cid, score in analysis.rfm.items():
-            key = int(cid)
+        scores = analysis.scores()
+        texts = (scores[:, 0] * 100 + scores[:, 1] * 10 + scores[:, 2]).astype(str).tolist()
+        abc = [None if c < 0 else "ABC"[c] for c in analysis.abc.tolist()]
+        xyz = [None if c < 0 else "XYZ"[c] for c in analysis.xyz.tolist()]
+        for i, (key, code) in enumerate(zip(analysis.keys.tolist(), analysis.segment.tolist(), strict=True)):
             if key in seen:  # a customer buying in two currencies keeps the class of the first one
                 continue
             seen.add(key)
-            old = stored.get(key)
-            previous = Segment(old.segment) if old is not None and old.segment else None
-            segment = next_segment(previous, score.segment, score, settings.hysteresis)
-            values = {"customer_id": key, "segment": segment.value, "scores": f"{score.r}{score.f}{score.m}",
-                      "abc": analysis.abc.classes.get(cid), "xyz": analysis.xyz.classes.get(cid), "updated_at": now}
-            if old is None:
+            segment = names[code]
+            values = {"customer_id": key, "segment": segment, "scores": texts[i], "abc": abc[i], "xyz": xyz[i],
+                      "updated_at": now}
+            if key not in stored:
                 inserts.append({**values, "previous_segment": None, "changed_at": now})
-            elif segment != previous:
-                updates.append({**values, "previous_segment": old.segment, "changed_at": now})
+                continue
+            previous = stored[key]
+            if previous and previous != segment:  # only here does the hysteresis need the customer's scores
+                segment = next_segment(Segment(previous), SEGMENTS[code], analysis.score(i),
+                                       settings.hysteresis).value
+                values["segment"] = segment
+            if segment != previous:
+                changed.append({**values, "previous_segment": previous, "changed_at": now})
             else:
-                updates.append(values)
+                kept.append(values)
     for key, old in stored.items():
-        if key not in seen and old.segment is not None:
-            updates.append({"customer_id": key, "segment": None, "scores": None, "abc": None, "xyz": None,
-                            "previous_segment": old.segment, "changed_at": now, "updated_at": now})
+        if key not in seen and old is not None:
+            changed.append({"customer_id": key, "segment": None, "scores": None, "abc": None, "xyz": None,
+                            "previous_segment": old, "changed_at": now, "updated_at": now})
     if inserts:
         session.execute(insert(CustomerSegment), inserts)
-    # ORM bulk UPDATE by primary key: one executemany per distinct set of columns.
-    for columns in {tuple(sorted(u)) for u in updates}:
-        session.execute(update(CustomerSegment), [u for u in updates if tuple(sorted(u)) == columns])
+    # ORM bulk UPDATE by primary key: one executemany per set of columns.
+    for rows in (changed, kept):
+        if rows:
+            session.execute(update(CustomerSegment), rows)
     return len(seen)

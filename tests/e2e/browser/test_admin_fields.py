@@ -81,7 +81,9 @@ def test_given_the_sandbox_when_the_admin_creates_a_field_and_maps_an_enum_prope
     listing = section.locator("select.property-list")
     everything = _visible_options(listing)
     page.locator("#property-filter").press_sequentially("indus")
-    assert _visible_options(listing) == [v for v in everything if "indus" in v.lower()] == ["industry"]
+    # The deal's own property and the company's (customer properties are listed with their object's prefix).
+    assert _visible_options(listing) == [v for v in everything if "indus" in v.lower()] == ["company.industry",
+                                                                                           "industry"]
     listing.select_option("industry")
     section.get_by_role("button", name="Show its options").click()
     section = page.locator(f"#connection-{live}")
@@ -121,7 +123,7 @@ def test_given_a_property_the_crm_lacks_when_saving_then_it_is_refused_with_the_
 
     problem = page.locator(f"#mapping-problem-{live}")
     assert "unknown properties industy" in problem.inner_text()
-    assert "Closest: industry." in page.locator(f"#connection-{live} .field .error").inner_text()
+    assert "Closest: industry, company.industry." in page.locator(f"#connection-{live} .field .error").inner_text()
     assert all(m["field"] != "branch" for m in get_mappings(fields_web.runtime, live))
 
 
