@@ -178,3 +178,33 @@ def test_given_the_cli_then_run_shows_progress_and_suggest_create_makes_the_pers
     assert re.search(r"persona \d+ created: Suggested: Champions", printed)
     assert main(["analytics", "suggest", "Nobody"]) == 2
     assert "Unknown segment 'Nobody'" in capsys.readouterr().err
+
+
+def test_given_a_run_taken_by_another_process_then_it_is_not_run_twice(runtime: Runtime) -> None:
+    plant(runtime)
+    run = queue_run(runtime, {"as_of": AS_OF})
+    with runtime.uow() as uow:  # another process claimed it a moment ago
+        uow.session.get_one(AnalyticsRun, run["id"]).status = "running"
+        uow.session.get_one(AnalyticsRun, run["id"]).started_at = runtime.clock()
+        uow.commit()
+
+    assert run_portrait(runtime, run["id"])["status"] == "running"
+    assert run_queued_runs(runtime) == 0
+    assert _segments(runtime) == {}  # nothing computed by this process
+
+
+def test_given_a_run_left_running_by_a_stopped_process_then_the_next_tick_runs_it_again(runtime: Runtime) -> None:
+    from datetime import timedelta
+
+    planted = plant(runtime)
+    run = queue_run(runtime, {"as_of": AS_OF})
+    with runtime.uow() as uow:  # its process died two hours ago, mid-run
+        row = uow.session.get_one(AnalyticsRun, run["id"])
+        row.status, row.started_at, row.done = "running", runtime.clock() - timedelta(hours=2), 5
+        uow.commit()
+
+    assert run_queued_runs(runtime) == 1
+
+    done = get_run(runtime, run["id"])
+    assert done["status"] == "done" and done["done"] == done["total"] == len(planted.amounts)
+    assert set(_segments(runtime)) == set(planted.wholesale + planted.retail + planted.dealers)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, insert, select, update
@@ -30,6 +30,7 @@ log = logging.getLogger("qualify.analytics")
 
 KIND = "portrait"
 BATCH = 20_000
+STALE_AFTER = timedelta(hours=1)  # a run still `running` after this was left by a process that stopped
 SCALE = 4  # decimal places of purchases.amount and .margin (Numeric(20, 4))
 Progress = Callable[[dict[str, Any]], None]
 
@@ -65,8 +66,25 @@ def get_run(runtime: Runtime, run_id: int) -> dict[str, Any]:
         return run_view(get_or_404(uow.session, AnalyticsRun, run_id, "Analytics run"))
 
 
+def requeue_stale_runs(runtime: Runtime) -> int:
+    """Queue again the runs left `running` for longer than STALE_AFTER (their process died: a run takes seconds
+    to minutes), so a crash loses no run; returns how many."""
+    with runtime.uow() as uow:
+        result: Any = uow.session.execute(update(AnalyticsRun).where(
+            AnalyticsRun.kind == KIND, AnalyticsRun.status == RunStatus.RUNNING,
+            AnalyticsRun.started_at < runtime.clock() - STALE_AFTER).values(
+            status=RunStatus.QUEUED, done=0, error="requeued: its process stopped while it ran"))
+        uow.commit()
+    count = int(result.rowcount or 0)
+    if count:
+        log.warning("analytics: %s run(s) left running by a stopped process queued again", count)
+    return count
+
+
 def run_queued_runs(runtime: Runtime, progress: Progress | None = None) -> int:
-    """Run every queued portrait run, oldest first; returns how many ran."""
+    """Run every queued portrait run, oldest first (those a stopped process left running queued again first);
+    returns how many ran."""
+    requeue_stale_runs(runtime)
     ran = 0
     while True:
         with runtime.read_uow() as uow:
@@ -136,8 +154,13 @@ def run_portrait(runtime: Runtime, run_id: int, progress: Progress | None = None
     with runtime.uow() as uow:
         run = get_or_404(uow.session, AnalyticsRun, run_id, "Analytics run")
         params = dict(run.params)
-        run.status, run.started_at, run.error = RunStatus.RUNNING, runtime.clock(), None
+        # Claimed only if still queued: a run another process (the scheduler, a CLI) took is not run twice.
+        claimed: Any = uow.session.execute(update(AnalyticsRun).where(
+            AnalyticsRun.id == run_id, AnalyticsRun.status == RunStatus.QUEUED).values(
+            status=RunStatus.RUNNING, started_at=runtime.clock(), error=None))
         uow.commit()
+    if not claimed.rowcount:
+        return get_run(runtime, run_id)
     try:
         settings = run_settings(params)
         try:
@@ -173,8 +196,8 @@ def store_segments(session: Session, report: ColumnarReport, settings: RunSettin
     """Write every analysed customer's segment, RFM scores and ABC/XYZ classes, keeping the previous segment
     (through the hysteresis) and when it changed; customers no longer analysed lose their classes. Returns how
     many customers were written. Does not commit."""
-    stored: dict[int, str | None] = dict(session.execute(
-        select(CustomerSegment.customer_id, CustomerSegment.segment)).tuples().all())
+    stored: dict[int, str | None] = {customer: segment for customer, segment in session.execute(
+        select(CustomerSegment.customer_id, CustomerSegment.segment))}
     inserts: list[dict[str, Any]] = []
     changed: list[dict[str, Any]] = []
     kept: list[dict[str, Any]] = []
