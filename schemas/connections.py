@@ -45,7 +45,7 @@ def secret_field(description: str) -> fields.String:
 
 
 class ScoreWriteBackSchema(StrictSchema):
-    """CRM properties (custom field ids/keys) that receive the lead's best fit; each optional."""
+    """CRM properties (custom field ids/keys) that receive the lead's best fit and win probability; each optional."""
 
     score = fields.String(allow_none=True, validate=validate.Length(min=1, max=100),
                           metadata={"description": "receives the best-fit score 0-100"})
@@ -53,9 +53,13 @@ class ScoreWriteBackSchema(StrictSchema):
                           metadata={"description": "receives the grade A-D"})
     persona = fields.String(allow_none=True, validate=validate.Length(min=1, max=100),
                             metadata={"description": "receives the best persona's name (empty: no persona)"})
+    win_probability = fields.String(
+        allow_none=True, validate=validate.Length(min=1, max=100),
+        metadata={"description": "receives the win probability in percent 0-100, empty when the pipeline has no model"})
 
 
-WRITE_BACK_DOC = "Write score, grade and persona name to these CRM properties (only when they change)."
+WRITE_BACK_DOC = ("Write score, grade, persona name and win probability to these CRM properties (only when they "
+                  "change).")
 
 
 class ConnectionInSchema(StrictSchema):

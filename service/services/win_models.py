@@ -21,6 +21,7 @@ from service.domain.analytics.win_model import Example, add, from_tables, probab
 from service.errors import NotFoundError
 from service.models import Connection, Pipeline, Record, Stage, Transition, WinModel
 from service.runtime import Runtime
+from service.services import write_back  # as a module: write_back reads the models this one keeps
 
 NOT_BUILT = "no model built yet: it is built nightly, or now with POST /v1/analytics/win-model/rebuild"
 LIVE = "live"  # tables key: ids of the deals added live since the build (so a deal is never counted twice)
@@ -108,6 +109,8 @@ def rebuild(runtime: Runtime, connection_id: int | None = None) -> list[dict[str
         for cid, pipeline in session.execute(query.order_by(Pipeline.connection_id, Pipeline.order, Pipeline.id)).all():
             changes.append(_rebuild_pipeline(session, cid, pipeline, now))
         uow.commit()
+    # After the commit, in batches of their own: the open deals' new probabilities to the CRM, where configured.
+    write_back.queue_win_probabilities(runtime, [(c["connection_id"], c["pipeline"]) for c in changes])
     return changes
 
 
