@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from adapters.sandbox.hubspot import HubSpotSandbox
 from service.config import Settings
 from service.harness import LiveService
 from service.runtime import Runtime
@@ -77,6 +78,17 @@ def served(folder: Path, *, loopback_crm: bool = False, with_worker: bool = Fals
     finally:
         service.stop()
         service.runtime.dispose()
+
+
+@contextmanager
+def hubspot_sandbox(client_secret: str, access_token: str) -> Iterator[HubSpotSandbox]:
+    """The HubSpot sandbox on a loopback port, seeded with its pipelines and the portrait properties."""
+    crm = HubSpotSandbox(client_secret=client_secret, access_token=access_token)
+    crm.start()
+    try:
+        yield crm
+    finally:
+        crm.stop()
 
 
 @pytest.fixture(scope="session")

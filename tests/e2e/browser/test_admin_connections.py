@@ -15,17 +15,15 @@ import pytest
 from adapters.hubspot_webhooks import sign_v3
 from adapters.sandbox.hubspot import HubSpotSandbox
 from service.services.connections import create_connection
-from tests.e2e.browser.conftest import Web, new_page, served, shot, sign_in
+from tests.e2e.browser.conftest import Web, hubspot_sandbox, new_page, served, shot, sign_in
 
 SECRET, TOKEN = "wizard-client-secret", "pat-wizard-token"
 
 
 @pytest.fixture(scope="module")
 def sandbox() -> Iterator[HubSpotSandbox]:
-    crm = HubSpotSandbox(client_secret=SECRET, access_token=TOKEN)
-    crm.start()
-    yield crm
-    crm.stop()
+    with hubspot_sandbox(SECRET, TOKEN) as crm:
+        yield crm
 
 
 @pytest.fixture(scope="module")

@@ -16,7 +16,7 @@ from service.services.connections import create_connection
 from service.services.fields import create_field, get_field
 from service.services.mappings import get_mappings
 from tests.api.conftest import SANDBOX_SECRET, SANDBOX_TOKEN, connection_body
-from tests.e2e.browser.conftest import Web, new_page, served, shot, sign_in
+from tests.e2e.browser.conftest import Web, hubspot_sandbox, new_page, served, shot, sign_in
 
 VALUE_MAP = {"retail": "retail", "it": "software", "finance": "other"}  # CRM option -> field value
 
@@ -24,10 +24,8 @@ VALUE_MAP = {"retail": "retail", "it": "software", "finance": "other"}  # CRM op
 @pytest.fixture(scope="module")
 def crm() -> Iterator[HubSpotSandbox]:
     """The HubSpot sandbox (seeded with the portrait properties, `industry` among them)."""
-    sandbox = HubSpotSandbox(client_secret=SANDBOX_SECRET, access_token=SANDBOX_TOKEN)
-    sandbox.start()
-    yield sandbox
-    sandbox.stop()
+    with hubspot_sandbox(SANDBOX_SECRET, SANDBOX_TOKEN) as crm:
+        yield crm
 
 
 @pytest.fixture(scope="module")

@@ -22,7 +22,7 @@ from service.models import Record
 from service.services.config_io.export import export_config
 from service.services.keys import bootstrap_admin_key
 from service.services.webhook_health import connections_health
-from tests.e2e.browser.conftest import Web, new_page, served, shot
+from tests.e2e.browser.conftest import Web, hubspot_sandbox, new_page, served, shot
 from tests.e2e.browser.test_admin_board import signed_in_client
 from tests.e2e.conftest import MANAGER, wait_until
 
@@ -35,10 +35,8 @@ DEALS = {"Filled Ltd": {"company_size": "120"}, "Empty Ltd": {}}  # name -> the 
 @pytest.fixture(scope="module")
 def sandbox() -> Iterator[HubSpotSandbox]:
     """The HubSpot sandbox, seeded with its pipelines and the portrait properties (company_size among them)."""
-    crm = HubSpotSandbox(client_secret=SECRET, access_token=TOKEN)
-    crm.start()
-    yield crm
-    crm.stop()
+    with hubspot_sandbox(SECRET, TOKEN) as crm:
+        yield crm
 
 
 @pytest.fixture(scope="module")
