@@ -172,6 +172,14 @@ class GradeCountSchema(CountShareSchema):
     grade = fields.String(required=True)
 
 
+class PersonaWarningSchema(Schema):
+    """A persona's warnings (the same as its own view gives)."""
+
+    persona_id = _int()
+    name = fields.String(required=True)
+    warnings = fields.List(fields.String(), required=True)
+
+
 class PersonaMixSchema(Schema):
     """Section 3: persona mix of the deals created in the period."""
 
@@ -179,6 +187,9 @@ class PersonaMixSchema(Schema):
     personas = fields.List(fields.Nested(PersonaCountSchema), required=True)
     no_persona = fields.Nested(CountShareSchema, required=True)
     grades = fields.List(fields.Nested(GradeCountSchema), required=True)
+    warnings = fields.List(fields.Nested(PersonaWarningSchema), required=True, metadata={
+        "description": "active personas with a problem no error stops (criteria on fields no connection maps: "
+                       "such a persona matches no one and everyone alike, and the non-target share misleads)"})
 
 
 class GradeRateSchema(RateSchema):

@@ -111,3 +111,12 @@ def persona_warnings(session: Session, persona: Persona, mapped: set[str] | None
     """What is wrong with a persona that no error stops (today: criteria on fields no connection maps);
     `mapped` (mapped_field_keys) may be given when checking many personas. For the views and the report."""
     return unmapped_criteria_warnings(persona.criteria or [], mapped_field_keys(session) if mapped is None else mapped)
+
+
+def active_persona_warnings(session: Session) -> list[dict[str, Any]]:
+    """Every active persona that has warnings (persona_warnings), with its id and name, by id: what the report
+    shows next to the persona mix (a persona on unmapped fields makes the non-target share read 0 %)."""
+    mapped = mapped_field_keys(session)
+    found = ((row, persona_warnings(session, row, mapped))
+             for row in session.scalars(select(Persona).where(Persona.active.is_(True)).order_by(Persona.id)))
+    return [{"persona_id": row.id, "name": row.name, "warnings": warnings} for row, warnings in found if warnings]

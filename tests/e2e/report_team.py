@@ -477,7 +477,15 @@ def persona_mix(created: list[Seen], ids: dict[str, int]) -> dict[str, Any]:
         ({"persona_id": ids[name], "name": name, "deals": n, "share": share(n, total)} for name, n in per.items() if n),
         key=lambda p: (-p["deals"], p["persona_id"])), "no_persona": {"deals": none, "share": share(none, total)},
         "grades": [{"grade": g, "deals": (n := sum(c.grade == g for c in created)), "share": share(n, total)}
-                   for g in GRADES]}
+                   for g in GRADES], "warnings": persona_warnings(ids)}
+
+
+def persona_warnings(ids: dict[str, int]) -> list[dict[str, Any]]:
+    """The personas whose criteria use fields the test did not map (it maps every field of FIELDS): their ids and
+    names; the report's warning texts themselves are not compared, only who is warned about."""
+    mapped = {f["key"] for f in FIELDS}
+    return [{"persona_id": ids[p["name"]], "name": p["name"]} for p in PERSONAS
+            if any(c["field"] not in mapped for c in p["criteria"])]
 
 
 def pays(closed: list[Seen], cycle: list[float]) -> dict[str, Any]:

@@ -279,7 +279,9 @@ def answered(stack: Stack, params: dict[str, str]) -> tuple[datetime, dict[str, 
     found = {"compliance": cells(body["compliance"]["rows"], COMPLIANCE),
              "completeness": cells(body["completeness"]["rows"], COMPLETENESS),
              "stuck": cells(body["compliance"]["stuck"], STUCK), "missing_fields": body["compliance"]["missing_fields"],
-             "persona_mix": body["persona_mix"], "pays": body["pays"], "owners": owners,
+             "persona_mix": {**body["persona_mix"], "warnings": [
+                 {"persona_id": w["persona_id"], "name": w["name"]} for w in body["persona_mix"]["warnings"]]},
+             "pays": body["pays"], "owners": owners,
              "weeks": body["trend"]["weeks"], "directions": body["trend"]["directions"],
              "conversion": [{k: v for k, v in p.items() if k != "connection_id"} for p in body["conversion"]]}
     for metric, stage in DRILLS:

@@ -11,6 +11,7 @@ from service.domain.conversion import Reach, funnel, placed
 from service.domain.report_math import share
 from service.domain.report_rules import rules
 from service.runtime import Runtime
+from service.services.guardrails import active_persona_warnings
 from service.services.reports import compliance, deals, moves, outcomes
 from service.services.reports.counts import move_cells
 from service.services.reports.filters import ReportFilter
@@ -29,6 +30,7 @@ def qualification_report(runtime: Runtime, f: ReportFilter, language: str = "en"
         "missing": lambda s: compliance.missing_fields(s, f), "cells": lambda s: move_cells(s, f),
         "labels": lambda s: load_labels(s, f.connection_id),
         "win_models": lambda s: pipeline_models(s, f.connection_id, f.pipeline),
+        "persona_warnings": active_persona_warnings,
     })
     labels, cells, created, closed = found["labels"], found["cells"], found["created"], found["closed"]
     gated, passing, stuck, missing = compliance.gated_moves(cells), found["passing"], found["stuck"], found["missing"]
@@ -39,7 +41,7 @@ def qualification_report(runtime: Runtime, f: ReportFilter, language: str = "en"
         "compliance": {"rows": _compliance_rows(gated, passing, labels), "stuck": _stuck_rows(stuck, labels),
                        "missing_fields": missing},
         "completeness": {"rows": _completeness_rows(gated, labels)},
-        "persona_mix": outcomes.persona_mix(created, labels),
+        "persona_mix": {**outcomes.persona_mix(created, labels), "warnings": found["persona_warnings"]},
         "pays": outcomes.pays(closed, cycle),
         "owners": outcomes.owners(gated, created, closed, labels),
         "trend": {"weeks": outcomes.weekly_trend(weeks, created, closed, f.start, f.end),
