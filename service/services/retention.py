@@ -7,6 +7,9 @@
   and the finished CRM actions (reverts, tasks) after the same period from their creation;
 - finished sync runs, after QUALIFY_RETENTION_DAYS, each connection keeping its latest KEEP_SYNC_RUNS whatever
   their age (the sync status shows them);
+- finished portrait runs (their stored results), after QUALIFY_RETENTION_DAYS, the latest KEEP_SYNC_RUNS kept
+  whatever their age; win models no longer in use (replaced, rejected, disabled), after QUALIFY_RETENTION_DAYS, each
+  pipeline keeping its latest (the model status shows its last rebuild);
 - the hourly counts of refused webhook deliveries (webhook health), after QUALIFY_RETENTION_DAYS: a few rows per
   connection and hour, deleted in one statement.
 
@@ -26,6 +29,7 @@ from sqlalchemy import Select, delete, func, select
 
 from service.models import (
     ActionStatus,
+    AnalyticsRun,
     EventStatus,
     InboundEvent,
     OutboxAction,
@@ -34,6 +38,7 @@ from service.models import (
     Transition,
     WebhookDelivery,
     WebhookRejection,
+    WinModel,
 )
 from service.runtime import Runtime
 
@@ -52,6 +57,11 @@ def expired_ids(runtime: Runtime, now: datetime) -> dict[str, tuple[Any, Select[
     audit = now - timedelta(days=runtime.settings.transition_retention_days)
     ranked = select(SyncRun.id, SyncRun.status, SyncRun.finished_at, func.row_number().over(
         partition_by=SyncRun.connection_id, order_by=SyncRun.id.desc()).label("newest")).subquery()
+    portraits = select(AnalyticsRun.id, AnalyticsRun.status, AnalyticsRun.finished_at, func.row_number().over(
+        partition_by=AnalyticsRun.kind, order_by=AnalyticsRun.id.desc()).label("newest")).subquery()
+    models = select(WinModel.id, WinModel.status, WinModel.built_at, func.row_number().over(
+        partition_by=(WinModel.connection_id, WinModel.pipeline_external_id), order_by=WinModel.id.desc()
+    ).label("newest")).subquery()
     return {
         "webhook_deliveries": (WebhookDelivery, select(WebhookDelivery.id).where(
             WebhookDelivery.received_at < raw).order_by(WebhookDelivery.received_at)),
@@ -65,6 +75,11 @@ def expired_ids(runtime: Runtime, now: datetime) -> dict[str, tuple[Any, Select[
         "sync_runs": (SyncRun, select(ranked.c.id).where(
             ranked.c.newest > KEEP_SYNC_RUNS, ranked.c.status.in_(FINISHED_RUNS), ranked.c.finished_at < raw)
             .order_by(ranked.c.id)),
+        "analytics_runs": (AnalyticsRun, select(portraits.c.id).where(
+            portraits.c.newest > KEEP_SYNC_RUNS, portraits.c.status.in_(FINISHED_RUNS),
+            portraits.c.finished_at < raw).order_by(portraits.c.id)),
+        "win_models": (WinModel, select(models.c.id).where(
+            models.c.newest > 1, models.c.status != "current", models.c.built_at < raw).order_by(models.c.id)),
     }
 
 

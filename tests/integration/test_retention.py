@@ -13,6 +13,7 @@ from sqlalchemy import select
 from service.cli import main
 from service.models import (
     ActionStatus,
+    AnalyticsRun,
     Connection,
     EventStatus,
     InboundEvent,
@@ -23,6 +24,7 @@ from service.models import (
     Transition,
     WebhookDelivery,
     WebhookRejection,
+    WinModel,
 )
 from service.runtime import Runtime
 from service.services.retention import KEEP_SYNC_RUNS, purge_expired
@@ -90,6 +92,15 @@ def _stored(runtime: Runtime) -> dict[str, int]:
         for days in (31, 29):  # the hourly counts of refused deliveries
             s.add(WebhookRejection(connection_id=cid, hour=ago(days), reason="bad_signature", count=3,
                                    last_at=ago(days)))
+        add("portrait_queued", AnalyticsRun(kind="portrait", status=RunStatus.QUEUED, params={}, done=0, total=0,
+                                            queued_at=ago(90)))
+        for n in range(KEEP_SYNC_RUNS + 2):  # portrait runs, oldest first: the latest 20 kept whatever their age
+            add(f"portrait_{n}", AnalyticsRun(kind="portrait", status=RunStatus.DONE, params={}, done=0, total=0,
+                                              queued_at=ago(60 - n), finished_at=ago(60 - n)))
+        for name, status, days in (("model_old", "replaced", 40), ("model_recent", "replaced", 10),
+                                   ("model_current", "current", 45), ("model_latest", "rejected", 35)):
+            add(name, WinModel(connection_id=cid, pipeline_external_id="p", status=status, won=0, lost=0, tables={},
+                               built_at=ago(days)))
         uow.commit()
         return ids
 
@@ -107,7 +118,7 @@ def test_given_rows_on_both_sides_of_retention_then_only_the_expired_ones_are_pu
     purged = purge_expired(runtime, batch_size=2)
 
     assert purged == {"webhook_deliveries": 1, "inbound_events": 2, "transitions": 1, "outbox": 1, "sync_runs": 4,
-                      "webhook_rejections": 1}
+                      "analytics_runs": 2, "win_models": 1, "webhook_rejections": 1}
     assert _left(runtime, WebhookDelivery) == {ids["new_delivery"]}
     assert _left(runtime, InboundEvent) == {ids["old_waiting"], ids["new_done"]}
     assert _left(runtime, Transition) == {ids["new_transition"]}
@@ -115,6 +126,10 @@ def test_given_rows_on_both_sides_of_retention_then_only_the_expired_ones_are_pu
     assert _left(runtime, SyncRun) == {ids[f"run_{n}"] for n in range(4, KEEP_SYNC_RUNS + 3)} | {ids["recent_run"]}
     with runtime.uow() as uow:
         assert list(uow.session.scalars(select(WebhookRejection.hour))) == [ago(29)]
+    assert _left(runtime, AnalyticsRun) == {ids[f"portrait_{n}"] for n in range(2, KEEP_SYNC_RUNS + 2)} | {
+        ids["portrait_queued"]}  # never purged while it waits
+    # The current model stays whatever its age, the pipeline's latest too (its last rebuild), the recent one too.
+    assert _left(runtime, WinModel) == {ids["model_recent"], ids["model_current"], ids["model_latest"]}
     with runtime.uow() as uow:
         s = uow.session
         assert s.get_one(InboundEvent, ids["old_waiting"]).delivery_id is None
