@@ -7,7 +7,7 @@ import logging
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, or_, select, update
+from sqlalchemy import ColumnElement, and_, bindparam, or_, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
@@ -33,6 +33,12 @@ NOTE_USE = update(ApiKey).where(
     ApiKey.prefix == bindparam("key_prefix"),
     or_(ApiKey.last_used_at.is_(None), ApiKey.last_used_at < bindparam("stale_before")),
 ).values(last_used_at=bindparam("now")).execution_options(synchronize_session=False)
+
+
+def live_at(now: Any) -> ColumnElement[bool]:
+    """SQL: the key is neither revoked nor expired at `now` (a datetime or a bind parameter); `key_state` in
+    Python."""
+    return and_(ApiKey.revoked_at.is_(None), or_(ApiKey.expires_at.is_(None), ApiKey.expires_at > now))
 
 
 class KeyInputError(InvalidInputError, ValueError):
@@ -103,8 +109,7 @@ def bootstrap_admin_key(runtime: Runtime) -> str | None:
     one exists."""
     with runtime.uow() as uow:
         exists = uow.session.scalars(
-            select(ApiKey.id).where(ApiKey.role == "admin", ApiKey.revoked_at.is_(None),
-                                    or_(ApiKey.expires_at.is_(None), ApiKey.expires_at > runtime.clock())).limit(1)
+            select(ApiKey.id).where(ApiKey.role == "admin", live_at(runtime.clock())).limit(1)
         ).first()
         if exists is not None:
             return None

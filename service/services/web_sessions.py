@@ -11,18 +11,17 @@ import hashlib
 import hmac
 from dataclasses import dataclass
 
-from sqlalchemy import bindparam, or_, select
+from sqlalchemy import bindparam, select
 
 from service.models import ApiKey
 from service.runtime import Runtime
 from service.secrets import api_key_prefix, hash_api_key, load_or_create_keys, same_hash
-from service.services.keys import note_key_use
+from service.services.keys import live_at, note_key_use
 
 # Changing the label signs every browser session out (and nothing else).
 SESSION_LABEL = b"qualify web session cookie v1"
 USER_QUERY = select(ApiKey.prefix, ApiKey.name, ApiKey.role, ApiKey.key_hash).where(
-    ApiKey.prefix == bindparam("prefix"), ApiKey.revoked_at.is_(None),
-    or_(ApiKey.expires_at.is_(None), ApiKey.expires_at > bindparam("now")))
+    ApiKey.prefix == bindparam("prefix"), live_at(bindparam("now")))
 
 
 @dataclass(frozen=True)
