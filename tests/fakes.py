@@ -18,6 +18,7 @@ from sqlalchemy.pool import StaticPool
 
 from adapters.base import (
     CRMAdapter,
+    CustomerSnapshot,
     DealPage,
     DealSnapshot,
     OwnerInfo,
@@ -193,6 +194,16 @@ class FakeCRM:
         with self._calling("list_deal_properties"):
             names = sorted({p for d in self.deals.values() for p in d.properties})
             return tuple(PropertyInfo(n, n, "string", "text") for n in names)
+
+    def list_customer_properties(self, kind: str) -> tuple[PropertyInfo, ...]:
+        """The fake has no companies or contacts: no properties of theirs."""
+        with self._calling("list_customer_properties"):
+            return ()
+
+    def get_customers(self, kind: str, ids: Sequence[str], properties: Sequence[str]) -> tuple[CustomerSnapshot, ...]:
+        """The fake has no companies or contacts: none of these ids is known."""
+        with self._calling("get_customers"):
+            return ()
 
     def list_owners(self) -> tuple[OwnerInfo, ...]:
         """Every owner of some deal."""

@@ -44,9 +44,7 @@ def with_customer_properties(adapter: CRMAdapter) -> tuple[PropertyInfo, ...]:
     `company.` / `contact.` (what a mapping of a customer property names). A CRM that cannot list its companies'
     or contacts' properties gives only the others."""
     found = list(adapter.list_deal_properties())
-    # An adapter of a CRM without companies and contacts (a test double) has no list_customer_properties.
-    kinds = CUSTOMER_KINDS if hasattr(adapter, "list_customer_properties") else ()
-    for kind in kinds:
+    for kind in CUSTOMER_KINDS:
         try:
             listed = adapter.list_customer_properties(kind)
         except CRMError as exc:
