@@ -9,7 +9,6 @@ current model, if any, is retired: the floor holds at every rebuild).
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from typing import Any
 
@@ -21,26 +20,11 @@ from service.domain.analytics.win_model import Example, add, from_tables, probab
 from service.errors import NotFoundError
 from service.models import Connection, Pipeline, Record, Stage, Transition, WinModel
 from service.runtime import Runtime
-from service.services import write_back  # as a module: write_back reads the models this one keeps
+from service.services import write_back
+from service.services.win_percents import features
 
 NOT_BUILT = "no model built yet: it is built nightly, or now with POST /v1/analytics/win-model/rebuild"
 LIVE = "live"  # tables key: ids of the deals added live since the build (so a deal is never counted twice)
-
-
-def features(values: dict[str, Any] | None) -> dict[str, str]:
-    """A deal's portrait values as the model's categorical features (unset values left out; several choices as
-    one sorted value)."""
-    out: dict[str, str] = {}
-    for key, value in (values or {}).items():
-        if value is None or value == "" or value == []:
-            continue
-        if isinstance(value, list):
-            out[key] = json.dumps(sorted(str(v) for v in value), ensure_ascii=False)
-        elif isinstance(value, bool):
-            out[key] = "true" if value else "false"
-        else:
-            out[key] = str(value)
-    return out
 
 
 def _stages(session: Session, connection_id: int, pipeline: str) -> tuple[list[str], dict[str, str]]:

@@ -12,7 +12,6 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from service.domain.analytics.win_model import from_tables, probability
 from service.models import (
     ActionStatus,
     Connection,
@@ -22,10 +21,9 @@ from service.models import (
     Record,
     RecordScore,
     Stage,
-    WinModel,
 )
 from service.runtime import Runtime
-from service.services import win_models  # as a module: win_models calls back here after a rebuild
+from service.services.win_percents import win_percents
 
 WRITE_FIELDS = "write_fields"
 WIN = "win_probability"
@@ -40,33 +38,6 @@ def desired_values(config: Mapping[str, str | None], row: Mapping[str, Any],
     values = {"score": "" if row.get("best_score") is None else str(row["best_score"]),
               "grade": row.get("best_grade") or "", "persona": persona, WIN: win}
     return {prop: values[name] for name, prop in config.items() if prop}
-
-
-def win_percents(session: Session, record_ids: Sequence[int]) -> dict[int, str]:
-    """Each deal's win probability from its pipeline's current model as an integer percent 0-100; "" when the
-    pipeline has no current model or the deal is closed (won or lost) or in no pipeline."""
-    if not record_ids:
-        return {}
-    records = session.execute(select(Record.id, Record.connection_id, Record.pipeline_external_id,
-                                     Record.stage_external_id, Record.values).where(Record.id.in_(record_ids))).all()
-    connections = {r.connection_id for r in records}
-    models = {(m.connection_id, m.pipeline_external_id): m for m in session.scalars(
-        select(WinModel).where(WinModel.connection_id.in_(connections), WinModel.status == "current")
-        .order_by(WinModel.id))}
-    kinds = {(cid, pipeline, stage): kind for cid, pipeline, stage, kind in session.execute(
-        select(Pipeline.connection_id, Pipeline.external_id, Stage.external_id, Stage.kind)
-        .join(Stage, Stage.pipeline_id == Pipeline.id).where(Pipeline.connection_id.in_(connections)))}
-    tables: dict[int, Any] = {}
-    out: dict[int, str] = {}
-    for rid, cid, pipeline, stage, values in records:
-        current = models.get((cid, pipeline))
-        if current is None or kinds.get((cid, pipeline, stage)) in ("won", "lost"):
-            out[rid] = ""
-            continue
-        if current.id not in tables:
-            tables[current.id] = from_tables(current.tables)
-        out[rid] = str(round(100 * probability(tables[current.id], win_models.features(values), stage)))
-    return out
 
 
 def _supersede_pending(session: Session, record_id: int, now: datetime) -> dict[str, str]:
