@@ -159,11 +159,11 @@ def test_given_500_on_create_task_then_not_retried(amocrm: AmoCRMSandbox, adapte
 
 
 def test_given_timeout_then_200_when_get_deal_then_succeeds(amocrm: AmoCRMSandbox) -> None:
-    amocrm.fail_next("timeout", delay=2.0)
+    amocrm.fail_next("timeout", delay=5.0)
     started = time.monotonic()
-    with token_adapter(amocrm, timeout=0.3) as adapter:
+    with token_adapter(amocrm, timeout=1.0) as adapter:
         assert adapter.get_deal("30000001", []).id == "30000001"
-    assert time.monotonic() - started < 1.5
+    assert time.monotonic() - started < 4.0
 
 
 def test_given_bad_long_lived_token_when_called_then_auth_error_at_once(amocrm: AmoCRMSandbox) -> None:

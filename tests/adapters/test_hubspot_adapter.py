@@ -114,11 +114,11 @@ def test_given_500_then_200_when_get_deal_then_succeeds(
 
 def test_given_timeout_then_200_when_get_deal_then_succeeds(sandbox: HubSpotSandbox) -> None:
     deal_id = new_deal(sandbox)
-    sandbox.fail_next("timeout", delay=2.0)
+    sandbox.fail_next("timeout", delay=5.0)
     started = time.monotonic()
-    with make_adapter(sandbox, timeout=0.3) as adapter:
+    with make_adapter(sandbox, timeout=1.0) as adapter:
         assert adapter.get_deal(deal_id, []).id == deal_id
-    assert time.monotonic() - started < 1.5  # did not wait for the slow answer
+    assert time.monotonic() - started < 4.0  # did not wait for the slow answer
 
 
 def test_given_401_when_get_deal_then_fails_at_once(sandbox: HubSpotSandbox, adapter: HubSpotAdapter) -> None:

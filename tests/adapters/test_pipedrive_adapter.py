@@ -178,11 +178,11 @@ def test_given_wrong_token_or_oauth_bearer_when_calling_then_auth_error_or_succe
 
 def test_given_timeout_then_200_when_get_deal_then_succeeds(pipedrive: PipedriveSandbox) -> None:
     deal_id = new_deal(pipedrive)
-    pipedrive.fail_next("timeout", delay=2.0)
+    pipedrive.fail_next("timeout", delay=5.0)
     started = time.monotonic()
-    with make_adapter(pipedrive, timeout=0.3) as adapter:
+    with make_adapter(pipedrive, timeout=1.0) as adapter:
         assert adapter.get_deal(str(deal_id), []).id == str(deal_id)
-    assert time.monotonic() - started < 1.5
+    assert time.monotonic() - started < 4.0
 
 
 def test_given_stage_update_when_update_deal_then_moved_and_api_webhook_sent(
