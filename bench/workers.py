@@ -17,7 +17,10 @@ can exceed 1 by more than 2x only as far as one worker waits on I/O.
 `--profile` runs the single worker under cProfile (CPU time) and prints where it spends (`--profile-out PATH` keeps
 its pstats file).
 
-The sandbox runs in a child process (a remote CRM, not sharing this process's interpreter lock).
+The sandbox runs in a child process (a remote CRM, not sharing this process's interpreter lock). It answers at
+once by default: then every action is CPU on the machine's 2 cores, and 4 workers can beat one only as far as one
+leaves a core idle. `--latency-ms 50` holds each answer 50 ms, as a real CRM's round trip over the internet does
+(HubSpot, Pipedrive: tens to hundreds of ms): what a worker waits for, and what more workers overlap.
 """
 
 from __future__ import annotations
@@ -64,12 +67,14 @@ DEALS_PATH = "/crm/v3/objects/deals/"
 
 
 # ---- the sandbox, in a child process ---------------------------------------------------------------------------
-def _sandbox_child(conn: Connection) -> None:
-    """Serve an unlimited HubSpot sandbox; answer "seed n" (new deals in the blocked stage), "deliveries" (PATCHes
+def _sandbox_child(conn: Connection, latency: float = 0.0) -> None:
+    """Serve an unlimited HubSpot sandbox (each API answer held `latency` seconds); answer "seed n" (new deals in
+    the blocked stage), "deliveries" (PATCHes
     per deal and task creations per marker since the last call) and "cpu" until "stop"."""
     from adapters.sandbox.hubspot import HubSpotSandbox
 
     sandbox = HubSpotSandbox(access_token=TOKEN, rate_limit=(HUGE, 1.0), search_rate_limit=(HUGE, 1.0))
+    sandbox.latency = latency
     conn.send(sandbox.start())
     try:
         while True:
@@ -110,11 +115,11 @@ class Sandbox:
 
 
 @contextmanager
-def sandbox_process() -> Iterator[Sandbox]:
-    """The sandbox child for the duration of the block."""
+def sandbox_process(latency: float = 0.0) -> Iterator[Sandbox]:
+    """The sandbox child for the duration of the block, holding each API answer `latency` seconds."""
     context = multiprocessing.get_context("spawn")
     parent, child = context.Pipe()
-    process = context.Process(target=_sandbox_child, args=(child,), daemon=True, name="sandbox-hubspot")
+    process = context.Process(target=_sandbox_child, args=(child, latency), daemon=True, name="sandbox-hubspot")
     process.start()
     try:
         if not parent.poll(60):
@@ -301,17 +306,20 @@ def main() -> None:
     parser.add_argument("--actions", type=int, default=10_000)
     parser.add_argument("--workers", default="1,4", help="worker process counts, one pass each")
     parser.add_argument("--postgres", default=PG_URL, help="PostgreSQL URL (a scratch schema is made in it)")
+    parser.add_argument("--latency-ms", type=float, default=0.0,
+                        help="hold each CRM answer this long, as a remote CRM's round trip would (default 0)")
     parser.add_argument("--log-level", default=os.environ.get("QUALIFY_LOG_LEVEL", "INFO"))
     parser.add_argument("--profile", action="store_true", help="cProfile the single worker")
     parser.add_argument("--profile-top", type=int, default=25, help="functions listed from the profile")
     parser.add_argument("--profile-out", help="also keep the single worker's profile (pstats) at this path")
     args = parser.parse_args()
     counts = [int(c) for c in args.workers.split(",")]
-    print(f"{args.actions} actions per pass, worker processes {counts}; {os.cpu_count()} CPUs, load average "
+    print(f"{args.actions} actions per pass, worker processes {counts}, CRM latency {args.latency_ms:g} ms; "
+          f"{os.cpu_count()} CPUs, load average "
           f"{os.getloadavg()[0]:.2f} at start")
     passes = []
     with tempfile.TemporaryDirectory() as tmp, scratch_database(args.postgres, tmp) as url, \
-            sandbox_process() as sandbox:
+            sandbox_process(args.latency_ms / 1000) as sandbox:
         settings = Settings(instance_path=tmp, secret_key=Fernet.generate_key().decode(), embedded_worker=False,
                             database_url=url, allow_loopback_crm=True).resolved()
         runtime = build_runtime(settings)

@@ -34,6 +34,7 @@ class SandboxBase:
 
     sender: Sender
     failures: Any
+    latency: float = 0.0  # seconds each API answer is held, as a remote CRM's round trip would (benchmarks)
 
     def __init__(self) -> None:
         self.lock = threading.RLock()
@@ -77,7 +78,11 @@ class SandboxBase:
         """The WSGI entry point: /_sandbox/ control requests, everything else is the API."""
         environ.setdefault(RECEIVED_AT, time.time())
         request = Request(environ)
-        response = self._control(request) if request.path.startswith("/_sandbox/") else self._api(request)
+        if request.path.startswith("/_sandbox/"):
+            return self._control(request)(environ, start_response)
+        response = self._api(request)
+        if self.latency > 0:
+            self._abort.wait(self.latency)  # outside the lock: concurrent callers wait side by side
         return response(environ, start_response)
 
     def _control(self, request: Request) -> Response:

@@ -272,6 +272,16 @@ def test_injected_timeout_holds_the_answer_longer_than_the_client_waits(hubspot:
     assert httpx.get(f"{hubspot.base_url}/crm/v3/objects/deals", headers=AUTH).status_code == 200
 
 
+def test_latency_holds_each_api_answer_but_not_control_requests(hubspot: HubSpotSandbox) -> None:
+    hubspot.latency = 1.0
+    started = time.monotonic()
+    assert httpx.get(f"{hubspot.base_url}/crm/v3/pipelines/deals", headers=AUTH).status_code == 200
+    assert time.monotonic() - started >= 1.0
+    started = time.monotonic()
+    assert httpx.get(f"{hubspot.base_url}/_sandbox/calls").status_code == 200  # control: answered at once
+    assert time.monotonic() - started < 1.0
+
+
 # ---- webhooks ------------------------------------------------------------------------------------
 def test_ui_move_sends_a_v3_signed_event_array(hubspot: HubSpotSandbox, receiver: WebhookReceiver) -> None:
     deal_id = hubspot.ui_create_deal({"dealname": "Acme"})
