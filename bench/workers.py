@@ -69,8 +69,8 @@ DEALS_PATH = "/crm/v3/objects/deals/"
 # ---- the sandbox, in a child process ---------------------------------------------------------------------------
 def _sandbox_child(conn: Connection, latency: float = 0.0) -> None:
     """Serve an unlimited HubSpot sandbox (each API answer held `latency` seconds); answer "seed n" (new deals in
-    the blocked stage), "deliveries" (PATCHes
-    per deal and task creations per marker since the last call) and "cpu" until "stop"."""
+    the blocked stage), "deliveries" (PATCHes per deal and task creations per marker since the last call) and
+    "cpu" until "stop"."""
     from adapters.sandbox.hubspot import HubSpotSandbox
 
     sandbox = HubSpotSandbox(access_token=TOKEN, rate_limit=(HUGE, 1.0), search_rate_limit=(HUGE, 1.0))
