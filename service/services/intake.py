@@ -3,11 +3,13 @@
 The hot path reads nothing before it writes: each process keeps, per connection, the version it last read with
 that version's verifier; the delivery is verified and parsed outside any transaction, and the write checks that
 the connection is still active at that version (service/services/intake_store.py). The write is one transaction
-on a Core connection (no ORM objects are loaded): on PostgreSQL one statement that commits by itself, on SQLite
-the inserts between BEGIN IMMEDIATE and COMMIT, with the writers of every web process queued on a lock that
-wakes the next one at once (SQLite's busy handler polls with sleeps of up to 100 ms). When the connection
-changed, or a cached verifier refuses the delivery, the version is read again and the delivery verified anew, so
-the answers are those of a read before every delivery. The answer is sent only once the commit returned.
+on a DB-API connection each thread keeps for intake alone (service/services/intake_driver.py; no pool checkout,
+no ORM): on PostgreSQL one prepared statement that commits by itself, on a SQLite file the inserts between BEGIN
+IMMEDIATE and COMMIT, with the writers of every web process queued on a lock that wakes the next one at once
+(SQLite's busy handler polls with sleeps of up to 100 ms); in-memory SQLite writes through the engine. When the
+connection changed, or a cached verifier refuses the delivery, the version is read again and the delivery
+verified anew, so the answers are those of a read before every delivery. The answer is sent only once the commit
+returned; a database or driver error is a StorageError (503).
 """
 
 from __future__ import annotations
@@ -36,7 +38,8 @@ from service import metrics
 from service.errors import NotFoundError, StorageError
 from service.models import Connection
 from service.runtime import Runtime
-from service.services.intake_store import read_again_if_too_early, store, store_in_one_statement
+from service.services import intake_driver
+from service.services.intake_store import read_again_if_too_early, store
 
 log = logging.getLogger("qualify.intake")
 
@@ -46,6 +49,7 @@ VERSION_QUERY = select(Connection.id, Connection.config_version, Connection.crea
 _CURRENT = "intake:current"  # runtime.cache key prefix: the version this process last read, per connection
 _WRITE_LOCK = "intake:sqlite-write-lock"  # runtime.cache key: (this process's lock, the shared lock file)
 ATTEMPTS = 3  # writes refused because the connection changed since it was read, before answering 503
+_STORAGE_ERRORS: tuple[type[Exception], ...] = (SQLAlchemyError, *intake_driver.DRIVER_ERRORS)  # answered 503
 
 
 class _Target(NamedTuple):
@@ -104,7 +108,7 @@ def receive_webhook(
             target = None  # the connection changed since this process read it
         else:
             raise StorageError("The connection kept changing while the delivery was stored; retry later.")
-    except SQLAlchemyError as exc:
+    except _STORAGE_ERRORS as exc:
         log.exception("could not store webhook delivery for connection %s", connection_id)
         raise StorageError("The delivery could not be stored; retry later.") from exc
     metrics.webhook_stored(target.kind.name, connection_id, len(events), stored)
@@ -119,10 +123,9 @@ def _write(runtime: Runtime, target: _Target, events: list[WebhookEvent], kept: 
     new, or None (nothing written) when it changed."""
     connection_id, now = target.version.id, runtime.clock()
     guard = {"config_version": target.version.config_version, "created_at": target.version.created_at}
-    if runtime.engine.dialect.name == "postgresql":
-        with runtime.engine.connect() as conn:
-            conn.execution_options(isolation_level="AUTOCOMMIT")  # one statement, durable when it returns
-            result = store_in_one_statement(conn, connection_id, events, kept, body, now, guard)
+    driven = intake_driver.backend(runtime.engine)
+    if driven == "postgresql":
+        result = intake_driver.store_postgresql(runtime, connection_id, events, kept, body, now, guard)
         if result is None:
             return None
         new, repeated = result
@@ -132,7 +135,13 @@ def _write(runtime: Runtime, target: _Target, events: list[WebhookEvent], kept: 
             # the CRM's repetition of it decides the same.
             with runtime.engine.begin() as conn:
                 again = read_again_if_too_early(conn, connection_id, repeated, now)
-    else:
+    elif driven == "sqlite":
+        with _sqlite_writer(runtime):
+            written = intake_driver.store_sqlite(runtime, connection_id, events, kept, body, now, guard)
+        if written is None:
+            return None
+        new, again = written
+    else:  # in-memory SQLite: the engine's one database
         with _sqlite_writer(runtime), runtime.engine.connect() as conn:
             result = store(conn, connection_id, events, kept, body, now, guard)
             if result is None:

@@ -1,22 +1,25 @@
 """How intake writes a delivery: the raw body (with the headers worth keeping) and its new events, deduplicated by
-(connection, delivery key), a delivery that brought nothing new not kept. Core statements built once; nothing
-here commits (service/services/intake.py owns the transaction).
+(connection, delivery key), a delivery that brought nothing new not kept. The statements are built once; nothing
+here commits (the callers own the transaction).
 
 Two forms of the same write:
-- `store` (any database, inside the caller's transaction): insert the delivery, insert the events with ON
-  CONFLICT DO NOTHING, delete the delivery again when every event was a duplicate.
-- `store_in_one_statement` (PostgreSQL): the same as one statement, so that it commits on its own (autocommit)
-  in one round trip: the delivery's id is drawn first, the events are inserted, and the delivery only if one of
-  them was new (the events' foreign key is checked at the end of the statement).
+- `store` (SQLAlchemy, any database, inside the caller's transaction): insert the delivery, insert the events
+  with ON CONFLICT DO NOTHING, delete the delivery again when every event was a duplicate. `store_events` (the
+  offline-event poller) and in-memory SQLite use it; on a SQLite file service/services/intake_driver.py runs
+  the same statements (GUARDED_DELIVERY, EVENTS, compiled once) on a sqlite3 connection of its own.
+- `ONE_STATEMENT` (PostgreSQL, run by intake_driver.py with `one_statement_params`): the same as one statement,
+  so that it commits on its own (autocommit) in one round trip: the delivery's id is drawn first, the events
+  are inserted, and the delivery only if one of them was new (the events' foreign key is checked at the end of
+  the statement).
 
-With a `guard` (config_version, created_at) either form writes nothing and returns None unless the connection is
-still active at that version: the version a verifier was built from is checked by the write itself.
+With a `guard` (config_version, created_at) either form writes nothing unless the connection is still active at
+that version: the version a verifier was built from is checked by the write itself.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -31,23 +34,24 @@ from service.models import Connection, EventStatus, InboundEvent, WebhookDeliver
 
 SAME_SECOND = timedelta(seconds=1)
 _connections: Table = Connection.__table__  # type: ignore[assignment]
-_deliveries: Table = WebhookDelivery.__table__  # type: ignore[assignment]
+deliveries: Table = WebhookDelivery.__table__  # type: ignore[assignment]
 _inbound: Table = InboundEvent.__table__  # type: ignore[assignment]
 
 _CURRENT = exists(select(_connections.c.id).where(
     _connections.c.id == bindparam("connection_id"), _connections.c.active,
     _connections.c.config_version == bindparam("config_version"),
     _connections.c.created_at == bindparam("created_at", type_=UTCDateTime())))
-_DELIVERY = insert(_deliveries).returning(_deliveries.c.id)
-_GUARDED_DELIVERY = insert(_deliveries).from_select(
+_DELIVERY = insert(deliveries).returning(deliveries.c.id)
+GUARDED_DELIVERY = insert(deliveries).from_select(
     ["connection_id", "received_at", "body", "headers", "event_count"],
     select(bindparam("connection_id", type_=Integer()), bindparam("received_at", type_=UTCDateTime()),
            bindparam("body", type_=LargeBinary()), bindparam("headers", type_=JSON()),
            bindparam("event_count", type_=Integer())).where(_CURRENT),
-).returning(_deliveries.c.id)
-_EVENTS = {dialect: insert_(_inbound).on_conflict_do_nothing(index_elements=["connection_id", "delivery_key"])
+).returning(deliveries.c.id)
+EVENTS = {dialect: insert_(_inbound).on_conflict_do_nothing(index_elements=["connection_id", "delivery_key"])
            .returning(_inbound.c.delivery_key) for dialect, insert_ in (("postgresql", pg_insert),
                                                                        ("sqlite", sqlite_insert))}
+DELETE_DELIVERY = delete(deliveries).where(deliveries.c.id == bindparam("delivery_id"))
 
 # The per-event values store_in_one_statement passes, as one JSON array of arrays (one json.dumps: cheaper to
 # send than an array per column); (column, SQL reading element i of an event `e`).
@@ -55,7 +59,7 @@ _EVENT_VALUES = (("delivery_key", "e->>{i}"), ("object_id", "e->>{i}"), ("kind",
                  ("occurred_at", "CAST(e->>{i} AS timestamptz)"), ("new_stage", "e->>{i}"), ("old_stage", "e->>{i}"),
                  ("new_pipeline", "e->>{i}"), ("old_pipeline", "e->>{i}"), ("source", "e->>{i}"),
                  ("change_source", "e->>{i}"), ("actor", "e->>{i}"), ("payload", "e->{i}"))
-_ONE_STATEMENT = text(f"""
+ONE_STATEMENT = text(f"""
 WITH current AS (
     SELECT id FROM connections
     WHERE id = :connection_id AND active AND config_version = :config_version AND created_at = :created_at
@@ -99,32 +103,38 @@ def store(conn: Any, connection_id: int, events: list[WebhookEvent], kept: Mappi
     if guard is None:
         delivery_id = conn.scalar(_DELIVERY, delivery)
     else:
-        delivery_id = conn.scalar(_GUARDED_DELIVERY, {**delivery, **guard})
+        delivery_id = conn.scalar(GUARDED_DELIVERY, {**delivery, **guard})
         if delivery_id is None:
             return None
     rows = {e.delivery_key: {**event_row(connection_id, e), "received_at": now, "delivery_id": delivery_id}
             for e in events}
     # executemany with one cached statement (one multi-row INSERT); ON CONFLICT makes duplicates a no-op.
-    new_keys = set(conn.scalars(_EVENTS[conn.dialect.name], list(rows.values())))
+    new_keys = set(conn.scalars(EVENTS[conn.dialect.name], list(rows.values())))
     if not new_keys:
-        conn.execute(delete(_deliveries).where(_deliveries.c.id == delivery_id))
+        conn.execute(DELETE_DELIVERY, {"delivery_id": delivery_id})
     return len(new_keys), [key for key in rows if key not in new_keys]
 
 
-def store_in_one_statement(conn: Any, connection_id: int, events: list[WebhookEvent], kept: Mapping[str, str],
-                           body: bytes, now: datetime, guard: Mapping[str, Any]) -> tuple[int, list[str]] | None:
-    """`store` with a guard, as one PostgreSQL statement (it commits by itself on an autocommit connection)."""
+def one_statement_params(connection_id: int, events: list[WebhookEvent], kept: Mapping[str, str], body: bytes,
+                         now: datetime, guard: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    """ONE_STATEMENT's parameters for a guarded delivery, and the keys of its events (each once, in order)."""
     rows = {e.delivery_key: event_row(connection_id, e) for e in events}
     values = [[row["occurred_at"].isoformat() if column == "occurred_at" else row[column]
                for column, _ in _EVENT_VALUES] for row in rows.values()]
-    found = conn.execute(_ONE_STATEMENT, {
-        "events": json.dumps(values), "connection_id": connection_id, "received_at": now, "body": body,
-        "headers": json.dumps(kept), "event_count": len(events), "status": str(EventStatus.RECEIVED),
-        "request_id": current_request_id(), **guard}).one()
-    if not found.current:
-        return None
-    new_keys = set(found.new_keys)
-    return len(new_keys), [key for key in rows if key not in new_keys]
+    return {"events": json.dumps(values), "connection_id": connection_id, "received_at": now, "body": body,
+            "headers": json.dumps(kept), "event_count": len(events), "status": str(EventStatus.RECEIVED),
+            "request_id": current_request_id(), **guard}, list(rows)
+
+
+def too_early(found: Iterable[Any]) -> tuple[list[int], list[int]]:
+    """Of repeated events (rows with id, status, occurred_at, started_at, processed_at), the ids of those to
+    queue again (finished from a deal read within their second) and of those to read again after the read
+    under way (claimed within their second): see `read_again_if_too_early`."""
+    finished = [e.id for e in found if e.status in (EventStatus.DONE, EventStatus.IGNORED)
+                and e.processed_at is not None and e.processed_at < e.occurred_at + SAME_SECOND]
+    reading = [e.id for e in found if e.status == EventStatus.PROCESSING
+               and e.started_at is not None and e.started_at < e.occurred_at + SAME_SECOND]
+    return finished, reading
 
 
 def read_again_if_too_early(conn: Any, connection_id: int, keys: list[str], now: datetime) -> int:
@@ -140,10 +150,7 @@ def read_again_if_too_early(conn: Any, connection_id: int, keys: list[str], now:
     found = conn.execute(select(_inbound.c.id, _inbound.c.status, _inbound.c.occurred_at, _inbound.c.started_at,
                                 _inbound.c.processed_at).where(
         _inbound.c.connection_id == connection_id, _inbound.c.delivery_key.in_(keys))).all()
-    finished = [e.id for e in found if e.status in (EventStatus.DONE, EventStatus.IGNORED)
-                and e.processed_at is not None and e.processed_at < e.occurred_at + SAME_SECOND]
-    reading = [e.id for e in found if e.status == EventStatus.PROCESSING
-               and e.started_at is not None and e.started_at < e.occurred_at + SAME_SECOND]
+    finished, reading = too_early(found)
     if finished:
         conn.execute(update(_inbound).where(_inbound.c.id.in_(finished)).values(
             status=EventStatus.RECEIVED, available_at=now, processed_at=None))
