@@ -19,6 +19,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable, Iterable
+from functools import lru_cache
 from typing import Any
 
 from flask import Flask
@@ -74,7 +75,7 @@ class WebhookRoute:
                 body = read_body(req, limit)
                 answer = receive_webhook(runtime, connection_id, method="POST",
                                          url=delivery_url(req, runtime.settings.public_url),
-                                         headers=dict(req.headers.items()), body=body)
+                                         headers=request_headers(environ), body=body)
             except Exception as exc:  # every error becomes its problem+json answer, as Flask's handlers give it
                 described = problem_of(exc)
                 if described is None:
@@ -115,6 +116,26 @@ class WebhookRoute:
         provider: Any = self.app.json
         compact = provider.compact or (provider.compact is None and not self.app.debug)
         return str(provider.dumps(value, **({"indent": None, "separators": (",", ":")} if compact else {"indent": 2})))
+
+
+def request_headers(environ: dict[str, Any]) -> dict[str, str]:
+    """The request's headers as `dict(Request(environ).headers.items())` gives them (werkzeug's EnvironHeaders:
+    HTTP_* variables and a non-empty CONTENT_TYPE / CONTENT_LENGTH, named as it names them)."""
+    found = {}
+    for key, value in environ.items():
+        if (key.startswith("HTTP_") and key not in _BODY_HEADERS) or (key in _BODY_VARIABLES and value):
+            found[_header_name(key)] = value
+    return found
+
+
+_BODY_HEADERS = frozenset({"HTTP_CONTENT_TYPE", "HTTP_CONTENT_LENGTH"})
+_BODY_VARIABLES = frozenset({"CONTENT_TYPE", "CONTENT_LENGTH"})
+
+
+@lru_cache(maxsize=512)
+def _header_name(key: str) -> str:
+    # A CRM sends the same few headers every time: each name is spelled once.
+    return (key[5:] if key.startswith("HTTP_") else key).replace("_", "-").title()
 
 
 def configure_webhook_route(app: Flask) -> None:

@@ -197,3 +197,15 @@ def test_the_delivery_url_is_werkzeugs_request_url(environ: dict[str, str]) -> N
     request = Request(environ)
 
     assert view.delivery_url(request, "") == view.delivery_url(request, "") == Request(environ).url
+
+
+@pytest.mark.parametrize("environ", [
+    {"HTTP_X_HUBSPOT_SIGNATURE_V3": "sig", "HTTP_HOST": "q.example", "CONTENT_TYPE": "application/json",
+     "CONTENT_LENGTH": "12", "REQUEST_METHOD": "POST", "wsgi.input": io.BytesIO()},
+    {"HTTP_CONTENT_TYPE": "text/plain", "HTTP_CONTENT_LENGTH": "3", "CONTENT_TYPE": "", "CONTENT_LENGTH": "",
+     "HTTP_AUTHORIZATION": "Basic x", "HTTP_X_REQUEST_ID": "r-1", "SERVER_NAME": "s"},
+    {"HTTP_USER_AGENT": "amoCRM-Webhooks/3.0", "HTTP_ACCEPT_ENCODING": "gzip", "CONTENT_TYPE": "application/x-www-form"
+     "-urlencoded", "HTTP_X_B24_SIGN": "s", "HTTP_WEIRD__NAME": "v"},
+])
+def test_request_headers_are_werkzeugs(environ: dict[str, Any]) -> None:
+    assert route.request_headers(environ) == dict(Request(environ).headers.items())
