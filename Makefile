@@ -80,6 +80,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.rescore --records 100000 --sqlite
 	$(BIN)/python -m bench.webhook_load
 	$(BIN)/python -m bench.workers
+	$(BIN)/python -m bench.workers --actions 4000 --latency-ms 10
 	$(BIN)/python -m bench.reports --deals 100000 --transitions 500000
 	$(BIN)/python -m bench.analytics
 
