@@ -53,8 +53,8 @@ EVENTS = {dialect: insert_(_inbound).on_conflict_do_nothing(index_elements=["con
                                                                        ("sqlite", sqlite_insert))}
 DELETE_DELIVERY = delete(deliveries).where(deliveries.c.id == bindparam("delivery_id"))
 
-# The per-event values store_in_one_statement passes, as one JSON array of arrays (one json.dumps: cheaper to
-# send than an array per column); (column, SQL reading element i of an event `e`).
+# The per-event values ONE_STATEMENT reads (one_statement_params), as one JSON array of arrays (one json.dumps:
+# cheaper to send than an array per column); (column, SQL reading element i of an event `e`).
 _EVENT_VALUES = (("delivery_key", "e->>{i}"), ("object_id", "e->>{i}"), ("kind", "e->>{i}"),
                  ("occurred_at", "CAST(e->>{i} AS timestamptz)"), ("new_stage", "e->>{i}"), ("old_stage", "e->>{i}"),
                  ("new_pipeline", "e->>{i}"), ("old_pipeline", "e->>{i}"), ("source", "e->>{i}"),
