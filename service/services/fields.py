@@ -93,8 +93,9 @@ def update_field(runtime: Runtime, field_id: int, data: dict[str, Any]) -> dict[
         return field_view(row)
 
 
-def delete_field(runtime: Runtime, field_id: int) -> None:
-    """Delete a field no gate requires; ConflictError names the gates and personas that still use it."""
+def delete_field(runtime: Runtime, field_id: int) -> str:
+    """Delete a field no gate requires, with its mappings; its key. ConflictError names the gates and personas
+    that still use it."""
     with runtime.uow() as uow:
         session = uow.session
         row = get_or_404(session, Field, field_id, "Field")
@@ -107,6 +108,8 @@ def delete_field(runtime: Runtime, field_id: int) -> None:
             raise ConflictError(f"Field {row.key!r} is used by personas {personas}; change those personas first.")
         for mapping in session.scalars(select(FieldMapping).where(FieldMapping.field_id == row.id)):
             session.delete(mapping)
+        key = row.key
         session.delete(row)
         bump_config(session)
         uow.commit()
+        return key

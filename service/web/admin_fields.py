@@ -1,7 +1,8 @@
 """Admin pages of portrait fields (/admin/fields): every field with the connections that map it and a form
 for a new one; a field's page with its labels and constraints and, per connection, the CRM property mapped to
 it, picked from the CRM's live property list (filtered by ?q=), with a value map from the property's options
-to the field's values. Mappings are saved through the API's mapping use case, so the same guardrails apply."""
+to the field's values, and its deletion (confirmed; refused while a gate or persona uses the field). Mappings
+are saved through the API's mapping use case, so the same guardrails apply."""
 
 from __future__ import annotations
 
@@ -12,13 +13,14 @@ from flask_babel import gettext as _
 
 from service.errors import NotFoundError, ServiceError
 from service.services.field_page import field_page, fields_overview, save_mapping
-from service.services.fields import create_field, update_field
+from service.services.fields import create_field, delete_field, update_field
 from service.web.auth import admin_only
 from service.web.blueprints import ID, page_blueprint, page_runtime
 from service.web.errors import error_page
 from service.web.field_forms import (
     TYPE_LABELS,
     ConstraintsForm,
+    DeleteFieldForm,
     FieldCreateForm,
     MappingForm,
     constraint_inputs,
@@ -70,7 +72,8 @@ def create() -> Any:
 
 
 def _field_page(field_id: int, edit: ConstraintsForm | None = None, status: int = 200,
-                problem: ServiceError | None = None, posted: dict[str, Any] | None = None) -> Any:
+                problem: ServiceError | None = None, posted: dict[str, Any] | None = None,
+                deletion: DeleteFieldForm | None = None, refused: ServiceError | None = None) -> Any:
     """The field's page; `posted` is a mapping form sent back ({"connection": id, "property": name, "value_map":
     {...}, "errors": {...}}) to show instead of the stored mapping."""
     chosen = {posted["connection"]: posted["property"]} if posted else None
@@ -83,6 +86,7 @@ def _field_page(field_id: int, edit: ConstraintsForm | None = None, status: int 
                                regex=c.get("regex"), options="\n".join(c.get("options") or ()))
     return render_template("admin/field.html", page=page, field=field, edit=edit, problem=problem, posted=posted,
                            inputs=constraint_inputs(field["type"]), mapping_form=MappingForm(formdata=None),
+                           deletion=deletion or DeleteFieldForm(formdata=None), refused=refused,
                            type_labels=TYPE_LABELS), status
 
 
@@ -109,6 +113,24 @@ def edit(field_id: int) -> Any:
         return _field_page(field_id, edit=form, status=exc.status, problem=exc)
     flash(_("The field is saved; every connection's gates use it at once."), "info")
     return redirect(url_for("admin_fields.field", field_id=field_id))
+
+
+@bp.post(f"/fields/<{ID}:field_id>/delete")
+@admin_only
+def delete(field_id: int) -> Any:
+    """Delete a field and its mappings once confirmed; refused, with the gates or personas named, while any uses
+    it."""
+    form = DeleteFieldForm()
+    if not form.validate_on_submit():
+        return _field_page(field_id, status=400, deletion=form)
+    try:
+        key = delete_field(page_runtime(), field_id)
+    except NotFoundError:
+        raise
+    except ServiceError as exc:
+        return _field_page(field_id, status=exc.status, deletion=form, refused=exc)
+    flash(_("Field “%(key)s” is deleted, with its mappings.", key=key), "info")
+    return redirect(url_for("admin_fields.fields"))
 
 
 @bp.post(f"/fields/<{ID}:field_id>/mappings/<{ID}:connection_id>")

@@ -9,7 +9,7 @@ from typing import Any
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from werkzeug.datastructures import MultiDict
-from wtforms import IntegerField, SelectField, StringField, TextAreaField
+from wtforms import BooleanField, IntegerField, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, NumberRange, Optional, Regexp, ValidationError
 
@@ -73,6 +73,13 @@ class MappingForm(FlaskForm):  # type: ignore[misc]
 
     property = StringField(_l("CRM property"), filters=[_stripped], validators=[Optional(), Length(max=200)])
     action = SelectField(choices=[SelectChoice(a, a) for a in ACTIONS], default="show")
+
+
+class DeleteFieldForm(FlaskForm):  # type: ignore[misc]
+    """Deleting a field: asked to be confirmed, as it cannot be undone."""
+
+    confirm = BooleanField(_l("Yes, delete this field and its mappings"),
+                           validators=[DataRequired(_l("Tick the box to confirm the deletion."))])
 
 
 def constraints_of(form: ConstraintsForm, kind: str | None = None) -> dict[str, Any]:

@@ -12,9 +12,11 @@ import httpx
 import pytest
 
 from adapters.sandbox.hubspot import HubSpotSandbox
+from service.errors import NotFoundError
 from service.services.connections import create_connection
 from service.services.fields import create_field, get_field
 from service.services.mappings import get_mappings
+from service.services.personas import create_persona
 from tests.api.conftest import SANDBOX_SECRET, SANDBOX_TOKEN, connection_body
 from tests.e2e.browser.conftest import Web, hubspot_sandbox, new_page, served, shot, sign_in
 
@@ -179,6 +181,42 @@ def test_given_a_field_when_its_options_are_emptied_then_refused_and_when_relabe
                                                                                "public"])
 
 
+def test_given_a_field_when_the_admin_deletes_it_unconfirmed_then_refused_and_confirmed_then_gone(
+        admin_page: Any, fields_web: Web, connections: tuple[int, int]) -> None:
+    field_id = _field(fields_web, "scratch")
+    page = admin_page
+    page.goto(f"/admin/fields/{field_id}")
+    deletion = page.locator("#delete")
+    deletion.get_by_role("checkbox").evaluate("box => box.required = false")  # what a browser without it sends
+    deletion.get_by_role("button", name="Delete the field").click()
+    assert deletion.locator(".error").inner_text() == "Tick the box to confirm the deletion."
+    assert get_field(fields_web.runtime, field_id)["key"] == "scratch"
+
+    deletion.get_by_label("Yes, delete this field and its mappings").check()
+    deletion.get_by_role("button", name="Delete the field").click()
+    assert page.url.endswith("/admin/fields")
+    assert page.locator(".flash.info").inner_text() == "Field “scratch” is deleted, with its mappings."
+    with pytest.raises(NotFoundError):
+        get_field(fields_web.runtime, field_id)
+
+
+def test_given_a_field_a_persona_uses_when_deleting_then_refused_with_the_persona_named(
+        admin_page: Any, fields_web: Web) -> None:
+    field_id = _field(fields_web, "vertical")
+    persona = create_persona(fields_web.runtime, {"name": "Vertical buyer", "criteria": [
+        {"field": "vertical", "matcher": "in", "values": ["retail"]}]})
+    page = admin_page
+    page.goto(f"/admin/fields/{field_id}")
+    deletion = page.locator("#delete")
+    deletion.get_by_label("Yes, delete this field and its mappings").check()
+    deletion.get_by_role("button", name="Delete the field").click()
+    assert page.locator("#delete-problem").inner_text().startswith("Nothing was deleted: ")
+    assert f"used by personas [{persona['id']}]" in page.locator("#delete-problem").inner_text()
+    deletion.scroll_into_view_if_needed()
+    shot(page, "admin-field-delete-refused")
+    assert get_field(fields_web.runtime, field_id)["key"] == "vertical"
+
+
 def test_given_russian_then_the_field_page_is_russian(browser: Any, fields_web: Web,
                                                       connections: tuple[int, int]) -> None:
     field_id = _field(fields_web, "otrasl")
@@ -189,6 +227,7 @@ def test_given_russian_then_the_field_page_is_russian(browser: Any, fields_web: 
         assert page.locator("h1").inner_text() == "Поля"
         page.goto(f"/admin/fields/{field_id}")
         assert page.locator("#mappings h2").inner_text() == "Откуда берётся значение"
+        assert page.locator("#delete").get_by_label("Да, удалить это поле и его сопоставления").count() == 1  # noqa: RUF001
         assert page.locator(f"#connection-{connections[0]}").get_by_role(
             "button", name="Сохранить сопоставление").count() == 1
         shot(page, "admin-field-ru", full_page=True)
