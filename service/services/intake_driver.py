@@ -12,7 +12,9 @@ reset) nor SQLAlchemy's per-statement work.
 
 Each process keeps a few idle connections; a delivery takes one and gives it back (a forked process opens its own
 and never touches its parent's). Any driver error (DRIVER_ERRORS) closes the connection instead of keeping it:
-the delivery is answered 503 and the next one connects anew. Runtime.dispose closes the idle connections (its
+the delivery is answered 503 and the next one connects anew. On PostgreSQL a connection found cut (one kept
+across a restart or an idle timeout) drops every kept one and the delivery is tried once more on a new one, as
+the pool's pre-ping would have done. Runtime.dispose closes the idle connections (its
 loop over the cache entries' `close`).
 """
 
@@ -77,8 +79,18 @@ def store_postgresql(runtime: Runtime, connection_id: int, events: list[WebhookE
     """Store the delivery, committed, when the connection is still at the `guard`'s version; (events new, keys of
     the repeated ones), or None (nothing written) when it changed. Raises a DRIVER_ERRORS on a failure."""
     params, keys = one_statement_params(connection_id, events, kept, body, now, guard)
-    with _kept(runtime).connection() as conn:
-        current, new_keys = conn.execute(_PG_STATEMENT, params, prepare=True).fetchone()
+    kept_connections = _kept(runtime)
+    try:
+        with kept_connections.connection() as conn:
+            current, new_keys = conn.execute(_PG_STATEMENT, params, prepare=True).fetchone()
+    except psycopg.OperationalError:
+        # A kept connection may have been cut while it waited (PostgreSQL restarted, an idle timeout), and the
+        # others were opened before the same cut: all are dropped and the delivery is tried once on a new one.
+        # The write is idempotent (a delivery key is stored once): had the first attempt committed before its
+        # answer was lost, the second finds its events stored and reports them as duplicates.
+        kept_connections.close()
+        with kept_connections.connection(fresh=True) as conn:
+            current, new_keys = conn.execute(_PG_STATEMENT, params, prepare=True).fetchone()
     if not current:
         return None
     new = set(new_keys)
@@ -213,14 +225,15 @@ class _Kept:
         self.generation = 0  # raised by close: a connection taken before it is closed when given back
 
     @contextlib.contextmanager
-    def connection(self) -> Iterator[Any]:
-        """An open connection for one delivery; closed instead of kept when a DRIVER_ERRORS leaves the block."""
+    def connection(self, fresh: bool = False) -> Iterator[Any]:
+        """An open connection for one delivery (`fresh`: a new one, not a kept one); closed instead of kept when
+        a DRIVER_ERRORS leaves the block."""
         if self.pid != os.getpid():  # forked: the parent's connections are its own, never closed here
             _INHERITED.extend(self.idle)
             self.idle, self.pid = [], os.getpid()
         generation = self.generation
         try:
-            conn = self.idle.pop()
+            conn = self.open() if fresh else self.idle.pop()
         except IndexError:
             conn = self.open()
         try:

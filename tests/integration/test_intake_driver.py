@@ -28,7 +28,11 @@ from service.runtime import Runtime
 from service.services import connections, intake_driver
 from service.services.intake import _sqlite_writer, receive_webhook
 from service.services.intake_store import ONE_STATEMENT, one_statement_params, store
+from tests.conftest import BACKENDS
 
+# Tests of one backend's own failures run on that backend only (the engine fixture's parameter, chosen).
+ONLY_POSTGRESQL = pytest.mark.parametrize("engine", [b for b in BACKENDS if b == "postgresql"], indirect=True)
+ONLY_SQLITE = pytest.mark.parametrize("engine", ["sqlite"], indirect=True)
 SECRET = "driver-test-client-secret"
 PORTAL = 62515
 NOW = datetime(2024, 5, 6, 7, 8, 9, 123456, tzinfo=UTC)
@@ -225,35 +229,72 @@ def test_overlapping_deliveries_take_a_connection_each_and_the_idle_ones_are_cap
     assert len(orm_rows(runtime, hook)[1]) == 1
 
 
-def test_given_the_kept_connection_broke_then_one_delivery_gets_a_storage_error_and_the_next_reconnects(
+@ONLY_POSTGRESQL
+def test_given_postgresql_cut_the_kept_connections_then_the_delivery_is_stored_on_a_new_one(
+        runtime: Runtime) -> None:
+    hook = add_hook(runtime)
+    with intake_driver._kept(runtime).connection() as other:  # two kept connections, both then cut
+        deliver(runtime, hook, event_id=1)
+    cut = list(idle(runtime))
+    assert len(cut) == 2 and other in cut
+    for conn in cut:
+        terminate(runtime, conn.info.backend_pid)
+
+    assert deliver(runtime, hook, event_id=2) == {"received": 1, "stored": 1, "duplicates": 0}
+    assert all(is_closed(conn) for conn in cut)
+    assert len(idle(runtime)) == 1 and idle(runtime)[0] not in cut
+    assert len(orm_rows(runtime, hook)[1]) == 2
+
+
+@ONLY_POSTGRESQL
+def test_given_postgresql_down_then_the_delivery_gets_a_storage_error_and_nothing_is_kept(
+        runtime: Runtime, monkeypatch: pytest.MonkeyPatch) -> None:
+    hook = add_hook(runtime)
+    deliver(runtime, hook, event_id=1)
+    [kept_one] = idle(runtime)
+    terminate(runtime, kept_one.info.backend_pid)
+    down = psycopg.OperationalError("connection refused")  # as a new connection to a stopped server fails
+
+    def refuse() -> Any:
+        raise down
+    monkeypatch.setattr(intake_driver._kept(runtime), "open", refuse)
+
+    with pytest.raises(StorageError) as info:
+        deliver(runtime, hook, event_id=2)
+    assert info.value.__cause__ is down and idle(runtime) == [] and is_closed(kept_one)
+    assert len(orm_rows(runtime, hook)[1]) == 1
+
+
+@ONLY_SQLITE
+def test_given_sqlite_locked_past_the_busy_timeout_then_one_delivery_gets_a_storage_error_and_the_next_is_stored(
         runtime: Runtime) -> None:
     hook = add_hook(runtime)
     deliver(runtime, hook, event_id=1)
     [broken] = idle(runtime)
-    if isinstance(broken, psycopg.Connection):
-        with runtime.engine.connect() as other:
-            other.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": broken.info.backend_pid})
-        deadline = time.monotonic() + 5
-        while not _terminated(runtime, broken.info.backend_pid):
-            assert time.monotonic() < deadline
-            time.sleep(0.01)
-        locker = None
-    else:  # another connection holds SQLite's write lock past the kept connection's (shortened) busy timeout
-        broken.execute("PRAGMA busy_timeout=50")
-        locker = sqlite3.connect(runtime.engine.url.database or "", isolation_level=None)
-        locker.execute("BEGIN IMMEDIATE")
+    broken.execute("PRAGMA busy_timeout=50")  # another connection holds the write lock past it
+    locker = sqlite3.connect(runtime.engine.url.database or "", isolation_level=None)
+    locker.execute("BEGIN IMMEDIATE")
     try:
         with pytest.raises(StorageError):
             deliver(runtime, hook, event_id=2)
     finally:
-        if locker is not None:
-            locker.execute("ROLLBACK")
-            locker.close()
+        locker.execute("ROLLBACK")
+        locker.close()
 
     assert idle(runtime) == [] and is_closed(broken)
     assert deliver(runtime, hook, event_id=2) == {"received": 1, "stored": 1, "duplicates": 0}
     assert len(idle(runtime)) == 1 and idle(runtime)[0] is not broken
     assert len(orm_rows(runtime, hook)[1]) == 2
+
+
+def terminate(runtime: Runtime, pid: int) -> None:
+    """End a PostgreSQL session from another connection and wait until it is gone."""
+    with runtime.engine.connect() as other:
+        other.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+    deadline = time.monotonic() + 5
+    while not _terminated(runtime, pid):
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
 
 
 def _terminated(runtime: Runtime, pid: int) -> bool:
