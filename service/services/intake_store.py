@@ -19,7 +19,7 @@ that version: the version a verifier was built from is checked by the write itse
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -126,7 +126,7 @@ def one_statement_params(connection_id: int, events: list[WebhookEvent], kept: M
             "request_id": current_request_id(), **guard}, list(rows)
 
 
-def too_early(found: Iterable[Any]) -> tuple[list[int], list[int]]:
+def too_early(found: Sequence[Any]) -> tuple[list[int], list[int]]:
     """Of repeated events (rows with id, status, occurred_at, started_at, processed_at), the ids of those to
     queue again (finished from a deal read within their second) and of those to read again after the read
     under way (claimed within their second): see `read_again_if_too_early`."""
