@@ -3,13 +3,13 @@
 The hot path reads nothing before it writes: each process keeps, per connection, the version it last read with
 that version's verifier; the delivery is verified and parsed outside any transaction, and the write checks that
 the connection is still active at that version (service/services/intake_store.py). The write is one transaction
-on a DB-API connection each thread keeps for intake alone (service/services/intake_driver.py; no pool checkout,
-no ORM): on PostgreSQL one prepared statement that commits by itself, on a SQLite file the inserts between BEGIN
-IMMEDIATE and COMMIT, with the writers of every web process queued on a lock that wakes the next one at once
-(SQLite's busy handler polls with sleeps of up to 100 ms); in-memory SQLite writes through the engine. When the
-connection changed, or a cached verifier refuses the delivery, the version is read again and the delivery
-verified anew, so the answers are those of a read before every delivery. The answer is sent only once the commit
-returned; a database or driver error is a StorageError (503).
+on a DB-API connection the process keeps for intake alone (service/services/intake_driver.py; no pool
+checkout, no ORM): on PostgreSQL one prepared statement that commits by itself, on a SQLite file the inserts
+between BEGIN IMMEDIATE and COMMIT, with the writers of every web process queued on a lock that wakes the next
+one at once (SQLite's busy handler polls with sleeps of up to 100 ms); in-memory SQLite writes through the
+engine. When the connection changed, or a cached verifier refuses the delivery, the version is read again and
+the delivery verified anew, so the answers are those of a read before every delivery. The answer is sent only
+once the commit returned; a database or driver error is a StorageError (503).
 """
 
 from __future__ import annotations
@@ -123,7 +123,7 @@ def _write(runtime: Runtime, target: _Target, events: list[WebhookEvent], kept: 
     new, or None (nothing written) when it changed."""
     connection_id, now = target.version.id, runtime.clock()
     guard = {"config_version": target.version.config_version, "created_at": target.version.created_at}
-    driven = intake_driver.backend(runtime.engine)
+    driven = intake_driver.backend_of(runtime)
     if driven == "postgresql":
         result = intake_driver.store_postgresql(runtime, connection_id, events, kept, body, now, guard)
         if result is None:

@@ -14,8 +14,8 @@ Each process keeps a few idle connections; a delivery takes one and gives it bac
 and never touches its parent's). Any driver error (DRIVER_ERRORS) closes the connection instead of keeping it:
 the delivery is answered 503 and the next one connects anew. On PostgreSQL a connection found cut (one kept
 across a restart or an idle timeout) drops every kept one and the delivery is tried once more on a new one, as
-the pool's pre-ping would have done. Runtime.dispose closes the idle connections (its
-loop over the cache entries' `close`).
+the pool's pre-ping would have done. Runtime.dispose closes the idle connections (its loop over the cache
+entries' `close`).
 """
 
 from __future__ import annotations
@@ -218,8 +218,9 @@ class _Kept:
     server (the embedded server) reuses them as gunicorn's threads do. `close` (Runtime.dispose) closes them."""
 
     def __init__(self, engine: Engine) -> None:
+        self.backend = backend(engine)
         self.open: Callable[[], Any] = _opener(engine)
-        self.statements = _SqliteStatements.of(engine.dialect) if backend(engine) == "sqlite" else None
+        self.statements = _SqliteStatements.of(engine.dialect) if self.backend == "sqlite" else None
         self.idle: list[Any] = []
         self.pid = os.getpid()
         self.generation = 0  # raised by close: a connection taken before it is closed when given back
@@ -256,6 +257,11 @@ class _Kept:
 def _close(conn: Any) -> None:
     with contextlib.suppress(Exception):
         conn.close()
+
+
+def backend_of(runtime: Runtime) -> str | None:
+    """`backend` of the runtime's engine, decided once per runtime (not per delivery)."""
+    return _kept(runtime).backend
 
 
 def _kept(runtime: Runtime) -> _Kept:
