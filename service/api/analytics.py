@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Response, request
+from flask import request
 
 from schemas.analytics import (
     AbcXyzSchema,
@@ -18,7 +18,7 @@ from schemas.analytics import (
     SuggestedPersonaSchema,
     TableArgsSchema,
 )
-from service.api.common import ID, errors, protected_blueprint, runtime
+from service.api.common import ID, download, errors, protected_blueprint, runtime
 from service.services.analytics.exports import analytics_for
 from service.services.analytics.runs import get_run, queue_run
 from service.services.analytics.suggest import suggested_persona
@@ -42,10 +42,7 @@ def wanted_format(args: dict[str, Any]) -> str:
 
 def _table(name: str, args: dict[str, Any]) -> Any:
     found = analytics_for(runtime(), name, wanted_format(args))
-    if isinstance(found, ReportFile):
-        return Response(found.content, mimetype=found.mimetype,
-                        headers={"Content-Disposition": f'attachment; filename="{found.filename}"'})
-    return found
+    return download(found) if isinstance(found, ReportFile) else found
 
 
 @blp.route("/abc-xyz", methods=["GET"])

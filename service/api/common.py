@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from typing import Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
-from flask import current_app, request
+from flask import Response, current_app, request
 from flask_smorest import Blueprint
 from marshmallow import RAISE, Schema, ValidationError
 from webargs.flaskparser import FlaskParser
@@ -18,11 +18,20 @@ from service.api.auth import authorize
 from service.errors import ServiceError
 from service.runtime import Runtime
 
+if TYPE_CHECKING:
+    from service.services.reports.exports import ReportFile
+
 F = TypeVar("F", bound=Callable[..., Any])
 
 # URL converter of resource ids: positive and within a 32-bit INTEGER column (PostgreSQL's `integer`),
 # so an out-of-range id is an unmatched URL (404), never a database overflow.
 ID = f"int(min=1, max={MAX_ID})"
+
+def download(found: ReportFile) -> Response:
+    """A file the use case wrote (CSV, XLSX), answered as an attachment under its name."""
+    return Response(found.content, mimetype=found.mimetype,
+                    headers={"Content-Disposition": f'attachment; filename="{found.filename}"'})
+
 
 ERROR_DESCRIPTIONS = {
     400: "Malformed request", 401: "Missing or unknown API key", 403: "The key's role may not do this",

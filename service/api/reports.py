@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Response
 from marshmallow import RAISE
 
 from schemas.reports import (
@@ -14,7 +13,7 @@ from schemas.reports import (
     ReportDealPageSchema,
     ReportDealsArgsSchema,
 )
-from service.api.common import errors, protected_blueprint, runtime
+from service.api.common import download, errors, protected_blueprint, runtime
 from service.domain.report_rules import RULES
 from service.services.reports.drilldown import report_deals
 from service.services.reports.exports import ReportFile, report_for
@@ -40,10 +39,7 @@ def qualification(args: dict[str, Any]) -> Any:
     beside the team, the weekly trend and stage conversion, for a period (default: the last 30 days)."""
     rt = runtime()
     found = report_for(rt, report_filter(args, rt.clock().date()), args["language"], args["format"])
-    if isinstance(found, ReportFile):
-        return Response(found.content, mimetype=found.mimetype,
-                        headers={"Content-Disposition": f'attachment; filename="{found.filename}"'})
-    return found
+    return download(found) if isinstance(found, ReportFile) else found
 
 
 @blp.route("/qualification/deals", methods=["GET"])

@@ -14,6 +14,7 @@ from flask_wtf import FlaskForm
 from marshmallow import ValidationError
 
 from schemas.analytics import SegmentPageArgsSchema, SuggestArgsSchema
+from service.api.common import download
 from service.errors import InvalidInputError, NotFoundError, ServiceError
 from service.services.analytics.exports import analytics_for
 from service.services.analytics.pages import portrait_page, win_models_page
@@ -101,8 +102,7 @@ def export(table: str, fmt: str) -> Response:
     found = analytics_for(page_runtime(), table, fmt)
     if not isinstance(found, ReportFile):  # only json answers with data, and the route allows no json
         abort(404)
-    return Response(found.content, mimetype=found.mimetype,
-                    headers={"Content-Disposition": f'attachment; filename="{found.filename}"'})
+    return download(found)
 
 
 @bp.post("/analytics/runs")

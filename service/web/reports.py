@@ -12,6 +12,7 @@ from flask_babel import lazy_gettext as _l
 from marshmallow import ValidationError
 
 from schemas.reports import GRADES, MAX_DAYS, ReportArgsSchema, ReportDealsArgsSchema
+from service.api.common import download
 from service.domain.report_math import MIN_CASES
 from service.services.reports.drilldown import report_deals
 from service.services.reports.exports import ReportFile, report_for
@@ -82,8 +83,7 @@ def export(fmt: str) -> Response:
     found = report_for(page_runtime(), f, select_locale(), fmt)
     if not isinstance(found, ReportFile):  # only json answers with data, and the route allows no json
         abort(404)
-    return Response(found.content, mimetype=found.mimetype,
-                    headers={"Content-Disposition": f'attachment; filename="{found.filename}"'})
+    return download(found)
 
 
 @bp.get("/reports/deals")
