@@ -218,15 +218,16 @@ def list_persons(call: Call) -> Result:
 
 
 def list_organization_fields(call: Call) -> Result:
-    fields = [dict(f, _index=i) for i, f in enumerate(customers.organization_fields())]
-    status, body = listed(call, fields, lambda f: [f["_index"]])
-    body["data"] = [{k: v for k, v in f.items() if k != "_index" and k not in OPTIONAL_FIELD_PARTS}
-                    for f in body["data"]]
-    return status, body
+    return _listed_fields(call, customers.organization_fields())
 
 
 def list_person_fields(call: Call) -> Result:
-    fields = [dict(f, _index=i) for i, f in enumerate(customers.person_fields())]
+    return _listed_fields(call, customers.person_fields())
+
+
+def _listed_fields(call: Call, found: list[dict[str, Any]]) -> Result:
+    """A page of an object's fields, in their order, without the parts a field shows only when asked."""
+    fields = [dict(f, _index=i) for i, f in enumerate(found)]
     status, body = listed(call, fields, lambda f: [f["_index"]])
     body["data"] = [{k: v for k, v in f.items() if k != "_index" and k not in OPTIONAL_FIELD_PARTS}
                     for f in body["data"]]
