@@ -1,6 +1,8 @@
 """Admin pages of personas (/admin/personas): the list with each one's review state and a picker of the
-persona templates; a persona's page with its criteria, a form for its name and weights, a "mark reviewed"
-button and a preview of an example lead's score with the reasons (the API's POST /v1/score, nothing stored)."""
+persona templates; a persona's page with its criteria, a form for its name and weights, a form per criterion
+to change or remove it and one to add a criterion (the same use case as PATCH /v1/personas/{id}), a "mark
+reviewed" button and a preview of an example lead's score with the reasons (the API's POST /v1/score, nothing
+stored)."""
 
 from __future__ import annotations
 
@@ -11,8 +13,14 @@ from flask_babel import gettext as _
 from marshmallow import ValidationError, fields, validate
 
 from schemas.common import PageArgsSchema
-from service.errors import NotFoundError, ServiceError
-from service.services.persona_page import persona_page, personas_overview, rename_and_reweigh
+from service.errors import InvalidInputError, NotFoundError, ServiceError
+from service.services.persona_criteria import (
+    add_criterion,
+    persona_editor_page,
+    remove_criterion,
+    replace_criterion,
+)
+from service.services.persona_page import personas_overview, rename_and_reweigh
 from service.services.personas import mark_reviewed
 from service.services.templates import apply_template
 from service.web.auth import admin_only
@@ -20,6 +28,7 @@ from service.web.blueprints import ID, page_blueprint, page_runtime
 from service.web.errors import error_page
 from service.web.forms import FromTemplateForm, PersonaEditForm, ReviewedForm, example_lead_form, example_values
 from service.web.i18n import select_locale
+from service.web.persona_forms import MATCHER_LABELS, NEW, CriterionForm, criterion_form, criterion_of, show_errors
 from service.web.report_links import query_args
 
 bp = page_blueprint("admin_personas", __name__, url_prefix="/admin")
@@ -81,16 +90,24 @@ def from_template() -> Any:
 
 
 def _persona_page(persona_id: int, example: dict[str, Any] | None = None, edit: PersonaEditForm | None = None,
-                  status: int = 200) -> Any:
-    page = persona_page(page_runtime(), persona_id, select_locale(), example)
+                  status: int = 200, posted: tuple[str, CriterionForm, list[str]] | None = None) -> Any:
+    """The persona's page; `posted` is a criterion form sent back with its errors: (its prefix, the form, the
+    errors that are about no input of it)."""
+    page = persona_editor_page(page_runtime(), persona_id, select_locale(), example)
     persona = page["persona"]
     if edit is None:
         edit = PersonaEditForm(formdata=None, name=persona["name"], version=persona["version"],
                                weights=[c["weight"] for c in page["criteria"]])
     # The example lead's inputs show what was entered (the posted form) or start blank.
     lead = example_lead_form(page["fields"], **({} if example is not None else {"formdata": None}))
+    editors = {f"c{n}-": criterion_form(page["all_fields"], f"c{n}-", c, persona["version"])
+               for n, c in enumerate(persona["criteria"], start=1)}
+    editors[NEW] = criterion_form(page["all_fields"], NEW, None, persona["version"], formdata=None)
+    if posted is not None:
+        editors[posted[0]] = posted[1]
     return render_template("admin/persona.html", page=page, persona=persona, edit=edit, lead=lead,
-                           reviewed=ReviewedForm()), status
+                           reviewed=ReviewedForm(), editors=editors, new=NEW, matcher_labels=MATCHER_LABELS,
+                           posted=posted[0] if posted else None, problems=posted[2] if posted else []), status
 
 
 @bp.get(f"/personas/<{ID}:persona_id>")
@@ -134,3 +151,52 @@ def reviewed(persona_id: int) -> Any:
     mark_reviewed(page_runtime(), persona_id)
     flash(_("The persona is marked reviewed today."), "info")
     return redirect(url_for("admin_personas.persona", persona_id=persona_id))
+
+
+def _save_criterion(persona_id: int, number: int | None) -> Any:
+    """Add a criterion (`number` None) or save or remove criterion `number` (from 1) from the posted form;
+    on a refusal the page shows the form again with the reasons by its inputs and nothing is saved."""
+    prefix = NEW if number is None else f"c{number}-"
+    current = persona_editor_page(page_runtime(), persona_id, select_locale())
+    form = criterion_form(current["all_fields"], prefix)
+    if not form.validate_on_submit():
+        return _persona_page(persona_id, status=400, posted=(prefix, form, [_("The form could not be read.")]))
+    removing = number is not None and request.form.get("action") == "remove"
+    # Where the use case's errors about this criterion point: criteria.<index>.<key>.
+    index = len(current["persona"]["criteria"]) if number is None else number - 1
+    runtime, version = page_runtime(), form.version.data
+    try:
+        if number is None:
+            saved = add_criterion(runtime, persona_id, version, criterion_of(form))
+        elif removing:
+            saved = remove_criterion(runtime, persona_id, version, index)
+        else:
+            saved = replace_criterion(runtime, persona_id, version, index, criterion_of(form))
+    except NotFoundError:
+        raise
+    except InvalidInputError as exc:
+        flash(_("Nothing was saved: the criterion is not valid; the reasons are next to its inputs."), "warning")
+        problems = show_errors(form, exc.errors or {}, index)
+        return _persona_page(persona_id, status=exc.status, posted=(prefix, form, problems))
+    except ServiceError as exc:
+        flash(_("Nothing was saved: %(why)s", why=exc.detail), "warning")
+        return _persona_page(persona_id, status=exc.status, posted=(prefix, form, []))
+    flash(_("The criterion is removed.") if removing else _("The criterion is saved."), "info")
+    flash(_("The persona is saved as version %(version)s; open deals are scored again in the background.",
+            version=saved["version"]), "info")
+    return redirect(url_for("admin_personas.persona", persona_id=persona_id, _anchor="criteria"))
+
+
+@bp.post(f"/personas/<{ID}:persona_id>/criteria")
+@admin_only
+def new_criterion(persona_id: int) -> Any:
+    """Add the posted criterion to the persona as a new version."""
+    return _save_criterion(persona_id, None)
+
+
+@bp.post(f"/personas/<{ID}:persona_id>/criteria/<{ID}:number>")
+@admin_only
+def change_criterion(persona_id: int, number: int) -> Any:
+    """Save the posted criterion in place of criterion `number` (from 1), or remove it (the button "remove"),
+    as a new version of the persona."""
+    return _save_criterion(persona_id, number)
