@@ -3,8 +3,9 @@ are required, what a move that skips stages needs, and a proposed set of gates p
 the gate use cases do (POST/PATCH/DELETE /v1/gates), all in one unit of work.
 
 A proposal is `{"stages": {stage_db_id: {"mode": str, "requirements": [{"field", "required_if", "when"}]}}}`
-over the pipeline's live stages, where `when` is one comparison as typed in a form (`{"field", "op", "value"}`
-with the value as text, read by the compared field's type) and stands in for `required_if`; a stage the
+over the pipeline's live stages, where `when` is a condition as typed in a form and stands in for `required_if`:
+comparisons joined by "all of" or "any of" (`{"join": "all"|"any", "rows": [{"field", "op", "value"}]}`, or one
+comparison `{"field", "op", "value"}`), each value as text read by the compared field's type; a stage the
 proposal leaves out keeps its gate as stored. A gate's persona requirement and
 description are never changed here: a gate whose fields are all unticked but that asks for a fit stays."""
 
@@ -63,13 +64,28 @@ def _load(session: Session, pipeline_id: int) -> tuple[Pipeline, list[Stage], di
     return pipeline, stages, gates
 
 
+JOINS: tuple[str, ...] = ("all", "any")  # the condition format's {"all": [...]} and {"any": [...]}
+
+
+def _is_comparison(node: Any) -> bool:
+    return isinstance(node, Mapping) and "field" in node
+
+
+def _row(comparison: Mapping[str, Any]) -> dict[str, Any]:
+    return {"field": comparison["field"], "op": comparison.get("op"), "value": _text(comparison.get("value"))}
+
+
 def _condition(required_if: Any) -> dict[str, Any]:
-    """How a cell's condition is edited: none, one comparison (field/op/value) or read-only text."""
+    """How a cell's condition is edited: none; comparisons (field/op/value rows) joined by all or any, for one
+    comparison or one level of them; or, nested deeper, read-only text kept as stored."""
     if required_if is None:
         return {"kind": "none"}
-    if isinstance(required_if, Mapping) and "field" in required_if:
-        return {"kind": "simple", "field": required_if["field"], "op": required_if.get("op"),
-                "value": _text(required_if.get("value"))}
+    if _is_comparison(required_if):
+        return {"kind": "comparisons", "join": "all", "rows": [_row(required_if)]}
+    if isinstance(required_if, Mapping) and len(required_if) == 1:
+        join, items = next(iter(required_if.items()))
+        if join in JOINS and isinstance(items, list) and items and all(_is_comparison(i) for i in items):
+            return {"kind": "comparisons", "join": join, "rows": [_row(i) for i in items]}
     return {"kind": "complex", "value": json.dumps(required_if, ensure_ascii=False, sort_keys=True)}
 
 
@@ -122,18 +138,33 @@ def _typed(text: str, kind: str | None) -> Any:
     return text
 
 
-def _required_if(when: Mapping[str, Any], types: Mapping[str, str]) -> dict[str, Any]:
-    op, text, kind = when["op"], str(when.get("value") or ""), types.get(when["field"])
+def _comparison(when: Mapping[str, Any], types: Mapping[str, str]) -> dict[str, Any]:
+    """One form-typed comparison in the condition format, its value read as the compared field's type."""
+    field, op, text = when.get("field"), when.get("op"), str(when.get("value") or "")
+    kind = types.get(field) if isinstance(field, str) else None
     if op in PRESENCE_OPERATORS:
-        return {"field": when["field"], "op": op}
+        return {"field": field, "op": op}
     if op in LIST_OPERATORS:
-        return {"field": when["field"], "op": op,
-                "value": [_typed(part, kind) for part in text.split(",") if part.strip()]}
-    return {"field": when["field"], "op": op, "value": _typed(text, kind)}
+        return {"field": field, "op": op, "value": [_typed(part, kind) for part in text.split(",") if part.strip()]}
+    return {"field": field, "op": op, "value": _typed(text, kind)}
+
+
+def _required_if(when: Mapping[str, Any], types: Mapping[str, str]) -> dict[str, Any] | None:
+    """A form-typed condition as a `required_if`: nothing without comparisons, one comparison as itself,
+    several as {"all": [...]} or {"any": [...]} (InvalidInputError for another join)."""
+    rows = when.get("rows", [when])
+    join = when.get("join", "all")
+    if join not in JOINS:
+        raise InvalidInputError("A condition joins its comparisons by all or any.",
+                                {"when.join": [f"One of {', '.join(JOINS)}."]})
+    comparisons = [_comparison(row, types) for row in rows]
+    if not comparisons:
+        return None
+    return comparisons[0] if len(comparisons) == 1 else {join: comparisons}
 
 
 def _normalized(session: Session, proposal: Mapping[str, Any]) -> dict[str, Any]:
-    """The proposal with each form-typed comparison (`when`) turned into a `required_if`."""
+    """The proposal with each form-typed condition (`when`) turned into a `required_if`."""
     types: dict[str, str] = {key: kind for key, kind in session.execute(select(Field.key, Field.type))}
     return {"stages": {sid: {"mode": entry.get("mode"), "requirements": [
         {"field": r["field"],
@@ -223,9 +254,10 @@ def _changes(session: Session, pipeline_id: int, proposal: Mapping[str, Any]) ->
     return {"pipeline": pipeline, "create": create, "change": change, "remove": remove, "same": same}
 
 
-def preview_input(runtime: Runtime, pipeline_id: int, proposal: Mapping[str, Any]) -> dict[str, Any]:
-    """The body of `preview_gates` for the pipeline's gates as the proposal would leave them
-    (InvalidInputError for stages or modes the pipeline does not have)."""
+def preview_input(runtime: Runtime, pipeline_id: int, proposal: Mapping[str, Any],
+                  days: int = PREVIEW_DAYS) -> dict[str, Any]:
+    """The body of `preview_gates` for the pipeline's gates as the proposal would leave them, replaying the
+    moves of the last `days` days (InvalidInputError for stages or modes the pipeline does not have)."""
     with runtime.read_uow() as uow:
         found = _changes(uow.session, pipeline_id, proposal)
         pipeline = found["pipeline"]
@@ -234,18 +266,20 @@ def preview_input(runtime: Runtime, pipeline_id: int, proposal: Mapping[str, Any
         gates += [{"pipeline": pipeline.external_id, "stage": c["gate"].stage.external_id, "mode": c["mode"],
                    "requirements": c["requirements"], "persona_requirement": c["gate"].persona_requirement}
                   for c in (*found["change"], *found["same"])]
-        return {"connection_id": pipeline.connection_id, "gates": gates, "days": PREVIEW_DAYS,
+        return {"connection_id": pipeline.connection_id, "gates": gates, "days": days,
                 "remove": [{"pipeline": pipeline.external_id, "stage": g.stage.external_id}
                            for g in found["remove"]]}
 
 
 def preview_board(runtime: Runtime, pipeline_id: int, proposal: Mapping[str, Any],
-                  language: str = "en") -> dict[str, Any]:
+                  language: str = "en", days: int = PREVIEW_DAYS) -> dict[str, Any]:
     """The board as the proposal would make it and what it would block (`preview_gates`: open deals per stage
-    and the replay of the last 90 days' moves); nothing is stored. InvalidInputError for a proposal that does
-    not fit the pipeline or names unknown fields or bad conditions."""
+    and the replay of the last `days` days' moves, by owner and by stage); nothing is stored.
+    InvalidInputError for a proposal that does not fit the pipeline, names unknown fields or bad conditions,
+    or for `days` outside what `preview_gates` accepts."""
     board = board_view(runtime, pipeline_id, language, proposal)
-    return {"board": board, "preview": preview_gates(runtime, preview_input(runtime, pipeline_id, proposal))}
+    return {"board": board,
+            "preview": preview_gates(runtime, preview_input(runtime, pipeline_id, proposal, days))}
 
 
 def apply_board(runtime: Runtime, pipeline_id: int, proposal: Mapping[str, Any]) -> dict[str, Any]:

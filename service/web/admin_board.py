@@ -11,10 +11,10 @@ from flask import Response, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
 from service.errors import NotFoundError, ServiceError
-from service.services.board import apply_board, board_view, pipelines_overview, preview_board
+from service.services.board import PREVIEW_DAYS, apply_board, board_view, pipelines_overview, preview_board
 from service.web.auth import admin_only
 from service.web.blueprints import ID, page_blueprint, page_runtime
-from service.web.board_forms import BoardForm, board_proposal, carried
+from service.web.board_forms import EMPTY_ROWS, MAX_ROWS, BoardForm, board_proposal, carried, preview_days
 from service.web.errors import error_page
 from service.web.i18n import select_locale
 
@@ -33,8 +33,15 @@ def _details(exc: ServiceError) -> list[str]:
     return [exc.detail] + [f"{path}: {'; '.join(messages)}" for path, messages in (exc.errors or {}).items()]
 
 
+def _render(board: dict[str, Any], *, errors: list[str] | None = None, preview: dict[str, Any] | None = None,
+            carried_inputs: list[tuple[str, str]] | None = None, days: int = PREVIEW_DAYS) -> str:
+    return render_template("admin/board.html", board=board, form=BoardForm(), errors=errors or [],
+                           preview=preview, carried=carried_inputs or [], days=days, max_rows=MAX_ROWS,
+                           empty_rows=EMPTY_ROWS)
+
+
 def _board_page(pipeline_id: int, proposal: dict[str, Any] | None = None, errors: list[str] | None = None,
-                status: int = 200) -> Any:
+                status: int = 200, days: int = PREVIEW_DAYS) -> Any:
     """The board as stored, or as a proposal that names the pipeline's own stages would make it."""
     try:
         board = board_view(page_runtime(), pipeline_id, select_locale(), proposal)
@@ -42,8 +49,7 @@ def _board_page(pipeline_id: int, proposal: dict[str, Any] | None = None, errors
         raise
     except ServiceError:
         board = board_view(page_runtime(), pipeline_id, select_locale())
-    return render_template("admin/board.html", board=board, form=BoardForm(), errors=errors or [],
-                           preview=None, carried=[]), status
+    return _render(board, errors=errors, days=days), status
 
 
 @bp.get("/pipelines")
@@ -63,18 +69,19 @@ def board(pipeline_id: int) -> Any:
 @bp.post(f"/pipelines/<{ID}:pipeline_id>/preview")
 @admin_only
 def preview(pipeline_id: int) -> Any:
-    """What the posted board would block if its gates were enforced, with a button to save exactly it."""
+    """What the posted board would block if its gates were enforced (open deals, and the moves of the chosen
+    days replayed by owner and by stage), with a button to save exactly it."""
     proposal, errors = board_proposal(request.form)
-    if errors:
-        return _board_page(pipeline_id, None, errors, 400)
+    days, day_errors = preview_days(request.form)
+    if errors or day_errors:
+        return _board_page(pipeline_id, None, errors + day_errors, 400, days)
     try:
-        result = preview_board(page_runtime(), pipeline_id, proposal, select_locale())
+        result = preview_board(page_runtime(), pipeline_id, proposal, select_locale(), days)
     except NotFoundError:
         raise
     except ServiceError as exc:
-        return _board_page(pipeline_id, proposal, _details(exc), exc.status)
-    return render_template("admin/board.html", board=result["board"], form=BoardForm(), errors=[],
-                           preview=result["preview"], carried=carried(request.form))
+        return _board_page(pipeline_id, proposal, _details(exc), exc.status, days)
+    return _render(result["board"], preview=result["preview"], carried_inputs=carried(request.form), days=days)
 
 
 @bp.post(f"/pipelines/<{ID}:pipeline_id>/save")

@@ -4,12 +4,14 @@ changing and removing gates all at once or not at all, keeping persona requireme
 
 from __future__ import annotations
 
+import json
+from datetime import timedelta
 from typing import Any
 
 import pytest
 
 from service.errors import InvalidInputError
-from service.models import Gate, Record
+from service.models import Gate, Record, Transition
 from service.runtime import Runtime
 from service.services.board import apply_board, board_view, pipelines_overview, preview_board
 from service.services.gate_admin import list_gates
@@ -117,20 +119,87 @@ def test_given_a_condition_typed_in_a_cell_then_it_is_stored_as_the_required_if_
         {"field": "budget", "required_if": {"field": "industry", "op": "in", "value": ["retail", "it"]}},
         {"field": "pain", "required_if": {"field": "budget", "op": "gte", "value": 1000}}]
     cell = column(board_view(runtime, sales["pipeline_id"]), stage["qualified"])["required"]["budget"]
-    assert cell == {"kind": "simple", "field": "industry", "op": "in", "value": "retail, it"}
+    assert cell == {"kind": "comparisons", "join": "all",
+                    "rows": [{"field": "industry", "op": "in", "value": "retail, it"}]}
 
 
-def test_given_a_complex_condition_then_the_board_shows_it_as_text_and_keeps_it(
+def test_given_comparisons_joined_by_any_of_then_stored_in_the_condition_format_and_shown_as_rows(
         runtime: Runtime, sales: dict[str, Any]) -> None:
-    complex_if = {"any": [{"field": "industry", "op": "eq", "value": "it"}, {"field": "budget", "op": "filled"}]}
+    stage = sales["stage"]
+    rows = [{"field": "industry", "op": "eq", "value": "it"}, {"field": "budget", "op": "gt", "value": " 500 "},
+            {"field": "pain", "op": "filled", "value": "ignored"}]
+    proposal = {"stages": {stage["qualified"]: {"mode": "enforce", "requirements": [
+        {"field": "industry"}, {"field": "pain", "when": {"join": "any", "rows": rows}}]}}}
+
+    summary = apply_board(runtime, sales["pipeline_id"], proposal)
+
+    stored = gates(runtime, sales["connection_id"])["qualified"]["requirements"]
+    assert summary["changed"] == ["Qualified"]
+    assert stored == [{"field": "industry", "required_if": None}, {"field": "pain", "required_if": {"any": [
+        {"field": "industry", "op": "eq", "value": "it"}, {"field": "budget", "op": "gt", "value": 500},
+        {"field": "pain", "op": "filled"}]}}]
+    cell = column(board_view(runtime, sales["pipeline_id"]), stage["qualified"])["required"]["pain"]
+    assert cell == {"kind": "comparisons", "join": "any", "rows": [
+        {"field": "industry", "op": "eq", "value": "it"}, {"field": "budget", "op": "gt", "value": "500"},
+        {"field": "pain", "op": "filled", "value": ""}]}
+    # The rows posted back as shown change nothing.
+    again = {"stages": {stage["qualified"]: {"mode": "enforce", "requirements": [
+        {"field": "industry"}, {"field": "pain", "when": {"join": cell["join"], "rows": cell["rows"]}}]}}}
+    assert apply_board(runtime, sales["pipeline_id"], again)["unchanged"] == 1
+
+
+def test_given_one_row_or_none_then_stored_as_one_comparison_or_no_condition(
+        runtime: Runtime, sales: dict[str, Any]) -> None:
+    stage = sales["stage"]
+    proposal = {"stages": {stage["new"]: {"mode": "audit", "requirements": [
+        {"field": "budget", "when": {"join": "any", "rows": [{"field": "industry", "op": "ne", "value": "it"}]}},
+        {"field": "pain", "when": {"join": "all", "rows": []}}]}}}
+
+    apply_board(runtime, sales["pipeline_id"], proposal)
+
+    assert gates(runtime, sales["connection_id"])["new"]["requirements"] == [
+        {"field": "budget", "required_if": {"field": "industry", "op": "ne", "value": "it"}},
+        {"field": "pain", "required_if": None}]
+
+
+def test_given_a_bad_comparison_among_several_then_refused_as_by_the_api_and_nothing_saved(
+        runtime: Runtime, sales: dict[str, Any]) -> None:
+    stage, before = sales["stage"], gates(runtime, sales["connection_id"])
+    for rows, path in (
+            ([{"field": "industry", "op": "eq", "value": "it"}, {"field": "no_such", "op": "filled"}], "any[1]"),
+            ([{"field": "budget", "op": "gte", "value": "lots"}, {"field": "industry", "op": "in", "value": "x"}],
+             "any[")):
+        proposal = {"stages": {stage["new"]: {"mode": "warn", "requirements": [
+            {"field": "pain", "when": {"join": "any", "rows": rows}}]}}}
+        with pytest.raises(InvalidInputError) as raised:
+            apply_board(runtime, sales["pipeline_id"], proposal)
+        assert any(path in key for key in raised.value.errors or {}), raised.value.errors
+        with pytest.raises(InvalidInputError):
+            preview_board(runtime, sales["pipeline_id"], proposal)
+    bad_join = {"stages": {stage["new"]: {"mode": "warn", "requirements": [{"field": "pain", "when": {
+        "join": "either", "rows": [{"field": "industry", "op": "filled"}]}}]}}}
+    with pytest.raises(InvalidInputError):
+        apply_board(runtime, sales["pipeline_id"], bad_join)
+    assert gates(runtime, sales["connection_id"]) == before
+
+
+def test_given_a_nested_condition_then_the_board_shows_it_as_text_and_keeps_it(
+        runtime: Runtime, sales: dict[str, Any]) -> None:
+    nested = {"all": [{"any": [{"field": "industry", "op": "eq", "value": "it"}, {"field": "budget", "op": "filled"}]},
+                      {"field": "budget", "op": "gt", "value": 10}]}
     with runtime.uow() as uow:
         gate = uow.session.get_one(Gate, gates(runtime, sales["connection_id"])["qualified"]["id"])
-        gate.requirements = [{"field": "pain", "required_if": complex_if}]
+        gate.requirements = [{"field": "pain", "required_if": nested}]
         uow.commit()
 
     cell = column(board_view(runtime, sales["pipeline_id"]), sales["stage"]["qualified"])["required"]["pain"]
 
-    assert cell["kind"] == "complex" and '"any"' in cell["value"]
+    assert cell["kind"] == "complex" and json.loads(cell["value"]) == nested
+    kept = {"stages": {sales["stage"]["qualified"]: {"mode": "enforce", "requirements": [
+        {"field": "pain", "required_if": json.loads(cell["value"])}]}}}
+    assert apply_board(runtime, sales["pipeline_id"], kept)["unchanged"] == 1
+    assert gates(runtime, sales["connection_id"])["qualified"]["requirements"] == [
+        {"field": "pain", "required_if": nested}]
 
 
 def test_given_an_unknown_field_in_one_stage_then_nothing_is_saved(runtime: Runtime, sales: dict[str, Any]) -> None:
@@ -187,3 +256,39 @@ def test_given_open_deals_then_the_preview_counts_those_a_proposal_would_block(
     assert (stages["proposal"]["would_block"], stages["proposal"]["of"]) == (len(blocked), len(deals))
     assert column(result["board"], sales["stage"]["proposal"])["required"] == {"budget": {"kind": "none"}}
     assert "proposal" not in gates(runtime, sales["connection_id"])
+
+
+def test_given_recorded_moves_then_the_preview_replays_the_chosen_days_by_owner_and_stage(
+        runtime: Runtime, sales: dict[str, Any]) -> None:
+    # Moves from New into Proposal; a move replays as blocked when budget (required at Proposal) is unfilled.
+    # (deal values, owner, decision then, days ago)
+    moves = [({"budget": 5}, "71", "allowed", 3), ({}, "71", "allowed", 10), ({}, "72", "allowed", 20),
+             ({}, "72", "blocked", 5), ({}, "71", "allowed", 45)]
+    days = 30
+    with runtime.uow() as uow:
+        now = runtime.clock()
+        for i, (values, owner, decision, ago) in enumerate(moves):
+            record = Record(connection_id=sales["connection_id"], external_id=f"m{i}", kind="deal",
+                            pipeline_external_id="sales", stage_external_id="proposal",
+                            values={"industry": "it", **values}, version=1)
+            uow.session.add(record)
+            uow.session.flush()
+            uow.session.add(Transition(connection_id=sales["connection_id"], record_id=record.id,
+                                       from_pipeline="sales", from_stage="qualified", to_pipeline="sales",
+                                       to_stage="proposal", occurred_at=now - timedelta(days=ago), owner_id=owner,
+                                       source="webhook", direction="forward", decision=decision, issues=[]))
+        uow.commit()
+    proposal = {"stages": {sales["stage"]["proposal"]: {"mode": "audit", "requirements": [{"field": "budget"}]}}}
+
+    replay = preview_board(runtime, sales["pipeline_id"], proposal, days=days)["preview"]["replay"]
+
+    recent = [m for m in moves if m[3] <= days]
+    would = [m for m in recent if m[2] != "blocked" and "budget" not in m[0]]
+    assert (replay["days"], replay["moves"], replay["would_block"]) == (days, len(recent), len(would))
+    assert [(s["stage"], s["moves"], s["would_block"]) for s in replay["by_stage"]] == [
+        ("proposal", len(recent), len(would))]
+    assert {o["owner_id"]: (o["moves"], o["would_block"]) for o in replay["by_owner"]} == {
+        owner: (sum(1 for m in recent if m[1] == owner), sum(1 for m in would if m[1] == owner))
+        for owner in {m[1] for m in recent}}
+    with pytest.raises(InvalidInputError):
+        preview_board(runtime, sales["pipeline_id"], proposal, days=0)
