@@ -11,7 +11,7 @@ from marshmallow import Schema, fields, validate
 from schemas.common import CRM_KINDS, JsonBoolean, StrictSchema
 from schemas.connections import ConnectionPatchSchema, MappingInSchema
 from schemas.fields import FieldInSchema
-from schemas.gates import GateInSchema, PersonaRequirementSchema
+from schemas.gates import GateInSchema, GatePreviewSchema, PersonaRequirementSchema
 from schemas.personas import PersonaInSchema
 
 FORMAT_VERSION = 1
@@ -108,6 +108,10 @@ class ConfigApplyArgsSchema(Schema):
 
     dry_run = fields.Boolean(load_default=False, truthy={"true", "1"}, falsy={"false", "0"},
                              metadata={"description": "only plan: validate and show the changes, store nothing"})
+    replay_days = fields.Integer(load_default=90, validate=validate.Range(min=1, max=730), metadata={
+        "description": "how many days of recorded moves the plan's gate previews replay (default 90)"})
+    format = fields.String(validate=validate.OneOf(("json", "yaml")), metadata={
+        "description": "the plan as yaml or json; without it, YAML when the Accept header asks for application/yaml"})
 
 
 class AttributeChangeSchema(Schema):
@@ -126,10 +130,18 @@ class ConfigChangeSchema(Schema):
     name = fields.String(required=True, metadata={"description": "its key: connection name, field key, ..."})
     changes = fields.List(fields.Nested(AttributeChangeSchema), required=True)
     open_deals = fields.Integer(allow_none=True, metadata={
-        "description": "gates: open deals before the stage that could move into it"})
+        "description": "gates added or changed in mode or requirements: open deals whose next move could enter "
+                       "the stage (the `of` of its stage in `previews`)"})
     would_stop = fields.Integer(allow_none=True, metadata={
-        "description": "gates: of those, how many miss the gate's field requirements (blocked when enforced)"})
+        "description": "gates: of those, how many the file's gates would block, were they enforced (its stage's "
+                       "`would_block` in `previews`)"})
     note = fields.String(allow_none=True)
+
+
+class ConfigGatePreviewSchema(GatePreviewSchema):
+    """What all the gates the file gives one connection would do if enforced, as POST /v1/gates/preview answers."""
+
+    connection = fields.String(required=True, metadata={"description": "the connection's name"})
 
 
 class ConfigPlanSchema(Schema):
@@ -143,4 +155,7 @@ class ConfigPlanSchema(Schema):
     changes = fields.List(fields.Nested(ConfigChangeSchema), required=True)
     warnings = fields.List(fields.String(), required=True, metadata={
         "description": "what could not be checked (a CRM whose properties could not be read)"})
+    previews = fields.List(fields.Nested(ConfigGatePreviewSchema), required=True, metadata={
+        "description": "one per connection whose gates the plan adds, changes or removes (and that keeps at least "
+                       "one): the preview of every gate the file gives it, enforced"})
     lines = fields.List(fields.String(), required=True)

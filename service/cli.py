@@ -235,9 +235,17 @@ def cmd_config_export(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _replay_days(text: str) -> int:
+    """--replay-days: a whole number of days, 1 to 730."""
+    if not text.isdigit() or not 1 <= int(text) <= 730:
+        raise argparse.ArgumentTypeError(f"give 1 to 730 days, not {text!r}")
+    return int(text)
+
+
 def cmd_config_apply(args: argparse.Namespace, settings: Settings) -> int:
-    """Print the plan of a configuration file and apply it in one transaction (with --dry-run, only plan). Exit 1
-    listing every error (file:line: path: what is wrong) when it cannot be applied; nothing is changed then."""
+    """Print the plan of a configuration file, with the impact of the gates it changes (replaying --replay-days of
+    moves), and apply it in one transaction (with --dry-run, only plan). Exit 1 listing every error (file:line:
+    path: what is wrong) when it cannot be applied; nothing is changed then."""
     from service.errors import ServiceError
     from service.services.config_io.apply import apply_config
     from service.services.config_io.document import ConfigFileError
@@ -254,7 +262,7 @@ def cmd_config_apply(args: argparse.Namespace, settings: Settings) -> int:
     name = "<stdin>" if args.file == "-" else args.file
     try:
         plan = apply_config(_runtime(settings), content, source=name, as_json=name.endswith(".json"),
-                            dry_run=args.dry_run)
+                            dry_run=args.dry_run, replay_days=args.replay_days)
     except ConfigFileError as exc:
         print("\n".join([*exc.messages(), f"qualify config apply: {exc.detail}"]), file=sys.stderr)
         return 1
@@ -349,6 +357,8 @@ def build_parser() -> argparse.ArgumentParser:
     apply = config.add_parser("apply", help="plan a configuration file and apply it in one transaction")
     apply.add_argument("file", help="the YAML (or .json) file; - reads stdin")
     apply.add_argument("--dry-run", action="store_true", help="only print the plan; change nothing")
+    apply.add_argument("--replay-days", type=_replay_days, default=90, metavar="N",
+                       help="days of recorded moves the gates' impact replays (1 to 730, default 90)")
     apply.set_defaults(func=cmd_config_apply)
     sandbox = sub.add_parser("sandbox", help="run a CRM simulator on loopback")
     sandbox.add_argument("crm", choices=tuple(REGISTRY))

@@ -16,6 +16,7 @@ from schemas.config import (
 )
 from service.api.common import errors, protected_blueprint, request_body, runtime
 from service.services.config_io.apply import apply_config
+from service.services.config_io.document import dump_yaml
 from service.services.config_io.export import export_config, export_yaml
 
 blp = protected_blueprint("config", __name__, "/v1/config", "Configuration as code: export and apply one file")
@@ -51,10 +52,17 @@ class Config(MethodView):
     @blp.doc(requestBody={"required": True, "description": "the file `qualify config export` writes, as YAML or JSON",
                           "content": {YAML: FILE_BODY, "application/json": FILE_BODY}})
     @blp.response(200, ConfigPlanSchema)
+    @blp.doc(responses={"200": {"description": "OK", "content": {
+        "application/json": {"schema": ConfigPlanSchema}, YAML: {"schema": ConfigPlanSchema}}}})
     @errors(blp, 400, 401, 403, 409, 413, 422, descriptions={
         422: "The file is invalid or cannot be applied here: `errors` maps each path in it to what is wrong"})
-    def post(self, args: dict[str, Any]) -> dict[str, Any]:
+    def post(self, args: dict[str, Any]) -> Any:
         """Apply a configuration file in one transaction (or, with dry_run=true, only show the plan): what the
-        file leaves out is removed, except connections, which apply never creates or deletes."""
-        return apply_config(runtime(), request_body(), source="the request body",
-                            as_json=request.mimetype == "application/json", dry_run=args["dry_run"])
+        file leaves out is removed, except connections, which apply never creates or deletes. The plan carries,
+        for each connection whose gates change, the preview of its gates (replaying `replay_days` of moves)."""
+        plan = apply_config(runtime(), request_body(), source="the request body",
+                            as_json=request.mimetype == "application/json", dry_run=args["dry_run"],
+                            replay_days=args["replay_days"])
+        if wants_yaml(args.get("format")):
+            return Response(dump_yaml(ConfigPlanSchema().dump(plan)), mimetype=YAML)
+        return plan

@@ -7,7 +7,7 @@ from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -110,9 +110,9 @@ def _open_deals(session: Session, keeper: Gatekeeper, connection_id: int, propos
     return {"stages": stages, "totals": {"would_block": len(blocked), "of": len(checked)}, "rule": OPEN_RULE}
 
 
-def _replay(runtime: Runtime, session: Session, keeper: Gatekeeper, connection_id: int, proposed: list[Proposed],
+def _replay(now: datetime, session: Session, keeper: Gatekeeper, connection_id: int, proposed: list[Proposed],
             days: int) -> dict[str, Any]:
-    since = runtime.clock() - timedelta(days=days)
+    since = now - timedelta(days=days)
     by_ref = {(p.stage.pipeline.external_id, p.stage.external_id): p.stage for p in proposed}
     rows = session.execute(
         select(Transition.from_pipeline, Transition.from_stage, Transition.to_pipeline, Transition.to_stage,
@@ -173,28 +173,32 @@ def preview_gates(runtime: Runtime, data: dict[str, Any]) -> dict[str, Any]:
     would have blocked, each with the rule counting it. Writes nothing. NotFoundError for an unknown connection;
     InvalidInputError (paths under `gates[i]` / `remove[i]`) for an unknown pipeline, stage, field or persona, a
     gate asking for nothing, a stage given twice, or `days` outside 1..730."""
-    days = _check_shape(data)
     with runtime.read_uow() as uow:
-        session = uow.session
-        connection = get_or_404(session, Connection, data["connection_id"], "Connection")
-        proposed, removed, seen = [], [], set()
-        for i, item in enumerate(data.get("gates") or []):
-            with _at(f"gates[{i}]"):
-                p = _proposed(session, connection.id, item)
-                if p.stage.id in seen:
-                    raise InvalidInputError("This stage is given twice.", {"stage": ["Given twice."]})
-            seen.add(p.stage.id)
-            proposed.append(p)
-        for i, item in enumerate(data.get("remove") or []):
-            with _at(f"remove[{i}]"):
-                stage = find_stage(session, connection.id, item["pipeline"], item["stage"])
-                if stage.id in seen:
-                    raise InvalidInputError("This stage is also proposed or removed already.",
-                                            {"stage": ["Given twice."]})
-            seen.add(stage.id)
-            gate = session.scalars(select(GateRow).where(GateRow.stage_id == stage.id)).first()
-            removed.append({**_stage_view(stage), "gate_id": gate.id if gate else None})
-        keeper = _gatekeeper(session, connection, proposed, seen)
-        return {"connection_id": connection.id, "removed": removed,
-                "open_deals": _open_deals(session, keeper, connection.id, proposed),
-                "replay": _replay(runtime, session, keeper, connection.id, proposed, days)}
+        return preview_in(uow.session, data, runtime.clock())
+
+
+def preview_in(session: Session, data: dict[str, Any], now: datetime) -> dict[str, Any]:
+    """preview_gates read in `session` (its uncommitted changes count), replaying the days before `now`."""
+    days = _check_shape(data)
+    connection = get_or_404(session, Connection, data["connection_id"], "Connection")
+    proposed, removed, seen = [], [], set()
+    for i, item in enumerate(data.get("gates") or []):
+        with _at(f"gates[{i}]"):
+            p = _proposed(session, connection.id, item)
+            if p.stage.id in seen:
+                raise InvalidInputError("This stage is given twice.", {"stage": ["Given twice."]})
+        seen.add(p.stage.id)
+        proposed.append(p)
+    for i, item in enumerate(data.get("remove") or []):
+        with _at(f"remove[{i}]"):
+            stage = find_stage(session, connection.id, item["pipeline"], item["stage"])
+            if stage.id in seen:
+                raise InvalidInputError("This stage is also proposed or removed already.",
+                                        {"stage": ["Given twice."]})
+        seen.add(stage.id)
+        gate = session.scalars(select(GateRow).where(GateRow.stage_id == stage.id)).first()
+        removed.append({**_stage_view(stage), "gate_id": gate.id if gate else None})
+    keeper = _gatekeeper(session, connection, proposed, seen)
+    return {"connection_id": connection.id, "removed": removed,
+            "open_deals": _open_deals(session, keeper, connection.id, proposed),
+            "replay": _replay(now, session, keeper, connection.id, proposed, days)}

@@ -3,11 +3,16 @@ whose pipelines were refreshed from a HubSpot sandbox."""
 
 from __future__ import annotations
 
+from collections import Counter
+from datetime import timedelta
+from itertools import product
 from typing import Any
 
 import pytest
 import yaml
 
+from service.db import utcnow
+from service.models import CrmUser, Record, Transition
 from service.runtime import Runtime
 from tests.api.conftest import SANDBOX_SECRET, SANDBOX_TOKEN, assert_problem, connection_body
 from tests.conftest import empty_database, make_key
@@ -141,6 +146,12 @@ def test_given_a_changed_file_when_planning_then_each_change_is_listed_with_its_
         "- mapping Sandbox portal/employees",
         '~ gate Sandbox portal/default/qualifiedtobuy: mode "enforce" -> "warn" '
         "(would block 0 of 0 open deals before this stage if enforced)",
+        "Impact of Sandbox portal's gates in this file if enforced (persona requirements not evaluated):",
+        "  open deals blocked on their next move: 0 of 0",
+        "    Presentation Scheduled (default/presentationscheduled, warn): 0 of 0",
+        "    Qualified To Buy (default/qualifiedtobuy, warn): 0 of 0",
+        "  moves of the last 90 days that would have been blocked: 0 of 0 allowed then (0 moves)",
+        "    by stage (of the moves allowed then): Presentation Scheduled 0 of 0, Qualified To Buy 0 of 0",
     ]
     assert (plan["add"], plan["change"], plan["remove"], plan["dry_run"], plan["applied"]) == (1, 3, 2, True, False)
     assert "Connections are never created or deleted by apply" in plan["lines"][-2]
@@ -188,3 +199,113 @@ def test_setting_up_one_pipeline_takes_eight_bodies_through_the_api_and_one_file
     # The connection (with its secrets) and its pipeline refresh come first either way: 2 calls, 1 JSON body.
     assert (api.calls, api.bodies) == (8, 8)
     assert post_config(client, admin_headers, text).status_code == 200
+
+
+# The sandbox's default pipeline, its open stages in order.
+STAGES = ["appointmentscheduled", "qualifiedtobuy", "presentationscheduled", "decisionmakerboughtin", "contractsent"]
+
+
+def failing(source: str | None, target: str, values: dict[str, Any]) -> set[str]:
+    """The model of the configured gates, all enforced (the persona requirement is not evaluated): qualifiedtobuy
+    asks for industry, and for budget (at least 1000) when industry is it; presentationscheduled asks for pains. A
+    move passes the gates of every stage after its source (from the first, without one) up to its target."""
+    start = STAGES.index(source) + 1 if source is not None else 0
+    passed = STAGES[start:STAGES.index(target) + 1]
+    found = set()
+    if "qualifiedtobuy" in passed:
+        found |= {"industry"} if values.get("industry") is None else set()
+        budget = values.get("budget")
+        found |= {"budget"} if values.get("industry") == "it" and (budget is None or budget < 1000) else set()
+    if "presentationscheduled" in passed and values.get("pains") is None:
+        found.add("pains")
+    return found
+
+
+def add_history(runtime: Runtime, connection_id: int) -> dict[str, Any]:
+    """Open deals in the first two stages in every mix of industry, budget and pains; each moved once into a gated
+    stage 3 or 20 days ago by one of three owners, blocked then or not, some with pains reported missing then."""
+    deals, moves = [], []
+    now = utcnow()
+    with runtime.uow() as uow:
+        session = uow.session
+        session.add(CrmUser(connection_id=connection_id, external_id="901", user_id="901", name="Alice Owner"))
+        for i, (stage, industry, budget, pains) in enumerate(
+                product(STAGES[:2], ("retail", "it", None), (5000, None), ("slow", None))):
+            deals.append({"id": f"d{i}", "stage": stage,
+                          "values": {"industry": industry, "budget": budget, "pains": pains}})
+        rows = {d["id"]: Record(connection_id=connection_id, external_id=d["id"], kind="deal",
+                                pipeline_external_id="default", stage_external_id=d["stage"], values=d["values"],
+                                version=1) for d in deals}
+        session.add_all(rows.values())
+        session.flush()
+        for i, deal in enumerate(deals):
+            target = ("presentationscheduled", "qualifiedtobuy")[i % 2]
+            move = {"deal": deal, "target": target, "source": None if i % 5 == 0 else STAGES[STAGES.index(target) - 1],
+                    "owner": ("901", "902", None)[i % 3], "blocked": i % 7 == 0, "pains_then": i % 4 != 3,
+                    "days_ago": 20 if i % 6 == 1 else 3}
+            moves.append(move)
+            issues = [] if move["pains_then"] else [{"field": "pains", "reason": "missing", "stage": target,
+                                                     "mode": "warn", "message": "Pains is missing"}]
+            session.add(Transition(
+                connection_id=connection_id, record_id=rows[deal["id"]].id, to_pipeline="default", to_stage=target,
+                from_pipeline="default" if move["source"] else None, from_stage=move["source"],
+                occurred_at=now - timedelta(days=move["days_ago"]), owner_id=move["owner"], source="webhook",
+                direction="forward", decision="blocked" if move["blocked"] else "allowed", issues=issues,
+                mover_kind="ui"))
+        uow.commit()
+    return {"deals": deals, "moves": moves}
+
+
+def test_given_deals_and_moves_when_planning_a_gate_change_then_the_plan_previews_the_file_gates(
+        client: Any, admin_headers: dict[str, str], configured: dict[str, Any], runtime: Runtime) -> None:
+    history = add_history(runtime, configured["id"])
+    document = yaml.safe_load(export(client, admin_headers))
+    document["gates"][0]["mode"] = "enforce"  # presentationscheduled, warn before
+
+    response = client.post("/v1/config?dry_run=true&replay_days=10", data=yaml.safe_dump(document).encode(),
+                           headers={**admin_headers, "Content-Type": YAML})
+
+    assert response.status_code == 200, response.get_json()
+    [preview] = response.get_json()["previews"]
+    assert (preview["connection"], preview["connection_id"]) == ("Sandbox portal", configured["id"])
+    stages = {s["stage"]: s for s in preview["open_deals"]["stages"]}
+    assert {stage: s["mode"] for stage, s in stages.items()} == {"presentationscheduled": "enforce",
+                                                                 "qualifiedtobuy": "enforce"}
+    for target, got in stages.items():
+        checked = [d for d in history["deals"] if STAGES.index(d["stage"]) < STAGES.index(target)]
+        fails = [failing(d["stage"], target, d["values"]) for d in checked]
+        assert (got["would_block"], got["of"]) == (sum(1 for found in fails if found), len(checked)), target
+        assert {m["field"]: m["deals"] for m in got["missing"]} == Counter(f for found in fails for f in found)
+    replayed = [m for m in history["moves"] if m["days_ago"] < 10]
+    allowed = [m for m in replayed if not m["blocked"]]
+    blocked = [m for m in allowed if failing(m["source"], m["target"], {
+        **m["deal"]["values"], **({} if m["pains_then"] else {"pains": None})})]
+    replay = preview["replay"]
+    assert (replay["days"], replay["moves"], replay["allowed_then"], replay["would_block"]) == (
+        10, len(replayed), len(allowed), len(blocked))
+    assert 0 < replay["would_block"] < replay["allowed_then"] < replay["moves"]
+    assert {(o["owner_id"], o["owner_name"], o["moves"], o["would_block"]) for o in replay["by_owner"]} == {
+        (owner, "Alice Owner" if owner == "901" else None, n, Counter(m["owner"] for m in blocked)[owner])
+        for owner, n in Counter(m["owner"] for m in replayed).items()}
+    assert {s["stage"]: s["would_block"] for s in replay["by_stage"]} == {
+        target: sum(1 for m in blocked if m["target"] == target) for target in stages}
+    gate = next(c for c in response.get_json()["changes"] if c["kind"] == "gate")
+    assert (gate["open_deals"], gate["would_stop"]) == (stages["presentationscheduled"]["of"],
+                                                         stages["presentationscheduled"]["would_block"])
+    as_yaml = client.post("/v1/config?dry_run=true&replay_days=10", data=yaml.safe_dump(document).encode(),
+                          headers={**admin_headers, "Content-Type": YAML, "Accept": YAML})
+    assert as_yaml.mimetype == YAML
+    [again] = yaml.safe_load(as_yaml.get_data(as_text=True))["previews"]
+    assert again["replay"].pop("since") >= preview["replay"].pop("since")  # ISO text, a later request
+    assert again == preview
+
+
+def test_given_no_gate_change_when_planning_then_no_preview_and_replay_days_are_bounded(
+        client: Any, admin_headers: dict[str, str], configured: dict[str, Any]) -> None:
+    text = export(client, admin_headers)
+
+    assert post_config(client, admin_headers, text, dry_run=True).get_json()["previews"] == []
+    for days in ("0", "731", "many"):
+        response = client.post(f"/v1/config?dry_run=true&replay_days={days}", data=text.encode(),
+                               headers={**admin_headers, "Content-Type": YAML})
+        assert "replay_days" in str(assert_problem(response, 422).get("errors"))

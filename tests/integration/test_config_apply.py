@@ -1,9 +1,13 @@
 """`qualify config apply` on SQLite and PostgreSQL: a dry run stores nothing, apply is all-or-nothing even when the
-database refuses one object, the plan counts the open deals a gate would block, and the CLI prints the API's plan."""
+database refuses one object, the plan counts the open deals a gate would block and carries the gate preview (open
+deals and replayed moves, with the file's new fields), and the CLI prints the API's plan."""
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterator
+from datetime import timedelta
+from itertools import product
 from pathlib import Path
 from typing import Any
 
@@ -13,8 +17,9 @@ from sqlalchemy import Engine, text
 
 from adapters.sandbox.hubspot import HubSpotSandbox
 from service.cli import main
-from service.db import Base
-from service.models import Record
+from service.db import Base, utcnow
+from service.errors import InvalidInputError
+from service.models import CrmUser, Record, Transition
 from service.runtime import Runtime
 from service.services.config_io.apply import apply_config
 from service.services.config_io.document import ConfigFileError
@@ -150,11 +155,15 @@ def test_the_cli_prints_the_plan_the_api_returns_and_exports_the_same_file(
     path.write_text(FILE.replace("description: boom", "description: ok"))
     headers = {"Authorization": f"Bearer {make_key(runtime, 'admin')}", "Content-Type": "application/yaml"}
 
-    api = client.post("/v1/config?dry_run=true", data=path.read_bytes(), headers=headers).get_json()
-    assert main(["config", "apply", str(path), "--dry-run"]) == 0
+    api = client.post("/v1/config?dry_run=true&replay_days=30", data=path.read_bytes(), headers=headers).get_json()
+    assert main(["config", "apply", str(path), "--dry-run", "--replay-days", "30"]) == 0
     cli = capsys.readouterr().out.splitlines()
 
     assert cli == api["lines"]
+    assert "  moves of the last 30 days that would have been blocked: 0 of 0 allowed then (0 moves)" in cli
+    with pytest.raises(SystemExit) as refused:
+        main(["config", "apply", str(path), "--dry-run", "--replay-days", "731"])
+    assert refused.value.code == 2 and "give 1 to 730 days" in capsys.readouterr().err
     assert main(["config", "apply", str(path)]) == 0
     capsys.readouterr()
     assert main(["config", "export"]) == 0
@@ -175,3 +184,99 @@ def test_given_a_bad_file_when_the_cli_applies_it_then_exit_1_listing_file_line_
     err = capsys.readouterr().err.splitlines()
     assert f"{path}:6: fields[0].colour: Unknown field." in err
     assert any(line.startswith(f"{path}:5: fields[0].type: ") for line in err), err
+
+
+# The sandbox's default pipeline, its open stages in order; FILE's gates (all enforced by the preview; the persona
+# requirement is not evaluated): the fields each stage asks for, and what makes a value fail (missing, or budget
+# under the file's new min 1000).
+STAGES = ["appointmentscheduled", "qualifiedtobuy", "presentationscheduled", "decisionmakerboughtin", "contractsent"]
+FILE_GATES = {"qualifiedtobuy": ["industry", "budget"], "presentationscheduled": ["budget"]}
+
+
+def failing(source: str | None, target: str, values: dict[str, Any]) -> set[str]:
+    """The model: a move passes the gates of every stage after its source (from the first, without one) up to its
+    target; each required field missing, or a budget under 1000, blocks it."""
+    start = STAGES.index(source) + 1 if source is not None else 0
+    asked = {f for stage in STAGES[start:STAGES.index(target) + 1] for f in FILE_GATES.get(stage, [])}
+    return {f for f in asked if values.get(f) is None or (f == "budget" and values[f] < 1000)}
+
+
+@pytest.fixture
+def history(runtime: Runtime, portal: HubSpotSandbox) -> dict[str, Any]:
+    """Open deals in the first two stages in every mix of industry (set or not) and budget (fine, too low, none),
+    one further on; each moved once into a gated stage 5 or 40 days ago by one of three owners, blocked then or
+    not, some with industry reported missing then; one move into an ungated stage."""
+    deals, moves = [], []
+    now = utcnow()
+    with runtime.uow() as uow:
+        session = uow.session
+        cid = session.scalar(text("SELECT id FROM connections"))
+        session.add(CrmUser(connection_id=cid, external_id="901", user_id="901", name="Alice Owner"))
+        for i, (stage, industry, budget) in enumerate(product(STAGES[:2], ("retail", None), (5000, 500, None))):
+            deals.append({"id": f"d{i}", "stage": stage, "values": {"industry": industry, "budget": budget}})
+        deals.append({"id": "far", "stage": "decisionmakerboughtin", "values": {}})
+        rows = {d["id"]: Record(connection_id=cid, external_id=d["id"], kind="deal", pipeline_external_id="default",
+                                stage_external_id=d["stage"], values=d["values"], version=1) for d in deals}
+        session.add_all(rows.values())
+        session.flush()
+        for i, deal in enumerate(deals[:-1]):
+            target = ("qualifiedtobuy", "presentationscheduled")[i % 2]
+            move = {"deal": deal, "target": target, "source": None if i % 4 == 0 else STAGES[STAGES.index(target) - 1],
+                    "owner": ("901", "902", None)[i % 3], "blocked": i % 5 == 0, "industry_then": i % 3 != 1,
+                    "days_ago": 40 if i % 6 == 5 else 5}
+            moves.append(move)
+            issues = [] if move["industry_then"] else [{"field": "industry", "reason": "missing", "stage": target,
+                                                        "mode": "audit", "message": "Industry is missing"}]
+            session.add(Transition(
+                connection_id=cid, record_id=rows[deal["id"]].id, from_pipeline="default" if move["source"] else None,
+                from_stage=move["source"], to_pipeline="default", to_stage=target, owner_id=move["owner"],
+                occurred_at=now - timedelta(days=move["days_ago"]), source="webhook", direction="forward",
+                decision="blocked" if move["blocked"] else "allowed", issues=issues, mover_kind="ui"))
+        session.add(Transition(connection_id=cid, record_id=rows["d0"].id, to_pipeline="default",
+                               to_stage="contractsent", occurred_at=now - timedelta(days=1), owner_id="901",
+                               source="webhook", direction="forward", decision="allowed", issues=[], mover_kind="ui"))
+        uow.commit()
+    return {"deals": deals, "moves": moves}
+
+
+def test_given_deals_and_moves_when_planning_new_gates_then_the_plan_carries_their_preview(
+        runtime: Runtime, history: dict[str, Any]) -> None:
+    plan = apply_config(runtime, FILE, source="q.yaml", dry_run=True, replay_days=30)
+
+    [preview] = plan["previews"]
+    assert preview["connection"] == "Portal"
+    stages = {s["stage"]: s for s in preview["open_deals"]["stages"]}
+    assert {stage: s["mode"] for stage, s in stages.items()} == {"qualifiedtobuy": "enforce",
+                                                                 "presentationscheduled": "warn"}
+    for target in FILE_GATES:
+        checked = [d for d in history["deals"] if STAGES.index(d["stage"]) < STAGES.index(target)]
+        fails = [failing(d["stage"], target, d["values"]) for d in checked]
+        missing = Counter(f for found in fails for f in found)
+        got = stages[target]
+        assert (got["would_block"], got["of"]) == (sum(1 for found in fails if found), len(checked)), target
+        assert {m["field"]: m["deals"] for m in got["missing"]} == missing
+        gate = next(c for c in plan["changes"] if c["name"] == f"Portal/default/{target}")
+        assert (gate["open_deals"], gate["would_stop"]) == (got["of"], got["would_block"])
+    replayed = [m for m in history["moves"] if m["days_ago"] < 30]
+    allowed = [m for m in replayed if not m["blocked"]]
+    blocked = [m for m in allowed if failing(m["source"], m["target"], {
+        **m["deal"]["values"], **({} if m["industry_then"] else {"industry": None})})]
+    replay = preview["replay"]
+    assert (replay["days"], replay["moves"], replay["allowed_then"], replay["would_block"]) == (
+        30, len(replayed), len(allowed), len(blocked))
+    assert 0 < replay["would_block"] < replay["allowed_then"] < replay["moves"]
+    assert {(o["owner_id"], o["owner_name"], o["moves"], o["would_block"]) for o in replay["by_owner"]} == {
+        (owner, "Alice Owner" if owner == "901" else None, n, Counter(m["owner"] for m in blocked)[owner])
+        for owner, n in Counter(m["owner"] for m in replayed).items()}
+    assert {s["stage"]: (s["moves"], s["would_block"]) for s in replay["by_stage"]} == {
+        target: (sum(1 for m in replayed if m["target"] == target), sum(1 for m in blocked if m["target"] == target))
+        for target in FILE_GATES}
+    assert f"  moves of the last 30 days that would have been blocked: {len(blocked)} of {len(allowed)} allowed " \
+           f"then ({len(replayed)} moves)" in plan["lines"]
+
+
+def test_given_replay_days_out_of_bounds_when_planning_then_it_is_refused(runtime: Runtime) -> None:
+    for days in (0, 731):
+        with pytest.raises(InvalidInputError) as refused:
+            apply_config(runtime, FILE, source="q.yaml", dry_run=True, replay_days=days)
+        assert "replay_days" in (refused.value.errors or {})

@@ -12,18 +12,22 @@ from service.services.config_io.current import Current, read_current
 from service.services.config_io.desired import Desired, read_file
 from service.services.config_io.document import ConfigFileError
 from service.services.config_io.execute import Executor
-from service.services.config_io.plan import impact_note, objects, plan_changes, plan_lines, summary
-from service.services.gate_impact import would_block
+from service.services.config_io.impact import check_days, preview_plan
+from service.services.config_io.plan import objects, plan_changes, plan_lines, summary
+from service.services.gate_preview import DEFAULT_DAYS
 from service.services.guardrails import crm_mapping_errors
 from service.services.mappings import live_properties
 
 
 def apply_config(runtime: Runtime, content: bytes | str, *, source: str, as_json: bool = False,
-                 dry_run: bool) -> dict[str, Any]:
+                 dry_run: bool, replay_days: int = DEFAULT_DAYS) -> dict[str, Any]:
     """Plan the file `content` (named `source` in errors) against the stored configuration and, unless
     `dry_run`, apply it in one transaction. New or changed mappings are checked against the CRM's live
-    properties first (a warning when the CRM cannot be read). ConfigFileError (422) lists every problem by its
-    path in the file; ConflictError when two stored connections share a name. Returns the plan."""
+    properties first (a warning when the CRM cannot be read). For each connection whose gates change, the plan
+    carries the gate preview of all its gates in the file (`previews`, with `replay_days` of moves replayed).
+    ConfigFileError (422) lists every problem by its path in the file; InvalidInputError for `replay_days` outside
+    1..730; ConflictError when two stored connections share a name. Returns the plan."""
+    check_days(replay_days)
     desired = read_file(_text(content, source), source, as_json=as_json)
     with runtime.read_uow() as uow:
         planned, connection_ids = _plan(uow.session, desired, source)
@@ -35,13 +39,14 @@ def apply_config(runtime: Runtime, content: bytes | str, *, source: str, as_json
         problems = executor.run(changes)
         if problems:
             raise ConfigFileError(source, problems, desired.lines)
-        _count_blocked(session, executor, changes)
+        previews = preview_plan(runtime, session, executor, changes, source=source, days=replay_days)
         if not dry_run:
             uow.commit()
     if not dry_run and executor.rescore:
         runtime.wake_worker()
     return {"dry_run": dry_run, "applied": not dry_run, **summary(changes), "changes": changes,
-            "warnings": warnings, "lines": plan_lines(changes, warnings, dry_run=dry_run, applied=not dry_run)}
+            "warnings": warnings, "previews": previews,
+            "lines": plan_lines(changes, warnings, previews, dry_run=dry_run, applied=not dry_run)}
 
 
 def _text(content: bytes | str, source: str) -> str:
@@ -108,14 +113,3 @@ def _check_against_crm(runtime: Runtime, desired: Desired, changes: list[dict[st
         raise ConfigFileError(source, errors, desired.lines)
     return warnings
 
-
-def _count_blocked(session: Session, executor: Executor, changes: list[dict[str, Any]]) -> None:
-    """For each gate added, or changed in mode or requirements: the open deals it would block, were it
-    enforced, with the planned fields (gate_impact.would_block, in this transaction)."""
-    for change in changes:
-        touched = {c["attribute"].split(".")[0] for c in change["changes"]}
-        if change["kind"] != "gate" or change["action"] not in ("+", "~") or not touched & {"mode", "requirements"}:
-            continue
-        counted = would_block(session, executor.gates[change["name"]])
-        change["open_deals"], change["would_stop"] = counted["of"], counted["count"]
-        change["note"] = impact_note(change["open_deals"], change["would_stop"])

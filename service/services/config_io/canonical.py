@@ -12,10 +12,11 @@ from service.models import Connection, Field, Gate, Persona
 from service.services.stored_config import field_spec
 
 SETTINGS = ("language", "signature_versions", "placeholders", "rate_limits", "sync_interval_seconds",
-            "score_write_back")
+            "score_write_back", "margin_field")
 # What a connection created through the API has when a setting is not given (ConnectionInSchema).
 SETTING_DEFAULTS: dict[str, Any] = {"language": "en", "signature_versions": ["v3"], "placeholders": None,
-                                    "rate_limits": None, "sync_interval_seconds": 300, "score_write_back": None}
+                                    "rate_limits": None, "sync_interval_seconds": 300, "score_write_back": None,
+                                    "margin_field": None}
 FIELD_KEYS = ("key", "label", "label_ru", "type", "group", "description", "constraints")
 PERSONA_KEYS = ("name", "segment", "ring", "description", "owner", "owner_connection", "owner_crm_user_id",
                 "review_interval_days", "thresholds", "must_cap", "criteria", "active")

@@ -172,5 +172,10 @@ def render_yaml(document: Mapping[str, Any]) -> str:
     """The canonical document as YAML: keys in the document's order, no flow style, UTF-8 text kept."""
     header = ("# Qualify configuration (qualify config export). Apply with: qualify config apply FILE --dry-run\n"
               "# Secrets are never in this file; connections must exist on the instance (see docs/configuration.md).\n")
-    return header + yaml.dump(dict(document), Dumper=_Dumper, sort_keys=False, allow_unicode=True,
-                              default_flow_style=False, width=100)
+    return header + dump_yaml(document)
+
+
+def dump_yaml(data: Mapping[str, Any]) -> str:
+    """Plain values as YAML: keys in their order, no flow style, UTF-8 text kept, multi-line text as blocks."""
+    return yaml.dump(dict(data), Dumper=_Dumper, sort_keys=False, allow_unicode=True, default_flow_style=False,
+                     width=100)

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from service.domain.errors import DomainError
 from service.errors import ServiceError
-from service.models import Field, FieldMapping, Gate, Persona, PersonaVersion
+from service.models import Field, FieldMapping, Persona, PersonaVersion
 from service.services.config_io.canonical import FIELD_KEYS, settings_entry
 from service.services.config_io.current import Current
 from service.services.config_io.desired import Desired, stored_constraints
@@ -24,6 +24,7 @@ from service.services.config_io.plan import objects
 from service.services.fields import add_field
 from service.services.gate_admin import add_gate, change_gate
 from service.services.personas import SCORING, add_persona, definition_of
+from service.services.purchases import check_margin_field, refresh_margins
 from service.services.rescore import request_rescore
 from service.services.stored_config import bump_config
 
@@ -43,7 +44,6 @@ class Executor:
         self.errors: dict[str, list[str]] = {}
         self.entries = objects(desired.document)
         self.rescore = False
-        self.gates: dict[str, Gate] = {}  # the gates added or changed, by name
 
     def run(self, changes: list[dict[str, Any]]) -> dict[str, list[str]]:
         """Apply every change in dependency order; the errors by path (empty when all went in)."""
@@ -54,9 +54,18 @@ class Executor:
                     self._attempt(kind, change["name"], step)
             if action == "-" and kind == "mapping":
                 self.session.flush()  # a field mapped anew must be free first
+        for entry in self.desired.document["connections"]:  # after the fields: a margin field may be new
+            self._attempt("connection", entry["name"], self.settle_margins)
         if self.rescore:
             request_rescore(self.session, None, trigger="persona", now=self.now)
         return self.errors
+
+    def settle_margins(self, name: str) -> None:
+        """Check the connection's margin field against the fields as the file leaves them, and set its
+        purchases' margins from it."""
+        row = self.current.connections[name]
+        check_margin_field(self.session, row.margin_field)
+        refresh_margins(self.session, row.id)
 
     def _attempt(self, kind: str, name: str, step: Callable[[str], None]) -> None:
         path = self.desired.paths.get((kind, name), f"({kind} {name}, not in the file)")
@@ -136,7 +145,9 @@ class Executor:
         self.session.delete(self.current.personas[name])
         self.rescore = True
 
-    def _gate_data(self, name: str) -> dict[str, Any]:
+    def gate_data(self, name: str) -> dict[str, Any]:
+        """The file's gate `name` as POST /v1/gates takes it (ids for its connection and persona; a persona this
+        plan creates once it was added)."""
         entry = self.entries[("gate", name)]
         fit = entry.get("persona_requirement")
         if fit is not None:
@@ -157,14 +168,13 @@ class Executor:
 
     def add_gate(self, name: str) -> None:
         """Create a gate as POST /v1/gates does (its stage must be mirrored)."""
-        self.gates[name] = add_gate(self.session, self._gate_data(name))
+        add_gate(self.session, self.gate_data(name))
 
     def change_gate(self, name: str) -> None:
         """Change a gate's mode, description, requirements or fit requirement."""
-        row, data = self.current.gates[name], self._gate_data(name)
+        row, data = self.current.gates[name], self.gate_data(name)
         change_gate(self.session, row, {key: data[key] for key in ("mode", "description", "requirements",
                                                                    "persona_requirement")})
-        self.gates[name] = row
 
     def remove_gate(self, name: str) -> None:
         """Delete a gate."""

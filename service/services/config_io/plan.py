@@ -9,6 +9,7 @@ from typing import Any
 
 from service.services.config_io.canonical import gate_name, mapping_name
 
+TOP_FIELDS, TOP_OWNERS = 3, 5  # how many missing fields per stage and owners a plan prints
 KEEP_NOTE = "not in the file: kept (apply never deletes a connection); its mappings and gates are removed"
 ORDER = {"connection": 0, "field": 1, "mapping": 2, "persona": 3, "gate": 4}
 
@@ -86,8 +87,40 @@ def impact_note(open_deals: int, would_stop: int) -> str:
     return f"would block {would_stop} of {open_deals} open deals before this stage if enforced"
 
 
-def plan_lines(changes: list[dict[str, Any]], warnings: list[str], *, dry_run: bool, applied: bool) -> list[str]:
-    """The plan as the CLI prints it and the API returns it in `lines`."""
+def _top(items: list[str], shown: int, what: str) -> str:
+    more = len(items) - shown
+    return ", ".join(items[:shown]) + (f" and {more} more {what}" if more > 0 else "")
+
+
+def preview_lines(preview: Mapping[str, Any]) -> list[str]:
+    """One connection's gate preview, compact: the open deals blocked per stage with the fields they miss most,
+    and the replayed moves that would have been blocked, in all, by owner and by stage."""
+    deals, replay = preview["open_deals"], preview["replay"]
+    lines = [f"Impact of {preview['connection']}'s gates in this file if enforced (persona requirements not "
+             "evaluated):",
+             f"  open deals blocked on their next move: {deals['totals']['would_block']} of {deals['totals']['of']}"]
+    for stage in deals["stages"]:
+        line = (f"    {stage['stage_label']} ({stage['pipeline']}/{stage['stage']}, {stage['mode']}): "
+                f"{stage['would_block']} of {stage['of']}")
+        if stage["missing"]:
+            line += "; missing " + _top([f"{m['field']} {m['deals']}" for m in stage["missing"]], TOP_FIELDS,
+                                        "fields")
+        lines.append(line)
+    lines.append(f"  moves of the last {replay['days']} days that would have been blocked: {replay['would_block']} "
+                 f"of {replay['allowed_then']} allowed then ({replay['moves']} moves)")
+    if replay["by_owner"]:
+        owners = [f"{o['owner_name'] or o['owner_id'] or 'no owner'} {o['would_block']} of {o['moves']}"
+                  for o in replay["by_owner"]]
+        lines.append("    by owner (of their moves): " + _top(owners, TOP_OWNERS, "owners"))
+    lines.append("    by stage (of the moves allowed then): " + ", ".join(
+        f"{s['stage_label']} {s['would_block']} of {s['allowed_then']}" for s in replay["by_stage"]))
+    return lines
+
+
+def plan_lines(changes: list[dict[str, Any]], warnings: list[str], previews: list[dict[str, Any]] | None = None, *,
+               dry_run: bool, applied: bool) -> list[str]:
+    """The plan as the CLI prints it and the API returns it in `lines`: the changes, the warnings, each gate
+    preview, the counts."""
     lines = []
     for change in changes:
         line = f"{change['action']} {change['kind']} {change['name']}"
@@ -97,6 +130,8 @@ def plan_lines(changes: list[dict[str, Any]], warnings: list[str], *, dry_run: b
             line += f" ({change['note']})"
         lines.append(line)
     lines += [f"! {warning}" for warning in warnings]
+    for preview in previews or []:
+        lines += preview_lines(preview)
     counts = summary(changes)
     lines.append(f"Plan: {counts['add']} to add, {counts['change']} to change, {counts['remove']} to remove. "
                  "Connections are never created or deleted by apply, only their settings changed.")
