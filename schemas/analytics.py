@@ -16,12 +16,17 @@ def _share(**kwargs: object) -> fields.Float:
     return fields.Float(allow_none=True, required=True, **kwargs)  # type: ignore[arg-type]
 
 
+def format_field() -> fields.String:
+    """The `format` query argument of an answer also given as CSV or XLSX."""
+    return fields.String(validate=validate.OneOf(FORMATS),
+                         metadata={"description": "json; csv (one file, a section per table); xlsx (a sheet per "
+                                                  "table). Default: from the Accept header, else json"})
+
+
 class TableArgsSchema(Schema):
     """The format of a table; without it, the Accept header chooses (text/csv, the XLSX type, else JSON)."""
 
-    format = fields.String(validate=validate.OneOf(FORMATS),
-                           metadata={"description": "json; csv (one file, a section per table); xlsx (a sheet per "
-                                                    "table). Default: from the Accept header, else json"})
+    format = format_field()
 
 
 class RunParamsSchema(StrictSchema):
@@ -288,4 +293,6 @@ class SuggestedPersonaSchema(Schema):
 
 
 class SegmentPageArgsSchema(PageArgsSchema):
-    """Page of a segment's customers."""
+    """Page of a segment's customers, or (format csv or xlsx, or such an Accept header) every one of them."""
+
+    format = format_field()

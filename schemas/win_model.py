@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
+from schemas.analytics import format_field
 from schemas.common import StrictSchema, id_field
 
 STATUSES = ("current", "replaced", "rejected", "disabled", "none")
@@ -14,6 +15,7 @@ class WinModelArgsSchema(Schema):
 
     connection_id = id_field(strict=False, required=True)
     pipeline = fields.String(validate=validate.Length(min=1, max=64), metadata={"description": "the CRM's pipeline id"})
+    format = format_field()
 
 
 class RebuildInSchema(StrictSchema):

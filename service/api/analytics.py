@@ -19,10 +19,9 @@ from schemas.analytics import (
     TableArgsSchema,
 )
 from service.api.common import ID, download, errors, protected_blueprint, runtime
-from service.services.analytics.exports import analytics_for
+from service.services.analytics.exports import analytics_for, customers_for
 from service.services.analytics.runs import get_run, queue_run
 from service.services.analytics.suggest import suggested_persona
-from service.services.analytics.views import segment_customers
 from service.services.reports.exports import MIMETYPES, ReportFile
 
 blp = protected_blueprint("analytics", __name__, "/v1/analytics", "The portrait drawn from the purchase history")
@@ -68,11 +67,15 @@ def rfm(args: dict[str, Any]) -> Any:
 
 @blp.route("/segments/<string(maxlength=32):segment>/customers", methods=["GET"])
 @blp.arguments(SegmentPageArgsSchema, location="query")
-@blp.response(200, SegmentCustomerPageSchema)
+@blp.response(200, SegmentCustomerPageSchema,
+              description="A page of customers; every customer as CSV or XLSX with ?format or an Accept header")
+@blp.doc(responses={"200": {"content": {"application/json": {"schema": SegmentCustomerPageSchema}, **FILE_TYPES}}})
 @errors(blp, 400, 401, 404, 422, descriptions=NO_RUN)
-def customers(args: dict[str, Any], segment: str) -> dict[str, Any]:
-    """The customers of an RFM segment (Champions, cant-lose, ...) or an ABC x XYZ cell (AX, A-), by id."""
-    return segment_customers(runtime(), segment, args["page"], args["page_size"])
+def customers(args: dict[str, Any], segment: str) -> Any:
+    """The customers of an RFM segment (Champions, cant-lose, ...) or an ABC x XYZ cell (AX, A-), by id: a page
+    as JSON, or all of them (page and page_size ignored) as CSV or XLSX with their portrait values."""
+    found = customers_for(runtime(), segment, args["page"], args["page_size"], wanted_format(args))
+    return download(found) if isinstance(found, ReportFile) else found
 
 
 @blp.route("/suggested-persona", methods=["GET"])

@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
@@ -25,6 +26,14 @@ REQUIRED = ("customer", "date", "amount")
 WHITESPACE = "whitespace"
 MAX_LISTED = 50  # bad rows listed in the error (the count says how many there were)
 MAX_ID = 120
+PARSED, WRITTEN = "parsed", "written"  # the phases a progress callback hears about
+STEP = 5_000  # rows between progress reports, and purchases per insert
+
+Progress = Callable[[str, int, int], None]  # (phase, done, total)
+
+
+def _quiet(phase: str, done: int, total: int) -> None:
+    """A progress callback that ignores everything."""
 
 
 @dataclass(frozen=True)
@@ -81,9 +90,10 @@ def _amount(raw: str) -> Decimal:
     return value
 
 
-def read_rows(text: str, spec: ImportSpec) -> list[dict[str, Any]]:
+def read_rows(text: str, spec: ImportSpec, progress: Progress = _quiet) -> list[dict[str, Any]]:
     """The purchases of a file's text as dicts (customer, at, amount, currency, margin, external_id);
-    InvalidInputError listing every bad row ("row 7": "amount: 'x' is not a number") or a missing column."""
+    InvalidInputError listing every bad row ("row 7": "amount: 'x' is not a number") or a missing column.
+    ``progress`` hears ("parsed", rows checked, data rows) every STEP rows and at the end."""
     rows = _rows(text.lstrip("\ufeff"), spec.delimiter)
     if not rows:
         raise InvalidInputError("The file is empty.", {"file": ["no header row"]})
@@ -99,7 +109,11 @@ def read_rows(text: str, spec: ImportSpec) -> list[dict[str, Any]]:
     errors: dict[str, list[str]] = {}
     seen: dict[str, int] = {}
     ids: dict[str, int] = {}
+    total = len(rows) - 1
+    progress(PARSED, 0, total)
     for number, row in enumerate(rows[1:], start=2):  # row 1 is the header
+        if (number - 1) % STEP == 0:
+            progress(PARSED, number - 1, total)
         cell = {role: (row[i].strip() if i < len(row) else "") for role, i in at.items()}
         problems = []
         if len(row) != len(header):
@@ -142,6 +156,7 @@ def read_rows(text: str, spec: ImportSpec) -> list[dict[str, Any]]:
             external = hashlib.sha256(f"{content}\x1f{seen[content]}".encode()).hexdigest()
         out.append({"customer": cell["customer"], "at": when, "amount": amount, "currency": currency,
                     "margin": margin, "external_id": external})
+    progress(PARSED, total, total)
     if errors:
         listed = dict(list(errors.items())[:MAX_LISTED])
         more = f" (the first {MAX_LISTED} are listed)" if len(errors) > MAX_LISTED else ""
@@ -149,13 +164,14 @@ def read_rows(text: str, spec: ImportSpec) -> list[dict[str, Any]]:
     return out
 
 
-def import_purchases(runtime: Runtime, text: str, spec: ImportSpec) -> dict[str, int]:
+def import_purchases(runtime: Runtime, text: str, spec: ImportSpec, progress: Progress = _quiet) -> dict[str, int]:
     """Import a purchase log in one transaction (see the module doc): customers of kind ``customer`` with source
     ``import:<dataset>``. Returns rows, purchases added, purchases already there, customers added.
-    InvalidInputError for a bad file (nothing imported)."""
+    InvalidInputError for a bad file (nothing imported). ``progress`` hears ("parsed", rows, data rows) while
+    the file is read, then ("written", purchases, new purchases) after each batch (committed at the end)."""
     if not spec.dataset or len(spec.dataset) > 72:
         raise InvalidInputError("Invalid dataset name.", {"dataset": ["1-72 characters"]})
-    rows = read_rows(text, spec)
+    rows = read_rows(text, spec, progress)
     source = f"import:{spec.dataset}"
     with runtime.uow() as uow:
         s = uow.session
@@ -170,10 +186,12 @@ def import_purchases(runtime: Runtime, text: str, spec: ImportSpec) -> dict[str,
             customers.update({e: i for e, i in added})
         known = set(s.scalars(select(Purchase.external_id).where(Purchase.source == source)))
         fresh = [r for r in rows if r["external_id"] not in known]
-        if fresh:
+        progress(WRITTEN, 0, len(fresh))
+        for start in range(0, len(fresh), STEP):
             s.execute(insert(Purchase), [
                 {"customer_id": customers[r["customer"]], "source": source, "external_id": r["external_id"],
                  "amount": r["amount"], "currency": r["currency"], "margin": r["margin"],
-                 "purchased_on": r["at"], "created_at": now} for r in fresh])
+                 "purchased_on": r["at"], "created_at": now} for r in fresh[start:start + STEP]])
+            progress(WRITTEN, min(start + STEP, len(fresh)), len(fresh))
         uow.commit()
     return {"rows": len(rows), "added": len(fresh), "existing": len(rows) - len(fresh), "customers_added": len(new)}

@@ -5,6 +5,7 @@ segment ("your persona says retail; 70 % of your Champions are wholesale"). Crea
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import select
@@ -22,6 +23,11 @@ from service.services.personas import create_persona
 from service.services.stored_config import field_spec
 
 COMPARED = ("equals", "in")
+PHASES = ("latest run", "customers' values", "index profiles", "draft", "current personas")
+
+
+def _quiet(phase: str) -> None:
+    """A progress callback that ignores everything."""
 
 
 def _text(value: object) -> str | None:
@@ -95,14 +101,16 @@ def _default_anti(segment: str) -> str:
     return "CZ" if segment in CELLS or segment.endswith("-") else Segment.LOST.value
 
 
-def suggested_persona(runtime: Runtime, segment: str = "Champions", anti_segment: str | None = None) -> dict[str, Any]:
+def suggested_persona(runtime: Runtime, segment: str = "Champions", anti_segment: str | None = None,
+                      progress: Callable[[str], None] = _quiet) -> dict[str, Any]:
     """The suggestion for ``segment`` (an RFM segment or an ABC x XYZ cell) against ``anti_segment`` (default Lost,
     or CZ for a cell), from the latest run: {run_id, as_of, enough, message, segment, anti_segment, profile,
     anti_profile (index profiles: rows with field, value, counts, shares, index, Wilson low/high, z, p_value),
     draft (the body POST /v1/personas accepts), evidence (one per draft criterion: field, values, kind, weight,
     shares, index, n, z, text), comparison (compare_personas)}. Under the data floor ``enough`` is false, the
     message says what is missing, and the draft has no criteria. InvalidInputError for an unknown segment or the
-    same segment twice; NotFoundError when no run has finished."""
+    same segment twice; NotFoundError when no run has finished. ``progress`` hears each of PHASES once it is
+    done."""
     name = resolve_segment(segment)
     anti = resolve_segment(anti_segment) if anti_segment else _default_anti(name)
     if anti == name:
@@ -113,14 +121,19 @@ def suggested_persona(runtime: Runtime, segment: str = "Champions", anti_segment
         result = run.result or {}
         floors = [c for c in result.get("currencies", []) if not c["enough"]]
         enough = any(c["enough"] for c in result.get("currencies", []))
+        progress(PHASES[0])
         attrs = attributes(s)
         members, anti_members = _members(s, name), _members(s, anti)
+        progress(PHASES[1])
         profile = index_profile(name, members, attrs)
         anti_profile = index_profile(anti, anti_members, attrs)
+        progress(PHASES[2])
         specs = {f.key: field_spec(f) for f in s.scalars(select(Field))}
         draft = draft_persona(profile, anti_profile, fields=specs)
+        progress(PHASES[3])
         personas = list(s.scalars(select(Persona).where(Persona.active.is_(True)).order_by(Persona.id)))
         comparison = compare_personas(personas, name, members, attrs)
+        progress(PHASES[4])
     return {"run_id": run.id, "as_of": result.get("as_of"), "enough": enough,
             "message": None if enough else "; ".join(f"{c['currency'] or 'all'}: {c['message']}" for c in floors),
             "segment": name, "anti_segment": anti, "profile": _profile(profile), "anti_profile": _profile(anti_profile),
