@@ -77,6 +77,9 @@ def _portrait(template: str, table: str) -> Any:
         if c["enough"]:
             drawn[c["currency"]] = ({"heatmap": charts.heatmap(c["matrix"])} if table == "abc-xyz" else
                                     {"bars": charts.share_bars(c["segments"]), "grid": charts.rf_grid(c["grid"])})
+            answers = found.get("answers", {}).get(c["currency"])
+            drawn[c["currency"]]["checks"] = charts.check_size_chart(
+                answers["check_sizes"], answers["minimum"]["value"]) if answers else None
     return render_template(template, found=found, charts=drawn, run_form=ActionForm(), segment_url=_segment_url)
 
 

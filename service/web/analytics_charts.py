@@ -235,3 +235,80 @@ def calibration_chart(deciles: Sequence[dict[str, Any]]) -> Calibration:
                                        3 + 7 * math.sqrt(d["n"] / peak)))
     ticks = tuple((i / 5, i / 5 * PLOT) for i in range(6))
     return Calibration(tuple(points), ticks)
+
+
+CHECK_LEFT = 60  # room for "A" / "C" and n
+CHECK_PLOT = 560
+CHECK_ROW = 44
+LOG_SPREAD = 10  # a log axis once the largest value is over 10x the smallest
+
+
+@dataclass(frozen=True)
+class CheckBox:
+    """One class's check sizes as a box plot: the whisker from p10 to p90, the box from p25 to p75, the median
+    line; values and their x positions."""
+
+    name: str
+    n: int
+    y: float
+    values: tuple[float, float, float, float, float]  # p10, p25, p50, p75, p90
+    xs: tuple[float, float, float, float, float]
+
+
+@dataclass(frozen=True)
+class CheckSizeChart:
+    """The check sizes of A and C on one axis (logarithmic when they span more than LOG_SPREAD times), ticks as
+    (value, x), and the minimum profitable purchase's marker line when it is known."""
+
+    boxes: tuple[CheckBox, ...]
+    ticks: tuple[tuple[float, float], ...]
+    log: bool
+    marker: float | None
+    marker_x: float | None
+    height: float
+    left: int = CHECK_LEFT
+    plot_width: int = CHECK_PLOT
+    width: int = CHECK_LEFT + CHECK_PLOT + 40
+    box_height: int = 20
+
+
+def _nice_step(span: float) -> float:
+    raw = span / 5
+    power = 10 ** math.floor(math.log10(raw))
+    return next(m * power for m in (1, 2, 5, 10) if m * power >= raw)
+
+
+def check_size_chart(check_sizes: dict[str, Any], minimum: float | None) -> CheckSizeChart | None:
+    """Box plots of the stored check sizes of A and C ({"A": {n, quantiles: {p10..p90}}, ...}) with the minimum
+    profitable purchase marked; None when neither class has purchases."""
+    keys = ("p10", "p25", "p50", "p75", "p90")
+    found = [(name, c) for name in ("A", "C") if (c := check_sizes.get(name)) and c.get("n")
+             and all(k in c["quantiles"] for k in keys)]
+    if not found:
+        return None
+    values = [float(c["quantiles"][k]) for _, c in found for k in keys] + ([minimum] if minimum is not None else [])
+    low, high = min(values), max(values)
+    log = low > 0 and high / low > LOG_SPREAD
+    if log:
+        lo_exp, hi_exp = math.floor(math.log10(low)), math.ceil(math.log10(high))
+        hi_exp = max(hi_exp, lo_exp + 1)
+        start, end = float(lo_exp), float(hi_exp)
+        tick_values = [m * 10.0 ** e for e in range(lo_exp, hi_exp + 1) for m in (1, 2, 5)
+                       if m * 10.0 ** e <= 10.0 ** hi_exp]
+    else:
+        step = _nice_step((high - min(0.0, low)) or 1.0)
+        start = min(0.0, math.floor(low / step) * step)
+        end = math.ceil(high / step) * step if high > 0 else start + step
+        tick_values = [start + i * step for i in range(round((end - start) / step) + 1)]
+
+    def x(value: float) -> float:
+        at = math.log10(value) if log else value
+        return CHECK_LEFT + (at - start) / (end - start) * CHECK_PLOT
+
+    boxes = []
+    for i, (name, c) in enumerate(found):
+        p10, p25, p50, p75, p90 = (float(c["quantiles"][k]) for k in keys)
+        boxes.append(CheckBox(name, int(c["n"]), 10 + i * CHECK_ROW, (p10, p25, p50, p75, p90),
+                              (x(p10), x(p25), x(p50), x(p75), x(p90))))
+    return CheckSizeChart(tuple(boxes), tuple((t, x(t)) for t in tick_values), log, minimum,
+                          None if minimum is None else x(minimum), 10 + len(boxes) * CHECK_ROW + 30)

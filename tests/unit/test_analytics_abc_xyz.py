@@ -165,3 +165,20 @@ def test_the_matrix_counts_customers_revenue_average_check_and_purchases_per_yea
     shares = [g.customer_share or 0 for g in [*matrix.cells.values(), *matrix.abc_only.values()]]
     assert sum(shares) == pytest.approx(1.0)
     assert matrix.labels == {"big": "AX", "mid": "AZ", "once": "B-"}
+
+
+def test_a_cells_roi_per_client_is_its_margin_per_client_over_the_acquisition_cost() -> None:
+    as_of = date(2026, 12, 31)
+    # "big" earns a margin of 30 on each of 12 purchases (360): AX; "mid" 10 on each of 6 (60), 300 of the 1500
+    # revenue, 80 % of it above: BZ.
+    purchases = ([buy("big", "100", date(2026, m, 1), "30") for m in range(1, 13)]
+                 + [buy("mid", "50", date(2026, m, 1), "10") for m in range(1, 13, 2)])
+    found = histories(purchases)
+    abc = abc_classes({c: h.revenue for c, h in found.items()})
+    xyz = xyz_classes(found, as_of, XyzConfig(mode=XyzMode.TEXTBOOK))
+
+    matrix = abc_xyz_matrix(abc, xyz, found, as_of, acquisition_cost=D(40))
+
+    assert (matrix.cells["AX"].margin_per_customer, matrix.cells["AX"].roi) == (D(360), 360 / 40)
+    assert (matrix.cells["BZ"].margin_per_customer, matrix.cells["BZ"].roi) == (D(60), 60 / 40)
+    assert abc_xyz_matrix(abc, xyz, found, as_of).cells["AX"].roi is None  # no cost given: no ROI

@@ -201,7 +201,7 @@ def analyze_one_columns(currency: str, cols: Columns, as_of: date,
     tenure = tenure_years(cs.first, as_of)
     segments = _group_stats([x.value for x in SEGMENTS], rfm.segment, np.ones(n, dtype=np.bool_), cs, tenure, s,
                             config.acquisition_cost)
-    cells = _group_stats(list(LABELS), cell, chosen, cs, tenure, s, None)
+    cells = _group_stats(list(LABELS), cell, chosen, cs, tenure, s, config.acquisition_cost)
     checks = {name: _check_sizes(name, abc_code == code, cs, s) for code, name in ((0, "A"), (2, "C"))}
     return ColumnarAnalysis(
         currency, n, n - len(where), s, cs.ids, cs.keys, rfm.recency, cs.purchases, cs.revenue, rfm.r_position,

@@ -32,11 +32,14 @@ def cell_labels(abc: AbcResult, xyz: XyzResult) -> dict[str, str]:
     return {cid: cls + xyz.classes.get(cid, "-") for cid, cls in abc.classes.items()}
 
 
-def abc_xyz_matrix(abc: AbcResult, xyz: XyzResult, histories: Mapping[str, History], as_of: date) -> Matrix:
-    """The matrix of the customers classed by ``abc`` (every cell present, empty ones with zero customers)."""
+def abc_xyz_matrix(abc: AbcResult, xyz: XyzResult, histories: Mapping[str, History], as_of: date,
+                   acquisition_cost: Decimal | None = None) -> Matrix:
+    """The matrix of the customers classed by ``abc`` (every cell present, empty ones with zero customers; ROI
+    per client where margins are known and an ``acquisition_cost`` is given)."""
     labels = cell_labels(abc, xyz)
     groups = members_by(labels)
     scope = {cid: histories[cid] for cid in labels}
     total = sum([h.revenue for h in scope.values()], Decimal(0))
-    stats = {name: group_stats(name, groups.get(name, ()), scope, as_of, total=total) for name in CELLS + ABC_ONLY}
+    stats = {name: group_stats(name, groups.get(name, ()), scope, as_of, acquisition_cost=acquisition_cost,
+                               total=total) for name in CELLS + ABC_ONLY}
     return Matrix({c: stats[c] for c in CELLS}, {c: stats[c] for c in ABC_ONLY}, labels)

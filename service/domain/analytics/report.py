@@ -95,5 +95,5 @@ def analyze_one(currency: str, purchases: Iterable[Purchase], as_of: date,
                             acquisition_cost=config.acquisition_cost, total=total) for s in Segment}
     classes = members_by(abc.classes)
     checks = {n: check_sizes(n, classes.get(n, ()), by_customer) for n in ("A", "C")}
-    return Analysis(currency, len(by_customer), abc, xyz, abc_xyz_matrix(abc, xyz, by_customer, as_of), rfm, stats,
-                    checks, len(by_customer) - len(values))
+    matrix = abc_xyz_matrix(abc, xyz, by_customer, as_of, config.acquisition_cost)
+    return Analysis(currency, len(by_customer), abc, xyz, matrix, rfm, stats, checks, len(by_customer) - len(values))
