@@ -58,6 +58,8 @@ class ScoreWriteBackSchema(StrictSchema):
         metadata={"description": "receives the win probability in percent 0-100, empty when the pipeline has no model"})
 
 
+MARGIN_DOC = ("The portrait field (number or money, mapped from a deal property) whose value on a won deal is that "
+              "purchase's margin, for ABC by margin; null: the connection's purchases carry no margin.")
 WRITE_BACK_DOC = ("Write score, grade, persona name and win probability to these CRM properties (only when they "
                   "change).")
 
@@ -89,6 +91,8 @@ class ConnectionInSchema(StrictSchema):
     rate_limits = rate_limits_field()
     sync_interval_seconds = sync_interval_field(load_default=300)
     score_write_back = fields.Nested(ScoreWriteBackSchema, allow_none=True, metadata={"description": WRITE_BACK_DOC})
+    margin_field = fields.String(allow_none=True, validate=validate.Length(min=1, max=64),
+                                 metadata={"description": MARGIN_DOC})
     self_hosted = JsonBoolean(load_default=False,
                               metadata={"description": "Bitrix24 on the company's own server (admin opt-in)"})
 
@@ -118,6 +122,8 @@ class ConnectionPatchSchema(StrictSchema):
     rate_limits = rate_limits_field()
     sync_interval_seconds = sync_interval_field()
     score_write_back = fields.Nested(ScoreWriteBackSchema, allow_none=True, metadata={"description": WRITE_BACK_DOC})
+    margin_field = fields.String(allow_none=True, validate=validate.Length(min=1, max=64),
+                                 metadata={"description": MARGIN_DOC})
 
 
 class StageOutSchema(Schema):
@@ -155,6 +161,7 @@ class ConnectionOutSchema(Schema):
     rate_limits = fields.Nested(RateLimitsSchema, allow_none=True)
     sync_interval_seconds = fields.Integer(required=True)
     score_write_back = fields.Dict(keys=fields.String(), values=fields.String(allow_none=True), allow_none=True)
+    margin_field = fields.String(allow_none=True, metadata={"description": MARGIN_DOC})
     last_synced_at = fields.DateTime(allow_none=True)
     webhook_url = fields.String(allow_none=True, metadata={"description": (
         "paste into the CRM app's webhook settings; admins only (for amoCRM and Pipedrive it carries the token "

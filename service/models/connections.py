@@ -40,6 +40,7 @@ class Connection(Base):
     last_synced_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # CRM properties that receive the best-fit score, grade and persona name: {"score": prop, ...}.
     score_write_back: Mapped[dict[str, str] | None] = mapped_column(JSON)
+    margin_field: Mapped[str | None] = mapped_column(String(64))  # the field holding a won deal's margin
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 

@@ -32,6 +32,7 @@ from service.runtime import Runtime
 from service.services.common import get_or_404, paginate, row_view
 from service.services.connection_secrets import SECRET_INPUTS, check_secrets, new_webhook_token, webhook_query
 from service.services.people import refresh_people
+from service.services.purchases import check_margin_field, refresh_margins
 from service.services.stored_config import bump_config
 
 log = logging.getLogger("qualify.connections")
@@ -40,7 +41,7 @@ T = TypeVar("T")
 
 VIEW_ATTRIBUTES = ("id", "name", "kind", "base_url", "account_id", "app_id", "language", "signature_versions",
                    "placeholders", "active", "self_hosted", "rate_limits", "sync_interval_seconds", "score_write_back",
-                   "last_synced_at", "pipelines_synced_at", "created_at", "updated_at")
+                   "margin_field", "last_synced_at", "pipelines_synced_at", "created_at", "updated_at")
 
 
 def webhook_url(runtime: Runtime, row: Connection, request_base: str) -> str | None:
@@ -119,6 +120,7 @@ def add_connection(runtime: Runtime, session: Session, data: dict[str, Any]) -> 
     secrets = {k: data.pop(k) for k in SECRET_INPUTS if data.get(k) is not None}
     url = check_base_url(runtime, data["kind"], data.get("base_url"), self_hosted=bool(data.get("self_hosted")))
     check_secrets(data["kind"], secrets, url)
+    check_margin_field(session, data.get("margin_field"))
     data["base_url"] = store_base_url(data["kind"], url, secrets)
     token = new_webhook_token(data["kind"])
     if token:
@@ -143,10 +145,14 @@ def update_connection(runtime: Runtime, connection_id: int, data: dict[str, Any]
             data["base_url"] = store_base_url(row.kind, url, secrets) if "base_url" in data else url
         if given or "base_url" in data:
             row.credentials_encrypted = runtime.vault.encrypt(secrets)
+        if "margin_field" in data:
+            check_margin_field(uow.session, data["margin_field"])
         for name, value in data.items():
             setattr(row, name, value)
         row.config_version += 1
         uow.session.flush()
+        if "margin_field" in data:
+            refresh_margins(uow.session, connection_id)
         uow.commit()
         return connection_view(runtime, row, request_base, admin=True)
 

@@ -11,7 +11,7 @@ from service.domain.conditions import parse_condition, referenced_fields
 from service.domain.errors import DomainError
 from service.domain.fields import validate_spec
 from service.errors import ConflictError, InvalidInputError
-from service.models import Field, FieldMapping, Gate, Persona
+from service.models import Connection, Field, FieldMapping, Gate, Persona
 from service.runtime import Runtime
 from service.services.common import get_or_404, paginate, row_view
 from service.services.stored_config import bump_config, field_spec
@@ -94,8 +94,8 @@ def update_field(runtime: Runtime, field_id: int, data: dict[str, Any]) -> dict[
 
 
 def delete_field(runtime: Runtime, field_id: int) -> str:
-    """Delete a field no gate requires, with its mappings; its key. ConflictError names the gates and personas
-    that still use it."""
+    """Delete a field no gate requires, with its mappings; its key. ConflictError names the gates, personas and
+    connections (margin field) that still use it."""
     with runtime.uow() as uow:
         session = uow.session
         row = get_or_404(session, Field, field_id, "Field")
@@ -106,6 +106,10 @@ def delete_field(runtime: Runtime, field_id: int) -> str:
                     if any(c.get("field") == row.key for c in p.criteria or ())]
         if personas:
             raise ConflictError(f"Field {row.key!r} is used by personas {personas}; change those personas first.")
+        margins = list(session.scalars(select(Connection.id).where(Connection.margin_field == row.key)))
+        if margins:
+            raise ConflictError(f"Field {row.key!r} is the margin field of connections {margins}; change those "
+                                f"connections first.")
         for mapping in session.scalars(select(FieldMapping).where(FieldMapping.field_id == row.id)):
             session.delete(mapping)
         key = row.key

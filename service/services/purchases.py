@@ -5,6 +5,9 @@ deal) in line with its records in three set-based statements (no row is read int
 longer won (or without an amount or buyer) are deleted, changed ones updated, new ones inserted. A purchase's
 customer is the deal's company, else its contact, as stored by `crm_customers`; a deal whose buyer is not stored
 yet waits for the next run.
+
+When the connection names a `margin_field`, each purchase's margin is that portrait field's value on the deal
+(`refresh_margins`); otherwise CRM purchases carry none.
 """
 
 from __future__ import annotations
@@ -32,7 +35,12 @@ from sqlalchemy import cast as sql_cast
 from sqlalchemy.orm import Session
 
 from service.db import utcnow
-from service.models import Customer, Pipeline, Purchase, Record, Stage
+from service.errors import InvalidInputError
+from service.models import Connection, Customer, Field, Pipeline, Purchase, Record, Stage
+from service.services.deals import amount_value
+from service.services.guardrails import suggestion
+
+MARGIN_TYPES = ("number", "money")
 
 
 def crm_source(connection_id: int) -> str:
@@ -99,4 +107,39 @@ def refresh_purchases(session: Session, connection_id: int, deal_ids: Collection
     created = rows(insert(Purchase).from_select(
         ["customer_id", "source", "external_id", "record_id", "amount", "currency", "purchased_on", "created_at"],
         new))
+    refresh_margins(session, connection_id, deal_ids)
     return {"created": created, "updated": updated, "deleted": deleted}
+
+
+def refresh_margins(session: Session, connection_id: int, deal_ids: Collection[str] | None = None) -> int:
+    """Set the margin of the connection's CRM purchases (those of `deal_ids` only, unless None) to their deal's
+    value of the connection's margin field (None when it has none, the value is not a number, or no field is
+    named), in the session's transaction; returns how many purchases changed."""
+    key = session.scalar(select(Connection.margin_field).where(Connection.id == connection_id))
+    mine: ColumnElement[bool] = Purchase.source == crm_source(connection_id)
+    if deal_ids is not None:
+        mine = and_(mine, Purchase.external_id.in_(deal_ids))
+    if key is None:  # only margins left from a field named before need clearing
+        query = select(Purchase.id, Purchase.margin, literal(None, String)).where(mine, Purchase.margin.is_not(None))
+    else:
+        query = select(Purchase.id, Purchase.margin, Record.values[key].as_string()).join(
+            Record, Record.id == Purchase.record_id).where(mine)
+    changed = [{"id": id_, "margin": margin} for id_, old, text in session.execute(query)
+               if (margin := amount_value(None if text is None else str(text))) != old]
+    if changed:
+        session.execute(update(Purchase), changed)  # ORM bulk UPDATE by primary key
+    return len(changed)
+
+
+def check_margin_field(session: Session, key: str | None) -> None:
+    """InvalidInputError unless `key` is None or a number or money field's key (naming the closest ones)."""
+    if key is None:
+        return
+    fields = {key: type_ for key, type_ in session.execute(select(Field.key, Field.type))}
+    if key not in fields:
+        problem = f"no field {key!r}.{suggestion(key, fields)}"
+    elif fields[key] not in MARGIN_TYPES:
+        problem = f"{key!r} is a {fields[key]} field; a margin needs a number or money field."
+    else:
+        return
+    raise InvalidInputError(f"margin_field: {problem}", {"margin_field": [problem]})
