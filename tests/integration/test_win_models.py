@@ -1,6 +1,6 @@
 """The win model on stored deals, on SQLite and PostgreSQL: a synthetic pipeline with planted truth (wholesale
-buyers in the north mostly win, retail buyers in the south mostly lose), the data floor, the replacement rule and
-the live increment when a deal is won through a gated move."""
+buyers in the north mostly win, retail buyers in the south mostly lose, insolvent buyers never pay), the data
+floor, the replacement rule and the live increment when a deal is won through a gated move."""
 
 from __future__ import annotations
 
@@ -24,6 +24,7 @@ STAGES = (("s1", "New", "open"), ("s2", "Meeting", "open"), ("s3", "Proposal", "
 # The planted truth: the chance a deal is won, by (industry, region); `size` is noise.
 WIN_RATE = {("wholesale", "north"): 0.95, ("wholesale", "south"): 0.6, ("retail", "north"): 0.4,
             ("retail", "south"): 0.05}
+INSOLVENT = 0.1  # the share of buyers whose credit check says insolvent: their deals are never won, whoever they are
 
 
 def seed(runtime: Runtime, deals: list[tuple[dict[str, str], bool]]) -> int:
@@ -53,7 +54,10 @@ def planted(n: int, seed_: int = 11) -> list[tuple[dict[str, str], bool]]:
     for _ in range(n):
         industry, region = rng.choice(["wholesale", "retail"]), rng.choice(["north", "south"])
         values = {"industry": industry, "region": region, "size": rng.choice(["small", "big"])}
-        out.append((values, rng.random() < WIN_RATE[(industry, region)]))
+        won = rng.random() < WIN_RATE[(industry, region)]
+        insolvent = rng.random() < INSOLVENT
+        values["credit"] = "insolvent" if insolvent else "good"
+        out.append((values, won and not insolvent))
     return out
 
 
@@ -95,11 +99,16 @@ def test_given_a_planted_history_then_the_model_ranks_planted_winners_above_lose
     assert row.tables["fields"]["industry"]["wholesale"] == [
         sum(1 for (v, w), ws in zip(deals, wholesale, strict=True) if ws and w),
         sum(1 for (v, w), ws in zip(deals, wholesale, strict=True) if ws and not w)]
-    best = open_deal(runtime, cid, "best", {"industry": "wholesale", "region": "north", "size": "big"}, "s1")
-    worst = open_deal(runtime, cid, "worst", {"industry": "retail", "region": "south", "size": "big"}, "s1")
-    p_best, p_worst = probability_of(runtime, best), probability_of(runtime, worst)
-    assert p_best is not None and p_worst is not None
+    best = open_deal(runtime, cid, "best", {"industry": "wholesale", "region": "north", "size": "big",
+                                            "credit": "good"}, "s1")
+    worst = open_deal(runtime, cid, "worst", {"industry": "retail", "region": "south", "size": "big",
+                                              "credit": "good"}, "s1")
+    insolvent = open_deal(runtime, cid, "insolvent", {"industry": "wholesale", "region": "north", "size": "big",
+                                                      "credit": "insolvent"}, "s1")
+    p_best, p_worst, p_insolvent = (probability_of(runtime, d) for d in (best, worst, insolvent))
+    assert p_best is not None and p_worst is not None and p_insolvent is not None
     assert p_best["probability"] > 0.8 > 0.2 > p_worst["probability"]
+    assert p_insolvent["probability"] < 0.2  # the anti-portrait: the best profile, insolvent, is a loser
     assert p_best["n"] == 500 and p_best["closed"] is False
 
 

@@ -10,10 +10,11 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import BigInteger, Date, Integer, func, insert, literal, select, type_coerce, update
+from sqlalchemy import cast as sql_cast
 from sqlalchemy.orm import Session
 
-from service.domain.analytics.columnar import EPOCH, SEGMENTS, Columns, minor_units
+from service.domain.analytics.columnar import EPOCH, SEGMENTS, Columns
 from service.domain.analytics.columnar import columns as to_columns
 from service.domain.analytics.columnar_report import ColumnarReport, analyze_columns
 from service.domain.analytics.floors import NotEnoughData
@@ -118,35 +119,68 @@ def _set_progress(runtime: Runtime, run_id: int, **values: Any) -> dict[str, Any
     return view
 
 
+def _units(column: Any, dialect: str) -> Any:
+    """A Numeric(20, 4) column in units of 10^-SCALE as an integer, computed by the database (SQLite keeps such
+    numbers as floating point: rounded, as SQLAlchemy rounds them to the scale when it reads them)."""
+    scaled = column * 10**SCALE
+    return sql_cast(func.round(scaled) if dialect == "sqlite" else scaled, BigInteger)
+
+
+def _epoch_day(column: Any, dialect: str) -> Any:
+    """A date column as days since 1970-01-01, computed by the database."""
+    if dialect == "sqlite":  # dates are 'YYYY-MM-DD' text; julianday() of 1970-01-01 is 2440587.5
+        return sql_cast(func.julianday(column) - 2440587.5, Integer)
+    return type_coerce(column - sql_cast(literal(EPOCH.isoformat()), Date), Integer)
+
+
 def load_purchases(runtime: Runtime, run_id: int, progress: Progress | None) -> dict[str, Columns]:
-    """Every purchase as columns per currency (amounts in units of 10^-SCALE), read in batches by id; the run's
-    done/total are committed after each batch so the API can show them. AnalyticsError for an amount that does
-    not fit."""
+    """Every purchase as columns per currency (amounts in units of 10^-SCALE), read in one pass by id in batches;
+    the run's done/total are committed after each batch so the API can show them. AnalyticsError for an amount
+    that does not fit."""
     with runtime.read_uow() as uow:
         total = uow.session.scalar(select(func.count()).select_from(Purchase)) or 0
     view = _set_progress(runtime, run_id, total=total, done=0)
     if progress:
         progress(view)
+    dialect = runtime.engine.dialect
+    # The database converts each row to integers and the driver's cursor streams plain tuples (on PostgreSQL a
+    # server-side cursor), so a batch is split into columns without a Python step per row. No parameters: the
+    # statement is compiled once, as text.
+    query = str(select(Purchase.customer_id, _units(Purchase.amount, dialect.name), Purchase.currency,
+                       _epoch_day(Purchase.purchased_on, dialect.name), _units(Purchase.margin, dialect.name))
+                .order_by(Purchase.id).compile(dialect=dialect, compile_kwargs={"literal_binds": True}))
     lists: dict[str, tuple[list[int], list[int], list[int], list[int | None]]] = {}
-    last = done = 0
-    epoch = EPOCH.toordinal()
-    while True:
-        with runtime.read_uow() as uow:
-            rows = uow.session.execute(
-                select(Purchase.id, Purchase.customer_id, Purchase.amount, Purchase.currency, Purchase.purchased_on,
-                       Purchase.margin).where(Purchase.id > last).order_by(Purchase.id).limit(BATCH)).all()
-        if not rows:
-            return {c: to_columns(*parts, scale=SCALE) for c, parts in lists.items()}
-        for r in rows:
-            ids, amounts, days, margins = lists.setdefault(r.currency, ([], [], [], []))
-            ids.append(r.customer_id)
-            amounts.append(minor_units(r.amount, SCALE))
-            days.append(r.purchased_on.toordinal() - epoch)
-            margins.append(None if r.margin is None else minor_units(r.margin, SCALE))
-        last, done = rows[-1].id, done + len(rows)
-        view = _set_progress(runtime, run_id, done=done)
-        if progress:
-            progress(view)
+    done = 0
+    data_error: type[Exception] = getattr(dialect.dbapi, "DataError", Exception)
+    with runtime.read_uow() as uow:
+        driver = uow.session.connection().connection
+        cursor = driver.cursor(name="portrait_purchases") if dialect.name == "postgresql" else driver.cursor()
+        try:
+            cursor.execute(query)
+            while rows := cursor.fetchmany(BATCH):
+                customers, amounts, currencies, days, margins = zip(*rows, strict=True)
+                if len(set(currencies)) == 1:
+                    ids, units, epoch_days, margin_units = lists.setdefault(currencies[0], ([], [], [], []))
+                    ids.extend(customers)
+                    units.extend(amounts)
+                    epoch_days.extend(days)
+                    margin_units.extend(margins)
+                else:
+                    for customer, amount, currency, day, margin in rows:
+                        ids, units, epoch_days, margin_units = lists.setdefault(currency, ([], [], [], []))
+                        ids.append(customer)
+                        units.append(amount)
+                        epoch_days.append(day)
+                        margin_units.append(margin)
+                done += len(rows)
+                view = _set_progress(runtime, run_id, done=done)
+                if progress:
+                    progress(view)
+        except data_error:  # PostgreSQL: an amount times 10^SCALE beyond a 64-bit integer
+            raise AnalyticsError("amounts too large", {"amount": ["must fit in 64-bit minor units"]}) from None
+        finally:
+            cursor.close()
+    return {c: to_columns(*parts, scale=SCALE) for c, parts in lists.items()}
 
 
 def run_portrait(runtime: Runtime, run_id: int, progress: Progress | None = None) -> dict[str, Any]:
