@@ -24,7 +24,7 @@ STAGES = (("s1", "New", "open"), ("s2", "Meeting", "open"), ("s3", "Proposal", "
 # The planted truth: the chance a deal is won, by (industry, region); `size` is noise.
 WIN_RATE = {("wholesale", "north"): 0.95, ("wholesale", "south"): 0.6, ("retail", "north"): 0.4,
             ("retail", "south"): 0.05}
-INSOLVENT = 0.1  # the share of buyers whose credit check says insolvent: their deals are never won, whoever they are
+INSOLVENT = 0.1  # in the planted test, the share of buyers found insolvent: their deals are never won, whoever they are
 
 
 def seed(runtime: Runtime, deals: list[tuple[dict[str, str], bool]]) -> int:
@@ -48,16 +48,20 @@ def seed(runtime: Runtime, deals: list[tuple[dict[str, str], bool]]) -> int:
         return connection.id
 
 
-def planted(n: int, seed_: int = 11) -> list[tuple[dict[str, str], bool]]:
+def planted(n: int, seed_: int = 11, insolvent: float = 0.0) -> list[tuple[dict[str, str], bool]]:
+    """`n` closed deals drawn by WIN_RATE; with `insolvent`, that share of them carries `credit: insolvent` and
+    is lost whatever its portrait (the others `credit: good`)."""
     rng = random.Random(seed_)
     out = []
     for _ in range(n):
         industry, region = rng.choice(["wholesale", "retail"]), rng.choice(["north", "south"])
         values = {"industry": industry, "region": region, "size": rng.choice(["small", "big"])}
         won = rng.random() < WIN_RATE[(industry, region)]
-        insolvent = rng.random() < INSOLVENT
-        values["credit"] = "insolvent" if insolvent else "good"
-        out.append((values, won and not insolvent))
+        if insolvent:
+            broke = rng.random() < insolvent
+            values["credit"] = "insolvent" if broke else "good"
+            won = won and not broke
+        out.append((values, won))
     return out
 
 
@@ -81,7 +85,7 @@ def probability_of(runtime: Runtime, record_id: int) -> dict[str, Any] | None:
 
 
 def test_given_a_planted_history_then_the_model_ranks_planted_winners_above_losers(runtime: Runtime) -> None:
-    deals = planted(500)
+    deals = planted(500, insolvent=INSOLVENT)
     cid = seed(runtime, deals)
 
     changes = win_models.rebuild(runtime)
