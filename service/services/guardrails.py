@@ -91,15 +91,22 @@ def mapped_field_keys(session: Session) -> set[str]:
     return set(session.scalars(select(Field.key).join(FieldMapping, FieldMapping.field_id == Field.id)))
 
 
+def unmapped_criteria(criteria: Sequence[Mapping[str, Any]], mapped: set[str]) -> tuple[list[str], bool]:
+    """The fields the criteria use that no connection maps (in the criteria's order), and whether that is every
+    field they use."""
+    used = list(dict.fromkeys(c["field"] for c in criteria if c.get("field")))
+    missing = [key for key in used if key not in mapped]
+    return missing, bool(missing) and len(missing) == len(used)
+
+
 def unmapped_criteria_warnings(criteria: Sequence[Mapping[str, Any]], mapped: set[str]) -> list[str]:
     """Warnings for a persona whose criteria use fields no connection maps: such a criterion is unknown on every
     lead, so it neither matches nor mismatches; with none mapped, every lead scores 50 / C with completeness 0."""
-    used = list(dict.fromkeys(c["field"] for c in criteria if c.get("field")))
-    missing = [key for key in used if key not in mapped]
+    missing, every = unmapped_criteria(criteria, mapped)
     if not missing:
         return []
     names = ", ".join(missing)
-    if len(missing) == len(used):
+    if every:
         return [f"No connection maps a CRM property to {names}: every criterion is unknown on every lead, so every "
                 "lead scores 50 (grade C) with completeness 0 and the persona matches no one and everyone alike. "
                 "Map these fields (PUT /v1/connections/{id}/mappings)."]
@@ -107,10 +114,14 @@ def unmapped_criteria_warnings(criteria: Sequence[Mapping[str, Any]], mapped: se
             "other criteria decide the score. Map these fields (PUT /v1/connections/{id}/mappings)."]
 
 
-def persona_warnings(session: Session, persona: Persona, mapped: set[str] | None = None) -> list[str]:
-    """What is wrong with a persona that no error stops (today: criteria on fields no connection maps);
+def persona_warnings(session: Session, persona: Persona, mapped: set[str] | None = None) -> dict[str, Any]:
+    """What is wrong with a persona that no error stops (today: criteria on fields no connection maps):
+    {"warnings": the API's sentences, "unmapped_fields", "all_unmapped"} (the pages word them in their language);
     `mapped` (mapped_field_keys) may be given when checking many personas. For the views and the report."""
-    return unmapped_criteria_warnings(persona.criteria or [], mapped_field_keys(session) if mapped is None else mapped)
+    found = mapped_field_keys(session) if mapped is None else mapped
+    missing, every = unmapped_criteria(persona.criteria or [], found)
+    return {"warnings": unmapped_criteria_warnings(persona.criteria or [], found), "unmapped_fields": missing,
+            "all_unmapped": every}
 
 
 def active_persona_warnings(session: Session) -> list[dict[str, Any]]:
@@ -119,4 +130,4 @@ def active_persona_warnings(session: Session) -> list[dict[str, Any]]:
     mapped = mapped_field_keys(session)
     found = ((row, persona_warnings(session, row, mapped))
              for row in session.scalars(select(Persona).where(Persona.active.is_(True)).order_by(Persona.id)))
-    return [{"persona_id": row.id, "name": row.name, "warnings": warnings} for row, warnings in found if warnings]
+    return [{"persona_id": row.id, "name": row.name, **warned} for row, warned in found if warned["warnings"]]

@@ -44,7 +44,7 @@ def definition_of(row: Persona) -> dict[str, Any]:
 def checked_view(session: Session, row: Persona, today: date, mapped: set[str] | None = None) -> dict[str, Any]:
     """persona_view with the persona's `warnings` (guardrails.persona_warnings); `mapped` may be given when
     viewing many personas."""
-    return {**persona_view(row, today), "warnings": persona_warnings(session, row, mapped)}
+    return {**persona_view(row, today), **persona_warnings(session, row, mapped)}
 
 
 def persona_view(row: Persona, today: date) -> dict[str, Any]:

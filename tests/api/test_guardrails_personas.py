@@ -45,6 +45,12 @@ def test_given_a_persona_on_unmapped_fields_then_the_report_warns_beside_the_per
     assert (warned["persona_id"], warned["name"]) == (pid, "Retail") and "industry" in warned["warnings"][0]
     html = pages.get("/reports").get_data(as_text=True)
     assert 'id="persona-warnings"' in html and "<strong>Retail</strong>" in html
+    assert "No connection maps a CRM property to industry: every criterion is unknown" in html
+    russian = pages.get("/reports", headers={"Accept-Language": "ru"}).get_data(as_text=True)
+    assert "Ни одно подключение не сопоставляет свойство CRM полям industry: каждый критерий" in russian
+    admin_pages = signed_in_client(app, make_key(runtime, "admin"))
+    persona_page = admin_pages.get(f"/admin/personas/{pid}", headers={"Accept-Language": "ru"})
+    assert "Ни одно подключение не сопоставляет свойство CRM полям industry" in persona_page.get_data(as_text=True)
 
     client.put(f"/v1/connections/{connection['id']}/mappings",
                json={"mappings": [{"property": "industry", "field": "industry"}]}, headers=admin_headers)
