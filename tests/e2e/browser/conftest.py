@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 from adapters.sandbox.hubspot import HubSpotSandbox
+from service import create_app
 from service.config import Settings
 from service.harness import LiveService
 from service.runtime import Runtime
@@ -141,3 +142,20 @@ def team(web: Web) -> Team:
     """A small sales team's deals and moves in the service's database, for the report pages (once per
     session: the pages only read it)."""
     return seed_team(web.runtime)
+
+
+@pytest.fixture(scope="module")
+def web_app(web: Web) -> Any:
+    """An app over the browser tier's runtime (same database and seeded team), for checks over Flask's test
+    client (no browser)."""
+    application = create_app(web.runtime.settings, runtime=web.runtime)
+    application.testing = True
+    return application
+
+
+@pytest.fixture
+def web_admin(web_app: Any, web: Web) -> Any:
+    """A test client of `web_app` signed in as an admin."""
+    from tests.e2e.browser.test_pages_http import signed_in_client
+
+    return signed_in_client(web_app, make_key(web.runtime, "admin"))

@@ -5,19 +5,18 @@ guards over Flask's test client, without a browser: CSRF, roles, the persona edi
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
 import pytest
 
-from service import create_app
 from service.models import EventStatus, InboundEvent
 from service.services.personas import get_persona, list_personas
 from service.services.queries import get_event
 from tests.conftest import make_key
 from tests.e2e.browser import team as plan
 from tests.e2e.browser.conftest import Web, new_page, shot, sign_in
+from tests.e2e.browser.test_pages_http import signed_in_client
 
 ADMIN_PAGES = ("/admin/events", "/admin/personas", "/admin/personas/{persona}")
 ERROR = "CRMUnavailable: GET /crm/v3/objects/deals/9003 answered 503: upstream timeout (request id 7f3a)"
@@ -139,28 +138,6 @@ def test_given_russian_chosen_then_the_admin_pages_are_russian(browser: Any, web
 
 # Over Flask's test client (no browser): quick checks of the guards.
 
-@pytest.fixture(scope="module")
-def app(web: Web) -> Any:
-    """An app over the browser tier's runtime (same database and seeded team)."""
-    application = create_app(web.runtime.settings, runtime=web.runtime)
-    application.testing = True
-    return application
-
-
-@pytest.fixture
-def admin(app: Any, web: Web) -> Iterator[Any]:
-    """A test client signed in as an admin."""
-    yield _signed_in(app, make_key(web.runtime, "admin"))
-
-
-def _signed_in(app: Any, key: str) -> Any:
-    client = app.test_client()
-    token = CSRF.search(client.get("/signin").get_data(as_text=True))
-    assert token
-    assert client.post("/signin", data={"csrf_token": token.group(1), "api_key": key}).status_code == 302
-    return client
-
-
 def _token(client: Any, path: str) -> str:
     match = CSRF.search(client.get(path).get_data(as_text=True))
     assert match, path
@@ -168,58 +145,58 @@ def _token(client: Any, path: str) -> str:
 
 
 def test_given_a_replay_without_its_csrf_token_then_refused_and_the_event_stays_failed(
-        admin: Any, web: Web, team: plan.Team) -> None:
+        web_admin: Any, web: Web, team: plan.Team) -> None:
     event_id = _failed_event(web, team, 4, "admin-pages-csrf")
-    answer = admin.post(f"/admin/events/{event_id}/replay", data={"page": "1"})
+    answer = web_admin.post(f"/admin/events/{event_id}/replay", data={"page": "1"})
     assert answer.status_code == 400
     assert "The form has expired" in answer.get_data(as_text=True)
     assert get_event(web.runtime, event_id)["status"] == EventStatus.FAILED
 
 
-def test_given_a_manager_then_the_admin_forms_are_refused(app: Any, web: Web, team: plan.Team,
+def test_given_a_manager_then_the_admin_forms_are_refused(web_app: Any, web: Web, team: plan.Team,
                                                           retail_buyer: int) -> None:
     event_id = _failed_event(web, team, 5, "admin-pages-manager")
-    manager = _signed_in(app, make_key(web.runtime, "manager"))
+    manager = signed_in_client(web_app, make_key(web.runtime, "manager"))
     token = _token(manager, "/")
     for path in (f"/admin/events/{event_id}/replay", "/admin/personas/from-template",
                  f"/admin/personas/{retail_buyer}", f"/admin/personas/{retail_buyer}/preview",
                  f"/admin/personas/{retail_buyer}/reviewed"):
         assert manager.post(path, data={"csrf_token": token, "template": "b2b-icp"}).status_code == 403, path
     assert get_event(web.runtime, event_id)["status"] == EventStatus.FAILED
-    assert app.test_client().get("/admin/events").headers["Location"] == "/signin?next=/admin/events"
+    assert web_app.test_client().get("/admin/events").headers["Location"] == "/signin?next=/admin/events"
 
 
 def test_given_an_event_replayed_twice_then_the_second_time_says_there_is_nothing_to_replay(
-        admin: Any, web: Web, team: plan.Team) -> None:
+        web_admin: Any, web: Web, team: plan.Team) -> None:
     event_id = _failed_event(web, team, 6, "admin-pages-twice")
-    token = _token(admin, "/admin/events")
+    token = _token(web_admin, "/admin/events")
     for _ in range(2):
-        answer = admin.post(f"/admin/events/{event_id}/replay", data={"csrf_token": token, "page": "1"})
+        answer = web_admin.post(f"/admin/events/{event_id}/replay", data={"csrf_token": token, "page": "1"})
         assert answer.headers["Location"] == "/admin/events?show=failed&page=1"
-    assert "already waiting to be processed" in admin.get("/admin/events").get_data(as_text=True)
-    waiting = admin.get("/admin/events?show=waiting").get_data(as_text=True)
+    assert "already waiting to be processed" in web_admin.get("/admin/events").get_data(as_text=True)
+    waiting = web_admin.get("/admin/events?show=waiting").get_data(as_text=True)
     assert f'<tr id="event-{event_id}" data-status="received">' in waiting  # queued again, waiting for the worker
-    assert admin.get("/admin/events?show=everything").status_code == 400
+    assert web_admin.get("/admin/events?show=everything").status_code == 400
 
 
 def test_given_new_weights_and_name_then_a_new_version_and_a_stale_form_is_refused(
-        admin: Any, web: Web, retail_buyer: int) -> None:
+        web_admin: Any, web: Web, retail_buyer: int) -> None:
     before = get_persona(web.runtime, retail_buyer)
-    token = _token(admin, f"/admin/personas/{retail_buyer}")
+    token = _token(web_admin, f"/admin/personas/{retail_buyer}")
     form = {"csrf_token": token, "name": "Retail buyer", "version": str(before["version"]),
             "weights-0": "3", "weights-1": "1"}
-    assert admin.post(f"/admin/personas/{retail_buyer}", data=form).status_code == 302
+    assert web_admin.post(f"/admin/personas/{retail_buyer}", data=form).status_code == 302
     after = get_persona(web.runtime, retail_buyer)
     assert after["version"] == before["version"] + 1
     assert [c.get("weight", 1) for c in after["criteria"]] == [3, 1]
-    stale = admin.post(f"/admin/personas/{retail_buyer}", data=form)
+    stale = web_admin.post(f"/admin/personas/{retail_buyer}", data=form)
     assert stale.status_code == 409
     assert "changed by someone else" in stale.get_data(as_text=True)
-    bad = admin.post(f"/admin/personas/{retail_buyer}", data={**form, "version": str(after["version"]),
+    bad = web_admin.post(f"/admin/personas/{retail_buyer}", data={**form, "version": str(after["version"]),
                                                                 "weights-0": "0"})
     assert bad.status_code == 400
-    assert admin.post(f"/admin/personas/{retail_buyer}", data={"csrf_token": token, "name": "x"}).status_code == 400
+    assert web_admin.post(f"/admin/personas/{retail_buyer}", data={"csrf_token": token, "name": "x"}).status_code == 400
     restore = {**form, "version": str(after["version"]), "weights-0": "1"}
-    assert admin.post(f"/admin/personas/{retail_buyer}", data=restore).status_code == 302
-    assert admin.post(f"/admin/personas/{retail_buyer}/reviewed", data={"csrf_token": token}).status_code == 302
+    assert web_admin.post(f"/admin/personas/{retail_buyer}", data=restore).status_code == 302
+    assert web_admin.post(f"/admin/personas/{retail_buyer}/reviewed", data={"csrf_token": token}).status_code == 302
     assert get_persona(web.runtime, retail_buyer)["last_reviewed_on"] == web.runtime.clock().date()

@@ -9,16 +9,15 @@ from __future__ import annotations
 
 import itertools
 import re
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from service import create_app
 from service.services.personas import create_persona, get_persona
 from tests.conftest import make_key
 from tests.e2e.browser import team as plan
 from tests.e2e.browser.conftest import Web, new_page, shot, sign_in
+from tests.e2e.browser.test_pages_http import signed_in_client
 
 CSRF = re.compile(r'name="([a-z0-9-]*csrf_token)" (?:type="hidden" )?value="([^"]+)"')
 RETAIL = {"field": "industry", "matcher": "in", "values": ["retail"]}
@@ -168,28 +167,6 @@ def test_given_russian_chosen_then_the_criteria_editor_and_its_errors_are_russia
 
 # Over Flask's test client (no browser): the guards of the editor's forms.
 
-@pytest.fixture(scope="module")
-def app(web: Web) -> Any:
-    """An app over the browser tier's runtime (same database and seeded team)."""
-    application = create_app(web.runtime.settings, runtime=web.runtime)
-    application.testing = True
-    return application
-
-
-def _signed_in(app: Any, key: str) -> Any:
-    client = app.test_client()
-    token = CSRF.search(client.get("/signin").get_data(as_text=True))
-    assert token
-    assert client.post("/signin", data={"csrf_token": token.group(2), "api_key": key}).status_code == 302
-    return client
-
-
-@pytest.fixture
-def admin(app: Any, web: Web) -> Iterator[Any]:
-    """A test client signed in as an admin."""
-    yield _signed_in(app, make_key(web.runtime, "admin"))
-
-
 def _form(client: Any, persona: dict[str, Any], prefix: str, **inputs: str) -> dict[str, str]:
     """The posted inputs of the criterion form `prefix` (its CSRF token read from the page)."""
     tokens = dict(CSRF.findall(client.get(f"/admin/personas/{persona['id']}").get_data(as_text=True)))
@@ -197,34 +174,34 @@ def _form(client: Any, persona: dict[str, Any], prefix: str, **inputs: str) -> d
             **{prefix + name: value for name, value in inputs.items()}}
 
 
-def test_given_an_unknown_field_then_it_is_named_and_nothing_is_saved(admin: Any, web: Web,
+def test_given_an_unknown_field_then_it_is_named_and_nothing_is_saved(web_admin: Any, web: Web,
                                                                       team: plan.Team) -> None:
     before = _persona(web, RETAIL)
-    form = _form(admin, before, "new-", field="headcount", matcher="in", values="retail", weight="1")
-    answer = admin.post(f"/admin/personas/{before['id']}/criteria", data=form)
+    form = _form(web_admin, before, "new-", field="headcount", matcher="in", values="retail", weight="1")
+    answer = web_admin.post(f"/admin/personas/{before['id']}/criteria", data=form)
     assert answer.status_code == 422
     assert "There is no field headcount." in answer.get_data(as_text=True)
     assert get_persona(web.runtime, before["id"]) == before
 
 
 def test_given_a_stale_or_tokenless_form_or_a_manager_then_refused_and_nothing_is_saved(
-        app: Any, admin: Any, web: Web, team: plan.Team) -> None:
+        web_app: Any, web_admin: Any, web: Web, team: plan.Team) -> None:
     before = _persona(web, RETAIL, MID_SIZE)
     path = f"/admin/personas/{before['id']}/criteria/1"
-    form = _form(admin, before, "c1-", field="industry", matcher="in", values="other", kind="nice", weight="1")
-    stale = admin.post(path, data={**form, "c1-version": str(before["version"] - 1)})
+    form = _form(web_admin, before, "c1-", field="industry", matcher="in", values="other", kind="nice", weight="1")
+    stale = web_admin.post(path, data={**form, "c1-version": str(before["version"] - 1)})
     assert stale.status_code == 409
     assert "changed by someone else" in stale.get_data(as_text=True)
-    no_token = admin.post(path, data={k: v for k, v in form.items() if not k.endswith("csrf_token")})
+    no_token = web_admin.post(path, data={k: v for k, v in form.items() if not k.endswith("csrf_token")})
     assert no_token.status_code == 400
-    manager = _signed_in(app, make_key(web.runtime, "manager"))
+    manager = signed_in_client(web_app, make_key(web.runtime, "manager"))
     token = CSRF.search(manager.get("/").get_data(as_text=True))
     assert token
     for target in (path, f"/admin/personas/{before['id']}/criteria"):
         assert manager.post(target, data={**form, "csrf_token": token.group(2)}).status_code == 403, target
     third = {name.replace("c1-", "c3-"): value for name, value in form.items()}  # a criterion it does not have
-    missing = admin.post(f"/admin/personas/{before['id']}/criteria/3", data={**third, "action": "remove"})
+    missing = web_admin.post(f"/admin/personas/{before['id']}/criteria/3", data={**third, "action": "remove"})
     assert missing.status_code == 409
     assert get_persona(web.runtime, before["id"]) == before
-    assert admin.post(path, data=form).status_code == 302
+    assert web_admin.post(path, data=form).status_code == 302
     assert get_persona(web.runtime, before["id"])["criteria"][0] == {**RETAIL, "values": ["other"]}
