@@ -7,9 +7,11 @@ on a DB-API connection the process keeps for intake alone (service/services/inta
 checkout, no ORM): on PostgreSQL one prepared statement that commits by itself, on a SQLite file the inserts
 between BEGIN IMMEDIATE and COMMIT, with the writers of every web process queued on a lock that wakes the next
 one at once (SQLite's busy handler polls with sleeps of up to 100 ms); in-memory SQLite writes through the
-engine. When the connection changed, or a cached verifier refuses the delivery, the version is read again and
-the delivery verified anew, so the answers are those of a read before every delivery. The answer is sent only
-once the commit returned; a database or driver error is a StorageError (503).
+engine. Deliveries that threads of one process store at the same moment share one transaction (group commit,
+service/services/intake_group.py): one commit and one turn of the write lock for the lot. When the connection
+changed, or a cached verifier refuses the delivery, the version is read again and the delivery verified anew, so
+the answers are those of a read before every delivery. The answer is sent only once the commit holding the
+delivery returned; a database or driver error is a StorageError (503).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, NamedTuple
@@ -39,6 +41,7 @@ from service.errors import NotFoundError, StorageError
 from service.models import Connection
 from service.runtime import Runtime
 from service.services import intake_driver
+from service.services.intake_group import GroupCommit
 from service.services.intake_store import read_again_if_too_early, store
 
 log = logging.getLogger("qualify.intake")
@@ -48,6 +51,7 @@ VERSION_QUERY = select(Connection.id, Connection.config_version, Connection.crea
     Connection.id == bindparam("id"))
 _CURRENT = "intake:current"  # runtime.cache key prefix: the version this process last read, per connection
 _WRITE_LOCK = "intake:sqlite-write-lock"  # runtime.cache key: (this process's lock, the shared lock file)
+_GROUP = "intake:group"  # runtime.cache key: the process's GroupCommit of deliveries
 ATTEMPTS = 3  # writes refused because the connection changed since it was read, before answering 503
 _STORAGE_ERRORS: tuple[type[Exception], ...] = (SQLAlchemyError, *intake_driver.DRIVER_ERRORS)  # answered 503
 
@@ -124,8 +128,10 @@ def _write(runtime: Runtime, target: _Target, events: list[WebhookEvent], kept: 
     connection_id, now = target.version.id, runtime.clock()
     guard = {"config_version": target.version.config_version, "created_at": target.version.created_at}
     driven = intake_driver.backend_of(runtime)
+    if driven is not None:
+        item = intake_driver.delivery(connection_id, events, kept, body, now, guard)
     if driven == "postgresql":
-        result = intake_driver.store_postgresql(runtime, connection_id, events, kept, body, now, guard)
+        result = _group(runtime).submit(item)
         if result is None:
             return None
         new, repeated = result
@@ -136,8 +142,7 @@ def _write(runtime: Runtime, target: _Target, events: list[WebhookEvent], kept: 
             with runtime.engine.begin() as conn:
                 again = read_again_if_too_early(conn, connection_id, repeated, now)
     elif driven == "sqlite":
-        with _sqlite_writer(runtime):
-            written = intake_driver.store_sqlite(runtime, connection_id, events, kept, body, now, guard)
+        written = _group(runtime).submit(item)
         if written is None:
             return None
         new, again = written
@@ -152,6 +157,29 @@ def _write(runtime: Runtime, target: _Target, events: list[WebhookEvent], kept: 
     if again:
         runtime.wake_worker()
     return new
+
+
+def _group(runtime: Runtime) -> GroupCommit[intake_driver.Delivery, Any]:
+    """The runtime's group commit of deliveries (intake_group), made on first use: on PostgreSQL the batch is one
+    transaction on a kept connection; on a SQLite file, one transaction under the intake write lock."""
+    group = runtime.cache.get(_GROUP)
+    if group is None:
+        with runtime.cache_lock:
+            group = runtime.cache.get(_GROUP)
+            if group is None:
+                group = runtime.cache[_GROUP] = _new_group(runtime)
+    return group  # type: ignore[no-any-return]
+
+
+def _new_group(runtime: Runtime) -> GroupCommit[intake_driver.Delivery, Any]:
+    if intake_driver.backend_of(runtime) == "postgresql":
+        return GroupCommit(lambda items: intake_driver.store_postgresql_batch(runtime, items),
+                           lambda item: intake_driver.store_postgresql_one(runtime, item))
+
+    def write_batch(items: Sequence[intake_driver.Delivery]) -> list[Any]:
+        with _sqlite_writer(runtime):
+            return intake_driver.store_sqlite_batch(runtime, items)
+    return GroupCommit(write_batch, lambda item: write_batch([item])[0])
 
 
 @dataclass

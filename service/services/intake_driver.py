@@ -24,7 +24,7 @@ import contextlib
 import os
 import re
 import sqlite3
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, NamedTuple, cast
@@ -74,15 +74,39 @@ def backend(engine: Engine) -> str | None:
     return None
 
 
+class Delivery(NamedTuple):
+    """One delivery to store, with the request id of the thread that received it (a batch is written by another
+    thread)."""
+
+    connection_id: int
+    events: list[WebhookEvent]
+    kept: Mapping[str, str]
+    body: bytes
+    now: datetime
+    guard: Mapping[str, Any]
+    request_id: str | None
+
+
+def delivery(connection_id: int, events: list[WebhookEvent], kept: Mapping[str, str], body: bytes, now: datetime,
+             guard: Mapping[str, Any]) -> Delivery:
+    """A Delivery received by the calling thread (its request id)."""
+    return Delivery(connection_id, events, kept, body, now, guard, current_request_id())
+
+
 def store_postgresql(runtime: Runtime, connection_id: int, events: list[WebhookEvent], kept: Mapping[str, str],
                      body: bytes, now: datetime, guard: Mapping[str, Any]) -> tuple[int, list[str]] | None:
     """Store the delivery, committed, when the connection is still at the `guard`'s version; (events new, keys of
     the repeated ones), or None (nothing written) when it changed. Raises a DRIVER_ERRORS on a failure."""
-    params, keys = one_statement_params(connection_id, events, kept, body, now, guard)
+    return store_postgresql_one(runtime, delivery(connection_id, events, kept, body, now, guard))
+
+
+def store_postgresql_one(runtime: Runtime, item: Delivery) -> tuple[int, list[str]] | None:
+    """store_postgresql of a Delivery: one statement that commits by itself."""
+    params, keys = _pg_params(item)
     kept_connections = _kept(runtime)
     try:
         with kept_connections.connection() as conn:
-            current, new_keys = conn.execute(_PG_STATEMENT, params, prepare=True).fetchone()
+            row = conn.execute(_PG_STATEMENT, params, prepare=True).fetchone()
     except psycopg.OperationalError:
         # A kept connection may have been cut while it waited (PostgreSQL restarted, an idle timeout), and the
         # others were opened before the same cut: all are dropped and the delivery is tried once on a new one.
@@ -90,7 +114,30 @@ def store_postgresql(runtime: Runtime, connection_id: int, events: list[WebhookE
         # answer was lost, the second finds its events stored and reports them as duplicates.
         kept_connections.close()
         with kept_connections.connection(fresh=True) as conn:
-            current, new_keys = conn.execute(_PG_STATEMENT, params, prepare=True).fetchone()
+            row = conn.execute(_PG_STATEMENT, params, prepare=True).fetchone()
+    return _pg_result(row, keys)
+
+
+def store_postgresql_batch(runtime: Runtime, items: Sequence[Delivery]) -> list[tuple[int, list[str]] | None]:
+    """store_postgresql of several deliveries in one transaction (one commit), their results in order. Raises a
+    DRIVER_ERRORS on a failure: nothing of the batch is stored then."""
+    prepared = [_pg_params(item) for item in items]
+    # executemany pipelines the statements (one round trip for the batch); one result set per delivery.
+    with _kept(runtime).connection() as conn, conn.transaction(), conn.cursor() as cursor:
+        cursor.executemany(_PG_STATEMENT, [params for params, _ in prepared], returning=True)
+        rows = [cursor.fetchone()]
+        while cursor.nextset():
+            rows.append(cursor.fetchone())
+    return [_pg_result(row, keys) for row, (_, keys) in zip(rows, prepared, strict=True)]
+
+
+def _pg_params(item: Delivery) -> tuple[dict[str, Any], list[str]]:
+    params, keys = one_statement_params(item.connection_id, item.events, item.kept, item.body, item.now, item.guard)
+    return {**params, "request_id": item.request_id}, keys
+
+
+def _pg_result(row: Any, keys: list[str]) -> tuple[int, list[str]] | None:
+    current, new_keys = row
     if not current:
         return None
     new = set(new_keys)
@@ -102,19 +149,26 @@ def store_sqlite(runtime: Runtime, connection_id: int, events: list[WebhookEvent
     """Store the delivery in one transaction, committed, when the connection is still at the `guard`'s version;
     (events new, repeated events queued to be read again), or None (nothing written) when it changed. The caller
     holds the intake write lock. Raises a DRIVER_ERRORS on a failure (rolled back)."""
+    return store_sqlite_batch(runtime, [delivery(connection_id, events, kept, body, now, guard)])[0]
+
+
+def store_sqlite_batch(runtime: Runtime, items: Sequence[Delivery]) -> list[tuple[int, int] | None]:
+    """store_sqlite of several deliveries in one transaction (one commit), their results in order. The caller
+    holds the intake write lock. Raises a DRIVER_ERRORS on a failure: nothing of the batch is stored then."""
     kept_connections = _kept(runtime)
     statements = kept_connections.statements
     assert statements is not None  # a SQLite file's
     with kept_connections.connection() as conn:
         conn.execute("BEGIN IMMEDIATE")
         try:
-            result = _store_sqlite(conn, statements, connection_id, events, kept, body, now, guard)
+            results = [_store_sqlite(conn, statements, item) for item in items]
         except BaseException:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
             raise
-        conn.execute("ROLLBACK" if result is None else "COMMIT")
-        return result
+        # A batch whose every delivery found its connection changed wrote nothing: rolled back as before.
+        conn.execute("COMMIT" if any(r is not None for r in results) else "ROLLBACK")
+        return results
 
 
 class _Compiled(NamedTuple):
@@ -173,16 +227,15 @@ class _Found(NamedTuple):
     processed_at: datetime | None
 
 
-def _store_sqlite(conn: sqlite3.Connection, sql: _SqliteStatements, connection_id: int, events: list[WebhookEvent],
-                  kept: Mapping[str, str], body: bytes, now: datetime,
-                  guard: Mapping[str, Any]) -> tuple[int, int] | None:
+def _store_sqlite(conn: sqlite3.Connection, sql: _SqliteStatements, item: Delivery) -> tuple[int, int] | None:
     """intake_store.store with a guard, and read_again_if_too_early, in `conn`'s transaction."""
+    connection_id, events, kept, body, now, guard, request_id = item
     inserted = conn.execute(sql.delivery.sql, sql.delivery.params({
         "connection_id": connection_id, "received_at": now, "body": body, "headers": kept,
         "event_count": len(events), **guard})).fetchall()
     if not inserted:
         return None
-    delivery_id, request_id = inserted[0][0], current_request_id()
+    delivery_id = inserted[0][0]
     rows = {e.delivery_key: {**event_row(connection_id, e), "received_at": now, "delivery_id": delivery_id,
                              "request_id": request_id} for e in events}
     new_keys: set[str] = set()
