@@ -128,8 +128,7 @@ def _write(runtime: Runtime, target: _Target, events: list[WebhookEvent], kept: 
     connection_id, now = target.version.id, runtime.clock()
     guard = {"config_version": target.version.config_version, "created_at": target.version.created_at}
     driven = intake_driver.backend_of(runtime)
-    if driven is not None:
-        item = intake_driver.delivery(connection_id, events, kept, body, now, guard)
+    item = intake_driver.delivery(connection_id, events, kept, body, now, guard)  # written by this thread or another
     if driven == "postgresql":
         result = _group(runtime).submit(item)
         if result is None:
