@@ -33,6 +33,7 @@ from service.services.stored_config import bump_config
 MODES: tuple[str, ...] = tuple(mode.value for mode in (GateMode.AUDIT, GateMode.WARN, GateMode.ENFORCE))
 DEFAULT_MODE = GateMode.AUDIT.value  # as POST /v1/gates
 PREVIEW_DAYS = 90
+MAX_ROWS = 8  # comparisons one cell's condition may join on the board (a longer one is kept as stored)
 
 
 def pipelines_overview(runtime: Runtime) -> list[dict[str, Any]]:
@@ -77,14 +78,16 @@ def _row(comparison: Mapping[str, Any]) -> dict[str, Any]:
 
 def _condition(required_if: Any) -> dict[str, Any]:
     """How a cell's condition is edited: none; comparisons (field/op/value rows) joined by all or any, for one
-    comparison or one level of them; or, nested deeper, read-only text kept as stored."""
+    comparison or one level of 2 to MAX_ROWS of them; otherwise read-only text kept as stored."""
     if required_if is None:
         return {"kind": "none"}
     if _is_comparison(required_if):
         return {"kind": "comparisons", "join": "all", "rows": [_row(required_if)]}
     if isinstance(required_if, Mapping) and len(required_if) == 1:
         join, items = next(iter(required_if.items()))
-        if join in JOINS and isinstance(items, list) and items and all(_is_comparison(i) for i in items):
+        # Two to MAX_ROWS comparisons: what the form gives back as stored (one comparison it gives back bare).
+        if (join in JOINS and isinstance(items, list) and 1 < len(items) <= MAX_ROWS
+                and all(_is_comparison(i) for i in items)):
             return {"kind": "comparisons", "join": join, "rows": [_row(i) for i in items]}
     return {"kind": "complex", "value": json.dumps(required_if, ensure_ascii=False, sort_keys=True)}
 

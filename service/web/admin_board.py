@@ -73,8 +73,8 @@ def preview(pipeline_id: int) -> Any:
     days replayed by owner and by stage), with a button to save exactly it."""
     proposal, errors = board_proposal(request.form)
     days, day_errors = preview_days(request.form)
-    if errors or day_errors:
-        return _board_page(pipeline_id, None, errors + day_errors, 400, days)
+    if errors or day_errors:  # a bad day count alone keeps the board as posted
+        return _board_page(pipeline_id, None if errors else proposal, errors + day_errors, 400, days)
     try:
         result = preview_board(page_runtime(), pipeline_id, proposal, select_locale(), days)
     except NotFoundError:

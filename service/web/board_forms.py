@@ -16,13 +16,12 @@ from flask_wtf import FlaskForm
 from werkzeug.datastructures import MultiDict
 
 from service.domain.condition_model import OPERATORS
-from service.services.board import JOINS, PREVIEW_DAYS
+from service.services.board import JOINS, MAX_ROWS, PREVIEW_DAYS
 
 MODE = re.compile(r"^mode-(\d{1,10})$")
 CELL = re.compile(r"^(?:req|if)-(\d{1,10})(?:-[a-z][a-z0-9_]{0,63}-(?:json|join|\d{1,2}-(?:field|op|value)))?$")
 KEY = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 MAX_STAGES, MAX_TEXT = 200, 2000
-MAX_ROWS = 8  # comparisons one cell's condition may join
 EMPTY_ROWS = 2  # blank comparison rows a cell offers beyond its own (no script: the admin fills one in)
 DAYS = re.compile(r"^\d{1,4}$")
 

@@ -52,7 +52,8 @@ class CriterionForm(FlaskForm):  # type: ignore[misc]
                           choices=[SelectChoice(m, label) for m, label in MATCHER_LABELS.items()])
     kind = SelectField(_l("Kind"), validate_choice=False,
                        choices=[SelectChoice(k, label) for k, label in KIND_LABELS.items()])
-    values = TextAreaField(_l("Values, one a line"), filters=[_stripped], render_kw={"rows": 3})
+    # Not stripped as a whole: each line is (a blank one is the empty value with blank_is_value), a pattern not.
+    values = TextAreaField(_l("Values, one a line"), render_kw={"rows": 3})
     min = StringField(_l("Range from"), filters=[_decimal_text], render_kw={"inputmode": "decimal", "size": 8})
     max = StringField(_l("Range to"), filters=[_decimal_text], render_kw={"inputmode": "decimal", "size": 8})
     soft_margin = StringField(_l("Partly up to this far outside"), filters=[_decimal_text],
@@ -110,16 +111,19 @@ def criterion_of(form: CriterionForm) -> dict[str, Any]:
     """The criterion the form describes, as the API takes it: the values box is read as the matcher needs it
     (one value, a list a line each, a pattern or yes/no); an input the matcher does not use is passed on when
     filled, so the use case names it instead of the page dropping it silently."""
-    matcher = form.matcher.data or ""
-    lines = [line.strip() for line in (form.values.data or "").splitlines() if line.strip()]
+    matcher, text, blank = form.matcher.data or "", form.values.data or "", bool(form.blank_is_value.data)
+    # With blank_is_value, the empty value is a value: a blank line of the list (or an empty box) stands for it.
+    lines = list(dict.fromkeys(line.strip() for line in text.splitlines() if line.strip() or blank))
+    if blank and not lines and matcher in ("equals", "in"):
+        lines = [""]
     out: dict[str, Any] = {"field": form.field.data or "", "matcher": matcher, "kind": form.kind.data or "nice",
-                           "weight": form.weight.data or None, "blank_is_value": bool(form.blank_is_value.data)}
+                           "weight": form.weight.data or None, "blank_is_value": blank}
     if matcher == "equals":
         out["value"] = lines[0] if len(lines) == 1 else (lines or None)
     elif matcher == "boolean":
         out["value"] = _boolean(lines[0]) if len(lines) == 1 else (lines or None)
     elif matcher == "regex":
-        out["pattern"] = form.values.data or None
+        out["pattern"] = text.strip("\r\n") or None  # a pattern's own spaces are kept
     elif matcher != "range" or lines:
         out["values"] = lines
     for key in ("min", "max", "soft_margin", "unit"):

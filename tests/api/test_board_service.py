@@ -13,7 +13,7 @@ import pytest
 from service.errors import InvalidInputError
 from service.models import Gate, Record, Transition
 from service.runtime import Runtime
-from service.services.board import apply_board, board_view, pipelines_overview, preview_board
+from service.services.board import MAX_ROWS, apply_board, board_view, pipelines_overview, preview_board
 from service.services.gate_admin import list_gates
 from tests.fakes import add_connection, add_field, add_gate, add_pipeline
 
@@ -200,6 +200,27 @@ def test_given_a_nested_condition_then_the_board_shows_it_as_text_and_keeps_it(
     assert apply_board(runtime, sales["pipeline_id"], kept)["unchanged"] == 1
     assert gates(runtime, sales["connection_id"])["qualified"]["requirements"] == [
         {"field": "pain", "required_if": nested}]
+
+
+@pytest.mark.parametrize("stored", [
+    {"any": [{"field": "budget", "op": "gt", "value": n} for n in range(MAX_ROWS + 2)]},  # more rows than the form
+    {"all": [{"field": "budget", "op": "gt", "value": 10}]},  # one comparison wrapped: the form would unwrap it
+], ids=["longer-than-the-form", "one-wrapped"])
+def test_given_a_list_the_rows_cannot_give_back_as_stored_then_it_is_shown_as_text_and_kept(
+        runtime: Runtime, sales: dict[str, Any], stored: dict[str, Any]) -> None:
+    with runtime.uow() as uow:
+        gate = uow.session.get_one(Gate, gates(runtime, sales["connection_id"])["qualified"]["id"])
+        gate.requirements = [{"field": "pain", "required_if": stored}]
+        uow.commit()
+
+    cell = column(board_view(runtime, sales["pipeline_id"]), sales["stage"]["qualified"])["required"]["pain"]
+
+    assert cell["kind"] == "complex" and json.loads(cell["value"]) == stored
+    kept = {"stages": {sales["stage"]["qualified"]: {"mode": "enforce", "requirements": [
+        {"field": "pain", "required_if": json.loads(cell["value"])}]}}}
+    assert apply_board(runtime, sales["pipeline_id"], kept)["unchanged"] == 1
+    assert gates(runtime, sales["connection_id"])["qualified"]["requirements"] == [
+        {"field": "pain", "required_if": stored}]
 
 
 def test_given_an_unknown_field_in_one_stage_then_nothing_is_saved(runtime: Runtime, sales: dict[str, Any]) -> None:

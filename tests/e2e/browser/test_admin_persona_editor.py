@@ -205,3 +205,17 @@ def test_given_a_stale_or_tokenless_form_or_a_manager_then_refused_and_nothing_i
     assert get_persona(web.runtime, before["id"]) == before
     assert web_admin.post(path, data=form).status_code == 302
     assert get_persona(web.runtime, before["id"])["criteria"][0] == {**RETAIL, "values": ["other"]}
+
+
+def test_given_the_empty_value_as_a_value_then_resaving_the_criterion_keeps_it(web_admin: Any, web: Web,
+                                                                             team: plan.Team) -> None:
+    blank_or_retail = {**RETAIL, "values": ["", "retail"], "blank_is_value": True}
+    before = _persona(web, blank_or_retail)
+    # The values box as the page fills it: the empty value is its blank first line.
+    form = _form(web_admin, before, "c1-", field="industry", matcher="in", values="\nretail", kind="nice",
+                 weight="2", blank_is_value="y")
+
+    assert web_admin.post(f"/admin/personas/{before['id']}/criteria/1", data=form).status_code == 302
+
+    (saved,) = get_persona(web.runtime, before["id"])["criteria"]
+    assert (saved["values"], saved["blank_is_value"], saved["weight"]) == (["", "retail"], True, 2)
