@@ -22,6 +22,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
+from service.errors import StorageError
+
 T = TypeVar("T")
 R = TypeVar("R")
 
@@ -79,7 +81,7 @@ class GroupCommit(Generic[T, R]):
         finally:
             for waiting in batch:  # never leave a caller waiting, whatever happened
                 if not waiting.done.is_set():
-                    waiting.error = waiting.error or RuntimeError("the delivery's batch was not written")
+                    waiting.error = waiting.error or StorageError("The delivery's batch was not written; retry later.")
                     waiting.done.set()
             with self._lock:
                 if self._queue:

@@ -13,6 +13,7 @@ When the connection names a `margin_field`, each purchase's margin is that portr
 from __future__ import annotations
 
 from collections.abc import Collection
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import (
@@ -35,12 +36,14 @@ from sqlalchemy import cast as sql_cast
 from sqlalchemy.orm import Session
 
 from service.db import utcnow
+from service.domain.fieldtypes import NUMERIC_TYPES
 from service.errors import InvalidInputError
 from service.models import Connection, Customer, Field, Pipeline, Purchase, Record, Stage
 from service.services.deals import amount_value
 from service.services.guardrails import suggestion
 
-MARGIN_TYPES = ("number", "money")
+MARGIN_PLACES = Decimal("0.0001")  # purchases.margin is Numeric(20, 4)
+
 
 
 def crm_source(connection_id: int) -> str:
@@ -125,21 +128,28 @@ def refresh_margins(session: Session, connection_id: int, deal_ids: Collection[s
         query = select(Purchase.id, Purchase.margin, Record.values[key].as_string()).join(
             Record, Record.id == Purchase.record_id).where(mine)
     changed = [{"id": id_, "margin": margin} for id_, old, text in session.execute(query)
-               if (margin := amount_value(None if text is None else str(text))) != old]
+               if (margin := _margin(text)) != old]
     if changed:
         session.execute(update(Purchase), changed)  # ORM bulk UPDATE by primary key
     return len(changed)
 
 
+def _margin(value: Any) -> Decimal | None:
+    """A margin field's stored value as purchases.margin holds it (4 decimal places), None when not a number."""
+    found = amount_value(None if value is None else str(value))
+    return None if found is None else found.quantize(MARGIN_PLACES)
+
+
 def check_margin_field(session: Session, key: str | None) -> None:
-    """InvalidInputError unless `key` is None or a number or money field's key (naming the closest ones)."""
+    """InvalidInputError unless `key` is None or a numeric (number, integer, money) field's key (naming the
+    closest ones)."""
     if key is None:
         return
     fields = {key: type_ for key, type_ in session.execute(select(Field.key, Field.type))}
     if key not in fields:
         problem = f"no field {key!r}.{suggestion(key, fields)}"
-    elif fields[key] not in MARGIN_TYPES:
-        problem = f"{key!r} is a {fields[key]} field; a margin needs a number or money field."
+    elif fields[key] not in NUMERIC_TYPES:
+        problem = f"{key!r} is a {fields[key]} field; a margin needs a number, integer or money field."
     else:
         return
     raise InvalidInputError(f"margin_field: {problem}", {"margin_field": [problem]})

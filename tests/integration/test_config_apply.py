@@ -280,3 +280,21 @@ def test_given_replay_days_out_of_bounds_when_planning_then_it_is_refused(runtim
         with pytest.raises(InvalidInputError) as refused:
             apply_config(runtime, FILE, source="q.yaml", dry_run=True, replay_days=days)
         assert "replay_days" in (refused.value.errors or {})
+
+
+@pytest.mark.usefixtures("portal")
+def test_given_a_gate_left_on_a_stage_the_crm_archived_then_other_gates_still_plan_and_apply(
+        runtime: Runtime) -> None:
+    apply_config(runtime, FILE, source="q.yaml", dry_run=False)
+    with runtime.uow() as uow:  # the CRM archived the stage of the second gate; its gate row stays
+        uow.session.execute(text("UPDATE stages SET archived = :yes WHERE external_id = 'presentationscheduled'"),
+                            {"yes": True})
+        uow.commit()
+    changed = FILE.replace("  mode: enforce\n", "  mode: warn\n", 1)
+
+    plan = apply_config(runtime, changed, source="q.yaml", dry_run=False)
+
+    (preview,) = plan["previews"]
+    assert [s["stage"] for s in preview["open_deals"]["stages"]] == ["qualifiedtobuy"]  # the archived one left out
+    assert [c["name"] for c in plan["changes"] if c["kind"] == "gate"] == ["Portal/default/qualifiedtobuy"]
+    assert export_yaml(runtime).count("mode: warn") == 2  # applied: both gates warn now

@@ -10,14 +10,13 @@ from decimal import Decimal
 
 import pytest
 
-from service.domain.analytics.groups import CheckSizes, check_sizes
+from service.domain.analytics.groups import CheckSizes, check_sizes, roi
 from service.domain.analytics.profitability import (
     Basis,
     MinimumPurchase,
     Why,
     margin_rate,
     minimum_purchase,
-    roi,
     total_margin,
 )
 from service.domain.analytics.purchases import Purchase, histories

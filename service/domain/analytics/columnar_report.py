@@ -36,7 +36,7 @@ from service.domain.analytics.columnar import (
     xyz_codes,
 )
 from service.domain.analytics.floors import NotEnoughData, months_between
-from service.domain.analytics.groups import CHECK_QUANTILES, CheckSizes, GroupStats
+from service.domain.analytics.groups import CHECK_QUANTILES, CheckSizes, GroupStats, roi
 from service.domain.analytics.matrix import ABC_ONLY, CELLS, Matrix
 from service.domain.analytics.purchases import AnalyticsError
 from service.domain.analytics.report import AbcBasis, Analysis, AnalyticsConfig, AnalyticsReport
@@ -241,7 +241,7 @@ def _group_stats(names: Sequence[str], label: Ints, scope: Bools, cs: Customers,
         out[name] = GroupStats(
             name, n, n / size if size else None, money, float(money / total) if total else None, bought,
             money / bought if bought else None, bought / years[k] if years[k] else None, per,
-            float(per / acquisition_cost) if per is not None and acquisition_cost else None)
+            roi(per, acquisition_cost))
     return out
 
 

@@ -33,6 +33,14 @@ class GroupStats:
     roi: float | None
 
 
+def roi(margin_per_customer: Decimal | None, acquisition_cost: Decimal | None) -> float | None:
+    """ROI per client as the service counts it: margin per client / acquisition cost per client (2.0: a client
+    brings back twice what winning it cost); None without a known margin or a positive cost."""
+    if margin_per_customer is None or acquisition_cost is None or acquisition_cost <= 0:
+        return None
+    return float(margin_per_customer / acquisition_cost)
+
+
 def group_stats(name: str, members: Iterable[str], histories: Mapping[str, History], as_of: date, *,
                 acquisition_cost: Decimal | None = None, total: Decimal | None = None) -> GroupStats:
     """The statistics of the customers ``members`` among all ``histories`` (see GroupStats); ``total`` is the
@@ -45,11 +53,10 @@ def group_stats(name: str, members: Iterable[str], histories: Mapping[str, Histo
     years = sum(h.tenure_years(as_of) for h in chosen)
     margin_sum = known_sum(h.margin for h in chosen) if chosen else None
     margin = None if margin_sum is None else margin_sum / len(chosen)
-    roi = float(margin / acquisition_cost) if margin is not None and acquisition_cost else None
     return GroupStats(
         name, len(chosen), len(chosen) / len(histories) if histories else None, revenue,
         float(revenue / total) if total else None, purchases, revenue / purchases if purchases else None,
-        purchases / years if years else None, margin, roi)
+        purchases / years if years else None, margin, roi(margin, acquisition_cost))
 
 
 @dataclass(frozen=True)

@@ -80,14 +80,6 @@ def margin_rate(margin: Decimal | None, revenue: Decimal) -> float | None:
     return float(margin / revenue)
 
 
-def roi(margin_per_customer: Decimal | None, acquisition_cost: Decimal | None) -> float | None:
-    """ROI per client as the service counts it: margin per client / acquisition cost per client (2.0: a client
-    brings back twice what winning it cost); None without a known margin or a positive cost."""
-    if margin_per_customer is None or acquisition_cost is None or acquisition_cost <= 0:
-        return None
-    return float(margin_per_customer / acquisition_cost)
-
-
 def minimum_purchase(a: CheckSizes | None, c: CheckSizes | None, rate: float | None,
                      cost: Decimal | None) -> MinimumPurchase:
     """The minimum profitable purchase from the check sizes of A and C customers, the base's margin ``rate``

@@ -9,8 +9,8 @@ from typing import Any
 
 from sqlalchemy import select
 
-from service.domain.analytics.groups import CheckSizes
-from service.domain.analytics.profitability import margin_rate, minimum_purchase, roi, total_margin
+from service.domain.analytics.groups import CheckSizes, roi
+from service.domain.analytics.profitability import margin_rate, minimum_purchase, total_margin
 from service.errors import NotFoundError
 from service.models import AnalyticsRun
 from service.runtime import Runtime

@@ -54,18 +54,22 @@ class Executor:
                     self._attempt(kind, change["name"], step)
             if action == "-" and kind == "mapping":
                 self.session.flush()  # a field mapped anew must be free first
+        margins_changed = {c["name"] for c in changes if c["kind"] == "connection"
+                           and any(m["attribute"] == "margin_field" for m in c["changes"])}
         for entry in self.desired.document["connections"]:  # after the fields: a margin field may be new
-            self._attempt("connection", entry["name"], self.settle_margins)
+            self._attempt("connection", entry["name"],
+                          lambda name: self.settle_margins(name, refresh=name in margins_changed))
         if self.rescore:
             request_rescore(self.session, None, trigger="persona", now=self.now)
         return self.errors
 
-    def settle_margins(self, name: str) -> None:
-        """Check the connection's margin field against the fields as the file leaves them, and set its
-        purchases' margins from it."""
+    def settle_margins(self, name: str, *, refresh: bool) -> None:
+        """Check the connection's margin field against the fields as the file leaves them and, when the file
+        changes it (`refresh`), set its purchases' margins from it."""
         row = self.current.connections[name]
         check_margin_field(self.session, row.margin_field)
-        refresh_margins(self.session, row.id)
+        if refresh:
+            refresh_margins(self.session, row.id)
 
     def _attempt(self, kind: str, name: str, step: Callable[[str], None]) -> None:
         path = self.desired.paths.get((kind, name), f"({kind} {name}, not in the file)")

@@ -15,6 +15,7 @@ from service.services.config_io.canonical import gate_name
 from service.services.config_io.document import ConfigFileError, join_path
 from service.services.config_io.execute import Executor
 from service.services.config_io.plan import impact_note, objects
+from service.services.gate_admin import find_stage
 from service.services.gate_preview import DEFAULT_DAYS, MAX_DAYS, preview_in
 
 PROPOSED_KEYS = ("pipeline", "stage", "mode", "requirements", "persona_requirement")
@@ -41,15 +42,18 @@ def preview_plan(runtime: Runtime, session: Session, executor: Executor, changes
     """One gate preview per connection whose gates change and that keeps at least one (its `connection` name
     added), with `days` of moves replayed; each gate change's open_deals / would_stop / note set from its stage.
     Runs in `session`'s transaction after `executor` carried the plan out. ConfigFileError (paths in the file
-    `source`) when the preview refuses a gate, such as one on an archived stage."""
+    `source`) when the preview refuses a gate, such as one on an unknown stage."""
     previews = []
     for name in changed_connections(executor, changes):
+        connection_id = executor.current.connections[name].id
+        # A gate left on a stage the CRM archived gates nothing (the preview would refuse it): left out.
         names = [gate_name(g["connection"], g["pipeline"], g["stage"])
-                 for g in executor.desired.document["gates"] if g["connection"] == name]
+                 for g in executor.desired.document["gates"]
+                 if g["connection"] == name and not _archived(session, connection_id, g)]
         if not names:
             continue
         proposed = [{k: v for k, v in executor.gate_data(n).items() if k in PROPOSED_KEYS} for n in names]
-        data = {"connection_id": executor.current.connections[name].id, "gates": proposed, "days": days}
+        data = {"connection_id": connection_id, "gates": proposed, "days": days}
         try:
             preview = preview_in(session, data, runtime.clock())
         except InvalidInputError as exc:
@@ -58,6 +62,14 @@ def preview_plan(runtime: Runtime, session: Session, executor: Executor, changes
         _note_gates(changes, dict(zip(names, preview["open_deals"]["stages"], strict=True)))
         previews.append({"connection": name, **preview})
     return previews
+
+
+def _archived(session: Session, connection_id: int, gate: dict[str, Any]) -> bool:
+    """Whether the gate's stage is one the CRM archived (an unknown one is for the preview to name)."""
+    try:
+        return find_stage(session, connection_id, gate["pipeline"], gate["stage"]).archived
+    except InvalidInputError:
+        return False
 
 
 def _in_file(exc: InvalidInputError, paths: list[str]) -> dict[str, list[str]]:
