@@ -99,10 +99,10 @@ def unmapped_criteria(criteria: Sequence[Mapping[str, Any]], mapped: set[str]) -
     return missing, bool(missing) and len(missing) == len(used)
 
 
-def unmapped_criteria_warnings(criteria: Sequence[Mapping[str, Any]], mapped: set[str]) -> list[str]:
-    """Warnings for a persona whose criteria use fields no connection maps: such a criterion is unknown on every
-    lead, so it neither matches nor mismatches; with none mapped, every lead scores 50 / C with completeness 0."""
-    missing, every = unmapped_criteria(criteria, mapped)
+def unmapped_criteria_warnings(missing: Sequence[str], every: bool) -> list[str]:
+    """The API's warnings for criteria on the fields `missing` (unmapped_criteria; `every`: all the fields they
+    use): such a criterion is unknown on every lead, so it neither matches nor mismatches; with none mapped, every
+    lead scores 50 / C with completeness 0."""
     if not missing:
         return []
     names = ", ".join(missing)
@@ -118,10 +118,8 @@ def persona_warnings(session: Session, persona: Persona, mapped: set[str] | None
     """What is wrong with a persona that no error stops (today: criteria on fields no connection maps):
     {"warnings": the API's sentences, "unmapped_fields", "all_unmapped"} (the pages word them in their language);
     `mapped` (mapped_field_keys) may be given when checking many personas. For the views and the report."""
-    found = mapped_field_keys(session) if mapped is None else mapped
-    missing, every = unmapped_criteria(persona.criteria or [], found)
-    return {"warnings": unmapped_criteria_warnings(persona.criteria or [], found), "unmapped_fields": missing,
-            "all_unmapped": every}
+    missing, every = unmapped_criteria(persona.criteria or [], mapped_field_keys(session) if mapped is None else mapped)
+    return {"warnings": unmapped_criteria_warnings(missing, every), "unmapped_fields": missing, "all_unmapped": every}
 
 
 def active_persona_warnings(session: Session) -> list[dict[str, Any]]:
