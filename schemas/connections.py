@@ -58,8 +58,8 @@ class ScoreWriteBackSchema(StrictSchema):
         metadata={"description": "receives the win probability in percent 0-100, empty when the pipeline has no model"})
 
 
-MARGIN_DOC = ("The portrait field (number, integer or money, mapped from a deal property) whose value on a won deal is that "
-              "purchase's margin, for ABC by margin; null: the connection's purchases carry no margin.")
+MARGIN_DOC = ("The portrait field (number, integer or money, mapped from a deal property) whose value on a won deal "
+              "is that purchase's margin, for ABC by margin; null: the connection's purchases carry no margin.")
 WRITE_BACK_DOC = ("Write score, grade, persona name and win probability to these CRM properties (only when they "
                   "change).")
 
